@@ -1,0 +1,144 @@
+"""The `reminder` command: a thin click layer over reminder.notes and friends.
+
+Subcommands are imported only when they run (a lazy group), so `reminder due` does not pay for the ntfy client,
+croniter or the web server. Errors a user can cause (bad settings, a store that cannot be opened, an unknown
+note) print one line and exit 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
+
+import click
+
+from reminder import __version__
+from reminder.config import ConfigError, Settings, load_settings
+
+# name -> (module, attribute); each module holds the click command(s) of one area.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "add": ("reminder.cli.notes", "add"),
+    "list": ("reminder.cli.notes", "list_"),
+    "due": ("reminder.cli.notes", "due"),
+    "show": ("reminder.cli.notes", "show"),
+    "done": ("reminder.cli.notes", "done"),
+    "undo": ("reminder.cli.notes", "undo"),
+    "edit": ("reminder.cli.notes", "edit"),
+    "rm": ("reminder.cli.notes", "rm"),
+    "config": ("reminder.cli.settings", "config"),
+    "db": ("reminder.cli.db", "db"),
+}
+
+
+class UserError(click.ClickException):
+    """A mistake the user can fix: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from reminder.notes import NoteError
+
+    types: list[type[BaseException]] = [ConfigError, NoteError]
+    if "reminder.db" in sys.modules:
+        types.append(sys.modules["reminder.db"].StoreError)
+    return tuple(types)
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module, attr = COMMANDS[cmd_name]
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            if isinstance(exc, _user_error_types()):
+                raise UserError(str(exc)) from None
+            raise
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Like click's, but every usage error is one line: `Error: ...` (no usage block)."""
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            if not standalone_mode:
+                raise
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            if not standalone_mode:
+                raise
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
+class App:
+    """What every command shares: settings (resolved once) and the store (opened on first use)."""
+
+    def __init__(self, flags: dict[str, Any], config_path: str | None) -> None:
+        self.flags = flags
+        self.config_path = config_path
+        self._store: Any = None
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.flags, config_path=self.config_path)
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from reminder.config import default_database_url
+            from reminder.db import open_store
+
+            url = self.settings.database_url
+            self._store = open_store(url, create_dirs=url == default_database_url())
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+
+    def now(self) -> datetime:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo(self.settings.timezone))
+
+    def today(self) -> date:
+        """Today in the learner's zone: the calendar the reviews are counted in."""
+        return self.now().date()
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database", metavar="URL", help="Store URL (overrides REMINDER_DATABASE_URL).")
+@click.option("--timezone", metavar="ZONE", help="IANA time zone (overrides REMINDER_TIMEZONE).")
+@click.option("--config", "config_path", metavar="FILE", help="Config file (overrides REMINDER_CONFIG).")
+@click.version_option(__version__, prog_name="reminder")
+@click.pass_context
+def cli(ctx: click.Context, database: str | None, timezone: str | None, config_path: str | None) -> None:
+    """Spaced-review reminders for study notes, pushed to your phone through ntfy."""
+    app = App({"database_url": database, "timezone": timezone}, config_path)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def main() -> None:
+    cli.main(prog_name="reminder")

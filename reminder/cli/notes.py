@@ -1,0 +1,328 @@
+"""Commands that register and track notes: add, list, due, show, done, undo, edit, rm."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import click
+
+from reminder import notes, schedule
+from reminder.cli import App, UserError, pass_app
+from reminder.cli.output import days, echo_json, table
+from reminder.config import parse_ladder
+
+DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
+
+
+def parse_date(value: str, what: str, today: date) -> date:
+    """ISO 2024-07-07 (or 2024/07/07), `today`, `yesterday`. An impossible date is an error, not a guess."""
+    text = value.strip().lower()
+    if text == "today":
+        return today
+    if text == "yesterday":
+        return today - timedelta(days=1)
+    match = DATE_RE.match(text)
+    if not match:
+        raise UserError(f"{what}: {value!r} is not a date (use YYYY-MM-DD)")
+    try:
+        return date(*(int(g) for g in match.groups()))
+    except ValueError as exc:
+        raise UserError(f"{what}: {value!r} is not a valid date ({exc})") from None
+
+
+def ladder_option(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        return parse_ladder(value)
+    except ValueError as exc:
+        raise UserError(f"--ladder: {exc}") from None
+
+
+def _stage_text(stage: int, extra: bool) -> str:
+    return schedule.stage_label(stage, extra, "en")
+
+
+def _next_text(view: notes.NoteView, today: date) -> str:
+    if view.long_term_on:
+        return "long-term"
+    if view.archived:
+        return "archived"
+    if view.due:
+        late = f", {days(view.due.days_late)} late" if view.due.days_late else ""
+        return f"due now: {_stage_text(view.due.stage, view.due.extra)}{late}"
+    if view.next_review:
+        stage, extra, due_on = view.next_review
+        return f"{_stage_text(stage, extra)} {due_on.isoformat()}"
+    return "-"
+
+
+# --- add -------------------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("title")
+@click.option("--first-study", "first_study", required=True, metavar="DATE", help="Day of the first study.")
+@click.option("--subject", help="Subject (과목).")
+@click.option("--source", help="Book or course (교재).")
+@click.option("--pages", help="Pages (페이지).")
+@click.option("--level", help="How well it went (학습정도).")
+@click.option("--link", help="Where the note lives, e.g. obsidian://open?vault=...&file=...")
+@click.option("--ladder", metavar="DAYS", help="Stages for this note, e.g. 1,4,7,14 (default: the setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new note as JSON.")
+@pass_app
+def add(
+    app: App,
+    title: str,
+    first_study: str,
+    subject: str | None,
+    source: str | None,
+    pages: str | None,
+    level: str | None,
+    link: str | None,
+    ladder: str | None,
+    as_json: bool,
+) -> None:
+    """Register a studied note; its reviews come due on the ladder's days after FIRST-STUDY."""
+    today = app.today()
+    first = parse_date(first_study, "--first-study", today)
+    note_ladder = ladder_option(ladder) or app.settings.ladder
+    with app.store.write() as session:
+        note = notes.add_note(
+            session,
+            title=title,
+            first_studied_on=first,
+            today=today,
+            ladder=note_ladder,
+            extra_every=app.settings.extra_every,
+            subject=subject,
+            source=source,
+            pages=pages,
+            level=level,
+            link=link,
+        )
+        view = notes.view_note(note, today, app.settings.extra_every)
+    if as_json:
+        echo_json(view.as_json())
+        return
+    click.echo(f"Added #{view.id} {view.title}: next {_next_text(view, today)}")
+
+
+# --- list / due / show -----------------------------------------------------------------------------------------
+
+
+@click.command("list")
+@click.option("--all", "include_archived", is_flag=True, help="Include archived notes.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
+@pass_app
+def list_(app: App, include_archived: bool, as_json: bool) -> None:
+    """Every note: id, title, subject, next review, progress."""
+    today = app.today()
+    with app.store.read() as session:
+        views = notes.list_notes(session, today, app.settings.extra_every, include_archived=include_archived)
+    if as_json:
+        echo_json([v.as_json() for v in views])
+        return
+    if not views:
+        click.echo("No notes yet. Add one with: reminder add TITLE --first-study YYYY-MM-DD")
+        return
+    rows = [
+        [str(v.id), v.title, v.subject or "", _next_text(v, today), schedule.progress_bar(v.progress)] for v in views
+    ]
+    click.echo(table(["ID", "TITLE", "SUBJECT", "NEXT REVIEW", "PROGRESS"], rows, {1: 40, 2: 16}))
+
+
+@click.command()
+@click.option("--on", "on", metavar="DATE", help="The day to check (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
+@pass_app
+def due(app: App, on: str | None, as_json: bool) -> None:
+    """Notes due today (or on DATE), overdue included, most overdue first."""
+    today = app.today()
+    day = parse_date(on, "--on", today) if on else today
+    with app.store.read() as session:
+        items = notes.due_on(session, day, app.settings.extra_every)
+    if as_json:
+        echo_json({"date": day.isoformat(), "count": len(items), "notes": [notes.due_json(i) for i in items]})
+        return
+    if not items:
+        click.echo(f"Nothing due on {day.isoformat()}.")
+        return
+    rows = []
+    for item in items:
+        late = f"{days(item.days_late)} late" if item.days_late else "due today"
+        stage = _stage_text(item.stage, item.extra)
+        rows.append([f"#{item.note_id}", item.title, stage, late, schedule.progress_bar(item.progress)])
+    click.echo(table(["ID", "TITLE", "STAGE", "WHEN", "PROGRESS"], rows, {1: 40}))
+
+
+@click.command()
+@click.argument("note")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
+@pass_app
+def show(app: App, note: str, as_json: bool) -> None:
+    """One note: its fields, every stage with due and done dates, progress."""
+    today = app.today()
+    with app.store.read() as session:
+        view = notes.view_note(notes.resolve_note(session, note), today, app.settings.extra_every)
+    if as_json:
+        echo_json(view.as_json())
+        return
+    fields = [
+        ("subject", view.subject),
+        ("source", view.source),
+        ("pages", view.pages),
+        ("level", view.level),
+        ("link", view.link),
+        ("first study", view.first_studied_on.isoformat()),
+        ("ladder", ",".join(map(str, view.ladder))),
+    ]
+    lines = [f"#{view.id} {view.title}"]
+    lines += [f"  {name + ':':<13}{value}" for name, value in fields if value]
+    lines.append("  stages:")
+    for stage in view.stages:
+        if stage.done_on:
+            state = f"done {stage.done_on.isoformat()}"
+        elif stage.due_on <= today:
+            late = (today - stage.due_on).days
+            state = "due today" if late == 0 else f"due, {days(late)} late"
+        else:
+            state = "pending"
+        lines.append(f"    {_stage_text(stage.stage, False):<7}due {stage.due_on.isoformat()}  {state}")
+    if view.extra_review and not view.long_term_on:
+        lines.append(f"  {'extra:':<13}every {app.settings.extra_every} days after the ladder until long-term")
+    if view.due:
+        late = f", {days(view.due.days_late)} late" if view.due.days_late else ""
+        lines.append(f"  {'due now:':<13}{_stage_text(view.due.stage, view.due.extra)}{late}")
+    elif view.next_review:
+        lines.append(f"  {'next:':<13}{_next_text(view, today)}")
+    if view.snoozed_until and view.snoozed_until > today:
+        lines.append(f"  {'snoozed:':<13}until {view.snoozed_until.isoformat()}")
+    lines.append(f"  {'long-term:':<13}{view.long_term_on.isoformat() if view.long_term_on else 'no'}")
+    lines.append(f"  {'progress:':<13}{schedule.progress_bar(view.progress)}")
+    if view.archived:
+        lines.append(f"  {'archived:':<13}yes (its file left the vault)")
+    click.echo("\n".join(lines))
+
+
+# --- done / undo -----------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("note")
+@click.option("--stage", type=int, metavar="N", help="Tick just this stage (days), due or not.")
+@click.option("--on", "on", metavar="DATE", help="Day the review was done (default: today).")
+@click.option("--long-term", "long_term", is_flag=True, help="Also mark the note as in long-term memory.")
+@pass_app
+def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool) -> None:
+    """Record a review: every due stage of NOTE, or just --stage N."""
+    today = app.today()
+    day = parse_date(on, "--on", today) if on else today
+    with app.store.write() as session:
+        target = notes.resolve_note(session, note)
+        result = notes.mark_done(
+            session,
+            target,
+            day=day,
+            today=today,
+            extra_every=app.settings.extra_every,
+            stage=stage,
+            long_term=long_term,
+        )
+        view = notes.view_note(target, today, app.settings.extra_every)
+    if result.already_done:
+        click.echo(f"#{view.id} {view.title}: D+{stage} was already done.")
+        return
+    parts = [_stage_text(s, extra) for s, extra in result.marked]
+    if result.long_term:
+        parts.append("long-term")
+    nxt = "" if view.long_term_on else f"; next {_next_text(view, today)}"
+    click.echo(f"#{view.id} {view.title}: done {', '.join(parts)} on {day.isoformat()}{nxt}")
+    click.echo(f"  {schedule.progress_bar(view.progress)}")
+
+
+@click.command()
+@click.argument("note")
+@click.option("--stage", type=int, metavar="N", help="The stage (days) to mark not done.")
+@click.option("--long-term", "long_term", is_flag=True, help="Take back the long-term mark.")
+@pass_app
+def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
+    """Take back a stage marked done (or the long-term mark)."""
+    today = app.today()
+    with app.store.write() as session:
+        target = notes.resolve_note(session, note)
+        changed = notes.undo(session, target, stage=stage, long_term=long_term, extra_every=app.settings.extra_every)
+        view = notes.view_note(target, today, app.settings.extra_every)
+    what = " and ".join(x for x in (f"D+{stage}" if stage is not None else "", "long-term" if long_term else "") if x)
+    if not changed:
+        click.echo(f"#{view.id} {view.title}: {what} was not marked; nothing changed.")
+        return
+    click.echo(f"#{view.id} {view.title}: {what} undone; {schedule.progress_bar(view.progress)}")
+
+
+# --- edit / rm -------------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("note")
+@click.option("--title")
+@click.option("--first-study", "first_study", metavar="DATE", help="Moves every stage's due date.")
+@click.option("--subject")
+@click.option("--source")
+@click.option("--pages")
+@click.option("--level")
+@click.option("--link")
+@click.option("--ladder", metavar="DAYS", help="New stages for this note, e.g. 1,3,7,14,30.")
+@pass_app
+def edit(
+    app: App,
+    note: str,
+    title: str | None,
+    first_study: str | None,
+    subject: str | None,
+    source: str | None,
+    pages: str | None,
+    level: str | None,
+    link: str | None,
+    ladder: str | None,
+) -> None:
+    """Change a note's fields; an empty value ("") clears an optional field."""
+    today = app.today()
+    first = parse_date(first_study, "--first-study", today) if first_study else None
+    new_ladder = ladder_option(ladder)
+    with app.store.write() as session:
+        target = notes.resolve_note(session, note)
+        notes.edit_note(
+            session,
+            target,
+            today=today,
+            extra_every=app.settings.extra_every,
+            title=title,
+            first_studied_on=first,
+            ladder=new_ladder,
+            subject=subject,
+            source=source,
+            pages=pages,
+            level=level,
+            link=link,
+        )
+        view = notes.view_note(target, today, app.settings.extra_every)
+    click.echo(f"Updated #{view.id} {view.title}: next {_next_text(view, today)}")
+
+
+@click.command()
+@click.argument("note")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def rm(app: App, note: str, yes: bool) -> None:
+    """Delete a note and its review history."""
+    with app.store.read() as session:
+        target = notes.resolve_note(session, note)
+        note_id, label = target.id, f"#{target.id} {target.title}"
+    # Ask outside any transaction: a prompt must not hold the store's write lock.
+    if not yes:
+        click.confirm(f"Delete {label} and its review history?", abort=True)
+    with app.store.write() as session:
+        notes.remove_note(session, notes.resolve_note(session, str(note_id)))
+    click.echo(f"Deleted {label}.")

@@ -1,0 +1,51 @@
+"""Plain-text output that lines up with Korean titles and emoji (two columns wide on a terminal)."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+def width(text: str) -> int:
+    total = 0
+    for ch in text:
+        if unicodedata.combining(ch) or ch in "\u200d\ufe0f":
+            continue
+        total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return total
+
+
+def fit(text: str, columns: int) -> str:
+    """Cut ``text`` to ``columns`` display columns (with …), then pad it to exactly that width."""
+    if width(text) > columns:
+        out, used = "", 0
+        for ch in text:
+            w = width(ch)
+            if used + w > columns - 1:
+                break
+            out, used = out + ch, used + w
+        text = out + "…"
+    return text + " " * (columns - width(text))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: dict[int, int] | None = None) -> str:
+    max_widths = max_widths or {}
+    cols = []
+    for i, header in enumerate(headers):
+        natural = max([width(header), *(width(r[i]) for r in rows)])
+        cols.append(min(natural, max_widths.get(i, natural)))
+    lines = ["  ".join(fit(h, cols[i]) for i, h in enumerate(headers)).rstrip()]
+    lines += ["  ".join(fit(cell, cols[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"

@@ -1,0 +1,361 @@
+"""Settings: defaults < TOML config file < REMINDER_* environment < command-line flags.
+
+Every setting is declared once in SETTINGS with its parser. Parsers raise ValueError with a short reason; the
+loader turns that into a ConfigError naming the setting and where its value came from, so a user sees
+"REMINDER_TIMEZONE: unknown time zone 'Mars/Base'" rather than a traceback.
+
+Checks that need a heavy import (the cron expression needs croniter) are not run on load: the commands that use
+the setting call the matching ``check_*`` helper where the setting enters (setup, config show, start of run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+APP_NAME = "reminder"
+ENV_PREFIX = "REMINDER_"
+DEFAULT_LADDER = (1, 4, 7, 14)
+# ntfy's topic rule, and the names its web app reserves for itself (ntfy server.go).
+TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
+RESERVED_TOPICS = frozenset(
+    {"docs", "static", "file", "app", "metrics", "account", "settings", "signup", "login", "v1"}
+)
+
+
+class ConfigError(ValueError):
+    """A setting has a value reminder cannot use. The message is one line and never holds a secret."""
+
+
+# --- parsers: str (or TOML value) -> typed value; raise ValueError("reason") -----------------------------------
+
+
+def parse_ladder(value: Any) -> tuple[int, ...]:
+    """A ladder is strictly increasing positive whole days, e.g. "1,4,7,14"."""
+    if isinstance(value, list | tuple):
+        parts = [str(v).strip() for v in value]
+    else:
+        parts = [p.strip() for p in str(value).split(",")]
+    if not parts or parts == [""]:
+        raise ValueError("a ladder needs at least one stage, e.g. 1,4,7,14")
+    days: list[int] = []
+    for part in parts:
+        if not part.isdigit() or int(part) <= 0:
+            raise ValueError(f"{part!r} is not a positive whole number of days (e.g. 1,4,7,14)")
+        days.append(int(part))
+    if any(b <= a for a, b in itertools.pairwise(days)):
+        raise ValueError(f"stages must be strictly increasing: {','.join(map(str, days))}")
+    return tuple(days)
+
+
+def format_ladder(ladder: tuple[int, ...]) -> str:
+    return ",".join(str(d) for d in ladder)
+
+
+def parse_timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = str(value).strip()
+    try:
+        if not name or name.startswith(("/", ".")) or ".." in name:
+            raise ZoneInfoNotFoundError(name)
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Seoul)") from None
+    return name
+
+
+def _positive_int(value: Any) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _priority(value: Any) -> int:
+    names = {"min": 1, "low": 2, "default": 3, "high": 4, "max": 5, "urgent": 5}
+    text = str(value).strip().lower()
+    if text in names:
+        return names[text]
+    if text.isdigit() and 1 <= int(text) <= 5:
+        return int(text)
+    raise ValueError(f"{text!r} is not an ntfy priority (1-5 or min/low/default/high/max)")
+
+
+def parse_http_url(value: Any) -> str:
+    text = str(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{mask_url(text)!r} is not an http(s) URL")
+    return text
+
+
+def parse_topic(value: Any) -> str:
+    text = str(value).strip()
+    if not TOPIC_RE.match(text):
+        raise ValueError(f"{text!r} is not a valid ntfy topic (1-64 of A-Z a-z 0-9 - _)")
+    if text in RESERVED_TOPICS:
+        raise ValueError(f"{text!r} is reserved by ntfy; pick another topic")
+    return text
+
+
+def _language(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("ko", "en"):
+        raise ValueError(f"{text!r} is not a supported language (ko or en)")
+    return text
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return tuple(t.strip() for t in str(value).split(",") if t.strip())
+
+
+def _port(value: Any) -> int:
+    port = _positive_int(value)
+    if port > 65535:
+        raise ValueError(f"{port} is not a TCP port")
+    return port
+
+
+def _text(value: Any) -> str:
+    return str(value).strip()
+
+
+def _existing_file(value: Any) -> str:
+    path = Path(str(value).strip()).expanduser()
+    if not path.is_file():
+        raise ValueError(f"file {str(path)!r} does not exist")
+    return str(path)
+
+
+# --- defaults that depend on the machine ---------------------------------------------------------------------
+
+
+def system_timezone() -> str:
+    """The machine's IANA zone name: $TZ, /etc/timezone, or the /etc/localtime link; UTC when none says."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    try:
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name:
+            try:
+                return parse_timezone(name)
+            except ValueError:
+                continue
+    return "UTC"
+
+
+def data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_dir() / 'reminder.db'}"
+
+
+# --- the declaration of every setting --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[Any], Any]
+    default: Callable[[], Any] | Any
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    def default_value(self) -> Any:
+        return self.default() if callable(self.default) else self.default
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database_url", _text, default_database_url, "SQLAlchemy URL of the store (SQLite or PostgreSQL)"),
+    Setting("timezone", parse_timezone, system_timezone, "IANA time zone of the learner"),
+    Setting("ladder", parse_ladder, DEFAULT_LADDER, "review stages in days after the first study"),
+    Setting("extra_every", _positive_int, 30, "days between extra reviews after the ladder"),
+    Setting("ntfy_server", parse_http_url, "https://ntfy.sh", "ntfy server to publish to"),
+    Setting("ntfy_topic", parse_topic, None, "ntfy topic the phone subscribes to"),
+    Setting("ntfy_token", _text, None, "ntfy access token (tk_...)", secret=True),
+    Setting("ntfy_token_file", _existing_file, None, "file holding the ntfy access token"),
+    Setting("ntfy_user", _text, None, "ntfy user for basic auth"),
+    Setting("ntfy_password", _text, None, "ntfy password for basic auth", secret=True),
+    Setting("cron", _text, "0 8 * * *", "when to check for due reviews (cron, in the time zone)"),
+    Setting("language", _language, "ko", "language of notifications and pages (ko or en)"),
+    Setting("priority", _priority, 3, "ntfy priority of a digest"),
+    Setting("overdue_priority", _priority, 4, "ntfy priority when a review is overdue by overdue_days"),
+    Setting("overdue_days", _positive_int, 3, "days late before the priority rises"),
+    Setting("tags", _tags, ("books",), "ntfy tags (emoji shortcodes) on every notification"),
+    Setting("public_url", parse_http_url, None, "https address of `reminder serve` the phone can reach"),
+    Setting("secret_key", _text, None, "key that signs action URLs (generated and stored if unset)", secret=True),
+    Setting("host", _text, "127.0.0.1", "address `reminder serve` binds"),
+    Setting("port", _port, 8080, "port `reminder serve` binds"),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass
+class Settings:
+    values: dict[str, Any]
+    sources: dict[str, str]
+    config_path: Path
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, shown value, source) for every setting, secrets masked."""
+        rows = []
+        for s in SETTINGS:
+            value = self.values[s.name]
+            if value is None:
+                shown = "(unset)"
+            elif s.secret:
+                shown = "********"
+            elif s.name == "database_url":
+                shown = mask_url(value)
+            elif s.name == "ladder":
+                shown = format_ladder(value)
+            elif isinstance(value, tuple):
+                shown = ",".join(value)
+            else:
+                shown = str(value)
+            rows.append((s.name, shown, self.sources[s.name]))
+        return rows
+
+    def ntfy_token_value(self) -> str | None:
+        """The token itself, from REMINDER_NTFY_TOKEN or read from REMINDER_NTFY_TOKEN_FILE."""
+        if self.values["ntfy_token"]:
+            return self.values["ntfy_token"]
+        path = self.values["ntfy_token_file"]
+        if not path:
+            return None
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"ntfy_token_file: cannot read {path!r}: {exc.strerror}") from None
+        if not token:
+            raise ConfigError(f"ntfy_token_file: {path!r} is empty")
+        return token
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a URL such as postgresql://user:secret@host/db."""
+    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    unknown = sorted(set(data) - set(SETTINGS_BY_NAME))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
+    return data
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_path: str | Path | None = None,
+) -> Settings:
+    """Resolve every setting. ``flags`` holds command-line values (None means not given)."""
+    environ = os.environ if environ is None else environ
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    if config_path is None:
+        config_path = environ.get(ENV_PREFIX + "CONFIG") or default_config_path()
+    path = Path(config_path).expanduser()
+    file_values = read_config_file(path)
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for s in SETTINGS:
+        if s.name in flags:
+            raw, source, label = flags[s.name], "flag", "--" + s.name.replace("_", "-")
+        elif environ.get(s.env, "") != "":
+            raw, source, label = environ[s.env], f"environment ({s.env})", s.env
+        elif s.name in file_values:
+            raw, source, label = file_values[s.name], f"config file ({path})", f"{s.name} in {path}"
+        else:
+            values[s.name], sources[s.name] = s.default_value(), "default"
+            continue
+        try:
+            values[s.name] = s.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{label}: {exc}") from None
+        sources[s.name] = source
+    return Settings(values=values, sources=sources, config_path=path)
+
+
+def check_cron(expr: str) -> str:
+    """Validate a cron expression (croniter is imported only by the commands that need it)."""
+    from croniter import croniter
+
+    if not croniter.is_valid(expr):
+        raise ConfigError(f"cron: {expr!r} is not a valid cron expression (e.g. '0 8 * * *')")
+    return expr
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def save_config_values(path: Path, updates: Mapping[str, Any]) -> None:
+    """Merge ``updates`` into the TOML config file (created 0600: it may hold a token)."""
+    unknown = sorted(set(updates) - set(SETTINGS_BY_NAME))
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}")
+    data = read_config_file(path)
+    data.update(updates)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# reminder settings; REMINDER_* environment variables and flags override these.\n"]
+    lines += [f"{key} = {_toml_value(data[key])}\n" for key in sorted(data) if data[key] is not None]
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.writelines(lines)
+    os.replace(tmp, path)

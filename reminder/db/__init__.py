@@ -1,0 +1,184 @@
+"""Opening the store: engine, sessions, SQLite pragmas, and the schema-version gate.
+
+The embedded SQLite store upgrades itself on first use. A PostgreSQL store is upgraded explicitly with
+``reminder db upgrade`` (several processes may share it; one of them should migrate, not all at once).
+A database written by a newer reminder is refused before anything touches it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from reminder.config import mask_url
+
+# The migration chain, oldest first. Kept here so opening the store does not import Alembic (a test checks
+# it against the scripts in alembic/versions).
+REVISIONS: tuple[str, ...] = ("0001",)
+HEAD = REVISIONS[-1]
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """The store cannot be used: the message is one line for the user, with any password masked."""
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _read_sqlite_revision(path: Path) -> str | None:
+    """Read alembic_version without writing anything (read-only URI), so a newer file is left untouched."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None
+    except sqlite3.DatabaseError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's implicit BEGIN is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        # Writers take the write lock up front: a deferred transaction that later upgrades to a write can fail
+        # with SQLITE_BUSY at once in WAL mode, whatever the busy timeout. Readers stay deferred.
+        if conn.get_execution_options().get("sqlite_write", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+class Store:
+    """An engine and its session factories. ``write()`` for changes, ``read()`` for queries."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        write_engine = engine.execution_options(sqlite_write=True) if self.is_sqlite else engine
+        self._write = sessionmaker(write_engine, expire_on_commit=False)
+        self._read = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self._write.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def create_store_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+        kwargs: dict = {}
+        if parsed.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreError(f"cannot open database {mask_url(url)}: {reason}") from None
+    except ImportError as exc:
+        raise StoreError(
+            f"cannot open database {mask_url(url)}: driver not installed ({exc.name}); "
+            "for PostgreSQL install reminder[postgres]"
+        ) from None
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _db_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        return row[0] if row else None
+
+
+def describe_db_error(url: str, exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    reason = lines[0] if lines else type(orig).__name__
+    return f"cannot open database {mask_url(url)}: {mask_url(reason)}"
+
+
+def check_revision(url: str, revision: str | None) -> None:
+    if revision is not None and revision not in REVISIONS:
+        raise StoreError(
+            f"database {mask_url(url)} was written by a newer version of reminder (schema {revision}); "
+            "upgrade reminder to use it"
+        )
+
+
+def open_store(url: str, *, auto_upgrade: bool | None = None, create_dirs: bool = False) -> Store:
+    """Open the store at ``url``, ready for use at the current schema.
+
+    ``auto_upgrade`` defaults to True for SQLite (the embedded store migrates itself) and False otherwise.
+    ``create_dirs`` creates the SQLite file's folder (used for the default location in the data dir).
+    """
+    try:
+        sqlite_path = _sqlite_path(url)
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError(f"cannot open database {mask_url(url)}: {str(exc).splitlines()[0]}") from None
+    if sqlite_path is not None:
+        if sqlite_path.exists():
+            check_revision(url, _read_sqlite_revision(sqlite_path))
+        elif create_dirs:
+            sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        elif not sqlite_path.parent.is_dir():
+            raise StoreError(f"cannot open database {mask_url(url)}: folder {sqlite_path.parent} does not exist")
+    engine = create_store_engine(url)
+    try:
+        revision = _db_revision(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise StoreError(describe_db_error(url, exc)) from None
+    check_revision(url, revision)
+    if revision != HEAD:
+        if auto_upgrade is None:
+            auto_upgrade = engine.dialect.name == "sqlite"
+        if not auto_upgrade:
+            engine.dispose()
+            state = "is empty" if revision is None else f"is at schema {revision}"
+            raise StoreError(f"database {mask_url(url)} {state}; run `reminder db upgrade` first")
+        from reminder.db.migrate import upgrade
+
+        upgrade(engine)
+    return Store(engine)

@@ -1,0 +1,44 @@
+"""Alembic, driven from inside the package so an installed wheel can migrate its own database.
+
+The migration scripts live in the repository's top-level ``alembic/`` folder and are shipped in the wheel as
+``reminder._alembic``; ``script_location`` finds whichever of the two this installation has.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from alembic.config import Config
+from sqlalchemy import Engine
+
+from alembic import command
+
+
+def script_location() -> Path:
+    spec = importlib.util.find_spec("reminder._alembic")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if (Path(location) / "env.py").is_file():
+                return Path(location)
+    source_tree = Path(__file__).resolve().parents[2] / "alembic"
+    if (source_tree / "env.py").is_file():
+        return source_tree
+    raise RuntimeError("reminder's migration scripts are missing from this installation")
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location()))
+    if engine is not None:
+        # env.py uses this connection instead of building an engine from a URL (no password in the config).
+        cfg.attributes["connection_engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    command.downgrade(alembic_config(engine), revision)

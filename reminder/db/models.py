@@ -1,0 +1,162 @@
+"""The store's tables. Dates of study are calendar dates in the learner's zone; instants are naive UTC.
+
+Every table the service uses is declared here and created by the initial Alembic revision; a test checks that
+autogenerate finds no difference between these models and the migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints keep migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Vault(Base):
+    """An Obsidian vault whose study notes are synced into the store."""
+
+    __tablename__ = "vaults"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    write_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(500))
+    pages: Mapped[str | None] = mapped_column(String(100))
+    level: Mapped[str | None] = mapped_column(String(100))
+    link: Mapped[str | None] = mapped_column(Text)
+    first_studied_on: Mapped[date] = mapped_column(Date)
+    # The ladder is copied onto the note when it is registered, so changing the global ladder later does not
+    # rewrite the schedule of notes already under way ("1,4,7,14").
+    ladder: Mapped[str] = mapped_column(String(200))
+    long_term_on: Mapped[date | None] = mapped_column(Date)
+    snoozed_until: Mapped[date | None] = mapped_column(Date)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # Where a synced note comes from: identity is the vault-relative path; size, mtime and hash let a sync skip
+    # unchanged files and follow a renamed one.
+    vault_id: Mapped[int | None] = mapped_column(ForeignKey("vaults.id", ondelete="SET NULL"))
+    vault_path: Mapped[str | None] = mapped_column(Text)
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    file_mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+
+    reviews: Mapped[list[Review]] = relationship(
+        back_populates="note", cascade="all, delete-orphan", order_by="Review.offset", passive_deletes=True
+    )
+
+    __table_args__ = (
+        UniqueConstraint("vault_id", "vault_path"),
+        Index("ix_notes_title", "title"),
+        # Ids are never reused: a deleted note's id must not name a new note (signed phone buttons carry ids).
+        {"sqlite_autoincrement": True},
+    )
+
+
+class Review(Base):
+    """One review of a note: a ladder stage (extra=False) or the next extra review after the ladder."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
+    offset: Mapped[int] = mapped_column(Integer)
+    extra: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_on: Mapped[date] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+
+    note: Mapped[Note] = relationship(back_populates="reviews")
+
+    __table_args__ = (
+        UniqueConstraint("note_id", "extra", "offset"),
+        # The due query reads only pending reviews by due date: a partial index keeps it proportional to what
+        # is due, not to every review ever done.
+        Index(
+            "ix_reviews_pending_due",
+            "due_on",
+            "note_id",
+            sqlite_where=text("done_on IS NULL"),
+            postgresql_where=text("done_on IS NULL"),
+        ),
+    )
+
+
+class Slot(Base):
+    """A cron slot claimed by a runner. The unique local key makes each scheduled day and time run once."""
+
+    __tablename__ = "slots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Wall-clock time of the slot in the learner's zone, "2025-03-09T08:00" (no offset): the same local time
+    # yielded twice (DST fall-back) maps to one key.
+    local_key: Mapped[str] = mapped_column(String(32), unique=True)
+    scheduled_at: Mapped[datetime] = mapped_column(DateTime)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime)
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    due_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Outbox(Base):
+    """A notification to send. Written in the slot's transaction, updated after each attempt."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("slots.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20), default="digest")
+    payload: Mapped[str] = mapped_column(Text)  # the ntfy JSON message, topic included
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    ntfy_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+
+class Meta(Base):
+    """Small key/value facts the service keeps about itself (the generated signing key, for one)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,479 @@
+"""Use cases on the store: register, look up, list, find what is due, mark done, edit, remove.
+
+Each function takes a Session (from Store.write() or Store.read()) and, where dates matter, ``today``: the
+caller reads the clock once, in the learner's zone. The rules themselves live in reminder.schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from reminder import schedule
+from reminder.config import format_ladder, parse_ladder
+from reminder.db.models import Note, Review
+
+TITLE_MAX = 500
+
+
+class NoteError(ValueError):
+    """A request the store cannot honour because of what the user asked (exit status 2, nothing changed)."""
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as the store keeps instants."""
+    from datetime import UTC
+
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def note_ladder(note: Note) -> tuple[int, ...]:
+    return parse_ladder(note.ladder)
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join(title.split())
+    if not title:
+        raise NoteError("the title is empty")
+    if len(title) > TITLE_MAX:
+        raise NoteError(f"the title is longer than {TITLE_MAX} characters")
+    return title
+
+
+def _check_first_study(first_studied_on: date, today: date) -> None:
+    if first_studied_on > today:
+        raise NoteError(
+            f"first-study date {first_studied_on.isoformat()} is after today ({today.isoformat()}): "
+            "register a note once it has been studied"
+        )
+
+
+def _schedule_reviews(note: Note, ladder: Sequence[int], extra_every: int) -> None:
+    """Create the ladder stages and the first extra review of a new note."""
+    for offset in ladder:
+        note.reviews.append(Review(offset=offset, extra=False, due_on=schedule.due_date(note.first_studied_on, offset)))
+    offset = schedule.first_extra_offset(ladder, extra_every)
+    note.reviews.append(Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset)))
+
+
+def add_note(
+    session: Session,
+    *,
+    title: str,
+    first_studied_on: date,
+    today: date,
+    ladder: Sequence[int],
+    extra_every: int,
+    subject: str | None = None,
+    source: str | None = None,
+    pages: str | None = None,
+    level: str | None = None,
+    link: str | None = None,
+) -> Note:
+    _check_first_study(first_studied_on, today)
+    now = utcnow()
+    note = Note(
+        title=_clean_title(title),
+        first_studied_on=first_studied_on,
+        ladder=format_ladder(tuple(ladder)),
+        subject=subject or None,
+        source=source or None,
+        pages=pages or None,
+        level=level or None,
+        link=link or None,
+        created_at=now,
+        updated_at=now,
+    )
+    _schedule_reviews(note, ladder, extra_every)
+    session.add(note)
+    session.flush()
+    return note
+
+
+def resolve_note(session: Session, ref: str) -> Note:
+    """A note by numeric id or by an unambiguous, case-insensitive title prefix (archived notes excluded)."""
+    ref = ref.strip()
+    if not ref:
+        raise NoteError("no note given")
+    options = [selectinload(Note.reviews)]
+    if ref.isdigit():
+        note = session.get(Note, int(ref), options=options)
+        if note is None or note.archived_at is not None:
+            raise NoteError(f"no note with id {ref}")
+        return note
+    active = Note.archived_at.is_(None)
+    exact = session.scalars(select(Note).where(active, func.lower(Note.title) == ref.lower()).options(*options)).all()
+    if len(exact) == 1:
+        return exact[0]
+    matches = session.scalars(
+        select(Note).where(active, Note.title.istartswith(ref, autoescape=True)).order_by(Note.id).limit(11)
+    ).all()
+    if not matches:
+        raise NoteError(f"no note matches {ref!r}")
+    if len(matches) > 1:
+        shown = ", ".join(f"#{n.id} {n.title}" for n in matches[:10])
+        more = " ..." if len(matches) > 10 else ""
+        raise NoteError(f"{ref!r} matches several notes: {shown}{more}; use the id")
+    session.refresh(matches[0], attribute_names=["reviews"])
+    return matches[0]
+
+
+# --- reading -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageView:
+    stage: int
+    due_on: date
+    done_on: date | None
+
+
+@dataclass(frozen=True)
+class NoteView:
+    """Everything `show` and `list` print about a note, computed for ``today``."""
+
+    id: int
+    title: str
+    subject: str | None
+    source: str | None
+    pages: str | None
+    level: str | None
+    link: str | None
+    first_studied_on: date
+    ladder: tuple[int, ...]
+    stages: tuple[StageView, ...]
+    extra_review: StageView | None  # the pending extra review (after the ladder), if any
+    long_term_on: date | None
+    snoozed_until: date | None
+    progress: int
+    due: schedule.DueNote | None  # set when the note is due on ``today``
+    next_review: tuple[int, bool, date] | None  # (stage, extra, due date) of the next review not yet due
+    archived: bool = False
+    vault_path: str | None = field(default=None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "subject": self.subject,
+            "source": self.source,
+            "pages": self.pages,
+            "level": self.level,
+            "link": self.link,
+            "first_studied_on": self.first_studied_on.isoformat(),
+            "ladder": list(self.ladder),
+            "stages": [
+                {"stage": s.stage, "due_on": s.due_on.isoformat(), "done_on": _iso(s.done_on)} for s in self.stages
+            ],
+            "extra_review": (
+                {"stage": self.extra_review.stage, "due_on": self.extra_review.due_on.isoformat()}
+                if self.extra_review
+                else None
+            ),
+            "long_term": self.long_term_on is not None,
+            "long_term_on": _iso(self.long_term_on),
+            "snoozed_until": _iso(self.snoozed_until),
+            "progress": self.progress,
+            "progress_bar": schedule.progress_bar(self.progress),
+            "due": due_json(self.due) if self.due else None,
+            "next_review": (
+                {"stage": self.next_review[0], "extra": self.next_review[1], "due_on": self.next_review[2].isoformat()}
+                if self.next_review
+                else None
+            ),
+            "archived": self.archived,
+        }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def due_json(item: schedule.DueNote) -> dict[str, Any]:
+    return {
+        "id": item.note_id,
+        "title": item.title,
+        "link": item.link,
+        "stage": item.stage,
+        "extra": item.extra,
+        "due_on": item.due_on.isoformat(),
+        "days_late": item.days_late,
+        "progress": item.progress,
+    }
+
+
+def _is_active(note: Note, today: date) -> bool:
+    """Whether reminders apply: not archived, not long-term, not snoozed past today."""
+    return (
+        note.archived_at is None
+        and note.long_term_on is None
+        and (note.snoozed_until is None or note.snoozed_until <= today)
+    )
+
+
+def view_note(note: Note, today: date, extra_every: int) -> NoteView:
+    ladder = note_ladder(note)
+    stages = tuple(StageView(r.offset, r.due_on, r.done_on) for r in note.reviews if not r.extra)
+    pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
+    extra = StageView(pending_extra[0].offset, pending_extra[0].due_on, None) if pending_extra else None
+    done = sum(1 for s in stages if s.done_on is not None)
+    pct = schedule.progress(done, len(ladder), note.long_term_on is not None)
+    pending = [schedule.Review(r.offset, r.extra, r.due_on, r.done_on) for r in note.reviews if r.done_on is None]
+    due_item = None
+    next_review = None
+    if _is_active(note, today):
+        summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
+        if summary:
+            stage, is_extra, due_on = summary
+            due_item = schedule.DueNote(
+                note.id, note.title, note.link, stage, is_extra, due_on, (today - due_on).days, pct
+            )
+        upcoming = sorted((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today)
+        if upcoming:
+            next_review = (upcoming[0][1], upcoming[0][2], upcoming[0][0])
+    return NoteView(
+        id=note.id,
+        title=note.title,
+        subject=note.subject,
+        source=note.source,
+        pages=note.pages,
+        level=note.level,
+        link=note.link,
+        first_studied_on=note.first_studied_on,
+        ladder=ladder,
+        stages=stages,
+        extra_review=extra,
+        long_term_on=note.long_term_on,
+        snoozed_until=note.snoozed_until,
+        progress=pct,
+        due=due_item,
+        next_review=next_review,
+        archived=note.archived_at is not None,
+        vault_path=note.vault_path,
+    )
+
+
+def list_notes(session: Session, today: date, extra_every: int, *, include_archived: bool = False) -> list[NoteView]:
+    stmt = select(Note).options(selectinload(Note.reviews)).order_by(Note.id)
+    if not include_archived:
+        stmt = stmt.where(Note.archived_at.is_(None))
+    return [view_note(note, today, extra_every) for note in session.scalars(stmt)]
+
+
+def due_on(session: Session, day: date, extra_every: int) -> list[schedule.DueNote]:
+    """Notes due on ``day`` (overdue included), most overdue first.
+
+    One query over the partial index of pending reviews (ix_reviews_pending_due): its cost follows the number of
+    due reviews, not the number of notes. Progress comes from a correlated count on the (note_id, extra, offset)
+    unique index of the same rows.
+    """
+    done = aliased(Review)
+    done_count = (
+        select(func.count())
+        .where(done.note_id == Review.note_id, done.extra.is_(False), done.done_on.is_not(None))
+        .scalar_subquery()
+    )
+    stmt = (
+        select(
+            Review.note_id,
+            Review.offset,
+            Review.extra,
+            Review.due_on,
+            Note.title,
+            Note.link,
+            Note.first_studied_on,
+            Note.ladder,
+            done_count,
+        )
+        .join(Note, Note.id == Review.note_id)
+        .where(
+            Review.done_on.is_(None),
+            Review.due_on <= day,
+            # the same conditions as _is_active, in SQL
+            Note.archived_at.is_(None),
+            Note.long_term_on.is_(None),
+            or_(Note.snoozed_until.is_(None), Note.snoozed_until <= day),
+        )
+    )
+    by_note: dict[int, list[Any]] = {}
+    for row in session.execute(stmt):
+        by_note.setdefault(row.note_id, []).append(row)
+    result = []
+    for note_id, rows in by_note.items():
+        head = rows[0]
+        ladder = parse_ladder(head.ladder)
+        reviews = [schedule.Review(r.offset, r.extra, r.due_on) for r in rows]
+        summary = schedule.summarise_due(head.first_studied_on, ladder, extra_every, reviews, day)
+        if summary is None:  # pragma: no cover - every row selected is due by construction
+            continue
+        stage, is_extra, due = summary
+        pct = schedule.progress(head[8], len(ladder), False)
+        result.append(schedule.DueNote(note_id, head.title, head.link, stage, is_extra, due, (day - due).days, pct))
+    result.sort(key=lambda d: (-d.days_late, d.title, d.note_id))
+    return result
+
+
+# --- changing ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DoneResult:
+    marked: tuple[tuple[int, bool], ...]  # (stage offset, extra) marked done now
+    already_done: bool
+    long_term: bool
+
+
+def _check_review_day(note: Note, day: date, today: date) -> None:
+    if day > today:
+        raise NoteError(f"{day.isoformat()} is in the future: a review is recorded once it is done")
+    if day < note.first_studied_on:
+        raise NoteError(
+            f"{day.isoformat()} is before the first study of {note.title!r} ({note.first_studied_on.isoformat()})"
+        )
+
+
+def _stage_review(note: Note, stage: int) -> Review:
+    for review in note.reviews:
+        if not review.extra and review.offset == stage:
+            return review
+    raise NoteError(f"stage {stage} is not on the ladder of {note.title!r} ({note.ladder})")
+
+
+def _replace_extra(session: Session, note: Note, day: date, extra_every: int) -> None:
+    """After an extra review on ``day``, the next one is the first extra offset due after it."""
+    ladder = note_ladder(note)
+    offset = schedule.next_extra_offset(note.first_studied_on, ladder, extra_every, day)
+    if not any(r.extra and r.offset == offset for r in note.reviews):
+        note.reviews.append(Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset)))
+
+
+def mark_done(
+    session: Session,
+    note: Note,
+    *,
+    day: date,
+    today: date,
+    extra_every: int,
+    stage: int | None = None,
+    long_term: bool = False,
+) -> DoneResult:
+    """Record a review done on ``day``.
+
+    Without ``stage`` one review covers every stage due by ``day`` (the extra review included); with ``stage``
+    just that ladder stage is ticked, due or not, like ticking its flag in the note. ``long_term`` also marks the
+    note as in long-term memory, which ends its reminders.
+    """
+    _check_review_day(note, day, today)
+    marked: list[tuple[int, bool]] = []
+    if stage is not None:
+        review = _stage_review(note, stage)
+        if review.done_on is None:
+            review.done_on = day
+            marked.append((review.offset, False))
+    else:
+        for review in list(note.reviews):
+            if review.done_on is None and review.due_on <= day:
+                review.done_on = day
+                marked.append((review.offset, review.extra))
+                if review.extra:
+                    _replace_extra(session, note, day, extra_every)
+    if long_term and note.long_term_on is None:
+        note.long_term_on = day
+        # Long-term memory ends the extra reviews: drop the pending one so the due index stays small.
+        for review in [r for r in note.reviews if r.extra and r.done_on is None]:
+            note.reviews.remove(review)
+    elif stage is None and not marked and not long_term:
+        nxt = min((r.due_on for r in note.reviews if r.done_on is None), default=None)
+        when = f"; the next review is due {nxt.isoformat()}" if nxt else ""
+        raise NoteError(f"nothing is due for {note.title!r} on {day.isoformat()}{when} (use --stage N to tick one)")
+    if marked or long_term:
+        note.snoozed_until = None
+        note.updated_at = utcnow()
+    session.flush()
+    return DoneResult(tuple(marked), already_done=stage is not None and not marked, long_term=long_term)
+
+
+def undo(session: Session, note: Note, *, stage: int | None = None, long_term: bool = False, extra_every: int) -> bool:
+    """Clear a ladder stage's done date, or the long-term mark. True when something changed."""
+    if stage is None and not long_term:
+        raise NoteError("say what to undo: --stage N or --long-term")
+    changed = False
+    if stage is not None:
+        review = _stage_review(note, stage)
+        if review.done_on is not None:
+            review.done_on = None
+            changed = True
+    if long_term and note.long_term_on is not None:
+        note.long_term_on = None
+        if not any(r.extra and r.done_on is None for r in note.reviews):
+            offset = schedule.first_extra_offset(note_ladder(note), extra_every)
+            done_extra = [r.offset for r in note.reviews if r.extra]
+            if done_extra:
+                offset = max(offset, max(done_extra) + extra_every)
+            note.reviews.append(
+                Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset))
+            )
+        changed = True
+    if changed:
+        note.updated_at = utcnow()
+        session.flush()
+    return changed
+
+
+def edit_note(
+    session: Session,
+    note: Note,
+    *,
+    today: date,
+    extra_every: int,
+    title: str | None = None,
+    first_studied_on: date | None = None,
+    ladder: Sequence[int] | None = None,
+    **fields: str | None,
+) -> None:
+    """Change a note. A new first-study date moves every stage's due date (done dates stay as recorded);
+    a new ladder adds the missing stages and drops the ones no longer on it."""
+    allowed = {"subject", "source", "pages", "level", "link"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise NoteError(f"cannot edit {sorted(unknown)[0]!r}")
+    if title is not None:
+        note.title = _clean_title(title)
+    for name, value in fields.items():
+        if value is not None:
+            setattr(note, name, value or None)
+    if ladder is not None:
+        ladder = tuple(ladder)
+        for review in [r for r in note.reviews if not r.extra and r.offset not in ladder]:
+            note.reviews.remove(review)
+        have = {r.offset for r in note.reviews if not r.extra}
+        for offset in ladder:
+            if offset not in have:
+                note.reviews.append(Review(offset=offset, extra=False, due_on=note.first_studied_on))
+        note.ladder = format_ladder(ladder)
+        pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
+        first_extra = schedule.first_extra_offset(ladder, extra_every)
+        for review in pending_extra:
+            review.offset = max(review.offset, first_extra)
+    if first_studied_on is not None:
+        _check_first_study(first_studied_on, today)
+        note.first_studied_on = first_studied_on
+    for review in note.reviews:
+        review.due_on = schedule.due_date(note.first_studied_on, review.offset)
+    note.reviews.sort(key=lambda r: (r.extra, r.offset))
+    note.updated_at = utcnow()
+    session.flush()
+
+
+def remove_note(session: Session, note: Note) -> None:
+    session.delete(note)  # its reviews go with it (cascade)
+    session.flush()
+
+
+def archive_note(note: Note) -> None:
+    note.archived_at = utcnow()

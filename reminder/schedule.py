@@ -1,0 +1,118 @@
+"""The review schedule: pure rules, no I/O and no clock. ``today`` is always a parameter.
+
+Rules (see the README, "How reviews come due"):
+- a stage is an absolute offset in days from the first-study date: due(stage N) = first_studied_on + N days;
+- a note is due on day D when a stage due on or before D is not done; one review covers every due stage;
+- after the last stage, a note not marked long-term comes back for an extra review at last + k * every days
+  (k = 1, 2, ...), absolute from the first-study date like the stages, until it is marked long-term;
+- progress: interval reviews are worth 60 %, long-term memory the other 40 %.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+STAGES_WEIGHT = 60
+LONG_TERM_WEIGHT = 40
+BAR_SQUARES = 10
+FILLED, EMPTY = "🟩", "⬜"
+
+
+def due_date(first_studied_on: date, offset_days: int) -> date:
+    return first_studied_on + timedelta(days=offset_days)
+
+
+def first_extra_offset(ladder: Sequence[int], extra_every: int) -> int:
+    return ladder[-1] + extra_every
+
+
+def next_extra_offset(first_studied_on: date, ladder: Sequence[int], extra_every: int, after: date) -> int:
+    """The first extra-review offset whose due date falls after ``after`` (the day a review was done)."""
+    last = ladder[-1]
+    elapsed = (after - first_studied_on).days - last
+    k = max(1, elapsed // extra_every + 1)
+    return last + k * extra_every
+
+
+def latest_extra_offset(first_studied_on: date, ladder: Sequence[int], extra_every: int, today: date) -> int | None:
+    """The most recent extra-review offset due on or before ``today``; None before the first one."""
+    last = ladder[-1]
+    elapsed = (today - first_studied_on).days - last
+    if elapsed < extra_every:
+        return None
+    return last + (elapsed // extra_every) * extra_every
+
+
+def progress(done_stages: int, total_stages: int, long_term: bool) -> int:
+    """Percent 0-100: the ladder is worth 60 %, long-term memory 40 %."""
+    if total_stages <= 0:
+        raise ValueError("a ladder has at least one stage")
+    done_stages = min(max(done_stages, 0), total_stages)
+    value = STAGES_WEIGHT * done_stages / total_stages + (LONG_TERM_WEIGHT if long_term else 0)
+    return int(value + 0.5)
+
+
+def progress_bar(percent: int) -> str:
+    """Ten squares and the percentage, as the learner's template draws it: 🟩🟩🟩🟩🟩🟩⬜⬜⬜⬜ 60%."""
+    percent = min(max(percent, 0), 100)
+    filled = percent * BAR_SQUARES // 100
+    return FILLED * filled + EMPTY * (BAR_SQUARES - filled) + f" {percent}%"
+
+
+@dataclass(frozen=True)
+class Review:
+    """One review slot of a note: a ladder stage, or the pending extra review after the ladder."""
+
+    offset: int
+    extra: bool
+    due_on: date
+    done_on: date | None = None
+
+
+@dataclass(frozen=True)
+class DueNote:
+    """What a learner needs to know about a note that is due: the latest due stage and how late it is."""
+
+    note_id: int
+    title: str
+    link: str | None
+    stage: int  # offset in days of the latest due stage: D+4, or D+104 for an extra review
+    extra: bool
+    due_on: date
+    days_late: int
+    progress: int
+
+
+def summarise_due(
+    first_studied_on: date,
+    ladder: Sequence[int],
+    extra_every: int,
+    pending: Iterable[Review],
+    today: date,
+) -> tuple[int, bool, date] | None:
+    """From a note's pending reviews: (stage offset, is_extra, due date) of the latest one due by ``today``.
+
+    A ladder stage still open is what the learner is behind on, so it is shown before any extra review (one
+    review covers both). A pending extra review stands for every extra occurrence up to today, so its latest
+    occurrence is shown: the seed note, first studied 2024-07-07 with its ladder done, is on 2024-10-27 due for
+    the D+104 extra review, 8 days late.
+    """
+    stages = [r for r in pending if r.done_on is None and r.due_on <= today]
+    ladder_due = [r for r in stages if not r.extra]
+    if ladder_due:
+        latest = max(ladder_due, key=lambda r: r.due_on)
+        return latest.offset, False, latest.due_on
+    extra_due = [r for r in stages if r.extra]
+    if not extra_due:
+        return None
+    offset = max(r.offset for r in extra_due)
+    offset = max(offset, latest_extra_offset(first_studied_on, ladder, extra_every, today) or offset)
+    return offset, True, due_date(first_studied_on, offset)
+
+
+def stage_label(offset: int, extra: bool, language: str = "en") -> str:
+    if extra:
+        return f"extra D+{offset}" if language == "en" else f"추가 D+{offset}"
+    return f"D+{offset}"

@@ -1,0 +1,81 @@
+"""Settings precedence (defaults < file < environment < flags), validation and masking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reminder.config import ConfigError, load_settings, save_config_values
+
+
+def test_precedence_file_env_flag(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('timezone = "Europe/Berlin"\nladder = [1, 3, 9]\nextra_every = 10\nlanguage = "en"\n')
+    env = {"REMINDER_TIMEZONE": "America/New_York", "REMINDER_EXTRA_EVERY": "20"}
+    s = load_settings({"timezone": "Asia/Seoul"}, environ=env, config_path=cfg)
+    assert (s.timezone, s.sources["timezone"]) == ("Asia/Seoul", "flag")
+    assert (s.extra_every, s.sources["extra_every"]) == (20, "environment (REMINDER_EXTRA_EVERY)")
+    assert s.ladder == (1, 3, 9) and s.sources["ladder"].startswith("config file")
+    assert (s.language, s.cron, s.sources["cron"]) == ("en", "0 8 * * *", "default")
+    assert s.ntfy_server == "https://ntfy.sh"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REMINDER_TIMEZONE": "Asia/Nowhere"}, "REMINDER_TIMEZONE: unknown time zone"),
+        ({"REMINDER_LADDER": "1,4,4"}, "REMINDER_LADDER: stages must be strictly increasing"),
+        ({"REMINDER_LADDER": "-1,4"}, "not a positive whole number"),
+        ({"REMINDER_EXTRA_EVERY": "0"}, "REMINDER_EXTRA_EVERY"),
+        ({"REMINDER_NTFY_SERVER": "ftp://ntfy.example"}, "is not an http(s) URL"),
+        ({"REMINDER_NTFY_TOPIC": "has space"}, "not a valid ntfy topic"),
+        ({"REMINDER_NTFY_TOPIC": "docs"}, "reserved by ntfy"),
+        ({"REMINDER_NTFY_TOKEN_FILE": "/no/such/token"}, "does not exist"),
+        ({"REMINDER_LANGUAGE": "fr"}, "not a supported language"),
+        ({"REMINDER_PRIORITY": "9"}, "not an ntfy priority"),
+    ],
+)
+def test_bad_settings_name_the_setting(env: dict[str, str], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ=env, config_path=tmp_path / "none.toml")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_broken_or_unknown_config_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("timezone = \n")
+    with pytest.raises(ConfigError, match="config file"):
+        load_settings(environ={}, config_path=bad)
+    bad.write_text('tmezone = "UTC"\n')
+    with pytest.raises(ConfigError, match="unknown setting 'tmezone'"):
+        load_settings(environ={}, config_path=bad)
+
+
+def test_saved_config_round_trips_private(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "config.toml"
+    save_config_values(path, {"ntfy_topic": "reminder-Abc_123", "ntfy_token": 'tk_"quoted"\\x', "port": 9000})
+    assert path.stat().st_mode & 0o777 == 0o600
+    s = load_settings(environ={}, config_path=path)
+    assert (s.ntfy_topic, s.ntfy_token, s.port) == ("reminder-Abc_123", 'tk_"quoted"\\x', 9000)
+
+
+def test_config_show_masks_secrets(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("REMINDER_NTFY_TOKEN", "tk_abcdefghijklmnopqrstuvwxyz012")
+    monkeypatch.setenv("REMINDER_DATABASE_URL", "postgresql+psycopg://bob:hunter2@db/reminder")
+    result = run_cli("config", "show")
+    assert result.exit_code == 0, result.output
+    assert "tk_abc" not in result.output and "hunter2" not in result.output
+    assert "postgresql+psycopg://bob:***@db/reminder" in result.output
+    data = json.loads(run_cli("config", "show", "--json").stdout)
+    assert data["settings"]["ntfy_token"] == {"value": "********", "source": "environment (REMINDER_NTFY_TOKEN)"}
+    assert data["settings"]["timezone"]["value"] == "Asia/Seoul"
+
+
+def test_config_show_rejects_a_bad_cron(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("REMINDER_CRON", "0 25 * * *")
+    result = run_cli("config", "show")
+    assert result.exit_code == 2
+    assert "cron" in result.output and "not a valid cron expression" in result.output
