@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from reminder import schedule
 from reminder.config import format_ladder, parse_ladder
 from reminder.db.models import Note, Review
+from reminder.duelist import due_json, group_due
 
 TITLE_MAX = 500
 
@@ -194,19 +195,6 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def due_json(item: schedule.DueNote) -> dict[str, Any]:
-    return {
-        "id": item.note_id,
-        "title": item.title,
-        "link": item.link,
-        "stage": item.stage,
-        "extra": item.extra,
-        "due_on": item.due_on.isoformat(),
-        "days_late": item.days_late,
-        "progress": item.progress,
-    }
-
-
 def _is_active(note: Note, today: date) -> bool:
     """Whether reminders apply: not archived, not long-term, not snoozed past today."""
     return (
@@ -265,12 +253,11 @@ def list_notes(session: Session, today: date, extra_every: int, *, include_archi
     return [view_note(note, today, extra_every) for note in session.scalars(stmt)]
 
 
-def due_on(session: Session, day: date, extra_every: int) -> list[schedule.DueNote]:
-    """Notes due on ``day`` (overdue included), most overdue first.
+def due_statement(day: date) -> Select:
+    """Pending reviews due by ``day`` of notes that get reminders, with each note's count of done stages.
 
-    One query over the partial index of pending reviews (ix_reviews_pending_due): its cost follows the number of
-    due reviews, not the number of notes. Progress comes from a correlated count on the (note_id, extra, offset)
-    unique index of the same rows.
+    It reads the partial index of pending reviews (ix_reviews_pending_due), so its cost follows the number of due
+    reviews, not the number of notes; the count uses the (note_id, extra, offset) unique index.
     """
     done = aliased(Review)
     done_count = (
@@ -278,7 +265,7 @@ def due_on(session: Session, day: date, extra_every: int) -> list[schedule.DueNo
         .where(done.note_id == Review.note_id, done.extra.is_(False), done.done_on.is_not(None))
         .scalar_subquery()
     )
-    stmt = (
+    return (
         select(
             Review.note_id,
             Review.offset,
@@ -300,22 +287,11 @@ def due_on(session: Session, day: date, extra_every: int) -> list[schedule.DueNo
             or_(Note.snoozed_until.is_(None), Note.snoozed_until <= day),
         )
     )
-    by_note: dict[int, list[Any]] = {}
-    for row in session.execute(stmt):
-        by_note.setdefault(row.note_id, []).append(row)
-    result = []
-    for note_id, rows in by_note.items():
-        head = rows[0]
-        ladder = parse_ladder(head.ladder)
-        reviews = [schedule.Review(r.offset, r.extra, r.due_on) for r in rows]
-        summary = schedule.summarise_due(head.first_studied_on, ladder, extra_every, reviews, day)
-        if summary is None:  # pragma: no cover - every row selected is due by construction
-            continue
-        stage, is_extra, due = summary
-        pct = schedule.progress(head[8], len(ladder), False)
-        result.append(schedule.DueNote(note_id, head.title, head.link, stage, is_extra, due, (day - due).days, pct))
-    result.sort(key=lambda d: (-d.days_late, d.title, d.note_id))
-    return result
+
+
+def due_on(session: Session, day: date, extra_every: int) -> list[schedule.DueNote]:
+    """Notes due on ``day`` (overdue included), most overdue first."""
+    return group_due(session.execute(due_statement(day)), day, extra_every)
 
 
 # --- changing ----------------------------------------------------------------------------------------------------
@@ -477,3 +453,18 @@ def remove_note(session: Session, note: Note) -> None:
 
 def archive_note(note: Note) -> None:
     note.archived_at = utcnow()
+
+
+def snooze_notes(session: Session, note_ids: Sequence[int], until: date) -> list[int]:
+    """Hold the reminders of these notes until ``until`` (the day of the next slot). Returns the ids changed;
+    unknown, archived or long-term notes are left alone."""
+    changed = []
+    for note in session.scalars(select(Note).where(Note.id.in_(list(note_ids)))):
+        if note.archived_at is not None or note.long_term_on is not None:
+            continue
+        if note.snoozed_until is None or note.snoozed_until < until:
+            note.snoozed_until = until
+            note.updated_at = utcnow()
+            changed.append(note.id)
+    session.flush()
+    return changed

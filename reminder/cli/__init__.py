@@ -22,7 +22,7 @@ from reminder.config import ConfigError, Settings, load_settings
 COMMANDS: dict[str, tuple[str, str]] = {
     "add": ("reminder.cli.notes", "add"),
     "list": ("reminder.cli.notes", "list_"),
-    "due": ("reminder.cli.notes", "due"),
+    "due": ("reminder.cli.due", "due"),
     "show": ("reminder.cli.notes", "show"),
     "done": ("reminder.cli.notes", "done"),
     "undo": ("reminder.cli.notes", "undo"),

@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, timedelta
+from datetime import date
 
 import click
 
 from reminder import notes, schedule
-from reminder.cli import App, UserError, pass_app
+from reminder.cli import App, pass_app
+from reminder.cli.common import ladder_option, parse_date, stage_text
 from reminder.cli.output import days, echo_json, table
-from reminder.config import parse_ladder
-
-DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
-
-
-def parse_date(value: str, what: str, today: date) -> date:
-    """ISO 2024-07-07 (or 2024/07/07), `today`, `yesterday`. An impossible date is an error, not a guess."""
-    text = value.strip().lower()
-    if text == "today":
-        return today
-    if text == "yesterday":
-        return today - timedelta(days=1)
-    match = DATE_RE.match(text)
-    if not match:
-        raise UserError(f"{what}: {value!r} is not a date (use YYYY-MM-DD)")
-    try:
-        return date(*(int(g) for g in match.groups()))
-    except ValueError as exc:
-        raise UserError(f"{what}: {value!r} is not a valid date ({exc})") from None
-
-
-def ladder_option(value: str | None) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    try:
-        return parse_ladder(value)
-    except ValueError as exc:
-        raise UserError(f"--ladder: {exc}") from None
-
-
-def _stage_text(stage: int, extra: bool) -> str:
-    return schedule.stage_label(stage, extra, "en")
 
 
 def _next_text(view: notes.NoteView, today: date) -> str:
@@ -51,10 +19,10 @@ def _next_text(view: notes.NoteView, today: date) -> str:
         return "archived"
     if view.due:
         late = f", {days(view.due.days_late)} late" if view.due.days_late else ""
-        return f"due now: {_stage_text(view.due.stage, view.due.extra)}{late}"
+        return f"due now: {stage_text(view.due.stage, view.due.extra)}{late}"
     if view.next_review:
         stage, extra, due_on = view.next_review
-        return f"{_stage_text(stage, extra)} {due_on.isoformat()}"
+        return f"{stage_text(stage, extra)} {due_on.isoformat()}"
     return "-"
 
 
@@ -134,30 +102,6 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--on", "on", metavar="DATE", help="The day to check (default: today).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
-@pass_app
-def due(app: App, on: str | None, as_json: bool) -> None:
-    """Notes due today (or on DATE), overdue included, most overdue first."""
-    today = app.today()
-    day = parse_date(on, "--on", today) if on else today
-    with app.store.read() as session:
-        items = notes.due_on(session, day, app.settings.extra_every)
-    if as_json:
-        echo_json({"date": day.isoformat(), "count": len(items), "notes": [notes.due_json(i) for i in items]})
-        return
-    if not items:
-        click.echo(f"Nothing due on {day.isoformat()}.")
-        return
-    rows = []
-    for item in items:
-        late = f"{days(item.days_late)} late" if item.days_late else "due today"
-        stage = _stage_text(item.stage, item.extra)
-        rows.append([f"#{item.note_id}", item.title, stage, late, schedule.progress_bar(item.progress)])
-    click.echo(table(["ID", "TITLE", "STAGE", "WHEN", "PROGRESS"], rows, {1: 40}))
-
-
-@click.command()
 @click.argument("note")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
 @pass_app
@@ -189,12 +133,12 @@ def show(app: App, note: str, as_json: bool) -> None:
             state = "due today" if late == 0 else f"due, {days(late)} late"
         else:
             state = "pending"
-        lines.append(f"    {_stage_text(stage.stage, False):<7}due {stage.due_on.isoformat()}  {state}")
+        lines.append(f"    {stage_text(stage.stage, False):<7}due {stage.due_on.isoformat()}  {state}")
     if view.extra_review and not view.long_term_on:
         lines.append(f"  {'extra:':<13}every {app.settings.extra_every} days after the ladder until long-term")
     if view.due:
         late = f", {days(view.due.days_late)} late" if view.due.days_late else ""
-        lines.append(f"  {'due now:':<13}{_stage_text(view.due.stage, view.due.extra)}{late}")
+        lines.append(f"  {'due now:':<13}{stage_text(view.due.stage, view.due.extra)}{late}")
     elif view.next_review:
         lines.append(f"  {'next:':<13}{_next_text(view, today)}")
     if view.snoozed_until and view.snoozed_until > today:
@@ -234,7 +178,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
     if result.already_done:
         click.echo(f"#{view.id} {view.title}: D+{stage} was already done.")
         return
-    parts = [_stage_text(s, extra) for s, extra in result.marked]
+    parts = [stage_text(s, extra) for s, extra in result.marked]
     if result.long_term:
         parts.append("long-term")
     nxt = "" if view.long_term_on else f"; next {_next_text(view, today)}"

@@ -18,11 +18,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reminder.config import mask_url
+from reminder.revision import HEAD, REVISIONS
 
-# The migration chain, oldest first. Kept here so opening the store does not import Alembic (a test checks
-# it against the scripts in alembic/versions).
-REVISIONS: tuple[str, ...] = ("0001",)
-HEAD = REVISIONS[-1]
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 

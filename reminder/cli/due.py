@@ -1,0 +1,57 @@
+"""`reminder due`: kept apart from the other note commands so that it imports only what it needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reminder import schedule
+from reminder.cli import App, pass_app
+from reminder.cli.common import parse_date, stage_text
+from reminder.cli.output import days, echo_json, table
+from reminder.duelist import due_from_sqlite_file, due_json
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a plain `sqlite:///path` URL (anything fancier goes through SQLAlchemy)."""
+    if url.startswith("sqlite:///") and "?" not in url:
+        return Path(url.removeprefix("sqlite:///"))
+    return None
+
+
+@click.command()
+@click.option("--on", "on", metavar="DATE", help="The day to check (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
+@pass_app
+def due(app: App, on: str | None, as_json: bool) -> None:
+    """Notes due today (or on DATE), overdue included, most overdue first."""
+    today = app.today()
+    day = parse_date(on, "--on", today) if on else today
+    every = app.settings.extra_every
+    path = _sqlite_file(app.settings.database_url)
+    items = due_from_sqlite_file(path, day, every) if path else None
+    if items is None:
+        from reminder import notes
+
+        with app.store.read() as session:
+            items = notes.due_on(session, day, every)
+    if as_json:
+        echo_json({"date": day.isoformat(), "count": len(items), "notes": [due_json(i) for i in items]})
+        return
+    if not items:
+        click.echo(f"Nothing due on {day.isoformat()}.")
+        return
+    rows = []
+    for item in items:
+        late = f"{days(item.days_late)} late" if item.days_late else "due today"
+        rows.append(
+            [
+                f"#{item.note_id}",
+                item.title,
+                stage_text(item.stage, item.extra),
+                late,
+                schedule.progress_bar(item.progress),
+            ]
+        )
+    click.echo(table(["ID", "TITLE", "STAGE", "WHEN", "PROGRESS"], rows, {1: 40}))
