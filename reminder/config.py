@@ -100,7 +100,7 @@ def parse_http_url(value: Any) -> str:
 
 def parse_topic(value: Any) -> str:
     text = str(value).strip()
-    if not TOPIC_RE.match(text):
+    if not TOPIC_RE.fullmatch(text):
         raise ValueError(f"{text!r} is not a valid ntfy topic (1-64 of A-Z a-z 0-9 - _)")
     if text in RESERVED_TOPICS:
         raise ValueError(f"{text!r} is reserved by ntfy; pick another topic")

@@ -106,3 +106,7 @@ def run_cli() -> Callable[..., Result]:
         return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
 
     return run
+
+
+# The loopback ntfy-compatible server (tests/ntfy_server.py), as a fixture for every test module.
+from ntfy_server import ntfy_server  # noqa: E402, F401

@@ -1,0 +1,182 @@
+"""Due notes -> one ntfy JSON message per slot. Pure: no I/O, no clock.
+
+One digest per slot rather than one notification per note: the public ntfy server allows an anonymous visitor
+250 messages a day, and a phone full of separate review notifications is noise. The digest always fits ntfy's
+limits (4096 bytes of message text, 8192 bytes of JSON body), however many notes are due and however long their
+titles: the most overdue notes are listed, the rest are counted on a last "외 N개" / "… and N more" line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from reminder.ntfy import JSON_BODY_LIMIT, MAX_ACTIONS, MESSAGE_LIMIT, encode_message, validate_message
+from reminder.schedule import DueNote, progress_bar, stage_label
+
+TITLE_MAX = 80  # characters of a note title in a digest line; longer ones end with "…"
+LANGUAGES = ("ko", "en")
+
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>~|])")
+# Constructs that only mean something at the start of a list item's text: heading, quote, nested list.
+_MD_LEADING = re.compile(r"^(?:(#{1,6})(?=\s|$)|(>)|([-+])(?=\s|$)|\d{1,9}([.)])(?=\s|$))")
+
+
+def escape_markdown(text: str) -> str:
+    """Escape what would change how a title renders, and nothing else: the Android app shows the raw text in
+    the collapsed notification, where every needless backslash would be visible."""
+    text = _MD_INLINE.sub(r"\\\1", text)
+    match = _MD_LEADING.match(text)
+    if match:
+        marker = next(i for i in range(1, 5) if match.group(i))
+        pos = match.start(marker)
+        text = text[:pos] + "\\" + text[pos:]
+    return text
+
+
+def _clean_title(title: str, language: str) -> str:
+    # Control characters show as boxes on the phone (and cost 6 bytes each as JSON \uXXXX escapes).
+    title = " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in title).split())
+    if not title:
+        return "(제목 없음)" if language == "ko" else "(untitled)"
+    if len(title) > TITLE_MAX:
+        title = title[: TITLE_MAX - 1].rstrip() + "…"
+    return title
+
+
+def digest_title(count: int, language: str) -> str:
+    if language == "ko":
+        return f"📚 오늘 복습 {count}개"
+    return f"📚 {count} review{'' if count == 1 else 's'} due"
+
+
+def late_label(days_late: int, language: str) -> str:
+    if language == "ko":
+        return f"{days_late}일 지남"
+    return f"{days_late} day{'' if days_late == 1 else 's'} late"
+
+
+def more_line(count: int, language: str) -> str:
+    return f"외 {count}개" if language == "ko" else f"… and {count} more"
+
+
+def note_line(note: DueNote, language: str) -> str:
+    parts = [escape_markdown(_clean_title(note.title, language)), stage_label(note.stage, note.extra, language)]
+    if note.days_late > 0:
+        parts.append(late_label(note.days_late, language))
+    parts.append(progress_bar(note.progress))
+    return "- " + " · ".join(parts)
+
+
+def _json_len(text: str) -> int:
+    """Bytes ``text`` adds inside a JSON string, as encode_message writes it."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
+
+
+_LINE_SEP = "\n"
+# A paragraph right after a list item would continue the item, so the count line needs a blank line before it.
+_MORE_SEP = "\n\n"
+
+
+def _fit_body(lines: Sequence[str], language: str, json_room: int) -> str | None:
+    """As many lines as fit both limits, then the count of the rest; None if not even one line fits."""
+    count = len(lines)
+    text_size = sum(len(line.encode("utf-8")) for line in lines) + len(_LINE_SEP) * (len(lines) - 1)
+    json_size = sum(_json_len(line) for line in lines) + _json_len(_LINE_SEP) * (len(lines) - 1)
+    if text_size <= MESSAGE_LIMIT and json_size <= json_room:
+        return _LINE_SEP.join(lines)
+    # Reserve room for the count line at its largest (as if every note were left out); the real one is shorter.
+    reserve = more_line(count, language)
+    text_budget = MESSAGE_LIMIT - len((_MORE_SEP + reserve).encode("utf-8"))
+    json_budget = json_room - _json_len(_MORE_SEP + reserve)
+    kept: list[str] = []
+    text_size = json_size = 0
+    for line in lines:
+        add_text = len(line.encode("utf-8")) + (len(_LINE_SEP) if kept else 0)
+        add_json = _json_len(line) + (_json_len(_LINE_SEP) if kept else 0)
+        if text_size + add_text > text_budget or json_size + add_json > json_budget:
+            break
+        kept.append(line)
+        text_size += add_text
+        json_size += add_json
+    if not kept:
+        return None
+    return _LINE_SEP.join(kept) + _MORE_SEP + more_line(count - len(kept), language)
+
+
+def build_digest(
+    due: Sequence[DueNote],
+    *,
+    topic: str,
+    language: str,
+    priority: int,
+    overdue_priority: int,
+    overdue_days: int,
+    tags: Sequence[str],
+    actions: Sequence[dict[str, Any]] = (),
+    note_actions: Callable[[DueNote], list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """The one ntfy JSON message for the notes due in a slot.
+
+    ``actions`` are buttons for the whole digest; ``note_actions(note)`` gives buttons for a single note and is
+    called only when exactly one note is due (with several, one note's buttons would be ambiguous). With a
+    single note that has a link, the notification opens it on tap and gets an "열기"/"Open" button; that view
+    button is the first to go when the caller's buttons already use ntfy's three.
+    """
+    if not due:
+        raise ValueError("nothing is due: there is no digest to send")
+    if language not in LANGUAGES:
+        raise ValueError(f"unsupported language {language!r} (ko or en)")
+    notes = sorted(due, key=lambda n: (-n.days_late, n.title.casefold(), n.note_id))
+    count = len(notes)
+    single = notes[0] if count == 1 else None
+
+    buttons = [dict(a) for a in actions]
+    if single is not None and note_actions is not None:
+        buttons += [dict(a) for a in note_actions(single)]
+    if len(buttons) > MAX_ACTIONS:
+        raise ValueError(f"{len(buttons)} action buttons asked for; ntfy allows at most {MAX_ACTIONS}")
+
+    late = any(n.days_late > overdue_days for n in notes)
+    base: dict[str, Any] = {
+        "topic": topic,
+        "title": digest_title(count, language),
+        "message": "",
+        "priority": overdue_priority if late else priority,
+        "tags": list(tags),
+        "markdown": True,
+    }
+    lines = [note_line(n, language) for n in notes]
+    link = single.link if single is not None and single.link else None
+    # Without the link as a fallback: a huge link must not leave the digest without a single note line.
+    for use_link in (True, False) if link else (False,):
+        message = dict(base)
+        shown = list(buttons)
+        if use_link:
+            message["click"] = link
+            if len(shown) < MAX_ACTIONS:
+                shown.insert(0, {"action": "view", "label": "열기" if language == "ko" else "Open", "url": link})
+        if shown:
+            message["actions"] = shown
+        body = _fit_body(lines, language, JSON_BODY_LIMIT - len(encode_message(message)))
+        if body is not None:
+            message["message"] = body
+            validate_message(message)
+            return message
+    raise ValueError("the caller's action buttons leave no room in the message for a single note")
+
+
+def build_test_message(topic: str, language: str) -> dict[str, Any]:
+    """What `reminder notify test` sends: proof that the server, topic and credentials reach the phone."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unsupported language {language!r} (ko or en)")
+    if language == "ko":
+        title, text = "📚 reminder 테스트 알림", "이 알림이 보이면 휴대폰에서 복습 알림을 받을 수 있습니다."
+    else:
+        title, text = "📚 reminder test", "If you can read this, review reminders will reach your phone."
+    message = {"topic": topic, "title": title, "message": text, "priority": 3, "tags": ["white_check_mark"]}
+    validate_message(message)
+    return message

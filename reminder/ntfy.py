@@ -1,0 +1,442 @@
+"""The ntfy transport: publish one JSON message, read a topic back, check the server's health.
+
+Every failure becomes one of three errors, because the dispatcher only needs to know whether to try again:
+- ``TransientError``: the server could not take the message now (connection refused or reset, timeout, 5xx,
+  429 rate limit or daily quota). Retrying later may succeed.
+- ``PermanentError``: ntfy rejected this message or the setup is wrong (400, 404, 413, a redirect, an answer
+  that is not ntfy's). Retrying the same request will fail the same way.
+- ``AuthError`` (a ``PermanentError``): the credentials or the topic's permissions are wrong (401, 403, 429 with
+  code 42909). Only the user can fix it, so it is reported as a configuration error.
+
+Messages are published as JSON to the server root: header values travel as latin-1, so a Korean or emoji title
+in an ``X-Title`` header would not survive (see the ntfy contract). ``validate_message`` checks what ntfy would
+reject before anything is sent, so a bad message fails at once instead of after the retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import json
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+
+from reminder import __version__
+from reminder.config import ConfigError, Settings, mask_url, parse_topic
+
+MESSAGE_LIMIT = 4096  # bytes of UTF-8 message text; more becomes an attachment (or 40014)
+JSON_BODY_LIMIT = 8192  # bytes of a JSON publish body (41303)
+MAX_ACTIONS = 3  # a fourth action button is 40018
+USER_AGENT = f"reminder/{__version__}"
+
+ACTION_TYPES = ("view", "http", "broadcast")
+# Field types of ntfy's JSON publish struct; a mismatch is 400 / 40024.
+_STR_FIELDS = ("topic", "message", "title", "click", "icon", "attach", "filename", "email", "call", "delay")
+_ERROR_TEXT_MAX = 200
+
+
+# --- errors --------------------------------------------------------------------------------------------------
+
+
+class NtfyError(Exception):
+    """A publish or read that did not succeed. ``str(exc)`` is one line without secrets."""
+
+    transient: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, error: str = "", status: int | None = None, code: int | None = None):
+        message = _one_line(message)
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.error = _one_line(error) or message
+
+
+class TransientError(NtfyError):
+    """The server could not take the message now; the same request may succeed later."""
+
+    transient: ClassVar[bool] = True
+
+
+class PermanentError(NtfyError):
+    """ntfy rejected the request or the setup is wrong; retrying the same request will not help."""
+
+
+class AuthError(PermanentError):
+    """Wrong credentials, or no permission on the topic: the user has to fix the configuration."""
+
+
+class InvalidMessage(ValueError):
+    """A message ntfy would reject; raised before anything is sent."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+# --- authentication ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class NtfyAuth:
+    """An access token (``Bearer``) or a user and password (``Basic``). The repr never shows the secret."""
+
+    token: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.token is not None and (self.user is not None or self.password is not None):
+            raise ValueError("give an ntfy token or a user and password, not both")
+        if self.token is not None:
+            # The token goes into a header as is: anything but printable ASCII would not survive the trip.
+            if not self.token or not self.token.isascii() or not self.token.isprintable() or " " in self.token:
+                raise ValueError("the ntfy token must be printable ASCII without spaces")
+        elif not self.user or not self.password:
+            raise ValueError("ntfy basic auth needs both a user and a password")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NtfyAuth | None:
+        """The credentials the settings name, or None for anonymous publishing."""
+        token = settings.ntfy_token_value()
+        user, password = settings.ntfy_user, settings.ntfy_password
+        try:
+            if token:
+                return cls(token=token)
+            if user and password:
+                return cls(user=user, password=password)
+        except ValueError as exc:
+            raise ConfigError(f"ntfy credentials: {exc}") from None
+        if user or password:
+            missing = "ntfy_password" if user else "ntfy_user"
+            raise ConfigError(f"{missing}: basic auth needs both ntfy_user and ntfy_password")
+        return None
+
+    def header(self) -> str:
+        if self.token is not None:
+            return f"Bearer {self.token}"
+        pair = f"{self.user}:{self.password}".encode()
+        return "Basic " + base64.b64encode(pair).decode("ascii")
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every form in which the secret could show up in a text, for scrubbing."""
+        values = [self.header().split(" ", 1)[1]]
+        values += [s for s in (self.token, self.password) if s]
+        return tuple(values)
+
+    def __repr__(self) -> str:
+        if self.token is not None:
+            return "NtfyAuth(token='***')"
+        return f"NtfyAuth(user={self.user!r}, password='***')"
+
+
+# --- message checks ------------------------------------------------------------------------------------------
+
+
+def encode_message(message: Mapping[str, Any]) -> bytes:
+    """The exact JSON body publish() sends; limits are measured on it.
+
+    ``ensure_ascii=False`` keeps Korean at 3 bytes a character instead of 6 (``\\uXXXX``), emoji at 4 instead of 12.
+    """
+    try:
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise InvalidMessage(f"message cannot be sent as JSON: {exc}") from None
+    except UnicodeEncodeError:
+        raise InvalidMessage("message holds text that is not valid Unicode") from None
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _check_str_map(value: Any, where: str) -> None:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise InvalidMessage(f"{where} must be an object of text values")
+
+
+def _check_action(index: int, action: Any) -> None:
+    where = f"action {index}"
+    if not isinstance(action, Mapping):
+        raise InvalidMessage(f"{where} must be an object")
+    kind = action.get("action")
+    if kind not in ACTION_TYPES:
+        raise InvalidMessage(f"{where}: 'action' must be one of {', '.join(ACTION_TYPES)}, not {kind!r}")
+    for key in ("label", "url", "method", "body", "intent"):
+        if key in action and not isinstance(action[key], str):
+            raise InvalidMessage(f"{where}: {key!r} must be text")
+    if not action.get("label", "").strip():
+        raise InvalidMessage(f"{where}: a label is required")
+    if kind in ("view", "http") and not action.get("url", "").strip():
+        raise InvalidMessage(f"{where}: a {kind} action needs a url")
+    if "clear" in action and not isinstance(action["clear"], bool):
+        raise InvalidMessage(f"{where}: 'clear' must be true or false")
+    for key in ("headers", "extras"):
+        if key in action:
+            _check_str_map(action[key], f"{where}: {key!r}")
+    if kind == "http" and action.get("method", "POST").upper() in ("GET", "HEAD") and action.get("body"):
+        raise InvalidMessage(f"{where}: an http {action['method'].upper()} action cannot have a body")
+
+
+def validate_message(message: Mapping[str, Any]) -> None:
+    """Raise InvalidMessage for anything ntfy's JSON publishing would reject (or turn into an attachment)."""
+    if not isinstance(message, Mapping):
+        raise InvalidMessage("a message must be a JSON object")
+    topic = message.get("topic")
+    if not isinstance(topic, str):
+        raise InvalidMessage("message has no topic")
+    try:
+        # parse_topic strips blanks; ntfy does not, so a topic that changes on parsing is invalid too.
+        if parse_topic(topic) != topic:
+            raise ValueError(f"{topic!r} is not a valid ntfy topic (1-64 of A-Z a-z 0-9 - _)")
+    except ValueError as exc:
+        raise InvalidMessage(str(exc)) from None
+    for key in _STR_FIELDS:
+        if key in message and not isinstance(message[key], str):
+            raise InvalidMessage(f"{key!r} must be text, not {type(message[key]).__name__}")
+    if "priority" in message:
+        priority = message["priority"]
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
+            raise InvalidMessage(f"priority must be a whole number 1-5, not {priority!r}")
+    if "tags" in message:
+        tags = message["tags"]
+        if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+            raise InvalidMessage("tags must be a list of text")
+    if "markdown" in message and not isinstance(message["markdown"], bool):
+        raise InvalidMessage("markdown must be true or false")
+    for key in ("icon", "attach"):
+        if message.get(key) and not _is_http_url(message[key]):
+            raise InvalidMessage(f"{key} must be an http(s) URL")
+    if "actions" in message:
+        actions = message["actions"]
+        if not isinstance(actions, list | tuple):
+            raise InvalidMessage("actions must be a list")
+        if len(actions) > MAX_ACTIONS:
+            raise InvalidMessage(f"{len(actions)} action buttons; ntfy allows at most {MAX_ACTIONS}")
+        for index, action in enumerate(actions, 1):
+            _check_action(index, action)
+    text = message.get("message", "")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidMessage("message text is not valid Unicode") from None
+    if size > MESSAGE_LIMIT:
+        raise InvalidMessage(f"message text is {size} bytes; ntfy allows {MESSAGE_LIMIT}")
+    body = len(encode_message(message))
+    if body > JSON_BODY_LIMIT:
+        raise InvalidMessage(f"message is {body} bytes as JSON; ntfy allows {JSON_BODY_LIMIT}")
+
+
+# --- the client ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    id: str
+    time: int
+    raw: dict[str, Any]
+
+
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ECONNABORTED: "connection aborted",
+    errno.ETIMEDOUT: "connection timed out",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EPIPE: "connection closed",
+}
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """A few words for a requests connection error, whose own text is a long nested repr."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, socket.gaierror):
+            return "cannot resolve the host name"
+        if isinstance(item, OSError) and item.errno in _ERRNO_WORDS:
+            return _ERRNO_WORDS[item.errno]
+        if type(item).__name__ == "RemoteDisconnected":
+            return "connection closed by the server"
+        stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+    return "connection failed"
+
+
+class NtfyClient:
+    """Publishes to one ntfy server. Reuses one HTTP session; close() it (or use ``with``) when done."""
+
+    def __init__(
+        self,
+        server: str,
+        auth: NtfyAuth | None = None,
+        *,
+        session: requests.Session | None = None,
+        connect_timeout: float = 5,
+        read_timeout: float = 15,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.auth = auth
+        self.timeout = (connect_timeout, read_timeout)
+        self._own_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._secrets: tuple[str, ...] = auth.secrets() if auth else ()
+
+    def __repr__(self) -> str:
+        return f"NtfyClient({mask_url(self.server)!r}, auth={self.auth!r})"
+
+    def __enter__(self) -> NtfyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_session:
+            self._session.close()
+
+    def publish(self, message: Mapping[str, Any]) -> PublishResult:
+        """Send one JSON message; the returned id is ntfy's (record it: there is no idempotency key)."""
+        validate_message(message)
+        body = encode_message(message)
+        response = self._request(
+            "POST", "/", topic=message["topic"], data=body, headers={"Content-Type": "application/json"}
+        )
+        data = self._json_lines(response)
+        reply = data[0] if len(data) == 1 else None
+        if not isinstance(reply, dict) or not isinstance(reply.get("id"), str) or not reply["id"]:
+            raise PermanentError(
+                f"{self._where()} did not answer like an ntfy server (no message id in the reply)",
+                status=response.status_code,
+            )
+        published = reply.get("time")
+        return PublishResult(id=reply["id"], time=published if isinstance(published, int) else 0, raw=reply)
+
+    def poll(self, topic: str, since: str = "all") -> list[dict[str, Any]]:
+        """The messages ntfy holds for ``topic`` (``since``: all, a message id, a Unix time or e.g. 10m)."""
+        try:
+            parse_topic(topic)
+        except ValueError as exc:
+            raise InvalidMessage(str(exc)) from None
+        response = self._request("GET", f"/{topic}/json", topic=topic, params={"poll": "1", "since": since})
+        return self._json_lines(response)
+
+    def health(self) -> bool:
+        """True when the server answers ``{"healthy": true}``; False for any failure (doctor explains why)."""
+        try:
+            response = self._request("GET", "/v1/health", topic=None)
+            data = response.json()
+        except (NtfyError, ValueError):
+            return False
+        return isinstance(data, dict) and data.get("healthy") is True
+
+    # --- internals ---
+
+    def _where(self) -> str:
+        return f"the ntfy server at {mask_url(self.server)}"
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _request(self, method: str, path: str, *, topic: str | None, **kwargs: Any) -> requests.Response:
+        headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
+        if self.auth is not None:
+            headers["Authorization"] = self.auth.header()
+        try:
+            response = self._session.request(
+                method,
+                self.server + path,
+                headers=headers,
+                timeout=self.timeout,
+                # A redirect (http -> https) would turn the POST into a GET and lose the message.
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.exceptions.SSLError:
+            raise PermanentError(f"TLS error talking to {self._where()} (certificate?)", error="TLS error") from None
+        except requests.exceptions.ConnectTimeout:
+            raise TransientError(
+                f"cannot reach {self._where()}: no answer within {self.timeout[0]:g} s", error="connect timeout"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise TransientError(
+                f"{self._where()} did not answer within {self.timeout[1]:g} s", error="read timeout"
+            ) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            reason = _connection_reason(exc)
+            raise TransientError(f"cannot reach {self._where()}: {reason}", error=reason) from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
+            raise PermanentError(f"{mask_url(self.server)!r} is not a usable ntfy server URL") from None
+        if 200 <= response.status_code < 300:
+            return response
+        raise self._classify(response, topic)
+
+    def _classify(self, response: requests.Response, topic: str | None) -> NtfyError:
+        status = response.status_code
+        code: int | None = None
+        error = ""
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            if isinstance(data.get("code"), int):
+                code = data["code"]
+            if isinstance(data.get("error"), str):
+                error = data["error"]
+        error = self._scrub(_one_line(error or response.reason or f"HTTP {status}"))[:_ERROR_TEXT_MAX]
+        suffix = f" (HTTP {status}, code {code})" if code else f" (HTTP {status})"
+        detail = {"error": error, "status": status, "code": code}
+
+        if status == 401 or (status == 429 and code == 42909):
+            if status == 429:
+                text = "the ntfy server refused the credentials too many times; fix them and wait (429)"
+            elif self.auth is None:
+                text = "the ntfy server requires credentials (401): set ntfy_token, or ntfy_user and ntfy_password"
+            else:
+                text = "the ntfy server refused the credentials (401)"
+            return AuthError(text, **detail)
+        if status == 403:
+            verb = "read" if response.request.method == "GET" else "publish to"
+            text = f"no permission to {verb} topic {topic} (403)"
+            if self.auth is None:
+                text += ": the server does not allow anonymous access; set ntfy_token, or ntfy_user and ntfy_password"
+            return AuthError(text, **detail)
+        if status in (301, 302, 303, 307, 308):
+            location = mask_url(response.headers.get("Location", "?"))
+            return PermanentError(
+                f"{self._where()} redirects to {location}; set ntfy_server to the final address", **detail
+            )
+        if status == 429:
+            return TransientError(f"{self._where()} is rate limiting: {error}{suffix}", **detail)
+        if status >= 500 or status == 408:
+            return TransientError(f"{self._where()} failed: {error}{suffix}", **detail)
+        return PermanentError(f"ntfy rejected the request: {error}{suffix}", **detail)
+
+    def _json_lines(self, response: requests.Response) -> list[dict[str, Any]]:
+        try:
+            text = response.content.decode("utf-8")
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            items = None
+        if items is None or not all(isinstance(item, dict) for item in items):
+            raise PermanentError(
+                f"{self._where()} did not answer like an ntfy server (not JSON)", status=response.status_code
+            )
+        return items
+
+
+def client_from_settings(settings: Settings, **kwargs: Any) -> NtfyClient:
+    """A client for the configured server and credentials (ConfigError for half-given credentials)."""
+    return NtfyClient(settings.ntfy_server, NtfyAuth.from_settings(settings), **kwargs)
