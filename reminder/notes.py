@@ -468,3 +468,56 @@ def snooze_notes(session: Session, note_ids: Sequence[int], until: date) -> list
             changed.append(note.id)
     session.flush()
     return changed
+
+
+def set_flags(
+    session: Session,
+    note: Note,
+    *,
+    stages: dict[int, bool],
+    long_term: bool | None,
+    day: date,
+    extra_every: int,
+) -> bool:
+    """Set each named stage's done state, and the long-term mark, as a note's file states them (vault sync).
+
+    Unlike mark_done nothing else is ticked: the file names every flag. A stage ticked now is done on ``day``;
+    one already done keeps its date; a stage not on the note's ladder is ignored. ``long_term`` None leaves the
+    mark alone. True when something changed.
+    """
+    changed = False
+    ticked = False
+    for review in note.reviews:
+        if review.extra or review.offset not in stages:
+            continue
+        if stages[review.offset] and review.done_on is None:
+            review.done_on = day
+            changed = ticked = True
+        elif not stages[review.offset] and review.done_on is not None:
+            review.done_on = None
+            changed = True
+    if long_term and note.long_term_on is None:
+        note.long_term_on = day
+        # As in mark_done: long-term memory ends the extra reviews.
+        for review in [r for r in note.reviews if r.extra and r.done_on is None]:
+            note.reviews.remove(review)
+        changed = ticked = True
+    elif long_term is False and note.long_term_on is not None:
+        undo(session, note, long_term=True, extra_every=extra_every)
+        changed = True
+    if ticked:
+        note.snoozed_until = None
+    if changed:
+        note.updated_at = utcnow()
+        session.flush()
+    return changed
+
+
+def record_in_vault(session: Session, note: Note) -> bool:
+    """After a review is recorded here (CLI or phone), tick the flag in the note's Obsidian file too, when the
+    note comes from a vault registered with write-back. True when the file was written."""
+    if note.vault_id is None:
+        return False
+    from reminder.vault import write_back_note
+
+    return write_back_note(session, note)

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("file_size", sa.BigInteger(), nullable=True),
         sa.Column("file_mtime_ns", sa.BigInteger(), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=True),
+        sa.Column("file_flags", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["vault_id"], ["vaults.id"], name=op.f("fk_notes_vault_id_vaults"), ondelete="SET NULL"
         ),

@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rm": ("reminder.cli.notes", "rm"),
     "config": ("reminder.cli.settings", "config"),
     "db": ("reminder.cli.db", "db"),
+    "vault": ("reminder.cli.vault", "vault"),
+    "sync": ("reminder.cli.vault", "sync"),
 }
 
 

@@ -174,6 +174,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
             stage=stage,
             long_term=long_term,
         )
+        notes.record_in_vault(session, target)
         view = notes.view_note(target, today, app.settings.extra_every)
     if result.already_done:
         click.echo(f"#{view.id} {view.title}: D+{stage} was already done.")
@@ -197,6 +198,8 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
     with app.store.write() as session:
         target = notes.resolve_note(session, note)
         changed = notes.undo(session, target, stage=stage, long_term=long_term, extra_every=app.settings.extra_every)
+        if changed:
+            notes.record_in_vault(session, target)
         view = notes.view_note(target, today, app.settings.extra_every)
     what = " and ".join(x for x in (f"D+{stage}" if stage is not None else "", "long-term" if long_term else "") if x)
     if not changed:

@@ -77,6 +77,10 @@ class Note(Base):
     file_size: Mapped[int | None] = mapped_column(BigInteger)
     file_mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # The review flags the file stated when the sync last read or wrote it ("1=1,4=1,7=0,lt=0"): the base of a
+    # three-way merge, so a flag changes in the store only when the learner changed it in the file, and a review
+    # done on the phone is not undone by a file that still shows the old value.
+    file_flags: Mapped[str | None] = mapped_column(Text)
 
     reviews: Mapped[list[Review]] = relationship(
         back_populates="note", cascade="all, delete-orphan", order_by="Review.offset", passive_deletes=True
