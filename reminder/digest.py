@@ -81,15 +81,15 @@ _LINE_SEP = "\n"
 _MORE_SEP = "\n\n"
 
 
-def _fit_body(lines: Sequence[str], language: str, json_room: int) -> str | None:
-    """As many lines as fit both limits, then the count of the rest; None if not even one line fits."""
-    count = len(lines)
+def _fit_body(lines: Sequence[str], language: str, json_room: int, total: int) -> tuple[str, int] | None:
+    """As many of ``lines`` as fit both limits, then the count of the rest of ``total`` notes; with how many
+    lines were kept. None if not even one line fits."""
     text_size = sum(len(line.encode("utf-8")) for line in lines) + len(_LINE_SEP) * (len(lines) - 1)
     json_size = sum(_json_len(line) for line in lines) + _json_len(_LINE_SEP) * (len(lines) - 1)
-    if text_size <= MESSAGE_LIMIT and json_size <= json_room:
-        return _LINE_SEP.join(lines)
+    if len(lines) == total and text_size <= MESSAGE_LIMIT and json_size <= json_room:
+        return _LINE_SEP.join(lines), total
     # Reserve room for the count line at its largest (as if every note were left out); the real one is shorter.
-    reserve = more_line(count, language)
+    reserve = more_line(total, language)
     text_budget = MESSAGE_LIMIT - len((_MORE_SEP + reserve).encode("utf-8"))
     json_budget = json_room - _json_len(_MORE_SEP + reserve)
     kept: list[str] = []
@@ -104,7 +104,7 @@ def _fit_body(lines: Sequence[str], language: str, json_room: int) -> str | None
         json_size += add_json
     if not kept:
         return None
-    return _LINE_SEP.join(kept) + _MORE_SEP + more_line(count - len(kept), language)
+    return _LINE_SEP.join(kept) + _MORE_SEP + more_line(total - len(kept), language), len(kept)
 
 
 def build_digest(
@@ -118,13 +118,16 @@ def build_digest(
     tags: Sequence[str],
     actions: Sequence[dict[str, Any]] = (),
     note_actions: Callable[[DueNote], list[dict[str, Any]]] | None = None,
+    listed_actions: Callable[[Sequence[DueNote]], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The one ntfy JSON message for the notes due in a slot.
 
     ``actions`` are buttons for the whole digest; ``note_actions(note)`` gives buttons for a single note and is
-    called only when exactly one note is due (with several, one note's buttons would be ambiguous). With a
-    single note that has a link, the notification opens it on tap and gets an "열기"/"Open" button; that view
-    button is the first to go when the caller's buttons already use ntfy's three.
+    called only when exactly one note is due (with several, one note's buttons would be ambiguous).
+    ``listed_actions(notes)`` gives buttons that act on the notes the message lists: when not every note fits,
+    they are asked again for the notes that do, so a "done" button never marks a note the learner did not see.
+    With a single note that has a link, the notification opens it on tap and gets an "열기"/"Open" button;
+    that view button is the first to go when the caller's buttons already use ntfy's three.
     """
     if not due:
         raise ValueError("nothing is due: there is no digest to send")
@@ -133,13 +136,6 @@ def build_digest(
     notes = sorted(due, key=lambda n: (-n.days_late, n.title.casefold(), n.note_id))
     count = len(notes)
     single = notes[0] if count == 1 else None
-
-    buttons = [dict(a) for a in actions]
-    if single is not None and note_actions is not None:
-        buttons += [dict(a) for a in note_actions(single)]
-    if len(buttons) > MAX_ACTIONS:
-        raise ValueError(f"{len(buttons)} action buttons asked for; ntfy allows at most {MAX_ACTIONS}")
-
     late = any(n.days_late > overdue_days for n in notes)
     base: dict[str, Any] = {
         "topic": topic,
@@ -150,6 +146,31 @@ def build_digest(
         "markdown": True,
     }
     lines = [note_line(n, language) for n in notes]
+    limit = count
+    while True:
+        buttons = [dict(a) for a in actions]
+        if listed_actions is not None:
+            buttons += [dict(a) for a in listed_actions(notes[:limit])]
+        if single is not None and note_actions is not None:
+            buttons += [dict(a) for a in note_actions(single)]
+        if len(buttons) > MAX_ACTIONS:
+            raise ValueError(f"{len(buttons)} action buttons asked for; ntfy allows at most {MAX_ACTIONS}")
+        message, kept = _compose(base, lines[:limit], count, buttons, single, language)
+        if listed_actions is None or kept == limit:
+            return message
+        # Fewer notes fit than the buttons named: name just those. Shorter buttons leave at least as much room,
+        # and ``limit`` shrinks each round, so this ends.
+        limit = kept
+
+
+def _compose(
+    base: dict[str, Any],
+    lines: Sequence[str],
+    total: int,
+    buttons: list[dict[str, Any]],
+    single: DueNote | None,
+    language: str,
+) -> tuple[dict[str, Any], int]:
     link = single.link if single is not None and single.link else None
     # Without the link as a fallback: a huge link must not leave the digest without a single note line.
     for use_link in (True, False) if link else (False,):
@@ -161,11 +182,11 @@ def build_digest(
                 shown.insert(0, {"action": "view", "label": "열기" if language == "ko" else "Open", "url": link})
         if shown:
             message["actions"] = shown
-        body = _fit_body(lines, language, JSON_BODY_LIMIT - len(encode_message(message)))
-        if body is not None:
-            message["message"] = body
+        fitted = _fit_body(lines, language, JSON_BODY_LIMIT - len(encode_message(message)), total)
+        if fitted is not None:
+            message["message"], kept = fitted
             validate_message(message)
-            return message
+            return message, kept
     raise ValueError("the caller's action buttons leave no room in the message for a single note")
 
 

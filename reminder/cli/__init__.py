@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("reminder.cli.db", "db"),
     "vault": ("reminder.cli.vault", "vault"),
     "sync": ("reminder.cli.vault", "sync"),
+    "setup": ("reminder.cli.run", "setup"),
+    "notify": ("reminder.cli.run", "notify"),
+    "run": ("reminder.cli.run", "run"),
+    "status": ("reminder.cli.run", "status"),
+    "serve": ("reminder.cli.serve", "serve"),
 }
 
 

@@ -1,0 +1,310 @@
+"""Commands of the push service: setup, notify test, run, status."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from reminder.cli import App, UserError, pass_app
+from reminder.config import ConfigError, check_cron, parse_http_url, parse_topic, save_config_values
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
+    )
+
+
+def _require_push_settings(app: App) -> None:
+    """Everything `run` needs, checked where it enters so a bad setting fails at start, not at 08:00."""
+    s = app.settings
+    check_cron(s.cron)
+    if not s.ntfy_topic:
+        raise UserError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
+    s.ntfy_token_value()
+
+
+def _client(app: App, **kwargs: Any) -> Any:
+    from reminder.ntfy import client_from_settings
+
+    return client_from_settings(app.settings, **kwargs)
+
+
+def _checked(option: str, parse: Any, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise UserError(f"{option}: {exc}") from None
+
+
+def _subscribe_url(server: str, topic: str) -> str:
+    return f"{server.rstrip('/')}/{topic}"
+
+
+def _new_topic() -> str:
+    # 16 random bytes in ntfy's topic alphabet: on a public server the topic name is the only secret.
+    return "reminder-" + secrets.token_urlsafe(16)
+
+
+# --- setup ---------------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--server", metavar="URL", help="ntfy server (default: the current setting, https://ntfy.sh).")
+@click.option("--topic", metavar="NAME", help="Topic to use (default: a new hard-to-guess one).")
+@click.option("--token", metavar="TOKEN", help="ntfy access token to save (better: REMINDER_NTFY_TOKEN_FILE).")
+@click.option("--language", type=click.Choice(["ko", "en"]), help="Language of the notifications.")
+@click.option("--no-test", is_flag=True, help="Do not send a test notification.")
+@pass_app
+def setup(
+    app: App, server: str | None, topic: str | None, token: str | None, language: str | None, no_test: bool
+) -> None:
+    """First run: choose a topic, save the config, show how to subscribe, send a test push."""
+    server = _checked("--server", parse_http_url, server) or app.settings.ntfy_server
+    topic = _checked("--topic", parse_topic, topic) or app.settings.ntfy_topic or _new_topic()
+    updates: dict[str, Any] = {"ntfy_server": server, "ntfy_topic": topic}
+    if token:
+        updates["ntfy_token"] = token
+    if language:
+        updates["language"] = language
+    if app.settings.sources["timezone"] == "default":
+        updates["timezone"] = app.settings.timezone  # pin the zone the reviews are counted in
+    path = app.settings.config_path
+    save_config_values(path, updates)
+    app.__dict__.pop("settings", None)  # re-read: the file just changed
+    url = _subscribe_url(server, topic)
+    click.echo(f"Saved to {path}.")
+    click.echo(f"Subscribe in the ntfy app (server {server}, topic {topic}), or open:\n  {url}\n")
+    try:
+        import segno
+
+        click.echo(segno.make(url, error="m").terminal(compact=True) or "", nl=False)
+    except Exception:  # a QR code is a convenience; the URL above is what matters
+        pass
+    if not no_test:
+        _send_test(app)
+
+
+# --- notify test ---------------------------------------------------------------------------------------------
+
+
+def _send_test(app: App) -> None:
+    from reminder.digest import build_test_message
+    from reminder.ntfy import NtfyError
+
+    _require_push_settings(app)
+    s = app.settings
+    message = build_test_message(s.ntfy_topic, s.language)
+    with _client(app) as client:
+        try:
+            result = client.publish(message)
+        except NtfyError as exc:
+            click.echo(f"Error: test notification not sent: {exc}", err=True)
+            sys.exit(1)
+    click.echo(f"Test notification sent to {_subscribe_url(s.ntfy_server, s.ntfy_topic)} (id {result.id}).")
+
+
+@click.group()
+def notify() -> None:
+    """Send notifications by hand."""
+
+
+@notify.command("test")
+@pass_app
+def notify_test(app: App) -> None:
+    """Send a test push; say where it went, or exactly why it could not."""
+    _send_test(app)
+
+
+# --- run -----------------------------------------------------------------------------------------------------
+
+
+def _runner(app: App, client: Any) -> Any:
+    """A runner wired to the vaults (synced before each slot) and, with a public URL, the phone buttons."""
+    from reminder.runner import Runner
+
+    store, settings = app.store, app.settings
+    buttons = None
+    if settings.public_url:
+        from reminder import actions
+
+        key = actions.secret_key(store, settings)
+
+        def buttons(listed: Any, day: Any) -> list[dict[str, Any]]:
+            return actions.digest_actions(settings.public_url, key, listed, language=settings.language, day=day)
+
+    return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons)
+
+
+def _vault_sync(app: App) -> Any:
+    """Sync the registered vaults before a slot, so a flag ticked in Obsidian stops its reminder. A vault that
+    cannot be read is logged and skipped: the slot still goes out with what the store knows."""
+    log = logging.getLogger("reminder.runner")
+
+    def sync(day: Any) -> None:
+        from reminder import vault
+
+        try:
+            reports = vault.sync_all(
+                app.store, today=day, ladder=app.settings.ladder, extra_every=app.settings.extra_every
+            )
+        except Exception as exc:  # the digest matters more than the sync; the log says what went wrong
+            log.error("event=sync result=error error=%s", json.dumps(str(exc), ensure_ascii=False))
+            return
+        for name, report in reports.items():
+            log.info(
+                "event=sync vault=%s added=%d updated=%d renamed=%d archived=%d written_back=%d skipped=%d%s",
+                json.dumps(name, ensure_ascii=False),
+                report.added,
+                report.updated,
+                report.renamed,
+                report.archived,
+                report.written_back,
+                len(report.skipped),
+                f" error={json.dumps(report.error, ensure_ascii=False)}" if report.error else "",
+            )
+
+    return sync
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT. The signals are blocked (threads started later inherit the mask) and
+    taken by a waiting thread with sigwait, so no handler runs at an arbitrary point of the main thread."""
+    stop = threading.Event()
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+
+    def wait() -> None:
+        received = signal.sigwait(signals)
+        logging.getLogger("reminder.runner").info("event=signal signal=%s", signal.Signals(received).name)
+        stop.set()
+
+    threading.Thread(target=wait, name="signals", daemon=True).start()
+    return stop
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Process the most recent slot and deliver what is pending, then exit.")
+@click.option("--dry-run", is_flag=True, help="With --once: print the notification instead of sending it.")
+@click.option("--serve", "serve_web", is_flag=True, help="Also serve the phone buttons, today's page and /healthz.")
+@pass_app
+def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
+    """The service: wait for each cron slot, push due reviews, retry failed sends."""
+    if dry_run and not once:
+        raise UserError("--dry-run goes with --once")
+    if serve_web and once:
+        raise UserError("--serve goes with the service, not with --once")
+    _require_push_settings(app)
+    _ = app.store  # opened (a new SQLite file migrated) before the log starts
+    _configure_logging()
+    if dry_run:
+        runner = _runner(app, None)
+        slot = runner.current_slot()
+        message = runner.preview(slot)
+        if message is None:
+            click.echo(f"Nothing due for the slot {slot.isoformat()}: nothing would be sent.")
+        else:
+            click.echo(json.dumps(message, ensure_ascii=False, indent=2))
+        return
+    from reminder.runner import SEND_TIMEOUTS
+
+    with _client(app, connect_timeout=SEND_TIMEOUTS[0], read_timeout=SEND_TIMEOUTS[1]) as client:
+        runner = _runner(app, client)
+        if once:
+            runner.process_slot(runner.current_slot())
+            outcomes = runner.dispatch()
+            bad = [o for o in outcomes if o.status != "sent"]
+            for o in bad:
+                click.echo(f"Error: message {o.outbox_id} {o.status}: {o.error}", err=True)
+            sys.exit(1 if bad else 0)
+        stop = _stop_on_signals()
+        server = None
+        if serve_web:
+            from reminder.web import ServerError, start_server
+
+            try:
+                server = start_server(app.store, app.settings, started_at=datetime.now(UTC))
+            except ServerError as exc:
+                raise UserError(str(exc)) from None
+            logging.getLogger("reminder.web").info("event=serve url=%s", server.url)
+        try:
+            runner.run(stop)
+        finally:
+            if server is not None:
+                server.stop()
+
+
+# --- status --------------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Last slot processed, next slot, pending and failed sends with their last error."""
+    from reminder.runner import status as read_status
+
+    try:
+        check_cron(app.settings.cron)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    now = datetime.now(UTC)
+    st = read_status(app.store, app.settings, now)
+    zone = app.now().tzinfo
+
+    def local(dt: datetime | None) -> str | None:
+        return dt.replace(tzinfo=UTC).astimezone(zone).isoformat(timespec="minutes") if dt else None
+
+    data = {
+        "topic": app.settings.ntfy_topic,
+        "server": app.settings.ntfy_server,
+        "last_slot": (
+            {
+                "slot": st.last_slot.local_key,
+                "claimed_at": local(st.last_slot.claimed_at),
+                "due": st.last_slot.due_count,
+            }
+            if st.last_slot
+            else None
+        ),
+        "next_slot": st.next_slot.isoformat(timespec="minutes"),
+        "last_sent": {"id": st.last_sent.ntfy_id, "at": local(st.last_sent.sent_at)} if st.last_sent else None,
+        "pending": [
+            {"id": o.id, "attempts": o.attempts, "next_attempt": local(o.next_attempt_at), "last_error": o.last_error}
+            for o in st.pending
+        ],
+        "failed": [{"id": o.id, "attempts": o.attempts, "error": o.last_error} for o in st.failed],
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    topic = app.settings.ntfy_topic
+    click.echo(
+        f"topic:      {_subscribe_url(app.settings.ntfy_server, topic) if topic else '(none: run reminder setup)'}"
+    )
+    if st.last_slot:
+        ls = data["last_slot"]
+        click.echo(f"last slot:  {ls['slot']} ({ls['due']} due), processed {ls['claimed_at']}")
+    else:
+        click.echo("last slot:  none yet")
+    click.echo(f"next slot:  {data['next_slot']}")
+    if st.last_sent:
+        click.echo(f"last sent:  {data['last_sent']['at']} (ntfy id {st.last_sent.ntfy_id})")
+    click.echo(f"pending:    {len(st.pending)}")
+    for p in data["pending"]:
+        err = f", last error: {p['last_error']}" if p["last_error"] else ""
+        click.echo(f"  #{p['id']}: {p['attempts']} attempts, next {p['next_attempt']}{err}")
+    if st.failed:
+        click.echo(f"failed:     {len(st.failed)} (not retried; the reviews stay due for the next slot)")
+        for f in data["failed"]:
+            click.echo(f"  #{f['id']}: {f['error']}")

@@ -1,0 +1,50 @@
+"""`reminder serve`: the phone's action endpoints, today's page and /healthz, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import click
+
+from reminder.cli import App, UserError, pass_app
+from reminder.config import check_cron
+
+log = logging.getLogger("reminder.web")
+
+
+@click.command()
+@click.option("--host", metavar="HOST", help="Address to bind (default: the host setting, 127.0.0.1).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), metavar="PORT", help="Port to bind (default: the port setting; 0: any)."
+)
+@pass_app
+def serve(app: App, host: str | None, port: int | None) -> None:
+    """Serve the notification buttons, today's page and /healthz (behind a reverse proxy for the phone)."""
+    from reminder.web import ServerError, start_server
+
+    settings = app.settings
+    check_cron(settings.cron)
+    store = app.store  # opened (and a new SQLite file migrated) before logging is on: the URL line stays alone
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
+    )
+    # The signals are blocked before any thread starts (threads inherit the mask) and taken with sigwait: no
+    # handler runs at an arbitrary point of the main thread, so none can deadlock on a lock it interrupted.
+    signals = {signal.SIGTERM, signal.SIGINT}
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        try:
+            server = start_server(store, settings, host=host, port=port)
+        except ServerError as exc:
+            raise UserError(str(exc)) from None
+        public = f" public_url={settings.public_url}" if settings.public_url else ""
+        log.info("event=serve url=%s%s", server.url, public)
+        try:
+            received = signal.sigwait(signals)
+            log.info("event=signal signal=%s", signal.Signals(received).name)
+        finally:
+            server.stop()
+            log.info("event=stopped url=%s", server.url)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)

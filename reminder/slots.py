@@ -1,0 +1,58 @@
+"""Cron slots in the learner's zone: the previous and next slot, and the key that makes a slot run once.
+
+Pure functions of (cron expression, zone, instant); the runner passes the clock in. croniter evaluates the
+expression on local wall-clock time, so `0 8 * * *` means 08:00 in Asia/Seoul whatever the server's zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+
+def local_key(slot: datetime) -> str:
+    """The slot's wall-clock time with no offset. A local time that occurs twice (DST fall-back) or that a cron
+    library yields twice maps to one key, so one scheduled day and time is processed once."""
+    return slot.strftime("%Y-%m-%dT%H:%M")
+
+
+def _aware(wall: datetime, tz: ZoneInfo) -> datetime:
+    """A wall-clock time in ``tz``: the first of a time that occurs twice (fold=0), and a time inside a
+    spring-forward gap moved past the gap (02:30 on a day that skips 02:00-03:00 becomes 03:30)."""
+    return wall.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
+
+
+def _wall(now: datetime, tz: ZoneInfo) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError("slot arithmetic needs an aware datetime")
+    return now.astimezone(tz).replace(tzinfo=None)
+
+
+# croniter walks naive wall-clock times here: its own handling of aware times inside DST transitions yields a
+# repeated hour twice or even a time in the past. Naive times come once each; _aware maps them to instants.
+
+
+def previous_slot(cron: str, zone: str, now: datetime) -> datetime:
+    """The most recent slot at or before ``now`` (aware, in the zone)."""
+    tz = ZoneInfo(zone)
+    it = croniter(cron, _wall(now, tz) + timedelta(seconds=1))  # a slot exactly at ``now`` counts
+    while True:
+        slot = _aware(it.get_prev(datetime), tz)
+        if slot <= now:
+            return slot
+
+
+def next_slot(cron: str, zone: str, now: datetime) -> datetime:
+    """The first slot strictly after ``now`` (aware, in the zone)."""
+    tz = ZoneInfo(zone)
+    it = croniter(cron, _wall(now, tz))
+    while True:
+        slot = _aware(it.get_next(datetime), tz)
+        if slot > now:
+            return slot
+
+
+def to_utc_naive(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,257 @@
+"""The push commands as a user runs them: setup, notify test, run --once/--dry-run, status, and the service
+itself in a real subprocess (SIGTERM during a send; --serve with working phone buttons)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from freezegun import freeze_time
+from ntfy_server import FakeNtfy
+
+from reminder.config import load_settings
+
+SEED = ["add", "Kubernetes 3.2 오브젝트", "--first-study", "2024-07-07", "--link", "obsidian://open?vault=s&file=k"]
+
+
+@pytest.fixture
+def push_env(monkeypatch: pytest.MonkeyPatch, ntfy_server: FakeNtfy, db_url: str) -> FakeNtfy:
+    monkeypatch.setenv("REMINDER_NTFY_SERVER", ntfy_server.url)
+    monkeypatch.setenv("REMINDER_NTFY_TOPIC", "study-reviews")
+    return ntfy_server
+
+
+def one_line_error(result) -> str:  # type: ignore[no-untyped-def]
+    text = result.output.strip()
+    assert text.count("\n") == 0, text
+    assert "Traceback" not in text
+    return text
+
+
+def test_setup_picks_a_topic_saves_it_and_sends_a_test(
+    run_cli, ntfy_server: FakeNtfy, db_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("setup", "--server", ntfy_server.url, "--language", "en")
+    assert result.exit_code == 0, result.output
+    settings = load_settings(config_path=tmp_path / "config.toml")
+    topic = settings.ntfy_topic
+    assert topic.startswith("reminder-") and len(topic) >= 30
+    assert settings.sources["ntfy_topic"].startswith("config file")
+    assert f"{ntfy_server.url}/{topic}" in result.output
+    assert "█" in result.output or "▀" in result.output  # the QR code
+    assert "Test notification sent" in result.output
+    [message] = ntfy_server.messages(topic)
+    assert message["title"] == "📚 reminder test"
+    # Run again: the topic the phone subscribed to is kept.
+    assert run_cli("setup", "--no-test").exit_code == 0
+    assert load_settings(config_path=tmp_path / "config.toml").ntfy_topic == topic
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["setup", "--topic", "no spaces allowed"], "--topic: 'no spaces allowed' is not a valid ntfy topic"),
+        (["setup", "--topic", "docs"], "reserved by ntfy"),
+        (["setup", "--server", "ftp://example.org"], "--server: 'ftp://example.org' is not an http(s) URL"),
+    ],
+)
+def test_setup_rejects_bad_input(run_cli, db_url: str, args: list[str], message: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli(*args)
+    assert result.exit_code == 2
+    assert message in one_line_error(result)
+    assert not (tmp_path / "config.toml").exists()
+
+
+def test_notify_test_says_why_it_failed(run_cli, push_env: FakeNtfy) -> None:  # type: ignore[no-untyped-def]
+    push_env.down()
+    result = run_cli("notify", "test")
+    assert result.exit_code == 1
+    assert "connection refused" in one_line_error(result)
+    push_env.up()
+    ok = run_cli("notify", "test")
+    assert ok.exit_code == 0 and "Test notification sent to" in ok.output
+
+
+def test_refused_credentials_are_said_once_in_plain_words(
+    run_cli, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    with FakeNtfy(tokens={"tk_" + "g" * 29}) as server:
+        monkeypatch.setenv("REMINDER_NTFY_SERVER", server.url)
+        monkeypatch.setenv("REMINDER_NTFY_TOPIC", "study-reviews")
+        monkeypatch.setenv("REMINDER_NTFY_TOKEN", "tk_" + "w" * 29)
+        result = run_cli("notify", "test")
+        assert result.exit_code == 1
+        assert "refused the credentials (401)" in one_line_error(result)
+        assert "w" * 29 not in result.output
+        assert len(server.requests) == 1
+        with freeze_time("2024-07-08 00:00:00"):
+            run_cli(*SEED)
+            assert run_cli("run", "--once").exit_code == 1
+            status = run_cli("status")
+        assert "failed:" in status.output and "refused the credentials (401)" in status.output
+        assert len([r for r in server.requests if r.method == "POST"]) == 2  # the test and the digest, once each
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "run `reminder setup` first"),
+        ({"REMINDER_NTFY_TOPIC": "t1", "REMINDER_CRON": "61 8 * * *"}, "not a valid cron expression"),
+        ({"REMINDER_NTFY_TOPIC": "t1", "REMINDER_TIMEZONE": "Mars/Base"}, "unknown time zone"),
+        ({"REMINDER_NTFY_TOPIC": "t1", "REMINDER_NTFY_TOKEN_FILE": "/no/such/file"}, "does not exist"),
+        ({"REMINDER_NTFY_TOPIC": "bad topic!"}, "not a valid ntfy topic"),
+        ({"REMINDER_NTFY_TOPIC": "t1", "REMINDER_NTFY_SERVER": "ntfy.sh"}, "not an http(s) URL"),
+    ],
+)
+def test_run_refuses_bad_settings_at_start(
+    run_cli, db_url: str, monkeypatch, env: dict[str, str], message: str
+) -> None:  # type: ignore[no-untyped-def]
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = run_cli("run", "--once")
+    assert result.exit_code == 2
+    assert message in one_line_error(result)
+
+
+@freeze_time("2024-07-12 00:00:00")  # 09:00 in Seoul, after the 08:00 slot
+def test_run_once_dry_run_then_for_real(run_cli, push_env: FakeNtfy) -> None:  # type: ignore[no-untyped-def]
+    run_cli(*SEED)
+    dry = run_cli("run", "--once", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    message = json.loads(dry.stdout)
+    assert message["title"] == "📚 오늘 복습 1개"
+    assert message["click"] == "obsidian://open?vault=s&file=k"
+    assert push_env.requests == []
+    assert "last slot:  none yet" in run_cli("status").output
+
+    assert run_cli("run", "--once").exit_code == 0
+    assert run_cli("run", "--once").exit_code == 0  # the same slot again: nothing new
+    [sent] = push_env.messages("study-reviews")
+    assert sent["title"] == message["title"] and "D+4" in sent["message"]
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert status["last_slot"]["slot"] == "2024-07-12T08:00"
+    assert status["last_sent"]["id"] == sent["id"]
+    assert status["pending"] == [] and status["failed"] == []
+    assert status["next_slot"].startswith("2024-07-13T08:00")
+
+
+@freeze_time("2024-07-12 00:00:00")
+def test_run_once_keeps_a_transient_failure_for_the_next_run(run_cli, push_env: FakeNtfy) -> None:  # type: ignore[no-untyped-def]
+    run_cli(*SEED)
+    push_env.fail_with(503)
+    failed = run_cli("run", "--once")
+    assert failed.exit_code == 1
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert len(status["pending"]) == 1 and "503" in status["pending"][0]["last_error"]
+    push_env.clear_failures()
+    with freeze_time("2024-07-12 00:10:00"):
+        assert run_cli("run", "--once").exit_code == 0
+    assert len(push_env.messages("study-reviews")) == 1
+
+
+# --- the service in a real process -----------------------------------------------------------------------------
+
+
+def _service_env(tmp_path: Path, server: FakeNtfy, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMINDER_")}
+    env.update(
+        HOME=str(tmp_path),
+        REMINDER_CONFIG=str(tmp_path / "none.toml"),
+        REMINDER_DATABASE_URL=f"sqlite:///{tmp_path / 'svc.db'}",
+        REMINDER_TIMEZONE="Asia/Seoul",
+        REMINDER_NTFY_SERVER=server.url,
+        REMINDER_NTFY_TOPIC="study-reviews",
+        # Every minute: the service starts right after a slot and processes it at once (catch-up).
+        REMINDER_CRON="* * * * *",
+    )
+    env.update(extra)
+    return env
+
+
+def _reminder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reminder", *args], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sigterm_during_a_send_finishes_it_and_exits_0(tmp_path: Path, ntfy_server: FakeNtfy) -> None:
+    env = _service_env(tmp_path, ntfy_server)
+    _reminder("add", "Kubernetes 3.2 오브젝트", "--first-study", "2024-07-07", env=env)
+    ntfy_server.slow(3)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reminder", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert ntfy_server.wait_for_requests(1, timeout=30), "the service never sent its digest"
+        sent_signal = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+        elapsed = time.monotonic() - sent_signal
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert code == 0, stderr
+    assert elapsed < 10
+    assert "event=signal signal=SIGTERM" in stderr and "event=stop" in stderr
+    assert len(ntfy_server.messages("study-reviews")) == 1
+    with sqlite3.connect(tmp_path / "svc.db") as conn:
+        assert conn.execute("SELECT status, ntfy_id IS NOT NULL FROM outbox").fetchall() == [("sent", 1)]
+
+
+def test_run_serve_buttons_work_against_the_running_service(tmp_path: Path, ntfy_server: FakeNtfy) -> None:
+    port = _free_port()
+    public = f"http://127.0.0.1:{port}"
+    env = _service_env(tmp_path, ntfy_server, REMINDER_PORT=str(port), REMINDER_PUBLIC_URL=public)
+    _reminder("add", "Kubernetes 3.2 오브젝트", "--first-study", "2024-07-07", env=env)
+    _reminder("add", "kubectl", "--first-study", "2024-07-08", env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reminder", "run", "--serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert ntfy_server.wait_for_requests(1, timeout=30), "the service never sent its digest"
+        deadline = time.monotonic() + 20
+        while True:  # the web server comes up beside the runner
+            try:
+                health = requests.get(f"{public}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the service never answered /healthz"
+                time.sleep(0.1)
+        assert health.status_code == 200, health.text
+        [digest] = ntfy_server.messages("study-reviews")
+        buttons = {b["label"]: b for b in digest["actions"]}
+        assert set(buttons) == {"✅ 복습 완료", "⏰ 내일", "📋 오늘 목록"}  # two notes: the view button opens the page
+        done = next(b for b in digest["actions"] if b["action"] == "http" and "/a/done/" in b["url"])
+        assert done["url"].startswith(public) and done["method"] == "POST" and done["clear"] is True
+        pressed = requests.post(done["url"], timeout=10)
+        assert pressed.status_code == 200, pressed.text
+        again = requests.post(done["url"], timeout=10)
+        assert again.status_code == 200 and again.json()["status"] == "already_done"
+        forged = requests.post(done["url"][:-3] + "abc", timeout=10)
+        assert forged.status_code == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    assert code == 0
+    due = json.loads(_reminder("due", "--json", env=env).stdout)
+    assert due["count"] == 0  # both notes' due stages were marked by the phone's button

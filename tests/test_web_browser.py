@@ -1,0 +1,274 @@
+"""Today's page in a real browser: headless Chromium (Debian's `chromium` package) at phone size.
+
+The test drives Chromium through the DevTools protocol over a pipe (`--remote-debugging-pipe`: JSON messages
+ending in a NUL byte on file descriptors 3 and 4, as Playwright does), so it needs no websocket library and opens
+no debugging port. It loads the page, reads the notes it lists, clicks a done button with a real mouse event
+(the plain HTML form, no JavaScript on the page), reads the review back from the store, and saves screenshots at
+phone width to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+
+from reminder import actions, notes
+from reminder.config import load_settings
+from reminder.db import Store
+from reminder.web import start_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+SEOUL = ZoneInfo("Asia/Seoul")
+NOW = datetime(2024, 7, 11, 9, 30, tzinfo=SEOUL)
+TODAY = date(2024, 7, 11)
+TIMEOUT = 30  # seconds for one DevTools answer; a cold Chromium start in CI can be slow
+
+
+def _chromium() -> str:
+    path = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
+    if path:
+        return path
+    reason = "Chromium is not installed (apt-get install chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}: the browser test is required in CI")
+    pytest.skip(reason)
+
+
+class DevTools:
+    """A minimal DevTools protocol client over Chromium's debugging pipe."""
+
+    def __init__(self, chromium: str, profile: Path) -> None:
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+        args = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--mute-audio",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
+        # Chromium reads commands on fd 3 and writes answers on fd 4. A small Python trampoline puts the pipes
+        # there and execs the browser (Debian's launcher is a shell script, which keeps them open; dash cannot
+        # redirect descriptors above 9 itself).
+        trampoline = (
+            "import os, sys; r, w = int(sys.argv[1]), int(sys.argv[2]); os.dup2(r, 3); os.dup2(w, 4); "
+            "[os.close(fd) for fd in (r, w) if fd not in (3, 4)]; os.execv(sys.argv[3], sys.argv[3:])"
+        )
+        self.log = profile.parent / "chromium.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", trampoline, str(to_chrome_r), str(from_chrome_w), *args],
+                pass_fds=(to_chrome_r, from_chrome_w),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._next_id = 0
+        self._answers: dict[int, queue.Queue[dict[str, Any]]] = {}
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        buffer = b""
+        while True:
+            chunk = os.read(self._from_chrome, 65536)
+            if not chunk:
+                self._events.put({"method": "__closed__"})
+                return
+            buffer += chunk
+            while b"\0" in buffer:
+                raw, buffer = buffer.split(b"\0", 1)
+                message = json.loads(raw)
+                if "id" in message:
+                    with self._lock:
+                        box = self._answers.get(message["id"])
+                    if box is not None:
+                        box.put(message)
+                else:
+                    self._events.put(message)
+
+    def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
+        with self._lock:
+            self._next_id += 1
+            message_id = self._next_id
+            box: queue.Queue[dict[str, Any]] = queue.Queue()
+            self._answers[message_id] = box
+        message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        try:
+            answer = box.get(timeout=TIMEOUT)
+        except queue.Empty:
+            raise AssertionError(f"Chromium did not answer {method}; see {self.log}") from None
+        if "error" in answer:
+            raise AssertionError(f"{method} failed: {answer['error']}")
+        return answer.get("result", {})
+
+    def wait_event(self, method: str, session: str | None = None) -> dict[str, Any]:
+        while True:
+            try:
+                event = self._events.get(timeout=TIMEOUT)
+            except queue.Empty:
+                raise AssertionError(f"no {method} event from Chromium; see {self.log}") from None
+            if event["method"] == "__closed__":
+                raise AssertionError(f"Chromium closed the pipe; see {self.log}")
+            if event["method"] == method and (session is None or event.get("sessionId") == session):
+                return event.get("params", {})
+
+    def close(self) -> None:
+        with contextlib.suppress(AssertionError, OSError):
+            self.call("Browser.close")
+        try:
+            self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+        os.close(self._to_chrome)
+        self._reader.join(TIMEOUT)
+        os.close(self._from_chrome)
+
+
+class Tab:
+    """One page target of the browser, sized like a phone."""
+
+    def __init__(self, browser: DevTools) -> None:
+        self.browser = browser
+        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.call("Page.enable")
+        self.call("Emulation.setDeviceMetricsOverride", PHONE)
+        self.call("Emulation.setTouchEmulationEnabled", {"enabled": True})
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.browser.call(method, params, self.session)
+
+    def load(self, url: str) -> None:
+        self.call("Page.navigate", {"url": url})
+        self.browser.wait_event("Page.loadEventFired", self.session)
+
+    def js(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in result:
+            raise AssertionError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def click(self, selector: str) -> None:
+        """A real mouse click in the middle of the element, as a finger tap would land."""
+        box = self.js(
+            f"(() => {{ const el = document.querySelector({json.dumps(selector)}); "
+            "el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect(); "
+            "return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        x, y = box
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[DevTools]:
+    chromium = _chromium()
+    devtools = DevTools(chromium, tmp_path / "chromium-profile")
+    try:
+        yield devtools
+    finally:
+        devtools.close()
+
+
+def add_note(store: Store, title: str, first: date, link: str | None = None) -> int:
+    with store.write() as session:
+        return notes.add_note(
+            session, title=title, first_studied_on=first, today=TODAY, ladder=(1, 4, 7, 14), extra_every=30, link=link
+        ).id
+
+
+NOTES_JS = (
+    "[...document.querySelectorAll('li.note')].map(li => "
+    "({id: Number(li.dataset.noteId), title: li.querySelector('h2').textContent, text: li.innerText}))"
+)
+
+
+def test_todays_page_in_chromium_lists_the_due_notes_and_its_done_button_works(
+    browser: DevTools, store: Store, tmp_path: Path, db_url: str
+) -> None:
+    settings = load_settings(
+        environ={"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_LANGUAGE": "ko"},
+        config_path=tmp_path / "absent.toml",
+    )
+    with freeze_time(NOW):
+        seed = add_note(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7), link="obsidian://open?vault=s&file=k8s")
+        pods = add_note(store, "파드와 컨트롤러", date(2024, 7, 6))
+        add_note(store, "아직 아님", date(2024, 7, 11))
+        page_token = actions.sign(actions.secret_key(store, settings), "page", [], TODAY)
+        with start_server(store, settings, port=0) as server:
+            tab = Tab(browser)
+            tab.load(f"{server.url}/today/{page_token}")
+
+            listed = tab.js(NOTES_JS)
+            assert [n["id"] for n in listed] == [pods, seed]  # the most overdue first
+            assert listed[1]["title"] == "Kubernetes 3.2 오브젝트"
+            assert "1일 지남" in listed[0]["text"] and "D+4" in listed[1]["text"]
+            assert tab.js("document.querySelector('h1').textContent") == "📚 오늘 복습 2개"
+            # The stylesheet passed the page's CSP (its hash): a phone-sized tap target, full width.
+            button = tab.js(
+                "(() => { const s = getComputedStyle(document.querySelector('button')); "
+                "return [s.minHeight, document.querySelector('button').getBoundingClientRect().width]; })()"
+            )
+            assert button[0] == "52px" and button[1] > 300
+            assert tab.js("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
+            tab.screenshot(ARTIFACTS / "today-page.png")
+
+            tab.click(f"li.note[data-note-id='{seed}'] button")
+            browser.wait_event("Page.loadEventFired", tab.session)
+
+            after = tab.js(NOTES_JS)
+            assert [n["id"] for n in after] == [pods]
+            assert "복습 완료로 기록했습니다" in tab.js("document.body.innerText")
+            tab.screenshot(ARTIFACTS / "today-page-after-done.png")
+
+    with store.read() as session:
+        note = notes.resolve_note(session, str(seed))
+        assert {r.offset: r.done_on for r in note.reviews if not r.extra} == {
+            1: TODAY,
+            4: TODAY,
+            7: None,
+            14: None,
+        }
+        assert [d.note_id for d in notes.due_on(session, TODAY, 30)] == [pods]
+    assert (ARTIFACTS / "today-page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
