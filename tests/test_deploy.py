@@ -33,7 +33,7 @@ VENV_BIN = Path(sys.executable).parent
 # The oldest Kubernetes minor still common in managed clusters, and the newest schemas the validator ships.
 K8S_VERSIONS = ("1.30.0", "1.37.0")
 SETTING_ENV = {s.env for s in SETTINGS}
-# The path deploy/README.md installs reminder to for systemd; the units' ExecStart must point there.
+# The path the README's systemd steps install reminder to; the units' ExecStart must point there.
 SYSTEMD_BIN = "/opt/reminder/bin/reminder"
 
 
@@ -444,7 +444,8 @@ def test_env_example_names_every_variable_compose_needs() -> None:
 
 
 def test_readme_names_only_files_that_exist() -> None:
-    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = text.split("\n## Deploy on a VPS\n", 1)[1].split("\n## ", 1)[0]
     # deploy/backups and deploy/secrets are made on the server by the README's own steps.
     made_there = {"deploy/backups", "deploy/secrets", "deploy/.env"}
     for rel in set(re.findall(r"deploy/[\w./-]+\w", readme)) - made_there:

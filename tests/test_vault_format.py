@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_NOTE
+from notefiles import crlf, note
 
 from reminder.vault_format import NoteFormatError, normalise_key, obsidian_link, parse_note, set_flag
 
@@ -21,14 +22,6 @@ def seed(tmp_path: Path) -> bytes:
     copy = tmp_path / SEED_NOTE.name
     copy.write_bytes(SEED_NOTE.read_bytes())
     return copy.read_bytes()
-
-
-def crlf(data: bytes) -> bytes:
-    return data.replace(b"\n", b"\r\n")
-
-
-def note(*frontmatter: str, body: str = "# body\n") -> bytes:
-    return ("---\n" + "".join(line + "\n" for line in frontmatter) + "---\n" + body).encode()
 
 
 def with_line(data: bytes, number: int, text: str) -> bytes:

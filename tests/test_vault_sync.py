@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_NOTE
+from notefiles import crlf, note
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -31,14 +32,6 @@ HOUR_NS = 3600 * 10**9
 
 def seed() -> bytes:
     return SEED_NOTE.read_bytes()
-
-
-def crlf(data: bytes) -> bytes:
-    return data.replace(b"\n", b"\r\n")
-
-
-def note(*frontmatter: str, body: str = "# body\n") -> bytes:
-    return ("---\n" + "".join(line + "\n" for line in frontmatter) + "---\n" + body).encode()
 
 
 def replace_line(data: bytes, old: str, new: str) -> bytes:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TypeVar
 
 from reminder import schedule
 from reminder.cli import UserError
 from reminder.config import parse_ladder
 
+T = TypeVar("T")
 DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
 
 
@@ -28,13 +31,18 @@ def parse_date(value: str, what: str, today: date) -> date:
         raise UserError(f"{what}: {value!r} is not a valid date ({exc})") from None
 
 
-def ladder_option(value: str | None) -> tuple[int, ...] | None:
+def checked_option(option: str, parse: Callable[[str], T], value: str | None) -> T | None:
+    """``parse(value)`` for a command-line option, its ValueError as a one-line error naming the option."""
     if value is None:
         return None
     try:
-        return parse_ladder(value)
+        return parse(value)
     except ValueError as exc:
-        raise UserError(f"--ladder: {exc}") from None
+        raise UserError(f"{option}: {exc}") from None
+
+
+def ladder_option(value: str | None) -> tuple[int, ...] | None:
+    return checked_option("--ladder", parse_ladder, value)
 
 
 def stage_text(stage: int, extra: bool) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from reminder.cli import App, UserError, pass_app
+from reminder.cli.common import checked_option
 from reminder.config import ConfigError, check_cron, parse_http_url, parse_topic, save_config_values
 
 
@@ -36,15 +37,6 @@ def _client(app: App, **kwargs: Any) -> Any:
     from reminder.ntfy import client_from_settings
 
     return client_from_settings(app.settings, **kwargs)
-
-
-def _checked(option: str, parse: Any, value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return parse(value)
-    except ValueError as exc:
-        raise UserError(f"{option}: {exc}") from None
 
 
 def _subscribe_url(server: str, topic: str) -> str:
@@ -70,8 +62,8 @@ def setup(
     app: App, server: str | None, topic: str | None, token: str | None, language: str | None, no_test: bool
 ) -> None:
     """First run: choose a topic, save the config, show how to subscribe, send a test push."""
-    server = _checked("--server", parse_http_url, server) or app.settings.ntfy_server
-    topic = _checked("--topic", parse_topic, topic) or app.settings.ntfy_topic or _new_topic()
+    server = checked_option("--server", parse_http_url, server) or app.settings.ntfy_server
+    topic = checked_option("--topic", parse_topic, topic) or app.settings.ntfy_topic or _new_topic()
     updates: dict[str, Any] = {"ntfy_server": server, "ntfy_topic": topic}
     if token:
         updates["ntfy_token"] = token
@@ -152,6 +144,13 @@ def _vault_sync(app: App) -> Any:
     log = logging.getLogger("reminder.runner")
 
     def sync(day: Any) -> None:
+        from sqlalchemy import select
+
+        from reminder.db.models import Vault
+
+        with app.store.read() as session:
+            if session.scalar(select(Vault.id).limit(1)) is None:
+                return  # no vault registered: do not load the YAML parser into a long-lived process for nothing
         from reminder import vault
 
         try:
