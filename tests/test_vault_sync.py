@@ -20,6 +20,7 @@ from reminder.db import Store, open_store
 from reminder.db.models import Note
 from reminder.notes import NoteError
 from reminder.vault import SyncReport
+from reminder.vault import sync as sync_engine
 from reminder.vault_format import obsidian_link, set_flag
 
 LADDER = (1, 4, 7, 14)
@@ -475,7 +476,7 @@ def test_a_file_changed_between_read_and_write_is_merged_not_overwritten(
     mark(store, "k8s.md", 14)
     # The learner saves the note (unticking D+1, a new line in the body) after the sync read it, before it writes.
     learners = replace_line(path.read_bytes(), "❤1일복습여부:", "❤1일복습여부: false") + "\n추가 메모\n".encode()
-    real = sync._replace_if_unchanged
+    real = sync_engine._replace_if_unchanged
     calls = []
 
     def learner_saves_first(file_path: str, expected, new: bytes, *, dry_run: bool):  # type: ignore[no-untyped-def]
@@ -484,7 +485,7 @@ def test_a_file_changed_between_read_and_write_is_merged_not_overwritten(
         calls.append(file_path)
         return real(file_path, expected, new, dry_run=dry_run)
 
-    monkeypatch.setattr(sync, "_replace_if_unchanged", learner_saves_first)
+    monkeypatch.setattr(sync_engine, "_replace_if_unchanged", learner_saves_first)
     report = run(store, vault_id)
     assert len(calls) == 2 and report.written_back == 1
     # Both edits survive: the learner's (body and D+1) and the phone's D+14.

@@ -1,102 +1,52 @@
-"""Obsidian vault sync: study notes come into the store from their frontmatter, and review flags go both ways.
-
-The library behind `reminder vault ...` and `reminder sync`; the runner calls ``sync_all`` before each slot and
-the phone/CLI ``done`` may call ``write_back_note``. No click here. Parsing is reminder.vault_format's.
-
-Identity. A note is its vault-relative path. A file that disappears while a new file with the very same bytes
-appears is a rename or move: the note follows it (new path, title and link; history kept). A deleted file
-archives its note (history kept, reminders stop); a file that comes back at its path, or with the same bytes
-elsewhere, un-archives it. A file that stops being a study note (its first-study date removed) is archived too.
-A rename combined with an edit in the same sync cannot be told from delete + add, and is treated as such.
-
-Which side wins a review flag. Each note keeps the flags its file stated when the sync last read or wrote it
-(``Note.file_flags``): the base of a three-way merge, decided per flag.
-- The file changed the flag since then (its value differs from the base, or the key is new): the file wins. A
-  flag the learner unticks is undone in the store, a flag ticked is done.
-- The file still shows the base value: the store wins. A review marked done on the phone or with the CLI, or
-  undone with `reminder undo`, is never overruled by a file that merely has not caught up; with write-back the
-  file's flag is rewritten to the store's value, without it the store keeps its state and the file shows the old
-  one (so a learner who wants the file to show every review done elsewhere turns write-back on).
-- A flag the file does not state leaves the store alone. With write-back a stage done in the store is added to
-  the file (after the last stage flag), unless the learner deleted that key since the last sync.
-- A flag key the learner adds to the file states a value the file never had: the file wins, even over a change
-  made in the store since the last sync (the note is the learner's source of truth). Re-spelling a value
-  (``true`` as ``yes``) is no change.
-Store changes since the last sync are found through ``Note.updated_at`` (every change to a note's reviews sets it),
-so a sync of an unchanged vault reads review rows only for the notes changed since; ``write_back_note`` lets the
-phone and CLI write a flag the moment it changes instead of at the next sync.
-Other fields (first-study date, subject, source, pages, level) are the file's whenever its content changes;
-title and link follow the path.
-
-Incremental. A file whose size and mtime match what was recorded is neither read nor parsed. With write-back,
-such a file is read only when the store's flags differ from its recorded ones. A file whose mtime is within a
-second of the previous sync is read again once (as git does with "racily clean" files): an edit in the same
-timestamp tick as our read would otherwise go unseen. A file re-read with the same bytes is not parsed.
-
-Write-back. Only the flag values change (vault_format.set_flag keeps every other byte: key order, quotes, emoji,
-comments, CRLF, BOM, the body). Right before writing, the file is read again; if it changed since it was read
-(size, mtime or bytes), it is merged again from the new content instead of being overwritten, up to three times.
-The new content goes to a temporary file in the same folder (hidden, so Obsidian and the next sync ignore it),
-takes the old file's permissions and owner, and replaces it with os.replace.
-
-Skipped silently: hidden files and folders (``.obsidian/``, ``.trash/``, ...), symlinks (one leading outside the
-vault must never be read or written through; one leading inside names a file synced under its own path already),
-anything not ending in ``.md``. Skipped with one line ``path:line: why`` (exit status 1): a file that cannot be
-read, is over MAX_NOTE_BYTES, is not UTF-8, has malformed or non-mapping frontmatter, a bad date or flag, a
-first-study date after today, or a field longer than the store keeps. Nothing already stored for such a file is
-touched (a note whose file broke keeps its schedule) and it is reported again at every sync until fixed. A vault
-folder that does not exist is an error for that vault (NoteError, exit 2); one with no Markdown file at all
-while the store holds its notes looks unmounted, so nothing is archived and that is reported as a skip.
-
-Removing a vault archives its notes and detaches them from it (history kept, the files untouched); adding the
-folder again imports its notes afresh.
-"""
+"""The sync of one vault into the store (and of every registered vault): the engine behind `reminder sync` and
+the runner's sync before each slot."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import stat
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, true, update
+from sqlalchemy import bindparam, insert, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
-from reminder import notes, schedule, vault_format
-from reminder.config import format_ladder, parse_ladder
+from reminder import notes, schedule
+from reminder.config import format_ladder
 from reminder.db import Store
 from reminder.db.models import Note, Review, Vault
 from reminder.notes import NoteError, utcnow
-from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link, parse_note, set_flag
+from reminder.vault.files import (
+    _LIMITS,
+    MAX_NOTE_BYTES,
+    WRITE_ATTEMPTS,
+    _fields,
+    _File,
+    _problem,
+    _Read,
+    _read,
+    _replace_if_unchanged,
+    _walk,
+)
+from reminder.vault.flags import (
+    Flags,
+    _row_flags,
+    _with_flags,
+    decode_flags,
+    encode_flags,
+    flags_from_file,
+    flags_to_write,
+    note_flags,
+    parsed_flags,
+)
+from reminder.vault.registry import list_vaults
+from reminder.vault_format import NoteFormatError, ParsedNote, parse_note
 
-__all__ = [
-    "MAX_NOTE_BYTES",
-    "SyncReport",
-    "add_vault",
-    "list_vaults",
-    "remove_vault",
-    "sync_all",
-    "sync_vault",
-    "vault_note_counts",
-    "write_back_note",
-]
-
-MAX_NOTE_BYTES = 1_000_000
-WRITE_ATTEMPTS = 3
 RACY_NS = 1_000_000_000
-NAME_MAX = 200
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's parameter limit
 
 ProgressFn = Callable[[int, int], None]  # (files read so far, files to read)
-Flag = int | None  # a stage in days, or None for the long-term flag
-Flags = dict[Flag, bool]
 
 
 @dataclass
@@ -116,341 +66,6 @@ class SyncReport:
     def changed(self) -> int:
         return self.added + self.updated + self.renamed + self.archived + self.written_back
 
-
-# --- vaults ------------------------------------------------------------------------------------------------------
-
-
-def add_vault(session: Session, path: Path, name: str | None, write_back: bool) -> Vault:
-    """Register a vault folder. ``name`` (default: the folder's name) is the vault's name in Obsidian, used in
-    obsidian:// links. NoteError when the folder does not exist or the name or folder is taken."""
-    folder = Path(os.path.abspath(Path(path).expanduser()))
-    if not folder.exists():
-        raise NoteError(f"vault folder {folder} does not exist")
-    if not folder.is_dir():
-        raise NoteError(f"{folder} is not a folder")
-    name = " ".join((name if name is not None else folder.resolve().name).split())
-    if not name:
-        raise NoteError("the vault name is empty (give one with --name)")
-    if len(name) > NAME_MAX:
-        raise NoteError(f"the vault name is longer than {NAME_MAX} characters")
-    if session.scalar(select(Vault).where(Vault.name == name)) is not None:
-        raise NoteError(f"a vault named {name!r} is already registered; pick another name with --name")
-    real = os.path.realpath(folder)
-    for other in session.scalars(select(Vault)):
-        if os.path.realpath(other.path) == real:
-            raise NoteError(f"{folder} is already registered as vault {other.name!r}")
-    vault = Vault(name=name, path=str(folder), write_back=write_back, created_at=utcnow())
-    session.add(vault)
-    session.flush()
-    return vault
-
-
-def list_vaults(session: Session) -> list[Vault]:
-    return list(session.scalars(select(Vault).order_by(Vault.name)))
-
-
-def vault_note_counts(session: Session) -> dict[int, int]:
-    """Active (not archived) notes per vault id."""
-    rows = session.execute(
-        select(Note.vault_id, func.count())
-        .where(Note.vault_id.is_not(None), Note.archived_at.is_(None))
-        .group_by(Note.vault_id)
-    )
-    return {vault_id: count for vault_id, count in rows}
-
-
-def remove_vault(session: Session, name: str) -> int:
-    """Forget a vault. Its notes are archived and detached (history kept, reminders stop); its files are left
-    alone. Returns the number of notes archived."""
-    vault = session.scalar(select(Vault).where(Vault.name == name))
-    if vault is None:
-        known = ", ".join(v.name for v in list_vaults(session)) or "none"
-        raise NoteError(f"no vault named {name!r} (registered: {known})")
-    now = utcnow()
-    archived = session.execute(
-        update(Note)
-        .where(Note.vault_id == vault.id, Note.archived_at.is_(None))
-        .values(archived_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.execute(
-        update(Note).where(Note.vault_id == vault.id).values(vault_id=None).execution_options(synchronize_session=False)
-    )
-    session.delete(vault)
-    session.flush()
-    return archived or 0
-
-
-# --- flags: the three-way merge ----------------------------------------------------------------------------------
-
-_LONG_TERM_CODE = "lt"
-
-
-def encode_flags(flags: Flags) -> str:
-    """``{1: True, 4: False, None: False}`` -> ``"1=1,4=0,lt=0"`` (stages in order, long-term last)."""
-    stages = sorted(k for k in flags if k is not None)
-    parts = [f"{k}={int(flags[k])}" for k in stages]
-    if None in flags:
-        parts.append(f"{_LONG_TERM_CODE}={int(flags[None])}")
-    return ",".join(parts)
-
-
-def decode_flags(text: str | None) -> Flags | None:
-    """The inverse of encode_flags; None for no record (or one this version cannot read: the file then wins)."""
-    if text is None:
-        return None
-    flags: Flags = {}
-    for part in filter(None, text.split(",")):
-        key, _, value = part.partition("=")
-        if value not in ("0", "1"):
-            return None
-        if key == _LONG_TERM_CODE:
-            flags[None] = value == "1"
-        elif key.isdigit():
-            flags[int(key)] = value == "1"
-        else:
-            return None
-    return flags
-
-
-def parsed_flags(parsed: ParsedNote) -> Flags:
-    """The flags a note's file states."""
-    flags: Flags = dict(parsed.stages)
-    if parsed.long_term is not None:
-        flags[None] = parsed.long_term
-    return flags
-
-
-def flags_from_file(file: Flags, base: Flags | None, store: Flags) -> Flags:
-    """Flags the learner changed in the file since the last sync that differ from the store: the store takes
-    them. With no base every flag the file states counts as changed."""
-    return {
-        flag: value
-        for flag, value in file.items()
-        if flag in store and store[flag] != value and (base is None or base.get(flag) != value)
-    }
-
-
-def flags_to_write(file: Flags, base: Flags | None, store: Flags) -> Flags:
-    """Store values the file should show: flags the file did not change since the last sync but the store did,
-    and stages done in the store the file has never stated (a key the learner deleted stays deleted)."""
-    out: Flags = {}
-    for flag, value in store.items():
-        if flag in file:
-            if value != file[flag] and base is not None and base.get(flag) == file[flag]:
-                out[flag] = value
-        elif value and (base is None or flag not in base):
-            out[flag] = value
-    return out
-
-
-def note_flags(note: Note) -> Flags:
-    """The store's flags of a note (reviews loaded): every ladder stage and the long-term mark."""
-    flags: Flags = {r.offset: r.done_on is not None for r in note.reviews if not r.extra}
-    flags[None] = note.long_term_on is not None
-    return flags
-
-
-@lru_cache(maxsize=64)
-def _ladder(text: str) -> tuple[int, ...]:
-    return parse_ladder(text)
-
-
-def _row_flags(ladder_text: str, done: set[int], long_term: bool) -> Flags:
-    flags: Flags = {stage: stage in done for stage in _ladder(ladder_text)}
-    flags[None] = long_term
-    return flags
-
-
-def _with_flags(data: bytes, flags: Flags) -> bytes:
-    for flag, value in sorted(flags.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-        data = set_flag(data, flag, value)
-    return data
-
-
-# --- files -------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _File:
-    rel: str  # vault-relative, "/"-separated: the note's identity
-    path: str  # absolute, under the vault's real path
-    size: int
-    mtime_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Read:
-    data: bytes
-    size: int
-    mtime_ns: int
-    mode: int
-    uid: int
-    gid: int
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
-
-def _walk(root: str, skipped: list[str]) -> list[_File]:
-    """Every candidate note under ``root`` (a real path), in no particular order."""
-    files: list[_File] = []
-    stack = [(root, "")]
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            it = os.scandir(folder)
-        except OSError as exc:
-            if folder == root:
-                raise NoteError(f"cannot read vault folder {root}: {exc.strerror}") from None
-            skipped.append(f"{folder}:1: cannot read the folder: {exc.strerror}")
-            continue
-        with it:
-            for entry in it:
-                name = entry.name
-                if name.startswith("."):
-                    continue
-                try:
-                    if entry.is_symlink():
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append((entry.path, f"{prefix}{name}/"))
-                        continue
-                    if not name.lower().endswith(".md") or not entry.is_file(follow_symlinks=False):
-                        continue
-                    st = entry.stat(follow_symlinks=False)
-                except OSError as exc:
-                    skipped.append(f"{entry.path}:1: cannot read the file: {exc.strerror}")
-                    continue
-                rel = prefix + name
-                try:
-                    rel.encode("utf-8")
-                except UnicodeEncodeError:
-                    shown = os.fsencode(entry.path).decode("utf-8", "backslashreplace")
-                    skipped.append(f"{shown}:1: the file name is not UTF-8 (rename it)")
-                    continue
-                files.append(_File(rel, entry.path, st.st_size, st.st_mtime_ns))
-    return files
-
-
-def _read(path: str, max_bytes: int = MAX_NOTE_BYTES) -> _Read:
-    """The file's bytes and the fingerprint they were read with. Never follows a symlink (O_NOFOLLOW)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NoteFormatError(1, "not a regular file")
-        if st.st_size > max_bytes:
-            raise NoteFormatError(1, f"the file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit for a note")
-        # Plain os.read: a buffered file object per note costs more than the read itself in a large vault. A
-        # short read is the end of the file; a full one means it grew since fstat, so read on up to the bound.
-        data = os.read(fd, st.st_size + 1)
-        while st.st_size < len(data) <= max_bytes:
-            chunk = os.read(fd, max_bytes + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise NoteFormatError(1, f"the file is over the {max_bytes:,}-byte limit for a note")
-    return _Read(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid)
-
-
-def _replace_if_unchanged(path: str, expected: _Read, new: bytes, *, dry_run: bool) -> tuple[bool, _Read]:
-    """Write ``new`` over ``path`` if the file still is ``expected``: (True, the written file). Otherwise leave
-    it and return (False, what is there now), so the caller merges the newer content instead of losing it."""
-    current = _read(path)
-    if (current.size, current.mtime_ns, current.data) != (expected.size, expected.mtime_ns, expected.data):
-        return False, current
-    if dry_run:
-        return True, current
-    folder, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(new)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, stat.S_IMODE(current.mode))
-        with contextlib.suppress(OSError):
-            # A service running as another user (root in a container) must not hand the note to itself.
-            os.chown(tmp, current.uid, current.gid)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    st = os.stat(path, follow_symlinks=False)
-    return True, _Read(new, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid)
-
-
-def _field_line(data: bytes, wanted: str | int | None) -> int:
-    """The 1-based line of the frontmatter key for ``wanted`` (a vault_format field name), for skip messages."""
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines[1:], start=2):
-        text = raw.decode("utf-8", "replace").rstrip("\r")
-        if text.rstrip() == "---":
-            break
-        key = text.split(":", 1)[0].strip().strip("\"'")
-        kind = vault_format._classify(key) if key else None
-        if kind is not None and kind[0] == wanted:
-            return number
-    return 2
-
-
-_LIMITS = {name: Note.__table__.c[name].type.length for name in ("subject", "source", "pages", "level")}
-
-
-def _problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tuple[int, str] | None:
-    """Why the store cannot take this note as it is, with the line to fix; None when it can."""
-    if parsed.first_studied_on > today:
-        return (
-            _field_line(data, vault_format.FIRST_STUDY),
-            f"first-study date {parsed.first_studied_on.isoformat()} is after today ({today.isoformat()})",
-        )
-    for name, limit in _LIMITS.items():
-        value = getattr(parsed, name)
-        if value is None:
-            continue
-        if len(value) > limit:
-            return _field_line(data, name), f"{name} is longer than {limit} characters"
-        # YAML escapes ("\0", "\ud800") can spell what no database column takes.
-        if "\x00" in value or _unencodable(value):
-            return _field_line(data, name), f"{name} holds a NUL or an unpaired surrogate escape"
-    if not _title(rel):
-        return 1, f"the file name makes an empty title or one over {notes.TITLE_MAX} characters"
-    return None
-
-
-def _unencodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _title(rel: str) -> str | None:
-    name = rel.rsplit("/", 1)[-1]
-    title = " ".join(name[:-3].split())
-    return title if 0 < len(title) <= notes.TITLE_MAX else None
-
-
-def _fields(vault_name: str, rel: str, parsed: ParsedNote) -> dict[str, Any]:
-    return {
-        "title": _title(rel),
-        "link": obsidian_link(vault_name, rel),
-        "first_studied_on": parsed.first_studied_on,
-        "subject": parsed.subject,
-        "source": parsed.source,
-        "pages": parsed.pages,
-        "level": parsed.level,
-    }
-
-
-# --- sync --------------------------------------------------------------------------------------------------------
 
 # What the unchanged check needs, and nothing that costs a conversion per row (dates are parsed in Python on SQLite).
 _LIGHT_COLUMNS = (
@@ -1014,48 +629,3 @@ def sync_all(
         except NoteError as exc:
             reports[name] = SyncReport(error=str(exc))
     return reports
-
-
-# --- write-back outside a sync -----------------------------------------------------------------------------------
-
-
-def write_back_note(session: Session, note: Note) -> bool:
-    """Write the store's review flags into the note's file, if its vault has write-back. True when written.
-
-    Call it in the session that changed the note (after mark_done/undo), reviews loaded. Only flags the file has
-    not changed since the last sync are written (see the module docstring), so an edit the learner made since
-    then is kept and applied by the next sync. Problems (file gone, broken, kept changing) return False: the
-    next sync reports them. The store's schedule is not changed here.
-    """
-    if note.vault_id is None or note.vault_path is None or note.archived_at is not None:
-        return False
-    vault = session.get(Vault, note.vault_id)
-    if vault is None or not vault.write_back:
-        return False
-    root = os.path.realpath(vault.path)
-    path = os.path.join(root, *note.vault_path.split("/"))
-    if not os.path.realpath(path).startswith(root + os.sep):
-        return False  # a folder on the way became a symlink out of the vault
-    base = decode_flags(note.file_flags)
-    for _attempt in range(WRITE_ATTEMPTS):
-        try:
-            got = _read(path)
-            parsed = parse_note(note.vault_path, got.data, max_bytes=MAX_NOTE_BYTES)
-            if parsed is None:
-                return False
-            flags = parsed_flags(parsed)
-            write = flags_to_write(flags, base, note_flags(note))
-            if not write:
-                return False
-            written, now = _replace_if_unchanged(path, got, _with_flags(got.data, write), dry_run=False)
-        except (OSError, NoteFormatError):
-            return False
-        if written:
-            # The base keeps the learner's unsynced flag edits unsynced; the fingerprint moves only when the file
-            # was as last synced, else the next sync must still read its other changes.
-            note.file_flags = encode_flags({**(base if base is not None else flags), **write})
-            if got.sha256 == note.content_hash:
-                note.file_size, note.file_mtime_ns, note.content_hash = now.size, now.mtime_ns, now.sha256
-            session.flush()
-            return True
-    return False
