@@ -354,6 +354,11 @@ def mark_done(
     else:
         for review in list(note.reviews):
             if review.done_on is None and review.due_on <= day:
+                if review.extra:
+                    # The pending extra review stands for every occurrence up to today: record the one reviewed.
+                    latest = schedule.latest_extra_offset(note.first_studied_on, note_ladder(note), extra_every, day)
+                    review.offset = max(review.offset, latest or review.offset)
+                    review.due_on = schedule.due_date(note.first_studied_on, review.offset)
                 review.done_on = day
                 marked.append((review.offset, review.extra))
                 if review.extra:

@@ -209,3 +209,15 @@ def test_python_dash_m_works_like_the_command(db_url: str) -> None:
 
     out = subprocess.run([sys.executable, "-m", "reminder", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("reminder, version ")
+
+
+@freeze_time("2024-10-27 05:00:00")
+def test_a_late_extra_review_records_the_occurrence_reviewed(db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    run_cli(*SEED_ARGS)
+    run_cli("done", "1", "--on", "2024-07-21")
+    result = run_cli("done", "1")
+    assert result.exit_code == 0, result.output
+    assert "done extra D+104 on 2024-10-27" in result.output  # day 104 is the latest extra review due (not 44)
+    shown = _json(run_cli("show", "1", "--json"))
+    assert shown["extra_review"] == {"stage": 134, "due_on": "2024-11-18"}
+    assert _json(run_cli("due", "--json"))["count"] == 0
