@@ -30,7 +30,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, time
 from functools import lru_cache
-from pathlib import PurePosixPath
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -341,7 +340,7 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
         return found[field].value if field in found else None
 
     return ParsedNote(
-        title=_strip_md(PurePosixPath(rel_path).name),
+        title=_strip_md(rel_path.rsplit("/", 1)[-1]),
         first_studied_on=first.value,  # type: ignore[arg-type]
         subject=value("subject"),
         source=value("source"),
@@ -440,9 +439,11 @@ def obsidian_link(vault_name: str, rel_path: str) -> str:
     Slashes are encoded too (``%2F``), as Obsidian's own "Copy Obsidian URL" does, and so are parentheses and
     quotes, so the link survives inside Markdown and JSON.
     """
-    path = PurePosixPath(rel_path)
+    # Plain string work: the sync makes one link per note, and two PurePosixPath objects per note cost more
+    # than the rest of building the link.
+    parts = [part for part in rel_path.split("/") if part and part != "."]
     if not vault_name:
         raise ValueError("the vault name is empty")
-    if path.is_absolute() or ".." in path.parts or not path.parts:
+    if rel_path.startswith("/") or ".." in parts or not parts:
         raise ValueError(f"{rel_path!r} is not a path inside the vault")
-    return f"obsidian://open?vault={quote(vault_name, safe='')}&file={quote(_strip_md(path.as_posix()), safe='')}"
+    return f"obsidian://open?vault={quote(vault_name, safe='')}&file={quote(_strip_md('/'.join(parts)), safe='')}"
