@@ -328,6 +328,13 @@ def _replace_extra(session: Session, note: Note, day: date, extra_every: int) ->
         note.reviews.append(Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset)))
 
 
+def _mark_long_term(note: Note, day: date) -> None:
+    note.long_term_on = day
+    # Long-term memory ends the extra reviews: drop the pending one so the due index stays small.
+    for review in [r for r in note.reviews if r.extra and r.done_on is None]:
+        note.reviews.remove(review)
+
+
 def mark_done(
     session: Session,
     note: Note,
@@ -364,10 +371,7 @@ def mark_done(
                 if review.extra:
                     _replace_extra(session, note, day, extra_every)
     if long_term and note.long_term_on is None:
-        note.long_term_on = day
-        # Long-term memory ends the extra reviews: drop the pending one so the due index stays small.
-        for review in [r for r in note.reviews if r.extra and r.done_on is None]:
-            note.reviews.remove(review)
+        _mark_long_term(note, day)
     elif stage is None and not marked and not long_term:
         nxt = min((r.due_on for r in note.reviews if r.done_on is None), default=None)
         when = f"; the next review is due {nxt.isoformat()}" if nxt else ""
@@ -502,10 +506,7 @@ def set_flags(
             review.done_on = None
             changed = True
     if long_term and note.long_term_on is None:
-        note.long_term_on = day
-        # As in mark_done: long-term memory ends the extra reviews.
-        for review in [r for r in note.reviews if r.extra and r.done_on is None]:
-            note.reviews.remove(review)
+        _mark_long_term(note, day)
         changed = ticked = True
     elif long_term is False and note.long_term_on is not None:
         undo(session, note, long_term=True, extra_every=extra_every)
