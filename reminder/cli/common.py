@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import signal
+import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TypeVar
@@ -47,3 +50,27 @@ def ladder_option(value: str | None) -> tuple[int, ...] | None:
 
 def stage_text(stage: int, extra: bool) -> str:
     return schedule.stage_label(stage, extra, "en")
+
+
+def configure_logging() -> None:
+    """One `key=value` line per event on stderr, for the long-running commands (run, serve)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
+    )
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT. The signals are blocked (threads started later inherit the mask) and
+    taken by a waiting thread with sigwait, so no handler runs at an arbitrary point of the main thread and none
+    can deadlock on a lock it interrupted. Call it before starting other threads."""
+    stop = threading.Event()
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+
+    def wait() -> None:
+        received = signal.sigwait(signals)
+        logging.getLogger("reminder").info("event=signal signal=%s", signal.Signals(received).name)
+        stop.set()
+
+    threading.Thread(target=wait, name="signals", daemon=True).start()
+    return stop

@@ -5,23 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from reminder.cli import App, UserError, pass_app
-from reminder.cli.common import checked_option
+from reminder.cli.common import checked_option, configure_logging, stop_on_signals
 from reminder.config import ConfigError, check_cron, parse_http_url, parse_topic, save_config_values
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
-    )
 
 
 def _require_push_settings(app: App) -> None:
@@ -176,22 +168,6 @@ def _vault_sync(app: App) -> Any:
     return sync
 
 
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT. The signals are blocked (threads started later inherit the mask) and
-    taken by a waiting thread with sigwait, so no handler runs at an arbitrary point of the main thread."""
-    stop = threading.Event()
-    signals = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-
-    def wait() -> None:
-        received = signal.sigwait(signals)
-        logging.getLogger("reminder.runner").info("event=signal signal=%s", signal.Signals(received).name)
-        stop.set()
-
-    threading.Thread(target=wait, name="signals", daemon=True).start()
-    return stop
-
-
 @click.command()
 @click.option("--once", is_flag=True, help="Process the most recent slot and deliver what is pending, then exit.")
 @click.option("--dry-run", is_flag=True, help="With --once: print the notification instead of sending it.")
@@ -205,7 +181,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
         raise UserError("--serve goes with the service, not with --once")
     _require_push_settings(app)
     _ = app.store  # opened (a new SQLite file migrated) before the log starts
-    _configure_logging()
+    configure_logging()
     if dry_run:
         runner = _runner(app, None)
         slot = runner.current_slot()
@@ -226,7 +202,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
             for o in bad:
                 click.echo(f"Error: message {o.outbox_id} {o.status}: {o.error}", err=True)
             sys.exit(1 if bad else 0)
-        stop = _stop_on_signals()
+        stop = stop_on_signals()
         server = None
         if serve_web:
             from reminder.web import ServerError, start_server

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
 
 import click
 
 from reminder.cli import App, UserError, pass_app
+from reminder.cli.common import configure_logging, stop_on_signals
 from reminder.config import check_cron
 
 log = logging.getLogger("reminder.web")
@@ -26,25 +26,16 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     settings = app.settings
     check_cron(settings.cron)
     store = app.store  # opened (and a new SQLite file migrated) before logging is on: the URL line stays alone
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
-    )
-    # The signals are blocked before any thread starts (threads inherit the mask) and taken with sigwait: no
-    # handler runs at an arbitrary point of the main thread, so none can deadlock on a lock it interrupted.
-    signals = {signal.SIGTERM, signal.SIGINT}
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    configure_logging()
+    stop = stop_on_signals()  # before the server's threads start, so they inherit the blocked signals
     try:
-        try:
-            server = start_server(store, settings, host=host, port=port)
-        except ServerError as exc:
-            raise UserError(str(exc)) from None
-        public = f" public_url={settings.public_url}" if settings.public_url else ""
-        log.info("event=serve url=%s%s", server.url, public)
-        try:
-            received = signal.sigwait(signals)
-            log.info("event=signal signal=%s", signal.Signals(received).name)
-        finally:
-            server.stop()
-            log.info("event=stopped url=%s", server.url)
+        server = start_server(store, settings, host=host, port=port)
+    except ServerError as exc:
+        raise UserError(str(exc)) from None
+    public = f" public_url={settings.public_url}" if settings.public_url else ""
+    log.info("event=serve url=%s%s", server.url, public)
+    try:
+        stop.wait()
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        server.stop()
+        log.info("event=stopped url=%s", server.url)
