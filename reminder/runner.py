@@ -5,7 +5,8 @@ Delivery rules (README, "Delivery"):
   into the outbox. A second runner, a restart, or a local time that occurs twice cannot claim it again.
 - Catch-up: at every wake the runner looks at the most recent slot only. After downtime that is the last missed
   slot, processed once; older missed slots are not replayed (the last one's digest lists every overdue review).
-- A new digest supersedes older ones still waiting: it lists everything they listed that is still due.
+- Each new slot supersedes digests still waiting: its own digest lists everything still due, and with nothing
+  due an old digest would only report reviews already done.
 - Sends are written before and after: the row is marked ``sending`` (committed) before the request and ``sent``
   with ntfy's id as soon as the answer arrives. A row found ``sending`` at start (a crash in between) is looked
   up on the topic first and resent only if ntfy does not have it, so a crash duplicates at most one message.
@@ -176,13 +177,15 @@ class Runner:
                 due = notes.due_on(session, day, self.settings.extra_every)
                 row.due_count = len(due)
                 outbox_id = None
+                # Whatever an older digest still waiting lists and is still due, this slot lists too; and when
+                # nothing is due any more, the older one would only report reviews already done.
+                session.execute(
+                    update(Outbox)
+                    .where(Outbox.status == PENDING, Outbox.kind == "digest")
+                    .values(status=SUPERSEDED, last_error=f"superseded by slot {key}")
+                )
                 if due:
                     message = self.build_message(due, day)
-                    session.execute(
-                        update(Outbox)
-                        .where(Outbox.status == PENDING, Outbox.kind == "digest")
-                        .values(status=SUPERSEDED, last_error=f"superseded by the digest of slot {key}")
-                    )
                     entry = Outbox(
                         slot_id=row.id,
                         kind="digest",

@@ -187,6 +187,24 @@ def test_a_new_digest_supersedes_one_still_waiting(tmp_path: Path, store: Store,
         assert s.scalars(select(Outbox.status).order_by(Outbox.id)).all() == ["superseded", "sent"]
 
 
+def test_a_waiting_digest_is_dropped_once_its_reviews_are_done(
+    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+) -> None:
+    settings = make_settings(tmp_path, ntfy_server)
+    with freeze_time("2024-07-08 00:00:00") as frozen:
+        add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
+        ntfy_server.fail_with(503)
+        runner = runner_for(store, settings)
+        runner.step()
+        mark_all_due_done(store, date(2024, 7, 8))  # reviewed anyway (from the CLI) while the server was down
+        frozen.move_to("2024-07-09 00:00:00")  # nothing is due on 07-09
+        ntfy_server.clear_failures()
+        runner.step()
+    assert ntfy_server.messages("study-reviews") == []
+    with store.read() as s:
+        assert s.scalars(select(Outbox.status)).all() == ["superseded"]
+
+
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_two_runners_at_the_same_slot_send_one_notification(
     backend: str, tmp_path: Path, ntfy_server: FakeNtfy, request: pytest.FixtureRequest
@@ -225,7 +243,7 @@ def test_two_runners_at_the_same_slot_send_one_notification(
     ("zone", "cron", "start", "end", "days"),
     [
         # Each run starts at noon UTC, after that day's slot: the first digest is the catch-up of that day.
-    # 01:30 happens twice on 2025-11-02 in New York (croniter yields both): one digest that day.
+        # 01:30 happens twice on 2025-11-02 in New York (croniter yields both): one digest that day.
         ("America/New_York", "30 1 * * *", "2025-10-31 12:00:00", "2025-11-04 12:00:00", 5),
         # 02:30 does not exist on 2025-03-09 in New York: the slot moves to 03:00, still one digest that day.
         ("America/New_York", "30 2 * * *", "2025-03-07 12:00:00", "2025-03-11 12:00:00", 5),
