@@ -85,13 +85,13 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _log(event: str, **fields: Any) -> None:
+def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
     """One structured line: event=... key=value ...; values with spaces are quoted."""
     parts = [f"event={event}"]
     for key, value in fields.items():
         text = str(value)
         parts.append(f"{key}={json.dumps(text, ensure_ascii=False) if (' ' in text or not text) else text}")
-    log.info(" ".join(parts))
+    log.log(level, " ".join(parts))
 
 
 @dataclass(frozen=True)
@@ -199,9 +199,9 @@ class Runner:
                     session.flush()
                     outbox_id = entry.id
         except IntegrityError:
-            _log("slot", slot=key, result="already-claimed", runner=self.name)
+            log_event("slot", slot=key, result="already-claimed", runner=self.name)
             return SlotOutcome(key, False, 0, None)
-        _log("slot", slot=key, result="claimed", due=len(due), outbox=outbox_id or "-", runner=self.name)
+        log_event("slot", slot=key, result="claimed", due=len(due), outbox=outbox_id or "-", runner=self.name)
         return SlotOutcome(key, True, len(due), outbox_id)
 
     def current_slot(self, now: datetime | None = None) -> datetime:
@@ -224,10 +224,10 @@ class Runner:
                 found = self._find_published(message, entry.next_attempt_at)
                 if found:
                     entry.status, entry.ntfy_id, entry.sent_at = SENT, found, naive(self.clock())
-                    _log("send", outbox=entry.id, result="recovered", ntfy_id=found)
+                    log_event("send", outbox=entry.id, result="recovered", ntfy_id=found)
                 else:
                     entry.status = PENDING
-                    _log("send", outbox=entry.id, result="retry-after-crash")
+                    log_event("send", outbox=entry.id, result="retry-after-crash")
 
     def _find_published(self, message: dict[str, Any], since: datetime | None) -> str | None:
         if self.client is None or since is None:
@@ -289,14 +289,16 @@ class Runner:
                     entry.status = FAILED
                     entry.next_attempt_at = None
                 status, retry_at = entry.status, entry.next_attempt_at
-            _log("send", outbox=entry_id, result=status, attempt=attempts, retry_at=retry_at or "-", error=str(exc))
+            log_event(
+                "send", outbox=entry_id, result=status, attempt=attempts, retry_at=retry_at or "-", error=str(exc)
+            )
             return SendOutcome(entry_id, status, str(exc))
         # Recorded the moment the answer arrives: this is the whole at-least-once window.
         with self.store.write() as session:
             entry = session.get(Outbox, entry_id)
             assert entry is not None
             entry.status, entry.ntfy_id, entry.sent_at, entry.last_error = SENT, result.id, naive(self.clock()), None
-        _log("send", outbox=entry_id, result=SENT, attempt=attempts, ntfy_id=result.id)
+        log_event("send", outbox=entry_id, result=SENT, attempt=attempts, ntfy_id=result.id)
         return SendOutcome(entry_id, SENT, None, result.id)
 
     # --- the loop ---
@@ -323,16 +325,16 @@ class Runner:
     def run(self, stop: threading.Event, wait: Callable[[threading.Event, float], bool] | None = None) -> None:
         """Until ``stop`` is set: step, then sleep until the next slot or retry. ``wait`` is Event.wait-like."""
         waiter = wait or (lambda event, seconds: event.wait(seconds))
-        _log("start", runner=self.name, cron=self.settings.cron, timezone=self.settings.timezone)
+        log_event("start", runner=self.name, cron=self.settings.cron, timezone=self.settings.timezone)
         while not stop.is_set():
             delay = self.step(stop)
             if stop.is_set():
                 break
             if self.worked:
                 _release_memory()
-            _log("sleep", seconds=round(delay.total_seconds(), 1), until=(self.clock() + delay).isoformat())
+            log_event("sleep", seconds=round(delay.total_seconds(), 1), until=(self.clock() + delay).isoformat())
             waiter(stop, max(delay.total_seconds(), 0.05))
-        _log("stop", runner=self.name)
+        log_event("stop", runner=self.name)
 
 
 # --- status --------------------------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def _runner(app: App, client: Any) -> Any:
 def _vault_sync(app: App) -> Any:
     """Sync the registered vaults before a slot, so a flag ticked in Obsidian stops its reminder. A vault that
     cannot be read is logged and skipped: the slot still goes out with what the store knows."""
-    log = logging.getLogger("reminder.runner")
+    from reminder.runner import log_event
 
     def sync(day: Any) -> None:
         from sqlalchemy import select
@@ -150,19 +150,20 @@ def _vault_sync(app: App) -> Any:
                 app.store, today=day, ladder=app.settings.ladder, extra_every=app.settings.extra_every
             )
         except Exception as exc:  # the digest matters more than the sync; the log says what went wrong
-            log.error("event=sync result=error error=%s", json.dumps(str(exc), ensure_ascii=False))
+            log_event("sync", level=logging.ERROR, result="error", error=exc)
             return
         for name, report in reports.items():
-            log.info(
-                "event=sync vault=%s added=%d updated=%d renamed=%d archived=%d written_back=%d skipped=%d%s",
-                json.dumps(name, ensure_ascii=False),
-                report.added,
-                report.updated,
-                report.renamed,
-                report.archived,
-                report.written_back,
-                len(report.skipped),
-                f" error={json.dumps(report.error, ensure_ascii=False)}" if report.error else "",
+            extra = {"error": report.error} if report.error else {}
+            log_event(
+                "sync",
+                vault=name,
+                added=report.added,
+                updated=report.updated,
+                renamed=report.renamed,
+                archived=report.archived,
+                written_back=report.written_back,
+                skipped=len(report.skipped),
+                **extra,
             )
 
     return sync
