@@ -460,10 +460,6 @@ def remove_note(session: Session, note: Note) -> None:
     session.flush()
 
 
-def archive_note(note: Note) -> None:
-    note.archived_at = utcnow()
-
-
 def snooze_notes(session: Session, note_ids: Sequence[int], until: date) -> list[int]:
     """Hold the reminders of these notes until ``until`` (the day of the next slot). Returns the ids changed;
     unknown, archived or long-term notes are left alone."""

@@ -52,7 +52,3 @@ def next_slot(cron: str, zone: str, now: datetime) -> datetime:
         slot = _aware(it.get_next(datetime), tz)
         if slot > now:
             return slot
-
-
-def to_utc_naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None)
