@@ -25,7 +25,7 @@ from common import BENCH_DAY, EXTRA_EVERY, LADDER, machine, median_seconds
 from reminder.db import Store, open_store
 from reminder.vault import SyncReport, add_vault, sync_vault
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "examples" / "kubernetes-3.2-objects.md"
+SEED = Path(__file__).resolve().parents[1] / "tests" / "data" / "kubernetes-3.2-objects.md"
 SUBJECTS = ["Kubernetes", "네트워크", "운영체제", "데이터베이스", "알고리즘", "English", "선형대수", "Docker"]
 
 

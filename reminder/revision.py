@@ -4,5 +4,5 @@ Kept apart from reminder.db so the light read path can check a SQLite file's sch
 or Alembic; a test checks these against the scripts in alembic/versions.
 """
 
-REVISIONS: tuple[str, ...] = ("0001",)
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
 HEAD = REVISIONS[-1]

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from reminder.cli import cli
 from reminder.db import Store, open_store
 
-SEED_NOTE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "kubernetes-3.2-objects.md"
+SEED_NOTE = Path(__file__).resolve().parent / "data" / "kubernetes-3.2-objects.md"
 PG_ADMIN_URL = os.environ.get("REMINDER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

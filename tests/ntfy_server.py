@@ -1,6 +1,6 @@
 """A real HTTP server on 127.0.0.1 that answers like ntfy, for the tests of everything that publishes.
 
-It follows /work/shared/docs/ntfy-contract.md and ntfy's own error codes and texts (server/errors.go): JSON and
+It follows ntfy's publish rules and ntfy's own error codes and texts (server/errors.go): JSON and
 plain publishing, the 4096-byte message and 8192-byte JSON body limits (attachments off), strict JSON types,
 topic rules, action buttons, token and basic auth with per-identity topic access, polling with ``since``, and
 ``/v1/health``. Tests can break it at any moment: ``down()``/``up()`` (refused connections, then back on the same
