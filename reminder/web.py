@@ -446,7 +446,7 @@ class ReminderApp:
                     continue
                 try:
                     result = notes.mark_done(
-                        session, note, day=today, today=today, extra_every=self.settings.extra_every
+                        session, note, day=today, today=today, extra_every=self.settings.extra_every, source="phone"
                     )
                 except notes.NoteError:
                     already.append(note_id)  # issued for a day ahead of ours: nothing is due yet
