@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from reminder import notes, schedule
 from reminder.config import format_ladder
+from reminder.cues import refresh_cues
 from reminder.db import Store
-from reminder.db.models import Note, Review, Vault
+from reminder.db.models import Note, Review, ReviewEvent, Vault
 from reminder.notes import NoteError, utcnow
 from reminder.vault.files import (
     _LIMITS,
@@ -89,6 +90,7 @@ _DETAIL_COLUMNS = (
     Note.ladder,
     Note.long_term_on,
 )
+_EVENT_COLUMNS = ("note_id", "stage", "extra", "rating", "reviewed_on", "source", "created_at")
 _FIELD_NAMES = ("title", "link", "first_studied_on", *_LIMITS)
 _NEW_NOTE_COLUMNS = (
     "title",
@@ -281,6 +283,12 @@ class _VaultSync:
         self._reconcile_existing(existing)
         self._insert(added)
         self._archive([*not_notes, *(row.id for row in gone.values() if not row.archived)])
+        refresh_cues(
+            self.session,
+            self.vault.id,
+            files,
+            {w.file.rel: w.got.data for w in existing} | {f.rel: g.data for f, g, _ in added},
+        )
         self.vault.synced_at = self.started
         self.session.flush()
         return self.report
@@ -536,6 +544,9 @@ class _VaultSync:
             if not parsed.long_term:
                 review_rows.append((note_id, extra, True, plan[1], None))
         out.insert(Review.__table__, ("note_id", "offset", "extra", "due_on", "done_on"), review_rows)
+        # A flag the file states ticked is a `good` review in the note's history, on the day it is done.
+        events = [(r[0], r[1], False, "good", r[4], "vault", now) for r in review_rows if r[4] is not None]
+        out.insert(ReviewEvent.__table__, _EVENT_COLUMNS, events)
         self.report.added += len(added)
 
     def _ids_of(self, paths: list[str]) -> dict[str, int]:
