@@ -362,19 +362,15 @@ class DoneResult:
     next_due: date | None = None
 
 
-SOURCES = ("cli", "phone", "vault", "web")
+SOURCES = ("cli", "phone", "vault")
 
 
-def record_event(
-    note: Note, *, stage: int | None, extra: bool, rating: str, day: date, source: str
-) -> ReviewEvent:
+def record_event(note: Note, *, stage: int | None, extra: bool, rating: str, day: date, source: str) -> ReviewEvent:
     """Append one review to the note's history (the one place events are made)."""
     schedulers.check_rating(rating)
     if source not in SOURCES:
         raise ValueError(f"unknown review source {source!r}")
-    event = ReviewEvent(
-        stage=stage, extra=extra, rating=rating, reviewed_on=day, source=source, created_at=utcnow()
-    )
+    event = ReviewEvent(stage=stage, extra=extra, rating=rating, reviewed_on=day, source=source, created_at=utcnow())
     note.events.append(event)
     return event
 

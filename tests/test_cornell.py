@@ -114,9 +114,7 @@ def test_the_status_block_and_code_headings_are_not_note_text() -> None:
         "- Why?\n    ```sh\n    # not a heading\n    echo hi\n    ```\n"
     )
     parsed = cornell.parse(note)
-    assert [(c.question, c.answer) for c in parsed.questions] == [
-        ("Why?", "```sh\n# not a heading\necho hi\n```")
-    ]
+    assert [(c.question, c.answer) for c in parsed.questions] == [("Why?", "```sh\n# not a heading\necho hi\n```")]
 
 
 def test_a_note_without_sections_has_nothing() -> None:
