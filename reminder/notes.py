@@ -469,6 +469,9 @@ def set_scheduler(
         if sr is None:
             raise NoteError("an SR note needs its sr-due, sr-interval and sr-ease")
         state, due = sr, sr.due
+        # An SR note has no ladder flags (its file has none to tick): open stages go, done ones stay as history.
+        for review in [r for r in note.reviews if not r.extra and r.done_on is None]:
+            note.reviews.remove(review)
     note.scheduler = name
     note.scheduler_state = schedulers.encode_state(state)
     _place_pending(note, due, extra_every)
@@ -798,6 +801,10 @@ def record_in_vault(session: Session, note: Note) -> bool:
     note comes from a vault registered with write-back. True when the file was written."""
     if note.vault_id is None:
         return False
+    if note.scheduler == "sr":
+        from reminder.srnote import write_back_sr
+
+        return write_back_sr(session, note)
     from reminder.vault import write_back_note
 
     return write_back_note(session, note)

@@ -18,6 +18,8 @@ from reminder.cues import refresh_cues
 from reminder.db import Store
 from reminder.db.models import Note, Review, ReviewEvent, Vault
 from reminder.notes import NoteError, utcnow
+from reminder.srnote import refresh_sr
+from reminder.srnote import study_note as sr_study_note
 from reminder.vault.files import (
     _LIMITS,
     MAX_NOTE_BYTES,
@@ -249,6 +251,8 @@ class _VaultSync:
             except OSError as exc:
                 self.skip(file, 1, f"cannot read the file: {exc.strerror}")
                 continue
+            if parsed is None:  # not a study note of the template; maybe one of the Spaced Repetition plugin
+                parsed = sr_study_note(file.rel, got.data, self.today)
             if parsed is None:
                 if row is not None and not row.archived:
                     not_notes.append(row.id)
@@ -283,12 +287,9 @@ class _VaultSync:
         self._reconcile_existing(existing)
         self._insert(added)
         self._archive([*not_notes, *(row.id for row in gone.values() if not row.archived)])
-        refresh_cues(
-            self.session,
-            self.vault.id,
-            files,
-            {w.file.rel: w.got.data for w in existing} | {f.rel: g.data for f, g, _ in added},
-        )
+        read = {w.file.rel: w.got.data for w in existing} | {f.rel: g.data for f, g, _ in added}
+        refresh_cues(self.session, self.vault.id, files, read)
+        refresh_sr(self.session, self.vault.id, read, self.extra_every, self.today)
         self.vault.synced_at = self.started
         self.session.flush()
         return self.report
