@@ -293,9 +293,7 @@ _ERRNO_WORDS = {
 
 
 # Reasons that mean the request never left this machine: retrying cannot duplicate it.
-_NOT_SENT = frozenset(
-    {"connection refused", "cannot resolve the host name", "host unreachable", "network unreachable"}
-)
+_NOT_SENT = frozenset({"connection refused", "cannot resolve the host name", "host unreachable", "network unreachable"})
 
 
 def _connection_reason(exc: BaseException) -> str:

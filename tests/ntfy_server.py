@@ -17,8 +17,11 @@ access, polling with ``since``, and ``/v1/health``. Each rule below cites where 
   anything else is read as basic auth; a server without auth configured ignores credentials entirely
   (server.go maybeAuthenticate, readAuthHeader, supportedAuthHeader, authenticate);
 - 42909 is checked *before* the credentials, per address, from a bucket (30 by default on ntfy) that refills one
-  a minute; the request limiter is a bucket too (visitor.go). Both refill on an injectable ``clock``. Tests can break it at any moment: ``down()``/``up()`` (refused connections, then back on the same
-port), ``fail_with()`` (5xx, 429...), ``slow()`` (read timeouts). Every request is logged for assertions.
+  a minute; the request limiter is a bucket too (visitor.go). Both refill on an injectable ``clock``.
+
+Tests can break it at any moment: ``down()``/``up()`` (refused connections, then back on the same port),
+``fail_with()`` (5xx, 429...), ``slow()`` (read timeouts, optionally after storing the message),
+``cut_answers()`` (the message is stored, the answer cut halfway). Every request is logged for assertions.
 
 Deliberate simplifications: a subscription without ``poll=1`` answers like a poll instead of streaming; ``delay``
 accepts a Unix time or a duration such as ``30m`` / ``2h`` / ``1d`` but not natural language; the ``X-Actions``

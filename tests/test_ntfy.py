@@ -179,13 +179,16 @@ class _Ticks:
 def test_too_many_auth_failures_from_this_address_is_transient_even_with_right_credentials():
     ticks = _Ticks()
     wrong = NtfyAuth(token="tk_" + "x" * 29)
-    with FakeNtfy(tokens={TOKEN}, auth_failure_limit=2, clock=ticks) as server:
-        with NtfyClient(server.url, wrong) as bad, NtfyClient(server.url, NtfyAuth(token=TOKEN)) as good:
-            first = [_failure(bad, _message()).status for _ in range(2)]
-            # ntfy checks the limiter before the credentials: the right token behind the same address meets it.
-            error = _failure(good, _message())
-            ticks.now += 60  # the bucket refills one a minute
-            good.publish(_message())
+    with (
+        FakeNtfy(tokens={TOKEN}, auth_failure_limit=2, clock=ticks) as server,
+        NtfyClient(server.url, wrong) as bad,
+        NtfyClient(server.url, NtfyAuth(token=TOKEN)) as good,
+    ):
+        first = [_failure(bad, _message()).status for _ in range(2)]
+        # ntfy checks the limiter before the credentials: the right token behind the same address meets it.
+        error = _failure(good, _message())
+        ticks.now += 60  # the bucket refills one a minute
+        good.publish(_message())
     assert first == [401, 401]
     assert not isinstance(error, AuthError)
     assert (error.status, error.code, error.transient) == (429, 42909, True)
