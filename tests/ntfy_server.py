@@ -424,8 +424,9 @@ class FakeNtfy:
             return
         data = payload.encode("utf-8")
         if cut:
-            # Status line and half the headers, then the connection closes: the client never gets the id.
-            h.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Len")
+            # The headers and half the body, then the connection closes: the client never gets the whole id.
+            head = f"HTTP/1.0 {status} OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(data)}\r\n\r\n"
+            h.wfile.write(head.encode("latin-1") + data[: len(data) // 2])
             h.wfile.flush()
             h.close_connection = True
             with contextlib.suppress(OSError):
