@@ -52,7 +52,7 @@ def fsrs_options(settings: Any) -> Any:
     """The FSRS options a note gets from the settings (REMINDER_FSRS_RETENTION, REMINDER_FSRS_MAX_INTERVAL)."""
     from reminder.notes import FsrsOptions
 
-    return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval)
+    return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval, settings.fsrs_parameters)
 
 
 def stage_text(stage: int, extra: bool) -> str:
