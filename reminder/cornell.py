@@ -25,10 +25,14 @@ SUMMARY_HEADINGS = ("핵심 요약", "핵심요약", "요약", "summary")
 STATUS_BEGIN = "<!-- reminder:status -->"
 STATUS_END = "<!-- /reminder:status -->"
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$")
+# A fence line or an ATX heading, at most three spaces in (CommonMark: a line indented further is a list item's
+# content or indented code, where neither a heading nor a top-level fence can start).
+_MARKS = re.compile(r" {0,3}(?:(```|~~~).*|(#{1,6})[ \t]+(.*?)[ \t#]*)$")
+_MARK_STARTS = frozenset(" #`~")
 _TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])(?:\s+\[[ xX]\])?\s*")
 _JAMO = re.compile(r"^[\u1100-\u11ff\u3130-\u318f\s]+$")
+_TWO_LETTERS = re.compile(r"[^\W_].*?[^\W_]", re.S)
 # Notion exports a toggle heading as a list item "<title> 접기" ("fold"): with nothing under it, it is chrome.
 _TOGGLE_TITLE = re.compile(r"접기\s*$")
 
@@ -67,17 +71,15 @@ def template_lines(texts: Iterable[str]) -> frozenset[str]:
 def is_filler(text: str) -> bool:
     """Empty, only jamo (ㅇㅇ), or fewer than two letters (digits count as letters: "1." does not)."""
     text = text.strip()
-    if not text or _JAMO.match(text):
-        return True
-    letters = sum(1 for ch in text if ch.isalnum())
-    return letters < 2
+    return not text or bool(_JAMO.match(text)) or _TWO_LETTERS.search(text) is None
 
 
 def parse(text: str, placeholders: frozenset[str] = frozenset()) -> Cornell:
     """The cue questions (with answers) and the summary of a note's Markdown text."""
-    lines = _body(text).splitlines()
-    cue_lines = _section(lines, CUE_HEADINGS)
-    summary_lines = _section(lines, SUMMARY_HEADINGS)
+    body = _body(text)
+    headings = _headings(body)
+    cue_lines = _section(body, headings, CUE_HEADINGS)
+    summary_lines = _section(body, headings, SUMMARY_HEADINGS)
     questions = tuple(
         Cue(title, answer)
         for title, answer in _items(cue_lines or [], placeholders)
@@ -88,12 +90,16 @@ def parse(text: str, placeholders: frozenset[str] = frozenset()) -> Cornell:
 
 def _body(text: str) -> str:
     """The text without a BOM, frontmatter and the service's status block; newlines as \\n."""
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.lstrip("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
         if end != -1:
             nl = text.find("\n", end + 4)
             text = text[nl + 1 :] if nl != -1 else ""
+    if STATUS_BEGIN not in text:
+        return text
     out: list[str] = []
     inside = False
     for line in text.split("\n"):
@@ -112,29 +118,37 @@ def _heading_name(title: str) -> str:
     return unicodedata.normalize("NFC", re.sub(r"[*_:`]", "", title)).strip().casefold()
 
 
-def _section(lines: list[str], names: tuple[str, ...]) -> list[str] | None:
-    """The lines under the first heading named one of ``names``, to the next heading of its level or higher
-    (headings inside fenced code blocks are code)."""
+def _headings(text: str) -> list[tuple[int, int, int, str]]:
+    """(start, end, level, name) of every heading line, in order; headings inside fenced code blocks are code.
+    A sync parses every changed note and most of a note's lines are neither, so each line costs one look at its
+    first character: a heading or a top-level fence starts at most three spaces in (CommonMark; a line indented
+    further is a list item's content or indented code)."""
+    found: list[tuple[int, int, int, str]] = []
     fence: str | None = None
-    start: int | None = None
-    level = 0
-    for index, line in enumerate(lines):
-        stripped = line.lstrip()
-        if stripped.startswith(("```", "~~~")):
-            marker = stripped[:3]
+    offset = 0
+    for line in text.split("\n"):
+        start, offset = offset, offset + len(line) + 1
+        first = line[:1]
+        if first not in _MARK_STARTS or line.startswith(("    ", "\t")):
+            continue
+        match = _MARKS.match(line)
+        if match is None:
+            continue
+        marker = match.group(1)
+        if marker:
             fence = None if fence == marker else (marker if fence is None else fence)
-            continue
-        if fence is not None:
-            continue
-        match = _HEADING.match(line)
-        if not match:
-            continue
-        depth = len(match.group(1))
-        if start is not None and depth <= level:
-            return lines[start:index]
-        if start is None and _heading_name(match.group(2)) in names:
-            start, level = index + 1, depth
-    return lines[start:] if start is not None else None
+        elif fence is None:
+            found.append((start, start + len(line), len(match.group(2)), _heading_name(match.group(3))))
+    return found
+
+
+def _section(text: str, headings: list[tuple[int, int, int, str]], names: tuple[str, ...]) -> list[str] | None:
+    """The lines under the first heading named one of ``names``, to the next heading of its level or higher."""
+    for position, (_start, end, level, name) in enumerate(headings):
+        if name in names:
+            stop = next((s for s, _e, depth, _n in headings[position + 1 :] if depth <= level), len(text))
+            return text[end:stop].split("\n")[1:]
+    return None
 
 
 def _items(lines: list[str], placeholders: frozenset[str]) -> list[tuple[str, str]]:
