@@ -15,7 +15,6 @@ Not questions (template placeholders and filler):
 from __future__ import annotations
 
 import re
-import textwrap
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,10 +24,9 @@ SUMMARY_HEADINGS = ("핵심 요약", "핵심요약", "요약", "summary")
 STATUS_BEGIN = "<!-- reminder:status -->"
 STATUS_END = "<!-- /reminder:status -->"
 
-# A fence line or an ATX heading, at most three spaces in (CommonMark: a line indented further is a list item's
-# content or indented code, where neither a heading nor a top-level fence can start).
-_MARKS = re.compile(r" {0,3}(?:(```|~~~).*|(#{1,6})[ \t]+(.*?)[ \t#]*)$")
-_MARK_STARTS = frozenset(" #`~")
+# A fence line or an ATX heading, at the start of a line.
+_MARKS = re.compile(r"(?:(```|~~~).*|(#{1,6})[ \t]+(.*?)[ \t#]*)$")
+_LINE_MARK = re.compile(r"\n(?=#|```|~~~)")
 _TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])(?:\s+\[[ xX]\])?\s*")
 _JAMO = re.compile(r"^[\u1100-\u11ff\u3130-\u318f\s]+$")
@@ -120,25 +118,26 @@ def _heading_name(title: str) -> str:
 
 def _headings(text: str) -> list[tuple[int, int, int, str]]:
     """(start, end, level, name) of every heading line, in order; headings inside fenced code blocks are code.
-    A sync parses every changed note and most of a note's lines are neither, so each line costs one look at its
-    first character: a heading or a top-level fence starts at most three spaces in (CommonMark; a line indented
-    further is a list item's content or indented code)."""
+
+    Only lines that start with ``#``, ``` or ``~~~`` matter (a line indented in a list is an item's content, where
+    a heading cannot start), and they are found in one scan: a sync parses every changed note, and a Python
+    step per line would cost more than reading the file.
+    """
+    starts = [0] if text[:1] in ("#", "`", "~") else []
+    starts += [m.end() for m in _LINE_MARK.finditer(text)]
     found: list[tuple[int, int, int, str]] = []
     fence: str | None = None
-    offset = 0
-    for line in text.split("\n"):
-        start, offset = offset, offset + len(line) + 1
-        first = line[:1]
-        if first not in _MARK_STARTS or line.startswith(("    ", "\t")):
-            continue
-        match = _MARKS.match(line)
+    for start in starts:
+        end = text.find("\n", start)
+        end = len(text) if end == -1 else end
+        match = _MARKS.match(text, start, end)
         if match is None:
             continue
         marker = match.group(1)
         if marker:
             fence = None if fence == marker else (marker if fence is None else fence)
         elif fence is None:
-            found.append((start, start + len(line), len(match.group(2)), _heading_name(match.group(3))))
+            found.append((start, end, len(match.group(2)), _heading_name(match.group(3))))
     return found
 
 
@@ -164,10 +163,17 @@ def _items(lines: list[str], placeholders: frozenset[str]) -> list[tuple[str, st
 
 
 def _answer(nested: list[str], placeholders: frozenset[str]) -> str:
-    text = textwrap.dedent("\n".join(line.expandtabs(4) for line in nested)).strip("\n")
-    lines = [line.rstrip() for line in text.splitlines()]
-    meaningful = [line for line in lines if line.strip()]
-    if not meaningful or all(_is_placeholder(normalise_line(line), placeholders) for line in meaningful):
+    lines = [line.expandtabs(4).rstrip() if "\t" in line else line.rstrip() for line in nested]
+    meaningful = [line for line in lines if line]
+    if not meaningful:
+        return ""
+    # Dedent by the common indent of the lines with text (what textwrap.dedent does, for spaces, faster).
+    indent = min(len(line) - len(line.lstrip(" ")) for line in meaningful)
+    lines = [line[indent:] for line in lines]
+    # A line long enough is text, not filler; only then may the template's lines be what the answer is made of.
+    if (placeholders or all(len(line) < 16 for line in meaningful)) and all(
+        _is_placeholder(line, placeholders) for line in meaningful
+    ):
         return ""
     return "\n".join(lines).strip("\n")
 
