@@ -147,11 +147,15 @@ def _vault_sync(app: App) -> Any:
             if session.scalar(select(Vault.id).limit(1)) is None:
                 return  # no vault registered: do not load the YAML parser into a long-lived process for nothing
         from reminder import vault
+        from reminder.cli.common import adopt_default_scheduler
+        from reminder.notes import utcnow
 
         try:
+            started = utcnow()
             reports = vault.sync_all(
                 app.store, today=day, ladder=app.settings.ladder, extra_every=app.settings.extra_every
             )
+            adopt_default_scheduler(app, started)
         except Exception as exc:  # the digest matters more than the sync; the log says what went wrong
             log_event("sync", level=logging.ERROR, result="error", error=exc)
             return
