@@ -686,6 +686,10 @@ def undo(session: Session, note: Note, *, stage: int | None = None, long_term: b
                 Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset))
             )
         changed = True
+    if changed and note.scheduler == "fsrs":
+        set_scheduler(note, "fsrs", extra_every=extra_every)  # the history without that review, replayed
+    elif changed and note.scheduler == "sr" and note.scheduler_state:
+        _place_pending(note, schedulers.Sr().due_on(schedulers.decode_state(note.scheduler_state)), extra_every)
     if changed:
         note.updated_at = utcnow()
         session.flush()

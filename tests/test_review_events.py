@@ -226,3 +226,15 @@ def test_fitted_parameters_apply_to_notes_put_on_fsrs(db_url: str, run_cli, monk
     monkeypatch.setenv("REMINDER_FSRS_PARAMETERS", "1,2,3")
     bad = run_cli("add", "X", "--first-study", "2024-07-07", "--scheduler", "fsrs")
     assert bad.exit_code == 2 and "21 numbers" in bad.output
+
+
+def test_undoing_an_fsrs_review_replays_the_rest_of_the_history(db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    with freeze_time("2024-07-07 03:00:00"):
+        assert run_cli("add", "K8s", "--first-study", "2024-07-07", "--scheduler", "fsrs").exit_code == 0
+        first_due = _json(run_cli("show", "K8s", "--json"))["next_review"]["due_on"]
+    with freeze_time(f"{first_due} 03:00:00"):
+        assert run_cli("done", "K8s", "--rating", "easy").exit_code == 0
+        assert run_cli("undo", "K8s", "--stage", "1").exit_code == 0
+        shown = _json(run_cli("show", "K8s", "--json"))
+    assert shown["history"] == []
+    assert shown["due"]["due_on"] == first_due  # due again, as before the review
