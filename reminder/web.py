@@ -34,10 +34,7 @@ from reminder.config import check_cron
 from reminder.pages import CSP, render_message, render_review, render_today
 from reminder.schedulers import RATINGS
 from reminder.slots import local_key, next_slot, previous_slot
-from reminder.texts import TEXT, t
-
-# The catalogue's names as this module has always exported them.
-__all__ = ["CSP", "TEXT", "ReminderApp", "health", "make_app", "snooze_until"]
+from reminder.texts import t
 
 log = logging.getLogger(__name__)
 
