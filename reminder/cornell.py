@@ -185,7 +185,10 @@ def _is_placeholder(title: str, placeholders: frozenset[str]) -> bool:
 
 def _summary(lines: list[str], placeholders: frozenset[str]) -> str:
     """The summary section's Markdown without placeholder items (an item that is a placeholder or an empty
-    Notion toggle title goes; what is nested under a placeholder title stays)."""
+    Notion toggle title goes; what is nested under a placeholder title stays) and without the template's own
+    lines (its instruction "학습내용을 몇문장으로 압축하여 정리한다." next to what the learner wrote)."""
+    if placeholders:
+        lines = [line for line in lines if normalise_line(line) not in placeholders or _TOP_ITEM.match(line)]
     items = _items(lines, placeholders)
     if not items:
         text = "\n".join(line.rstrip() for line in lines).strip("\n")
