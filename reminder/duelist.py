@@ -19,6 +19,7 @@ from typing import Any
 from reminder import schedule
 from reminder.config import parse_ladder
 from reminder.revision import HEAD
+from reminder.sqlite_files import read_only_uri
 
 # Columns: note_id, offset, extra, due_on, title, link, first_studied_on, ladder, done_count, scheduler.
 DUE_SQL_SQLITE = (
@@ -60,7 +61,7 @@ def due_from_sqlite_file(path: Path, day: date, extra_every: int) -> list[schedu
     if not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=10)
     except sqlite3.Error:
         return None
     try:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -169,12 +170,16 @@ class Slot(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Wall-clock time of the slot in the learner's zone, "2025-03-09T08:00" (no offset): the same local time
-    # yielded twice (DST fall-back) maps to one key.
-    local_key: Mapped[str] = mapped_column(String(32), unique=True)
+    # yielded twice (DST fall-back) maps to one key. With the zone (IANA name; NULL for slots claimed before it
+    # was recorded) it identifies the slot: 08:00 in Asia/Seoul and 08:00 in UTC are different instants.
+    local_key: Mapped[str] = mapped_column(String(32))
+    zone: Mapped[str | None] = mapped_column(String(64))
     scheduled_at: Mapped[datetime] = mapped_column(DateTime)
     claimed_at: Mapped[datetime] = mapped_column(DateTime)
     claimed_by: Mapped[str] = mapped_column(String(200))
     due_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("zone", "local_key"),)
 
 
 class Outbox(Base):
@@ -193,6 +198,9 @@ class Outbox(Base):
     ntfy_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # True once an attempt ended without an answer (read timeout, cut connection, crash mid-send): ntfy may hold
+    # the message, so the next attempt looks on the topic first. ntfy has no idempotency key.
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 
