@@ -146,6 +146,18 @@ def _retention(value: Any) -> float:
     return number
 
 
+def parse_fsrs_parameters(value: Any) -> tuple[float, ...]:
+    """FSRS-6's 21 model weights, as `reminder fsrs optimize` prints them: "0.212,1.2931,..."."""
+    parts = value if isinstance(value, list | tuple) else str(value).split(",")
+    try:
+        numbers = tuple(float(str(p).strip()) for p in parts if str(p).strip())
+    except ValueError:
+        raise ValueError("FSRS parameters are 21 comma-separated numbers") from None
+    if len(numbers) != 21:
+        raise ValueError(f"FSRS parameters are 21 numbers, not {len(numbers)}")
+    return numbers
+
+
 def _text(value: Any) -> str:
     return str(value).strip()
 
@@ -223,6 +235,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scheduler", parse_scheduler, "ladder", "scheduler of new notes: ladder or fsrs"),
     Setting("fsrs_retention", _retention, 0.9, "FSRS: share of reviews to recall (desired retention)"),
     Setting("fsrs_max_interval", _positive_int, 365, "FSRS: longest interval in days"),
+    Setting("fsrs_parameters", parse_fsrs_parameters, None, "FSRS: your fitted weights (reminder fsrs optimize)"),
     Setting("ntfy_server", parse_http_url, "https://ntfy.sh", "ntfy server to publish to"),
     Setting("ntfy_topic", parse_topic, None, "ntfy topic the phone subscribes to"),
     Setting("ntfy_token", _text, None, "ntfy access token (tk_...)", secret=True),
@@ -269,6 +282,8 @@ class Settings:
                 shown = mask_url(value)
             elif s.name == "ladder":
                 shown = format_ladder(value)
+            elif s.name == "fsrs_parameters":
+                shown = ",".join(f"{v:g}" for v in value)
             elif isinstance(value, tuple):
                 shown = ",".join(value)
             else:

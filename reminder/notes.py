@@ -477,6 +477,26 @@ def set_scheduler(
     _place_pending(note, due, extra_every)
 
 
+def adopt_scheduler(
+    session: Session, *, created_since: datetime, scheduler: str, extra_every: int, fsrs: FsrsOptions | None = None
+) -> int:
+    """Give the vault notes a sync imported (created at or after ``created_since``) the scheduler new notes get
+    (REMINDER_SCHEDULER), as `reminder add` does; SR notes keep the plugin's. The number of notes switched."""
+    if scheduler == "ladder":
+        return 0
+    stmt = (
+        select(Note)
+        .where(Note.vault_id.is_not(None), Note.scheduler == "ladder", Note.created_at >= created_since)
+        .options(selectinload(Note.reviews), selectinload(Note.events))
+    )
+    count = 0
+    for note in session.scalars(stmt):
+        set_scheduler(note, scheduler, extra_every=extra_every, fsrs=fsrs)
+        count += 1
+    session.flush()
+    return count
+
+
 def _fsrs_options_of(note: Note) -> FsrsOptions:
     """The options an FSRS note was given (kept when it is replayed), or the defaults."""
     if note.scheduler == "fsrs" and note.scheduler_state:
@@ -666,6 +686,10 @@ def undo(session: Session, note: Note, *, stage: int | None = None, long_term: b
                 Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset))
             )
         changed = True
+    if changed and note.scheduler == "fsrs":
+        set_scheduler(note, "fsrs", extra_every=extra_every)  # the history without that review, replayed
+    elif changed and note.scheduler == "sr" and note.scheduler_state:
+        _place_pending(note, schedulers.Sr().due_on(schedulers.decode_state(note.scheduler_state)), extra_every)
     if changed:
         note.updated_at = utcnow()
         session.flush()

@@ -1,11 +1,13 @@
 """The phone's side of the service: action endpoints, today's page and /healthz, as a plain WSGI app.
 
-Served by waitress (a production WSGI server) in a daemon thread, so `reminder serve` and `reminder run --serve`
-share one implementation. Routes:
+Served by waitress (reminder.server) in a daemon thread, so `reminder serve` and `reminder run --serve` share
+one implementation; the HTML comes from reminder.pages (Jinja2 templates), the texts from reminder.texts. Routes:
 
     POST /a/done/<token>     mark the due stages of the token's notes done (a second press: "already done")
     POST /a/snooze/<token>   hold the token's notes until the day of the next cron slot on a later day
-    GET  /today/<token>      today's due notes, a done button each (plain HTML form, works without JS)
+    GET  /today/<token>      today's due notes, a done button and a review link each (plain HTML, no JS)
+    GET  /review/<token>     one due note: its cue questions, answers folded, and four rating buttons
+    POST /review/<token>     record the rating (form field ``rating``), then 303 to the next due note's page
     GET  /healthz            200 when the store answers and the last due slot ran, else 503 with the reason
 
 Nothing is listed or changed without a valid token. Tokens travel in the URL path, so this module never logs a
@@ -32,10 +34,7 @@ from reminder.config import check_cron
 from reminder.pages import CSP, render_message, render_review, render_today
 from reminder.schedulers import RATINGS
 from reminder.slots import local_key, next_slot, previous_slot
-from reminder.texts import TEXT, t
-
-# The catalogue's names as this module has always exported them.
-__all__ = ["CSP", "TEXT", "ReminderApp", "health", "make_app", "snooze_until"]
+from reminder.texts import t
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("reminder.cli.run", "run"),
     "status": ("reminder.cli.run", "status"),
     "serve": ("reminder.cli.serve", "serve"),
+    "fsrs": ("reminder.cli.review", "fsrs"),
+    "review": ("reminder.cli.review", "review"),
 }
 
 

@@ -52,7 +52,23 @@ def fsrs_options(settings: Any) -> Any:
     """The FSRS options a note gets from the settings (REMINDER_FSRS_RETENTION, REMINDER_FSRS_MAX_INTERVAL)."""
     from reminder.notes import FsrsOptions
 
-    return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval)
+    return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval, settings.fsrs_parameters)
+
+
+def adopt_default_scheduler(app: Any, since: Any) -> None:
+    """After a sync: the notes it imported get REMINDER_SCHEDULER, like a note added with `reminder add`."""
+    if app.settings.scheduler == "ladder":
+        return
+    from reminder.notes import adopt_scheduler
+
+    with app.store.write() as session:
+        adopt_scheduler(
+            session,
+            created_since=since,
+            scheduler=app.settings.scheduler,
+            extra_every=app.settings.extra_every,
+            fsrs=fsrs_options(app.settings),
+        )
 
 
 def stage_text(stage: int, extra: bool) -> str:

@@ -175,12 +175,15 @@ def _vault_sync(app: App) -> Any:
         from sqlalchemy.exc import SQLAlchemyError
 
         from reminder import vault
-        from reminder.notes import NoteError
+        from reminder.cli.common import adopt_default_scheduler
+        from reminder.notes import NoteError, utcnow
 
         try:
+            started = utcnow()
             reports = vault.sync_all(
                 app.store, today=day, ladder=app.settings.ladder, extra_every=app.settings.extra_every
             )
+            adopt_default_scheduler(app, started)
         except (NoteError, OSError, SQLAlchemyError) as exc:  # expected: one line, and the digest still goes out
             log_event("sync", level=logging.ERROR, result="error", error=exc)
             return
