@@ -8,7 +8,7 @@ import click
 
 from reminder import notes, schedule
 from reminder.cli import App, pass_app
-from reminder.cli.common import ladder_option, parse_date, stage_text
+from reminder.cli.common import ladder_option, parse_date, parse_stage, stage_text
 from reminder.cli.output import days, echo_json, table
 
 
@@ -38,6 +38,7 @@ def _next_text(view: notes.NoteView, today: date) -> str:
 @click.option("--level", help="How well it went (학습정도).")
 @click.option("--link", help="Where the note lives, e.g. obsidian://open?vault=...&file=...")
 @click.option("--ladder", metavar="DAYS", help="Stages for this note, e.g. 1,4,7,14 (default: the setting).")
+@click.option("--allow-duplicate", is_flag=True, help="Add it even if another note has the same title.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new note as JSON.")
 @pass_app
 def add(
@@ -50,6 +51,7 @@ def add(
     level: str | None,
     link: str | None,
     ladder: str | None,
+    allow_duplicate: bool,
     as_json: bool,
 ) -> None:
     """Register a studied note; its reviews come due on the ladder's days after FIRST-STUDY."""
@@ -69,6 +71,7 @@ def add(
             pages=pages,
             level=level,
             link=link,
+            unique_title=not allow_duplicate,
         )
         view = notes.view_note(note, today, app.settings.extra_every)
     if as_json:
@@ -155,7 +158,7 @@ def show(app: App, note: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("note")
-@click.option("--stage", type=int, metavar="N", help="Tick just this stage (days), due or not.")
+@click.option("--stage", callback=parse_stage, metavar="N", help="Tick just this stage (4 or D+4), due or not.")
 @click.option("--on", "on", metavar="DATE", help="Day the review was done (default: today).")
 @click.option("--long-term", "long_term", is_flag=True, help="Also mark the note as in long-term memory.")
 @pass_app
@@ -189,7 +192,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
 
 @click.command()
 @click.argument("note")
-@click.option("--stage", type=int, metavar="N", help="The stage (days) to mark not done.")
+@click.option("--stage", callback=parse_stage, metavar="N", help="The stage (4 or D+4) to mark not done.")
 @click.option("--long-term", "long_term", is_flag=True, help="Take back the long-term mark.")
 @pass_app
 def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
