@@ -163,6 +163,7 @@ class _State:
     delay: float = 0.0
     delay_after_store: bool = False
     cuts: int = 0
+    in_flight: int = 0
     auth_failures: int = 0
     internal_errors: list[str] = field(default_factory=list)
 
@@ -376,6 +377,11 @@ class FakeNtfy:
         with self._lock:
             return list(self._state.log)
 
+    def wait_idle(self, timeout: float = 10) -> bool:
+        """Block until no request is being handled (held answers included): what was sent is stored by now."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._state.in_flight == 0, timeout)
+
     def wait_for_requests(self, count: int, timeout: float = 5) -> bool:
         """Block until ``count`` requests have arrived (True) or ``timeout`` seconds passed (False)."""
         with self._changed:
@@ -397,6 +403,16 @@ class FakeNtfy:
     # --- request handling ---
 
     def _handle(self, h: _Handler) -> None:
+        with self._changed:
+            self._state.in_flight += 1
+        try:
+            self._handle_one(h)
+        finally:
+            with self._changed:
+                self._state.in_flight -= 1
+                self._changed.notify_all()
+
+    def _handle_one(self, h: _Handler) -> None:
         parts = urlsplit(h.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         length = int(h.headers.get("Content-Length") or 0)
