@@ -164,6 +164,7 @@ class Runner:
         rng: random.Random | None = None,
         before_slot: Callable[[date], None] | None = None,
         actions: Callable[[Sequence[Any], date], list[dict[str, Any]]] | None = None,
+        click: Callable[[Sequence[Any], date], str] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -173,6 +174,7 @@ class Runner:
         self.rng = rng or random.Random()
         self.before_slot = before_slot
         self.actions = actions
+        self.click = click
         self._last_key: str | None = None
         self.worked = False  # whether the last step processed a slot or sent something
 
@@ -189,6 +191,7 @@ class Runner:
             overdue_days=s.overdue_days,
             tags=s.tags,
             listed_actions=(lambda listed: self.actions(listed, day)) if self.actions else None,
+            click=(lambda listed: self.click(listed, day)) if self.click else None,
         )
 
     def preview(self, slot: datetime) -> dict[str, Any] | None:

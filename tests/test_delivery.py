@@ -200,7 +200,7 @@ def test_two_runners_recovering_one_stuck_row_send_it_once(
 
 
 def test_a_slow_look_up_does_not_stall_a_phone_press(tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
-    from reminder.web import start_server
+    from reminder.server import start_server
 
     today = datetime.now(SEOUL).date()
     note_id = add(store, "Pods", today - timedelta(days=1))

@@ -14,7 +14,7 @@ import requests
 from reminder import actions, notes
 from reminder.config import Settings, load_settings
 from reminder.db import Store
-from reminder.web import WebServer, start_server
+from reminder.server import WebServer, start_server
 
 SEOUL = ZoneInfo("Asia/Seoul")
 EXPECTED = {

@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -60,6 +60,13 @@ def parse_stage(ctx: click.Context | None, param: click.Parameter | None, value:
     if not (text.isascii() and text.isdigit()) or int(text) <= 0:
         raise UserError(f"--stage: {value!r} is not a stage (days after the first study, e.g. 4 or D+4)")
     return int(text)
+
+
+def fsrs_options(settings: Any) -> Any:
+    """The FSRS options a note gets from the settings (REMINDER_FSRS_RETENTION, REMINDER_FSRS_MAX_INTERVAL)."""
+    from reminder.notes import FsrsOptions
+
+    return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval)
 
 
 def stage_text(stage: int, extra: bool) -> str:

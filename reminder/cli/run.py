@@ -159,7 +159,7 @@ def _runner(app: App, client: Any) -> Any:
     from reminder.runner import Runner
 
     store, settings = app.store, app.settings
-    buttons = None
+    buttons = tap = None
     if settings.public_url:
         from reminder import actions
 
@@ -168,7 +168,10 @@ def _runner(app: App, client: Any) -> Any:
         def buttons(listed: Any, day: Any) -> list[dict[str, Any]]:
             return actions.digest_actions(settings.public_url, key, listed, language=settings.language, day=day)
 
-    return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons)
+        def tap(listed: Any, day: Any) -> str:
+            return actions.click_url(settings.public_url, key, listed, day=day)
+
+    return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons, click=tap)
 
 
 def _vault_sync(app: App) -> Any:
@@ -264,7 +267,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
         stop = stop_on_signals()
         server = None
         if serve_web:
-            from reminder.web import ServerError, start_server
+            from reminder.server import ServerError, start_server
 
             try:
                 server = start_server(app.store, app.settings, started_at=datetime.now(UTC))
