@@ -24,7 +24,7 @@ from typing import Any
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from reminder.schedule import DueNote
-from reminder.texts import TEXT
+from reminder.texts import LANGUAGES, t
 
 ACTIONS = ("done", "snooze", "page", "review")
 TOKEN_MAX_AGE = timedelta(days=7)
@@ -36,8 +36,8 @@ _CLOCK_SKEW = timedelta(minutes=5)
 
 # The button labels live in the catalogue (reminder.texts) with every other text the learner reads.
 LABELS = {
-    language: {name: TEXT[language]["button_" + name] for name in ("done", "snooze", "open", "page")}
-    for language in TEXT
+    language: {name: t(language, "button_" + name) for name in ("done", "snooze", "open", "page")}
+    for language in LANGUAGES
 }
 
 

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from reminder import schedule
 from reminder.cornell import Cue
-from reminder.texts import t, when
+from reminder.texts import format_day, t, when
 
 LINK_SCHEMES = ("http", "https", "obsidian")
 
@@ -51,7 +51,7 @@ def _environment() -> Any:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(safe_link=safe_link)
+    env.globals.update(safe_link=safe_link, format_day=format_day)
     return env
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from reminder.i18n import catalogue
+
 STAGES_WEIGHT = 60
 LONG_TERM_WEIGHT = 40
 BAR_SQUARES = 10
@@ -114,7 +116,7 @@ def summarise_due(
 
 def stage_label(offset: int, extra: bool, language: str = "en") -> str:
     if extra:
-        return f"extra D+{offset}" if language == "en" else f"추가 D+{offset}"
+        return catalogue(language).gettext("extra D+{offset}").format(offset=offset)
     return f"D+{offset}"
 
 

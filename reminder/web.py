@@ -34,7 +34,7 @@ from reminder.config import check_cron
 from reminder.pages import CSP, render_message, render_review, render_today
 from reminder.schedulers import RATINGS
 from reminder.slots import local_key, next_slot, previous_slot
-from reminder.texts import t
+from reminder.texts import format_day, t
 
 log = logging.getLogger(__name__)
 
@@ -359,7 +359,7 @@ class ReminderApp:
                 "status": name,
                 "until": until.isoformat(),
                 "snoozed": changed,
-                "message": t(self.language, name, day=until.isoformat()),
+                "message": t(self.language, name, day=format_day(until, self.language)),
             },
         )
 

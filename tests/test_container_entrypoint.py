@@ -152,3 +152,16 @@ def test_the_wheel_ships_the_page_templates_and_their_stylesheet(installed_wheel
     out = subprocess.run([str(installed_wheel / "bin" / "python"), "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["base.html", "message.html", "review.html", "style.css", "today.html"]
+
+
+def test_the_wheel_ships_the_compiled_catalogues(installed_wheel: Path) -> None:
+    """Korean comes from the .mo inside the wheel, not from this source tree."""
+    script = (
+        "from reminder.texts import t; from reminder.i18n import format_day; import datetime; "
+        "print(t('ko', 'heading', n=2), '|', format_day(datetime.date(2026, 12, 1), 'ko'))"
+    )
+    out = subprocess.run(
+        [str(installed_wheel / "bin" / "python"), "-c", script], capture_output=True, text=True, cwd="/"
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "📚 오늘 복습 2개 | 12월 1일 (화)"

@@ -34,6 +34,7 @@ from reminder.config import Settings, load_settings
 from reminder.db import Store, open_store
 from reminder.db.models import Meta, Note, Slot
 from reminder.digest import build_digest
+from reminder.i18n import format_day
 from reminder.server import WebServer, start_server
 from reminder.web import health
 
@@ -261,7 +262,7 @@ def test_snooze_hides_the_notes_until_the_day_of_the_next_slot(
     assert resp.status_code == 200
     assert resp.json()["status"] == "snoozed"
     assert resp.json()["until"] == until.isoformat()
-    assert resp.json()["message"] == f"{until.isoformat()}까지 알림을 미뤘습니다."
+    assert resp.json()["message"] == f"{format_day(until, 'ko')}까지 알림을 미뤘습니다."  # the ISO day is "until"
     assert due_ids(store, TODAY) == []
     assert due_ids(store, until - timedelta(days=1)) == []
     assert due_ids(store, until) == sorted([seed, other])
