@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from reminder.i18n import Invalid, LocalizedError
+
 APP_NAME = "reminder"
 ENV_PREFIX = "REMINDER_"
 DEFAULT_LADDER = (1, 4, 7, 14)
@@ -34,11 +36,12 @@ RESERVED_TOPICS = frozenset(
 )
 
 
-class ConfigError(ValueError):
-    """A setting has a value reminder cannot use. The message is one line and never holds a secret."""
+class ConfigError(LocalizedError, ValueError):
+    """A setting has a value reminder cannot use. The message is one line and never holds a secret; its message
+    id and values are translated where it is shown (reminder.i18n.LocalizedError)."""
 
 
-# --- parsers: str (or TOML value) -> typed value; raise ValueError("reason") -----------------------------------
+# --- parsers: str (or TOML value) -> typed value; raise Invalid("reason") (a ValueError) ------------------------
 
 
 def parse_ladder(value: Any) -> tuple[int, ...]:
@@ -48,16 +51,16 @@ def parse_ladder(value: Any) -> tuple[int, ...]:
     else:
         parts = [p.strip() for p in str(value).split(",")]
     if not parts or parts == [""]:
-        raise ValueError("a ladder needs at least one stage, e.g. 1,4,7,14")
+        raise Invalid("a ladder needs at least one stage, e.g. 1,4,7,14")
     days: list[int] = []
     for part in parts:
         if not (part.isascii() and part.isdigit()) or int(part) <= 0:
-            raise ValueError(f"{part!r} is not a positive whole number of days (e.g. 1,4,7,14)")
+            raise Invalid("{part!r} is not a positive whole number of days (e.g. 1,4,7,14)", part=part)
         if int(part) > LADDER_MAX_DAYS:
-            raise ValueError(f"{part} days is beyond the longest stage, {LADDER_MAX_DAYS} days")
+            raise Invalid("{part} days is beyond the longest stage, {longest} days", part=part, longest=LADDER_MAX_DAYS)
         days.append(int(part))
     if any(b <= a for a, b in itertools.pairwise(days)):
-        raise ValueError(f"stages must be strictly increasing: {','.join(map(str, days))}")
+        raise Invalid("stages must be strictly increasing: {stages}", stages=",".join(map(str, days)))
     return tuple(days)
 
 
@@ -74,14 +77,14 @@ def parse_timezone(value: Any) -> str:
             raise ZoneInfoNotFoundError(name)
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Seoul)") from None
+        raise Invalid("unknown time zone {name!r} (use an IANA name such as Asia/Seoul)", name=name) from None
     return name
 
 
 def _positive_int(value: Any) -> int:
     text = str(value).strip()
     if not text.isdigit() or int(text) <= 0:
-        raise ValueError(f"{text!r} is not a positive whole number")
+        raise Invalid("{text!r} is not a positive whole number", text=text)
     return int(text)
 
 
@@ -92,30 +95,30 @@ def _priority(value: Any) -> int:
         return names[text]
     if text.isdigit() and 1 <= int(text) <= 5:
         return int(text)
-    raise ValueError(f"{text!r} is not an ntfy priority (1-5 or min/low/default/high/max)")
+    raise Invalid("{text!r} is not an ntfy priority (1-5 or min/low/default/high/max)", text=text)
 
 
 def parse_http_url(value: Any) -> str:
     text = str(value).strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{mask_url(text)!r} is not an http(s) URL")
+        raise Invalid("{text!r} is not an http(s) URL", text=mask_url(text))
     return text
 
 
 def parse_topic(value: Any) -> str:
     text = str(value).strip()
     if not TOPIC_RE.fullmatch(text):
-        raise ValueError(f"{text!r} is not a valid ntfy topic (1-64 of A-Z a-z 0-9 - _)")
+        raise Invalid("{text!r} is not a valid ntfy topic (1-64 of A-Z a-z 0-9 - _)", text=text)
     if text in RESERVED_TOPICS:
-        raise ValueError(f"{text!r} is reserved by ntfy; pick another topic")
+        raise Invalid("{text!r} is reserved by ntfy; pick another topic", text=text)
     return text
 
 
 def _language(value: Any) -> str:
     text = str(value).strip().lower()
     if text not in ("ko", "en"):
-        raise ValueError(f"{text!r} is not a supported language (ko or en)")
+        raise Invalid("{text!r} is not a supported language (ko or en)", text=text)
     return text
 
 
@@ -128,7 +131,7 @@ def _tags(value: Any) -> tuple[str, ...]:
 def _port(value: Any) -> int:
     port = _positive_int(value)
     if port > 65535:
-        raise ValueError(f"{port} is not a TCP port")
+        raise Invalid("{port} is not a TCP port", port=port)
     return port
 
 
@@ -136,7 +139,7 @@ def parse_scheduler(value: Any) -> str:
     """The scheduler a new note gets: the ladder or FSRS (SR notes are recognised by their own fields)."""
     text = str(value).strip().lower()
     if text not in ("ladder", "fsrs"):
-        raise ValueError(f"{text!r} is not a scheduler (ladder or fsrs)")
+        raise Invalid("{text!r} is not a scheduler (ladder or fsrs)", text=text)
     return text
 
 
@@ -144,10 +147,10 @@ def _retention(value: Any) -> float:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise ValueError(f"{value!r} is not a number between 0 and 1") from None
+        raise Invalid("{value!r} is not a number between 0 and 1", value=value) from None
     # FSRS itself accepts (0, 1]; below 0.7 or at 1 the intervals stop making sense for a learner.
     if not 0.7 <= number < 1:
-        raise ValueError(f"{number} is outside 0.7-0.99 (the share of reviews you want to recall)")
+        raise Invalid("{number} is outside 0.7-0.99 (the share of reviews you want to recall)", number=number)
     return number
 
 
@@ -157,9 +160,9 @@ def parse_fsrs_parameters(value: Any) -> tuple[float, ...]:
     try:
         numbers = tuple(float(str(p).strip()) for p in parts if str(p).strip())
     except ValueError:
-        raise ValueError("FSRS parameters are 21 comma-separated numbers") from None
+        raise Invalid("FSRS parameters are 21 comma-separated numbers") from None
     if len(numbers) != 21:
-        raise ValueError(f"FSRS parameters are 21 numbers, not {len(numbers)}")
+        raise Invalid("FSRS parameters are 21 numbers, not {count}", count=len(numbers))
     return numbers
 
 
@@ -170,7 +173,7 @@ def _text(value: Any) -> str:
 def _existing_file(value: Any) -> str:
     path = Path(str(value).strip()).expanduser()
     if not path.is_file():
-        raise ValueError(f"file {str(path)!r} does not exist")
+        raise Invalid("file {path!r} does not exist", path=str(path))
     return str(path)
 
 
@@ -306,9 +309,11 @@ class Settings:
         try:
             token = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"ntfy_token_file: cannot read {path!r}: {exc.strerror}") from None
+            raise ConfigError(
+                "ntfy_token_file: cannot read {path!r}: {reason}", path=path, reason=exc.strerror
+            ) from None
         if not token:
-            raise ConfigError(f"ntfy_token_file: {path!r} is empty")
+            raise ConfigError("ntfy_token_file: {path!r} is empty", path=path)
         return token
 
 
@@ -334,16 +339,24 @@ def read_config_file(path: Path, *, must_exist: bool = False) -> dict[str, Any]:
             data = tomllib.load(fh)
     except FileNotFoundError:
         if must_exist:  # named on the command line: a typo must not silently mean "no config"
-            raise ConfigError(f"config file {path} does not exist") from None
+            raise ConfigError("config file {path} does not exist", path=path) from None
         return {}
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None
+        raise ConfigError("config file {path}: {reason}", path=path, reason=exc) from None
     except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+        raise ConfigError("config file {path}: {reason}", path=path, reason=exc.strerror) from None
     unknown = sorted(set(data) - set(SETTINGS_BY_NAME))
     if unknown:
-        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
+        raise ConfigError("config file {path}: unknown setting {name!r}", path=path, name=unknown[0])
     return data
+
+
+class _InFile(LocalizedError):
+    """A setting's name in the config file, as an error names where the bad value is."""
+
+
+def _in_file(name: str, path: Path) -> _InFile:
+    return _InFile("{name} in {path}", name=name, path=path)
 
 
 def load_settings(
@@ -369,14 +382,14 @@ def load_settings(
         elif environ.get(s.env, "") != "":
             raw, source, label = environ[s.env], f"environment ({s.env})", s.env
         elif s.name in file_values:
-            raw, source, label = file_values[s.name], f"config file ({path})", f"{s.name} in {path}"
+            raw, source, label = file_values[s.name], f"config file ({path})", _in_file(s.name, path)
         else:
             values[s.name], sources[s.name] = s.default_value(), "default"
             continue
         try:
             values[s.name] = s.parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{label}: {exc}") from None
+            raise ConfigError("{label}: {reason}", label=label, reason=exc) from None
         sources[s.name] = source
     return Settings(values=values, sources=sources, config_path=path)
 
@@ -395,8 +408,9 @@ def check_cron(expr: str) -> str:
     named = len(fields) == 1 and fields[0].lower() in CRON_NAMES
     if not named and (len(fields) != 5 or not croniter.is_valid(expr)):
         raise ConfigError(
-            f"cron: {expr!r} is not a valid cron expression: five fields (minute hour day month weekday, "
-            "e.g. '0 8 * * *') or a name such as @daily"
+            "cron: {expr!r} is not a valid cron expression: five fields (minute hour day month weekday, "
+            "e.g. '0 8 * * *') or a name such as @daily",
+            expr=expr,
         )
     return expr
 
@@ -408,16 +422,16 @@ def save_config_values(path: Path, updates: Mapping[str, Any]) -> None:
 
     unknown = sorted(set(updates) - set(SETTINGS_BY_NAME))
     if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r}")
+        raise ConfigError("unknown setting {name!r}", name=unknown[0])
     for name, value in updates.items():
         if value is None:
             continue
         try:
             SETTINGS_BY_NAME[name].parse(value)
             if isinstance(value, str) and not value.isprintable():
-                raise ValueError("holds a control character")
+                raise Invalid("holds a control character")
         except ValueError as exc:
-            raise ConfigError(f"{name}: {exc}") from None
+            raise ConfigError("{name}: {reason}", name=name, reason=exc) from None
     data = read_config_file(path)
     data.update(updates)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -141,3 +141,36 @@ def format_day(day: date, language: str) -> str:
         day=day.day,
         year=day.year,
     )
+
+
+class LocalizedError(Exception):
+    """An error whose message is a catalogue message id and its values, translated where it is shown.
+
+    ``str(exc)`` is the English text (logs, tracebacks, tests that read it keep working); the command line shows
+    ``translate_error(exc, language)``. A value may itself be an exception (the reason a setting was refused):
+    it is translated too. The message id is what the raise site writes, ``{name}`` placeholders and all, so the
+    catalogue's extractor finds it (scripts/catalogue.py lists the error classes among its keywords)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.message = message
+        self.values = values
+        super().__init__(render(catalogue(SOURCE_LANGUAGE), message, values))
+
+
+def render(cat: Catalogue, message: str, values: dict[str, object]) -> str:
+    text = cat.gettext(message)
+    if not values:  # a text made elsewhere (a driver's reason): shown as it is, braces and all
+        return text
+    shown = {k: translate_error(v, cat.language) if isinstance(v, BaseException) else v for k, v in values.items()}
+    return text.format(**shown)
+
+
+def translate_error(exc: BaseException, language: str) -> str:
+    """What the learner reads for ``exc``: its catalogue text in ``language`` if it has one, else its own text."""
+    if isinstance(exc, LocalizedError):
+        return render(catalogue(language), exc.message, exc.values)
+    return str(exc)
+
+
+class Invalid(LocalizedError, ValueError):
+    """A value a parser refuses (a setting, an option), with the reason in the catalogue."""

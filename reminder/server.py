@@ -9,11 +9,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from reminder.i18n import LocalizedError
+
 log = logging.getLogger(__name__)
 
 
-class ServerError(Exception):
-    """The server cannot start (address in use, unknown host). One line, for the user."""
+class ServerError(LocalizedError):
+    """The server cannot start (address in use, unknown host). One line, for the user (translated where shown)."""
 
 
 class WebServer:
@@ -118,7 +120,7 @@ def start_server(
         )
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-        raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
+        raise ServerError("cannot listen on {host}:{port}: {reason}", host=host, port=port, reason=reason) from None
     from waitress.server import BaseWSGIServer
 
     # waitress's own error answers (400, 413...) carry the security headers too.

@@ -11,7 +11,7 @@ import freezegun
 import pytest
 from click.testing import CliRunner, Result
 
-from reminder.cli import cli
+from reminder.cli import cli, use_language
 from reminder.db import Store, open_store
 
 SEED_NOTE = Path(__file__).resolve().parent / "data" / "kubernetes-3.2-objects.md"
@@ -34,6 +34,11 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("REMINDER_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("REMINDER_TIMEZONE", "Asia/Seoul")
+    # The command line speaks English whatever the developer's locale; the tests of the Korean one set LANG.
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    use_language("en")
     return home
 
 

@@ -29,11 +29,13 @@ def parse_date(value: str, what: str, today: date) -> date:
         return today - timedelta(days=1)
     match = DATE_RE.match(text)
     if not match:
-        raise UserError(f"{what}: {value!r} is not a date (use YYYY-MM-DD)")
+        raise UserError("{what}: {value!r} is not a date (use YYYY-MM-DD)", what=what, value=value)
     try:
         return date(*(int(g) for g in match.groups()))
     except ValueError as exc:
-        raise UserError(f"{what}: {value!r} is not a valid date ({exc})") from None
+        raise UserError(
+            "{what}: {value!r} is not a valid date ({reason})", what=what, value=value, reason=exc
+        ) from None
 
 
 def checked_option(option: str, parse: Callable[[str], T], value: str | None) -> T | None:
@@ -43,7 +45,7 @@ def checked_option(option: str, parse: Callable[[str], T], value: str | None) ->
     try:
         return parse(value)
     except ValueError as exc:
-        raise UserError(f"{option}: {exc}") from None
+        raise UserError("{option}: {reason}", option=option, reason=exc) from None
 
 
 def ladder_option(value: str | None) -> tuple[int, ...] | None:
@@ -58,7 +60,7 @@ def parse_stage(ctx: click.Context | None, param: click.Parameter | None, value:
     if text[:2].upper() == "D+":
         text = text[2:]
     if not (text.isascii() and text.isdigit()) or int(text) <= 0:
-        raise UserError(f"--stage: {value!r} is not a stage (days after the first study, e.g. 4 or D+4)")
+        raise UserError("--stage: {value!r} is not a stage (days after the first study, e.g. 4 or D+4)", value=value)
     return int(text)
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from reminder.cli import ngettext
+
 
 def width(text: str) -> int:
     total = 0
@@ -48,4 +50,4 @@ def echo_json(data: Any) -> None:
 
 
 def days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
+    return ngettext("{n} day", "{n} days", n).format(n=n)

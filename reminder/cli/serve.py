@@ -6,21 +6,22 @@ import logging
 
 import click
 
-from reminder.cli import App, UserError, pass_app
+from reminder.cli import App, UserError, _, error_text, pass_app
 from reminder.cli.common import configure_logging, stop_on_signals
 from reminder.config import check_cron
 
 log = logging.getLogger("reminder.web")
 
 
-@click.command()
-@click.option("--host", metavar="HOST", help="Address to bind (default: the host setting, 127.0.0.1).")
+@click.command(
+    help=_("Serve the notification buttons, today's page and /healthz (behind a reverse proxy for the phone).")
+)
+@click.option("--host", metavar="HOST", help=_("Address to bind (default: the host setting, 127.0.0.1)."))
 @click.option(
-    "--port", type=click.IntRange(0, 65535), metavar="PORT", help="Port to bind (default: the port setting; 0: any)."
+    "--port", type=click.IntRange(0, 65535), metavar="PORT", help=_("Port to bind (default: the port setting; 0: any).")
 )
 @pass_app
 def serve(app: App, host: str | None, port: int | None) -> None:
-    """Serve the notification buttons, today's page and /healthz (behind a reverse proxy for the phone)."""
     from reminder.server import ServerError, start_server
 
     settings = app.settings
@@ -31,7 +32,7 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     try:
         server = start_server(store, settings, host=host, port=port)
     except ServerError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(error_text(exc), translate=False) from None
     public = f" public_url={settings.public_url}" if settings.public_url else ""
     log.info("event=serve url=%s%s", server.url, public)
     try:

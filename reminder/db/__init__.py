@@ -18,14 +18,16 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reminder.config import mask_url
+from reminder.i18n import LocalizedError
 from reminder.revision import HEAD, REVISIONS
 from reminder.sqlite_files import FOLDER_MODE, create_private_file, is_sqlite_file, make_private, read_only_uri
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-class StoreError(Exception):
-    """The store cannot be used: the message is one line for the user, with any password masked."""
+class StoreError(LocalizedError):
+    """The store cannot be used: the message is one line for the user, with any password masked (a catalogue
+    message id and its values, translated where it is shown)."""
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -42,14 +44,14 @@ def _read_sqlite_revision(path: Path) -> str | None:
     try:
         conn = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from None
+        raise StoreError("cannot open database {path}: {reason}", path=path, reason=exc) from None
     try:
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else None
     except sqlite3.DatabaseError as exc:
         if "no such table" in str(exc):
             return None
-        raise StoreError(f"cannot open database {path}: {exc}") from None
+        raise StoreError("cannot open database {path}: {reason}", path=path, reason=exc) from None
     finally:
         conn.close()
 
@@ -111,11 +113,12 @@ def create_store_engine(url: str) -> Engine:
         engine = create_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StoreError(f"cannot open database {mask_url(url)}: {reason}") from None
+        raise StoreError("cannot open database {url}: {reason}", url=mask_url(url), reason=reason) from None
     except ImportError as exc:
         raise StoreError(
-            f"cannot open database {mask_url(url)}: driver not installed ({exc.name}); "
-            "for PostgreSQL install reminder[postgres]"
+            "cannot open database {url}: driver not installed ({driver}); for PostgreSQL install reminder[postgres]",
+            url=mask_url(url),
+            driver=exc.name,
         ) from None
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
@@ -130,18 +133,19 @@ def _db_revision(engine: Engine) -> str | None:
         return row[0] if row else None
 
 
-def describe_db_error(url: str, exc: BaseException) -> str:
+def describe_db_error(url: str, exc: BaseException) -> StoreError:
     orig = getattr(exc, "orig", None) or exc
     lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
     reason = lines[0] if lines else type(orig).__name__
-    return f"cannot open database {mask_url(url)}: {mask_url(reason)}"
+    return StoreError("cannot open database {url}: {reason}", url=mask_url(url), reason=mask_url(reason))
 
 
 def check_revision(url: str, revision: str | None) -> None:
     if revision is not None and revision not in REVISIONS:
         raise StoreError(
-            f"database {mask_url(url)} was written by a newer version of reminder (schema {revision}); "
-            "upgrade reminder to use it"
+            "database {url} was written by a newer version of reminder (schema {revision}); upgrade reminder to use it",
+            url=mask_url(url),
+            revision=revision,
         )
 
 
@@ -154,7 +158,9 @@ def open_store(url: str, *, auto_upgrade: bool | None = None, create_dirs: bool 
     try:
         sqlite_path = _sqlite_path(url)
     except (ArgumentError, ValueError) as exc:
-        raise StoreError(f"cannot open database {mask_url(url)}: {str(exc).splitlines()[0]}") from None
+        raise StoreError(
+            "cannot open database {url}: {reason}", url=mask_url(url), reason=str(exc).splitlines()[0]
+        ) from None
     if sqlite_path is not None:
         _prepare_sqlite_file(url, sqlite_path, create_dirs=create_dirs)
     engine = create_store_engine(url)
@@ -162,22 +168,27 @@ def open_store(url: str, *, auto_upgrade: bool | None = None, create_dirs: bool 
         revision = _db_revision(engine)
     except DBAPIError as exc:
         engine.dispose()
-        raise StoreError(describe_db_error(url, exc)) from None
+        raise describe_db_error(url, exc) from None
     check_revision(url, revision)
     if revision != HEAD:
         if auto_upgrade is None:
             auto_upgrade = engine.dialect.name == "sqlite"
         if not auto_upgrade:
             engine.dispose()
-            state = "is empty" if revision is None else f"is at schema {revision}"
-            raise StoreError(f"database {mask_url(url)} {state}; run `reminder db upgrade` first")
+            if revision is None:
+                raise StoreError("database {url} is empty; run `reminder db upgrade` first", url=mask_url(url))
+            raise StoreError(
+                "database {url} is at schema {revision}; run `reminder db upgrade` first",
+                url=mask_url(url),
+                revision=revision,
+            )
         from reminder.db.migrate import upgrade
 
         try:
             upgrade(engine)
         except DBAPIError as exc:
             engine.dispose()
-            raise StoreError(describe_db_error(url, exc)) from None
+            raise describe_db_error(url, exc) from None
     if sqlite_path is not None:
         make_private(sqlite_path)  # the -wal and -shm files exist now
     return Store(engine)
@@ -188,11 +199,13 @@ def _prepare_sqlite_file(url: str, path: Path, *, create_dirs: bool) -> None:
     try:
         if path.exists():
             if path.is_dir():
-                raise StoreError(f"cannot open database {mask_url(url)}: {path} is a folder")
+                raise StoreError("cannot open database {url}: {path} is a folder", url=mask_url(url), path=path)
             if not is_sqlite_file(path):
                 raise StoreError(
-                    f"cannot open database {mask_url(url)}: {path} exists and is not an SQLite database "
-                    "(refusing to overwrite it)"
+                    "cannot open database {url}: {path} exists and is not an SQLite database "
+                    "(refusing to overwrite it)",
+                    url=mask_url(url),
+                    path=path,
                 )
             check_revision(url, _read_sqlite_revision(path))
         else:
@@ -201,10 +214,14 @@ def _prepare_sqlite_file(url: str, path: Path, *, create_dirs: bool) -> None:
                 path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
                 path.parent.chmod(FOLDER_MODE)
             elif not path.parent.is_dir():
-                raise StoreError(f"cannot open database {mask_url(url)}: folder {path.parent} does not exist")
+                raise StoreError(
+                    "cannot open database {url}: folder {parent} does not exist", url=mask_url(url), parent=path.parent
+                )
             create_private_file(path)
         if create_dirs and path.parent.stat().st_mode & 0o777 != FOLDER_MODE:
             path.parent.chmod(FOLDER_MODE)  # a data folder made by an older version
         make_private(path)
     except OSError as exc:
-        raise StoreError(f"cannot open database {mask_url(url)}: {exc.strerror or exc}") from None
+        raise StoreError(
+            "cannot open database {url}: {reason}", url=mask_url(url), reason=exc.strerror or exc
+        ) from None

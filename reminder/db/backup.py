@@ -28,32 +28,34 @@ def _source_path(database_url: str) -> Path:
     try:
         parsed = make_url(database_url)
     except (ArgumentError, ValueError):
-        raise StoreError(f"cannot back up {mask_url(database_url)}: not a database URL") from None
+        raise StoreError("cannot back up {url}: not a database URL", url=mask_url(database_url)) from None
     backend = parsed.get_backend_name()
     if backend != "sqlite":
         raise StoreError(
-            f"cannot back up {mask_url(database_url)}: `reminder db backup` copies SQLite stores only; "
-            f"back up a {backend} store with its own tools (pg_dump for PostgreSQL)"
+            "cannot back up {url}: `reminder db backup` copies SQLite stores only; "
+            "back up a {backend} store with its own tools (pg_dump for PostgreSQL)",
+            url=mask_url(database_url),
+            backend=backend,
         )
     if not parsed.database or parsed.database == ":memory:":
-        raise StoreError(f"cannot back up {mask_url(database_url)}: an in-memory store has no file to copy")
+        raise StoreError("cannot back up {url}: an in-memory store has no file to copy", url=mask_url(database_url))
     path = Path(parsed.database).expanduser().absolute()
     if not path.is_file():
-        raise StoreError(f"cannot back up {path}: no such database file")
+        raise StoreError("cannot back up {path}: no such database file", path=path)
     return path
 
 
 def _check_destination(source: Path, dest: Path, overwrite: bool) -> None:
     if dest.is_dir():
-        raise StoreError(f"cannot write backup {dest}: it is a folder; give a file name")
+        raise StoreError("cannot write backup {dest}: it is a folder; give a file name", dest=dest)
     if dest.exists() and dest.resolve() == source.resolve():
-        raise StoreError(f"cannot write backup {dest}: it is the database itself")
+        raise StoreError("cannot write backup {dest}: it is the database itself", dest=dest)
     if dest.exists() and not overwrite:
-        raise StoreError(f"cannot write backup {dest}: the file exists (use --overwrite to replace it)")
+        raise StoreError("cannot write backup {dest}: the file exists (use --overwrite to replace it)", dest=dest)
     if not dest.parent.exists():
-        raise StoreError(f"cannot write backup {dest}: folder {dest.parent} does not exist")
+        raise StoreError("cannot write backup {dest}: folder {parent} does not exist", dest=dest, parent=dest.parent)
     if not dest.parent.is_dir():
-        raise StoreError(f"cannot write backup {dest}: {dest.parent} is not a folder")
+        raise StoreError("cannot write backup {dest}: {parent} is not a folder", dest=dest, parent=dest.parent)
 
 
 def _copy(source: Path, tmp: Path) -> None:
@@ -71,7 +73,7 @@ def _copy(source: Path, tmp: Path) -> None:
             dst.execute("PRAGMA journal_mode = DELETE")
             result = dst.execute("PRAGMA quick_check").fetchone()
             if not result or result[0] != "ok":
-                raise StoreError(f"cannot back up {source}: the copy fails SQLite's integrity check")
+                raise StoreError("cannot back up {source}: the copy fails SQLite's integrity check", source=source)
         finally:
             dst.close()
     finally:
@@ -94,11 +96,15 @@ def _install(tmp: Path, dest: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, dest)
     except FileExistsError:
-        raise StoreError(f"cannot write backup {dest}: the file exists (use --overwrite to replace it)") from None
+        raise StoreError(
+            "cannot write backup {dest}: the file exists (use --overwrite to replace it)", dest=dest
+        ) from None
     except OSError:
         # Some file systems (FAT, some network mounts) have no hard links; fall back to check-then-rename.
         if dest.exists():
-            raise StoreError(f"cannot write backup {dest}: the file exists (use --overwrite to replace it)") from None
+            raise StoreError(
+                "cannot write backup {dest}: the file exists (use --overwrite to replace it)", dest=dest
+            ) from None
         os.replace(tmp, dest)
         return
     tmp.unlink()
@@ -117,7 +123,7 @@ def backup_sqlite(database_url: str, dest: Path, *, overwrite: bool = False) -> 
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     except OSError as exc:
-        raise StoreError(f"cannot write backup {dest}: {exc.strerror or exc}") from None
+        raise StoreError("cannot write backup {dest}: {reason}", dest=dest, reason=exc.strerror or exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -129,9 +135,9 @@ def backup_sqlite(database_url: str, dest: Path, *, overwrite: bool = False) -> 
             _fsync(dest.parent)
     except sqlite3.Error as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StoreError(f"cannot back up {source}: {reason}") from None
+        raise StoreError("cannot back up {source}: {reason}", source=source, reason=reason) from None
     except OSError as exc:
-        raise StoreError(f"cannot write backup {dest}: {exc.strerror or exc}") from None
+        raise StoreError("cannot write backup {dest}: {reason}", dest=dest, reason=exc.strerror or exc) from None
     finally:
         for leftover in [tmp, *(tmp.with_name(tmp.name + sfx) for sfx in ("-journal", "-wal", "-shm"))]:
             with contextlib.suppress(FileNotFoundError):
