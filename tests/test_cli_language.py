@@ -1,0 +1,122 @@
+"""The command line speaks the locale's language (or REMINDER_LANGUAGE when set): run as a user runs it, in a
+fresh process, since a program picks its language when it starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reminder.cli.output import width
+
+KO = {"LANG": "ko_KR.UTF-8"}
+C = {"LANG": "C.UTF-8"}
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANG")}
+    return subprocess.run(
+        [sys.executable, "-m", "reminder", *args], capture_output=True, text=True, env={**base, **env}, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "usage", "summary", "help_line"),
+    [
+        (
+            KO,
+            "사용법: reminder [OPTIONS] COMMAND [ARGS]...",
+            "공부 노트의 간격 복습 알림을",
+            "이 도움말을 보여 주고 끝냅니다.",
+        ),
+        (
+            C,
+            "Usage: reminder [OPTIONS] COMMAND [ARGS]...",
+            "Spaced-review reminders for study notes",
+            "Show this message",
+        ),
+    ],
+)
+def test_help_is_in_the_locales_language(env: dict[str, str], usage: str, summary: str, help_line: str) -> None:
+    out = run("--help", env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == usage
+    assert summary in out.stdout and help_line in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (KO, "오류: REMINDER_LADDER: '0'은(는) 1 이상의 정수 일수가 아닙니다 (예: 1,4,7,14)"),
+        (C, "Error: REMINDER_LADDER: '0' is not a positive whole number of days (e.g. 1,4,7,14)"),
+        (
+            {**KO, "REMINDER_LANGUAGE": "en"},
+            "Error: REMINDER_LADDER: '0' is not a positive whole number of days (e.g. 1,4,7,14)",
+        ),
+        (
+            {"LANG": "C.UTF-8", "LC_ALL": "ko_KR.UTF-8"},
+            "오류: REMINDER_LADDER: '0'은(는) 1 이상의 정수 일수가 아닙니다 (예: 1,4,7,14)",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_translated_line_with_exit_status_2(env: dict[str, str], line: str) -> None:
+    out = run("config", "show", env={**env, "REMINDER_LADDER": "0"})
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [line]
+
+
+def test_the_config_files_language_speaks_for_the_command_line_too(tmp_path: Path) -> None:
+    config = tmp_path / "korean.toml"
+    config.write_text('language = "ko"\n', encoding="utf-8")
+    out = run("db", "backup", env={**C, "REMINDER_CONFIG": str(config)})
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == ["오류: 빠진 인자 'PATH'."]
+    english = run("db", "backup", env=C)
+    assert english.returncode == 2
+    assert english.stderr.splitlines() == ["Error: Missing argument 'PATH'."]
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [(KO, "{url}은(는) 스키마 0004입니다."), (C, "{url} is at schema 0004.")],
+)
+def test_db_upgrade_reports_in_the_locales_language(tmp_path: Path, env: dict[str, str], said: str) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    out = run("db", "upgrade", env={**env, "REMINDER_DATABASE_URL": url})
+    assert out.returncode == 0, out.stderr
+    from reminder.db import HEAD
+
+    assert out.stdout.strip() == said.replace("0004", HEAD).format(url=url)
+
+
+def test_a_store_that_cannot_be_opened_is_reported_in_korean(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    url = f"sqlite:///{tmp_path / 'dir.db'}"
+    out = run("db", "upgrade", env={**KO, "REMINDER_DATABASE_URL": url})
+    assert out.returncode == 2
+    assert (
+        out.stderr.strip() == f"오류: 데이터베이스 {url}을(를) 열 수 없습니다: {tmp_path / 'dir.db'}은(는) 폴더입니다"
+    )
+
+
+def test_config_show_lines_up_in_korean_and_keeps_english_json_keys(tmp_path: Path) -> None:
+    env = {**KO, "REMINDER_NTFY_TOPIC": "study-alerts"}
+    out = run("config", "show", env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[1].split() == ["설정", "값", "출처"]
+    # Every row's value and source start in the same terminal column as the headers, with 설정 two columns a
+    # character: the table counts display width, not characters.
+    header = lines[1]
+    value_col = width(header[: header.index("값")])
+    source_col = width(header[: header.index("출처")])
+    topic = next(line for line in lines if line.startswith("ntfy_topic "))
+    assert width(topic[: topic.index("study-alerts")]) == value_col
+    assert width(topic[: topic.index("환경 변수 (REMINDER_NTFY_TOPIC)")]) == source_col
+    data = json.loads(run("config", "show", "--json", env=env).stdout)
+    assert data["settings"]["ntfy_topic"] == {"value": "study-alerts", "source": "environment (REMINDER_NTFY_TOPIC)"}
+    assert data["settings"]["language"]["source"] == "default"
