@@ -336,3 +336,45 @@ def test_the_review_page_in_chromium_reveals_an_answer_and_good_leads_to_the_nex
         note = notes.resolve_note(session, str(pods))
         assert [(e.rating, e.source) for e in note.events] == [("good", "phone"), ("good", "phone")]
         assert [d.note_id for d in notes.due_on(session, TODAY, 30)] == [seed]
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "day", "late", "done"),
+    [
+        ("ko", "📚 오늘 복습 2개", "7월 11일 (목)", "1일 지남", "✅ 복습 완료"),
+        ("en", "📚 2 reviews due today", "Thu, Jul 11", "1 day late", "✅ Done"),
+    ],
+)
+def test_todays_page_in_chromium_speaks_the_learners_language(
+    browser: DevTools,
+    store: Store,
+    tmp_path: Path,
+    db_url: str,
+    language: str,
+    heading: str,
+    day: str,
+    late: str,
+    done: str,
+) -> None:
+    settings = load_settings(
+        environ={"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_LANGUAGE": language},
+        config_path=tmp_path / "absent.toml",
+    )
+    with freeze_time(NOW):
+        add_note(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7), link="obsidian://open?vault=s&file=k8s")
+        add_note(store, "파드와 컨트롤러", date(2024, 7, 6))
+        page_token = actions.sign(actions.secret_key(store, settings), "page", [], TODAY)
+        with start_server(store, settings, port=0) as server:
+            tab = Tab(browser)
+            tab.load(f"{server.url}/today/{page_token}")
+            assert tab.js("document.documentElement.lang") == language
+            assert tab.js("document.querySelector('h1').textContent") == heading
+            assert tab.js("document.querySelector('p.date').textContent") == day
+            assert tab.js("document.querySelector('p.date time').getAttribute('datetime')") == TODAY.isoformat()
+            listed = tab.js(NOTES_JS)
+            assert late in listed[0]["text"]
+            assert tab.js("[...document.querySelectorAll('li.note button')].map(b => b.textContent)") == [done, done]
+            # Korean text is wider than English: neither language makes the page scroll sideways on a phone.
+            assert tab.js("document.documentElement.scrollWidth") <= PHONE["width"]
+            tab.screenshot(ARTIFACTS / f"today-page-{language}.png")
+    assert (ARTIFACTS / f"today-page-{language}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
