@@ -151,7 +151,9 @@ class LocalizedError(Exception):
     it is translated too. The message id is what the raise site writes, ``{name}`` placeholders and all, so the
     catalogue's extractor finds it (scripts/catalogue.py lists the error classes among its keywords)."""
 
-    def __init__(self, message: str, **values: object) -> None:
+    def __init__(self, message: str | Message, **values: object) -> None:
+        if isinstance(message, Message):  # marked with N_ where the text is not the call's first argument
+            message = message.msgid
         self.message = message
         self.values = values
         super().__init__(render(catalogue(SOURCE_LANGUAGE), message, values))

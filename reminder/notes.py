@@ -18,11 +18,12 @@ from reminder import schedule, schedulers
 from reminder.config import format_ladder, parse_ladder
 from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import due_json, group_due
+from reminder.i18n import LocalizedError
 
 TITLE_MAX = 500
 
 
-class NoteError(ValueError):
+class NoteError(LocalizedError, ValueError):
     """A request the store cannot honour because of what the user asked (exit status 2, nothing changed)."""
 
 

@@ -17,14 +17,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from reminder.i18n import N_, LocalizedError
+
 MIN_REVIEWS = 100  # reviews after a note's first study, train and held-out together
 HOLD_OUT = 0.2
 RATING_NUMBERS = {"again": 1, "hard": 2, "good": 3, "easy": 4}
 
 
-class NotEnoughHistory(Exception):
+class NotEnoughHistory(LocalizedError):
     def __init__(self, have: int, need: int) -> None:
-        super().__init__(f"{have} reviews logged; fitting FSRS needs at least {need} (reviews after a first study)")
+        super().__init__(
+            N_("{have} reviews logged; fitting FSRS needs at least {need} (reviews after a first study)"),
+            have=have,
+            need=need,
+        )
         self.have, self.need = have, need
 
 

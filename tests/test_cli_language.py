@@ -120,3 +120,27 @@ def test_config_show_lines_up_in_korean_and_keeps_english_json_keys(tmp_path: Pa
     data = json.loads(run("config", "show", "--json", env=env).stdout)
     assert data["settings"]["ntfy_topic"] == {"value": "study-alerts", "source": "environment (REMINDER_NTFY_TOPIC)"}
     assert data["settings"]["language"]["source"] == "default"
+
+
+def test_due_in_korean_lines_up_wide_titles_and_says_days_late(db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    from freezegun import freeze_time
+
+    from reminder.cli import use_language
+
+    with freeze_time("2024-07-12 09:00:00+09:00"):
+        assert run_cli("add", "Kubernetes 3.2 오브젝트", "--first-study", "2024-07-07").exit_code == 0
+        assert run_cli("add", "TCP handshake", "--first-study", "2024-07-08").exit_code == 0
+        use_language("ko")
+        out = run_cli("due")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].split() == ["ID", "제목", "단계", "언제", "진행률"]
+    assert "1일 지남" in out.output and "오늘" in out.output
+    # The stage column starts in one terminal column on every line, Korean title or not.
+    starts = {width(line[: line.index("D+")]) for line in lines[1:]}
+    assert len(starts) == 1 and width(lines[0][: lines[0].index("단계")]) in starts
+    use_language("en")
+    with freeze_time("2024-07-12 09:00:00+09:00"):
+        english = run_cli("due")
+    assert english.output.splitlines()[0].split() == ["ID", "TITLE", "STAGE", "WHEN", "PROGRESS"]
+    assert "1 day late" in english.output

@@ -88,7 +88,9 @@ def adopt_default_scheduler(app: Any, since: Any) -> None:
 
 
 def stage_text(stage: int, extra: bool) -> str:
-    return schedule.stage_label(stage, extra, "en")
+    from reminder import cli
+
+    return schedule.stage_label(stage, extra, cli.LANGUAGE)
 
 
 def configure_logging() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from reminder import schedule
-from reminder.cli import App, pass_app
+from reminder.cli import App, _, ngettext, pass_app
 from reminder.cli.common import parse_date, stage_text
-from reminder.cli.output import days, echo_json, table
+from reminder.cli.output import echo_json, table
 from reminder.duelist import due_from_sqlite_file, due_json
 
 
@@ -20,12 +20,11 @@ def _sqlite_file(url: str) -> Path | None:
     return None
 
 
-@click.command()
-@click.option("--on", "on", metavar="DATE", help="The day to check (default: today).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
+@click.command(help=_("Notes due today (or on DATE), overdue included, most overdue first."))
+@click.option("--on", "on", metavar="DATE", help=_("The day to check (default: today)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON (see README for the shape)."))
 @pass_app
 def due(app: App, on: str | None, as_json: bool) -> None:
-    """Notes due today (or on DATE), overdue included, most overdue first."""
     today = app.today()
     day = parse_date(on, "--on", today) if on else today
     every = app.settings.extra_every
@@ -40,11 +39,12 @@ def due(app: App, on: str | None, as_json: bool) -> None:
         echo_json({"date": day.isoformat(), "count": len(items), "notes": [due_json(i) for i in items]})
         return
     if not items:
-        click.echo(f"Nothing due on {day.isoformat()}.")
+        click.echo(_("Nothing due on {day}.").format(day=day.isoformat()))
         return
     rows = []
     for item in items:
-        late = f"{days(item.days_late)} late" if item.days_late else "due today"
+        n = item.days_late
+        late = ngettext("{n} day late", "{n} days late", n).format(n=n) if n else _("due today")
         rows.append(
             [
                 f"#{item.note_id}",
@@ -54,4 +54,5 @@ def due(app: App, on: str | None, as_json: bool) -> None:
                 schedule.progress_bar(item.progress),
             ]
         )
-    click.echo(table(["ID", "TITLE", "STAGE", "WHEN", "PROGRESS"], rows, {1: 40}))
+    headers = ["ID", _("TITLE"), _("STAGE"), _("WHEN"), _("PROGRESS")]
+    click.echo(table(headers, rows, {1: 40}))

@@ -6,13 +6,20 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from reminder import notes
-from reminder.cli import App, pass_app
+from reminder import cli, notes
+from reminder.cli import App, _, error_text, ngettext, pass_app
 from reminder.cli.common import stage_text
 from reminder.cli.output import echo_json
+from reminder.i18n import N_
 from reminder.texts import when
 
 KEYS = {"1": "again", "2": "hard", "3": "good", "4": "easy"}
+# The ratings as the review page names them (reminder.texts): 다시, 어려움, 좋음, 쉬움.
+RATING_NAMES = {"again": N_("again"), "hard": N_("hard"), "good": N_("good"), "easy": N_("easy")}
+
+
+def _rating_name(rating: str) -> str:
+    return _(RATING_NAMES[rating].msgid)
 
 
 class _Stop(Exception):
@@ -32,11 +39,12 @@ def _ask(text: str) -> str:
 # --- review --------------------------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(
+    help=_("Review the due notes one by one: each cue question, Enter shows its answer, then rate 1-4; q stops.")
+)
 @click.argument("note", required=False)
 @pass_app
 def review(app: App, note: str | None) -> None:
-    """Review the due notes one by one: each cue question, Enter shows its answer, then rate 1-4; q stops."""
     from reminder.cues import note_cues
 
     today = app.today()
@@ -45,12 +53,12 @@ def review(app: App, note: str | None) -> None:
         if note is not None:
             target = notes.resolve_note(session, note)
             if notes.view_note(target, today, extra_every).due is None:
-                raise notes.NoteError(f"{target.title!r} is not due on {today.isoformat()}")
+                raise notes.NoteError("{title!r} is not due on {day}", title=target.title, day=today.isoformat())
             ids = [target.id]
         else:
             ids = [d.note_id for d in notes.due_on(session, today, extra_every)]
     if not ids:
-        click.echo(f"Nothing due on {today.isoformat()}.")
+        click.echo(_("Nothing due on {day}.").format(day=today.isoformat()))
         return
     done = 0
     try:
@@ -67,18 +75,19 @@ def review(app: App, note: str | None) -> None:
             )
             for number, cue in enumerate(questions, start=1):
                 click.echo(f"\nQ{number}. {cue.question}")
-                _ask("  (Enter: answer)")
-                click.echo(click.style(cue.answer or "(no answer written)", dim=not cue.answer))
+                _ask(_("  (Enter: answer)"))
+                click.echo(click.style(cue.answer or _("(no answer written)"), dim=not cue.answer))
             if not questions:
-                click.echo("  No cue questions in this note: recall it, then rate.")
+                click.echo(_("  No cue questions in this note: recall it, then rate."))
             if summary:
-                click.echo(f"\nSummary:\n{summary}")
+                click.echo("\n" + _("Summary:") + f"\n{summary}")
             options = "  ".join(
-                f"{key} {rating} ({when('en', comes_back[rating], today)})" for key, rating in KEYS.items()
+                f"{key} {_rating_name(rating)} ({when(cli.LANGUAGE, comes_back[rating], today)})"
+                for key, rating in KEYS.items()
             )
             rating = ""
             while rating not in KEYS:
-                rating = _ask(f"\n{options}  q quit:")
+                rating = _ask("\n" + _("{options}  q quit:").format(options=options))
             with app.store.write() as session:
                 current = notes.resolve_note(session, str(note_id))
                 result = notes.mark_done(
@@ -87,26 +96,26 @@ def review(app: App, note: str | None) -> None:
                 notes.record_in_vault(session, current)
                 after = notes.view_note(current, today, extra_every).next_review
             back = result.next_due if result.again else (after[2] if after else None)
-            click.echo(f"  {KEYS[rating]}: back {when('en', back, today)}")
+            back_text = when(cli.LANGUAGE, back, today)
+            click.echo(_("  {rating}: back {when}").format(rating=_rating_name(KEYS[rating]), when=back_text))
             done += 1
     except _Stop:
         pass
-    click.echo(f"\nReviewed {done} of {len(ids)}.")
+    click.echo("\n" + _("Reviewed {done} of {n}.").format(done=done, n=len(ids)))
 
 
 # --- fsrs optimize -----------------------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(help=_("FSRS, the scheduler that adapts to how you remember."))
 def fsrs() -> None:
-    """FSRS, the scheduler that adapts to how you remember."""
+    pass
 
 
-@fsrs.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the figures and the fitted parameters as JSON.")
+@fsrs.command(help=_("Fit FSRS to your review history; compare with the defaults on the latest reviews, held out."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the figures and the fitted parameters as JSON."))
 @pass_app
 def optimize(app: App, as_json: bool) -> None:
-    """Fit FSRS to your review history; compare with the defaults on the latest reviews, held out."""
     from reminder import optimize as fit
     from reminder.db.models import Note
 
@@ -116,18 +125,30 @@ def optimize(app: App, as_json: bool) -> None:
     try:
         report = fit.fit(fit.cases(histories))
     except fit.NotEnoughHistory as exc:
-        raise click.ClickException(str(exc)) from None  # exit 1: nothing wrong with the command, just too early
+        raise click.ClickException(error_text(exc)) from None  # exit 1: nothing wrong with the command, just too early
     if as_json:
         echo_json(report.as_json())
         return
     click.echo(
-        f"{report.reviews} reviews: fitted on the earliest {report.train}, scored on the latest {report.held_out}"
+        ngettext(
+            "{n} review: fitted on the earliest {train}, scored on the latest {held_out}",
+            "{n} reviews: fitted on the earliest {train}, scored on the latest {held_out}",
+            report.reviews,
+        ).format(n=report.reviews, train=report.train, held_out=report.held_out)
     )
-    click.echo(f"  defaults: log loss {report.default_log_loss:.4f}  RMSE {report.default_rmse:.4f}")
-    click.echo(f"  fitted:   log loss {report.fitted_log_loss:.4f}  RMSE {report.fitted_rmse:.4f}  (lower is better)")
+    click.echo(
+        _("  defaults: log loss {log_loss:.4f}  RMSE {rmse:.4f}").format(
+            log_loss=report.default_log_loss, rmse=report.default_rmse
+        )
+    )
+    click.echo(
+        _("  fitted:   log loss {log_loss:.4f}  RMSE {rmse:.4f}  (lower is better)").format(
+            log_loss=report.fitted_log_loss, rmse=report.fitted_rmse
+        )
+    )
     better = report.fitted_log_loss < report.default_log_loss and report.fitted_rmse <= report.default_rmse
     if better:
-        click.echo("Use them for notes switched to FSRS from now on:")
+        click.echo(_("Use them for notes switched to FSRS from now on:"))
         click.echo(f"  REMINDER_FSRS_PARAMETERS={','.join(f'{p:.4f}' for p in report.parameters)}")
     else:
-        click.echo("The fitted parameters do not predict your held-out reviews better: keep the defaults.")
+        click.echo(_("The fitted parameters do not predict your held-out reviews better: keep the defaults."))
