@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
+import click
+
 from reminder import schedule
 from reminder.cli import UserError
 from reminder.config import parse_ladder
@@ -46,6 +48,18 @@ def checked_option(option: str, parse: Callable[[str], T], value: str | None) ->
 
 def ladder_option(value: str | None) -> tuple[int, ...] | None:
     return checked_option("--ladder", parse_ladder, value)
+
+
+def parse_stage(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> int | None:
+    """A stage as a number of days, or as list and show print it: "4", "D+4"."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text[:2].upper() == "D+":
+        text = text[2:]
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
+        raise UserError(f"--stage: {value!r} is not a stage (days after the first study, e.g. 4 or D+4)")
+    return int(text)
 
 
 def fsrs_options(settings: Any) -> Any:
