@@ -213,6 +213,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("overdue_priority", _priority, 4, "ntfy priority when a review is overdue by overdue_days"),
     Setting("overdue_days", _positive_int, 3, "days late before the priority rises"),
     Setting("tags", _tags, ("books",), "ntfy tags (emoji shortcodes) on every notification"),
+    Setting("daily_limit", _positive_int, None, "most reviews a day's digest, page and `due` list (unset: no cap)"),
+    Setting("min_due", _positive_int, 1, "fewest due reviews worth a digest (unless one is overdue_days late)"),
+    Setting("nudge_cron", _text, None, "when to remind of reviews the day's digest listed that are still open"),
+    Setting("summary_cron", _text, None, "when to send the weekly summary (cron, in the time zone)"),
     Setting("public_url", parse_http_url, None, "https address of `reminder serve` the phone can reach"),
     Setting("secret_key", _text, None, "key that signs action URLs (generated and stored if unset)", secret=True),
     Setting("host", _text, "127.0.0.1", "address `reminder serve` binds"),
@@ -324,12 +328,12 @@ def load_settings(
     return Settings(values=values, sources=sources, config_path=path)
 
 
-def check_cron(expr: str) -> str:
+def check_cron(expr: str, name: str = "cron") -> str:
     """Validate a cron expression (croniter is imported only by the commands that need it)."""
     from croniter import croniter
 
     if not croniter.is_valid(expr):
-        raise ConfigError(f"cron: {expr!r} is not a valid cron expression (e.g. '0 8 * * *')")
+        raise ConfigError(f"{name}: {expr!r} is not a valid cron expression (e.g. '0 8 * * *')")
     return expr
 
 

@@ -116,3 +116,20 @@ def stage_label(offset: int, extra: bool, language: str = "en") -> str:
     if extra:
         return f"extra D+{offset}" if language == "en" else f"추가 D+{offset}"
     return f"D+{offset}"
+
+
+def urgency_key(note: DueNote) -> tuple[int, str, int]:
+    """The order in which due notes are listed and, under a daily limit, chosen: most overdue first.
+
+    Ties go by title, then id, so the same notes are chosen on every run. (A note with a predicted recall, once a
+    scheduler gives one, would break ties before the title: lowest recall first.)
+    """
+    return (-note.days_late, note.title.casefold(), note.note_id)
+
+
+def apply_daily_limit(due: Sequence[DueNote], limit: int | None) -> tuple[list[DueNote], int]:
+    """The ``limit`` most urgent of ``due`` and how many wait for a later day; no limit lists them all."""
+    ordered = sorted(due, key=urgency_key)
+    if limit is None or len(ordered) <= limit:
+        return ordered, 0
+    return ordered[:limit], len(ordered) - limit
