@@ -10,6 +10,10 @@ Delivery rules (README, "Delivery"):
 - Sends are written before and after: the row is marked ``sending`` (committed) before the request and ``sent``
   with ntfy's id as soon as the answer arrives. A row found ``sending`` at start (a crash in between) is looked
   up on the topic first and resent only if ntfy does not have it, so a crash duplicates at most one message.
+- A nudge slot (REMINDER_NUDGE_CRON) and a summary slot (REMINDER_SUMMARY_CRON) are claimed once in the same
+  way, under keys of their own kind; their messages go into the same outbox with their ``kind`` and supersede
+  nothing. A nudge lists the notes of that day's digest still open, and is not sent when there are none; both are
+  processed only on their own day (after downtime past midnight they are skipped, not replayed).
 - Transient failures stay pending with exponential backoff and jitter; permanent ones are marked failed with
   ntfy's words and are not retried. A review stays due until it is done, so the next slot carries it again.
 """
@@ -33,10 +37,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from reminder import digest, notes, slots
+from reminder import digest, notes, schedule, slots
 from reminder.config import Settings
 from reminder.db import Store
-from reminder.db.models import Outbox, Slot
+from reminder.db.models import Meta, Outbox, Slot
 from reminder.ntfy import InvalidMessage, NtfyClient, NtfyError
 
 log = logging.getLogger("reminder.runner")
@@ -53,6 +57,9 @@ SEND_TIMEOUTS = (3.0, 6.0)
 STUCK_AFTER = timedelta(minutes=2)
 
 PENDING, SENDING, SENT, FAILED, SUPERSEDED = "pending", "sending", "sent", "failed", "superseded"
+# The notes the latest digest listed, for that day's nudge: {"day": ..., "outbox": id or null, "notes": [ids]}.
+# One row, rewritten by each digest slot: a nudge is only ever about its own day's latest digest.
+LISTED_KEY = "digest_listed"
 
 
 def utcnow() -> datetime:
@@ -128,6 +135,7 @@ class Runner:
         rng: random.Random | None = None,
         before_slot: Callable[[date], None] | None = None,
         actions: Callable[[Sequence[Any], date], list[dict[str, Any]]] | None = None,
+        stats_url: Callable[[date], str] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -137,12 +145,14 @@ class Runner:
         self.rng = rng or random.Random()
         self.before_slot = before_slot
         self.actions = actions
+        self.stats_url = stats_url
         self._last_key: str | None = None
+        self._last_other: dict[str, str] = {}  # kind -> key of the nudge / summary slot last seen
         self.worked = False  # whether the last step processed a slot or sent something
 
     # --- slots ---
 
-    def build_message(self, due: list[Any], day: date) -> dict[str, Any]:
+    def build_message(self, due: list[Any], day: date, waiting: int = 0, title: str | None = None) -> dict[str, Any]:
         s = self.settings
         return digest.build_digest(
             due,
@@ -153,14 +163,41 @@ class Runner:
             overdue_days=s.overdue_days,
             tags=s.tags,
             listed_actions=(lambda listed: self.actions(listed, day)) if self.actions else None,
+            waiting=waiting,
+            title=title,
         )
+
+    def digest_notes(self, due: list[Any]) -> tuple[list[Any], int]:
+        """What a slot's digest lists (the daily limit's most urgent) and how many wait; nothing when too few
+        are due to be worth a notification."""
+        s = self.settings
+        if not digest.worth_a_digest(due, s.min_due, s.overdue_days):
+            return [], 0
+        return schedule.apply_daily_limit(due, s.daily_limit)
 
     def preview(self, slot: datetime) -> dict[str, Any] | None:
         """The digest the slot would send, without claiming it (for --dry-run)."""
         day = slot.date()
         with self.store.read() as session:
             due = notes.due_on(session, day, self.settings.extra_every)
-        return self.build_message(due, day) if due else None
+        listed, waiting = self.digest_notes(due)
+        return self.build_message(listed, day, waiting) if listed else None
+
+    @staticmethod
+    def queue(session: Any, slot_id: int, kind: str, message: dict[str, Any], now: datetime) -> int:
+        """Put a message in the outbox, to be sent now; its id."""
+        entry = Outbox(
+            slot_id=slot_id,
+            kind=kind,
+            payload=json.dumps(message, ensure_ascii=False),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(entry)
+        session.flush()
+        return entry.id
 
     def process_slot(self, slot: datetime) -> SlotOutcome:
         """Claim ``slot`` (aware, in the learner's zone) and queue its digest, in one transaction."""
@@ -184,25 +221,84 @@ class Runner:
                     .where(Outbox.status == PENDING, Outbox.kind == "digest")
                     .values(status=SUPERSEDED, last_error=f"superseded by slot {key}")
                 )
-                if due:
-                    message = self.build_message(due, day)
-                    entry = Outbox(
-                        slot_id=row.id,
-                        kind="digest",
-                        payload=json.dumps(message, ensure_ascii=False),
-                        status=PENDING,
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                    session.add(entry)
-                    session.flush()
-                    outbox_id = entry.id
+                listed, waiting = self.digest_notes(due)
+                if listed:
+                    outbox_id = self.queue(session, row.id, "digest", self.build_message(listed, day, waiting), now)
+                listing = {"day": day.isoformat(), "outbox": outbox_id, "notes": [n.note_id for n in listed]}
+                session.merge(Meta(key=LISTED_KEY, value=json.dumps(listing)))
         except IntegrityError:
             log_event("slot", slot=key, result="already-claimed", runner=self.name)
             return SlotOutcome(key, False, 0, None)
         log_event("slot", slot=key, result="claimed", due=len(due), outbox=outbox_id or "-", runner=self.name)
         return SlotOutcome(key, True, len(due), outbox_id)
+
+    # --- nudge and weekly summary slots ---
+
+    def other_crons(self) -> dict[str, str]:
+        s = self.settings
+        return {kind: cron for kind, cron in (("nudge", s.nudge_cron), ("summary", s.summary_cron)) if cron}
+
+    def build_nudge(self, session: Any, day: date) -> tuple[dict[str, Any] | None, int]:
+        """The nudge for ``day``: the notes that day's digest listed (once it was sent) that are still due."""
+        row = session.get(Meta, LISTED_KEY)
+        listing = json.loads(row.value) if row is not None else {}
+        if listing.get("day") != day.isoformat() or listing.get("outbox") is None:
+            return None, 0
+        if session.scalar(select(Outbox.status).where(Outbox.id == listing["outbox"])) != SENT:
+            return None, 0  # the phone has not shown that digest: nothing to remind of
+        listed = set(listing["notes"])
+        still_open = [n for n in notes.due_on(session, day, self.settings.extra_every) if n.note_id in listed]
+        if not still_open:
+            return None, 0
+        title = digest.nudge_title(len(still_open), self.settings.language)
+        return self.build_message(still_open, day, title=title), len(still_open)
+
+    def build_summary(self, session: Any, day: date) -> tuple[dict[str, Any] | None, int]:
+        from reminder.history import read_stats
+
+        s = self.settings
+        data = read_stats(session, day, s.extra_every, daily_limit=s.daily_limit)
+        if not data.subjects:
+            return None, 0  # no notes: nothing to summarise
+        done = sum(d.count for d in data.history[-7:])
+        message = digest.build_summary(
+            topic=s.ntfy_topic,
+            language=s.language,
+            tags=s.tags,
+            done_this_week=done,
+            recall=data.recall,
+            streak=data.streak,
+            next_week=sum(d.count for d in data.forecast[1:8]),
+            stats_url=self.stats_url(day) if self.stats_url else None,
+        )
+        return message, done
+
+    def process_other_slot(self, kind: str, slot: datetime) -> SlotOutcome:
+        """Claim a nudge or summary ``slot`` and queue its message, if it has one, in one transaction."""
+        key = slots.kind_key(kind, slot)
+        day = slot.date()
+        now = naive(self.clock())
+        if self.clock().astimezone(slot.tzinfo).date() != day:
+            log_event("slot", slot=key, result="skipped-late", runner=self.name)
+            return SlotOutcome(key, False, 0, None)
+        if kind == "nudge" and self.before_slot is not None:
+            self.before_slot(day)  # a review ticked in Obsidian since the digest is not open any more
+        build = self.build_nudge if kind == "nudge" else self.build_summary
+        try:
+            with self.store.write() as session:
+                row = Slot(local_key=key, scheduled_at=naive(slot), claimed_at=now, claimed_by=self.name)
+                session.add(row)
+                session.flush()
+                message, count = build(session, day)
+                row.due_count = count
+                outbox_id = None
+                if message is not None:
+                    outbox_id = self.queue(session, row.id, kind, message, now)
+        except IntegrityError:
+            log_event("slot", slot=key, result="already-claimed", runner=self.name)
+            return SlotOutcome(key, False, 0, None)
+        log_event("slot", slot=key, result="claimed", count=count, outbox=outbox_id or "-", runner=self.name)
+        return SlotOutcome(key, True, count, outbox_id)
 
     def current_slot(self, now: datetime | None = None) -> datetime:
         return slots.previous_slot(self.settings.cron, self.settings.timezone, now or self.clock())
@@ -313,10 +409,19 @@ class Runner:
             self.process_slot(slot)
             self._last_key = key
             self.worked = True
+        for kind, cron in self.other_crons().items():
+            other = slots.previous_slot(cron, self.settings.timezone, now)
+            other_key = slots.kind_key(kind, other)
+            if other_key != self._last_other.get(kind):
+                self.process_other_slot(kind, other)
+                self._last_other[kind] = other_key
+                self.worked = True
         if self.dispatch(stop):
             self.worked = True
         now = self.clock()
         wake = min(self.next_slot(now), now + MAX_SLEEP)
+        for cron in self.other_crons().values():
+            wake = min(wake, slots.next_slot(cron, self.settings.timezone, now))
         retry = self.next_retry()
         if retry is not None:
             wake = min(wake, retry)
@@ -351,7 +456,10 @@ class Status:
 
 def status(store: Store, settings: Settings, now: datetime) -> Status:
     with store.read() as session:
-        last_slot = session.scalars(select(Slot).order_by(Slot.scheduled_at.desc(), Slot.id.desc()).limit(1)).first()
+        digest_slots = Slot.local_key.not_like(f"%{slots.KIND_SEPARATOR}%")
+        last_slot = session.scalars(
+            select(Slot).where(digest_slots).order_by(Slot.scheduled_at.desc(), Slot.id.desc()).limit(1)
+        ).first()
         pending = session.scalars(select(Outbox).where(Outbox.status.in_([PENDING, SENDING])).order_by(Outbox.id)).all()
         failed = session.scalars(
             select(Outbox).where(Outbox.status == FAILED).order_by(Outbox.id.desc()).limit(5)

@@ -52,3 +52,13 @@ def next_slot(cron: str, zone: str, now: datetime) -> datetime:
         slot = _aware(it.get_next(datetime), tz)
         if slot > now:
             return slot
+
+
+# A nudge or summary slot is claimed in the same table as a digest slot, under its kind and wall-clock time
+# ("nudge@2025-03-09T21:00"): a nudge at the digest's own time claims a row of its own, and the digest's keys
+# stay plain, so the queries about digest slots (status, /healthz) leave the others out with one LIKE.
+KIND_SEPARATOR = "@"
+
+
+def kind_key(kind: str, slot: datetime) -> str:
+    return local_key(slot) if kind == "digest" else f"{kind}{KIND_SEPARATOR}{local_key(slot)}"

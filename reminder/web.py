@@ -6,6 +6,7 @@ share one implementation. Routes:
     POST /a/done/<token>     mark the due stages of the token's notes done (a second press: "already done")
     POST /a/snooze/<token>   hold the token's notes until the day of the next cron slot on a later day
     GET  /today/<token>      today's due notes, a done button each (plain HTML form, works without JS)
+    GET  /stats/<token>      forecast, history, streak, recall and subjects, charts drawn in SVG
     GET  /healthz            200 when the store answers and the last due slot ran, else 503 with the reason
 
 Nothing is listed or changed without a valid token. Tokens travel in the URL path, so this module never logs a
@@ -32,7 +33,8 @@ from zoneinfo import ZoneInfo
 
 from reminder import actions, notes, schedule
 from reminder.config import check_cron
-from reminder.slots import local_key, next_slot, previous_slot
+from reminder.slots import KIND_SEPARATOR, local_key, next_slot, previous_slot
+from reminder.texts import format_text
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,10 @@ def health(
     try:
         with store.read() as session:
             last = session.execute(
-                select(Slot.local_key, Slot.claimed_at).order_by(Slot.scheduled_at.desc(), Slot.id.desc()).limit(1)
+                select(Slot.local_key, Slot.claimed_at)
+                .where(Slot.local_key.not_like(f"%{KIND_SEPARATOR}%"))  # digest slots, not nudges or summaries
+                .order_by(Slot.scheduled_at.desc(), Slot.id.desc())
+                .limit(1)
             ).first()
             claimed = session.scalar(select(Slot.id).where(Slot.local_key == expected_key)) is not None
     except Exception as exc:
@@ -132,6 +137,8 @@ TEXT = {
     "ko": {
         "page_title": "오늘의 복습",
         "heading": "📚 오늘 복습 {n}개",
+        "waiting": " (대기 {n})",
+        "stats_link": "📊 복습 통계",
         "empty": "🎉 오늘 복습할 노트가 없습니다.",
         "late": "{n}일 지남",
         "on_time": "오늘",
@@ -152,6 +159,8 @@ TEXT = {
     "en": {
         "page_title": "Today's reviews",
         "heading": "📚 {n} review{s} due today",
+        "waiting": " ({n} waiting)",
+        "stats_link": "📊 Review statistics",
         "empty": "🎉 Nothing to review today.",
         "late": "{n} day{s} late",
         "on_time": "due today",
@@ -173,9 +182,7 @@ TEXT = {
 
 
 def _t(language: str, name: str, **values: Any) -> str:
-    if "n" in values:
-        values.setdefault("s", "" if values["n"] == 1 else "s")
-    return TEXT[language][name].format(**values)
+    return format_text(TEXT, language, name, **values)
 
 
 # --- HTML ----------------------------------------------------------------------------------------------------------
@@ -201,16 +208,22 @@ background:#2e7d32;color:#fff;cursor:pointer}
 .empty{font-size:1.2rem}
 """.strip()
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode("ascii")
-# Only the one stylesheet above may apply: no scripts, no frames, forms only back to this service.
-CSP = "; ".join(
-    [
-        "default-src 'none'",
-        f"style-src 'sha256-{_STYLE_HASH}'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+
+def content_security_policy(style_hash: str) -> str:
+    """Only the page's one stylesheet may apply: no scripts, no frames, forms only back to this service."""
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"style-src 'sha256-{style_hash}'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CSP = content_security_policy(_STYLE_HASH)
 SECURITY_HEADERS = [
     ("Cache-Control", "no-store"),
     ("X-Content-Type-Options", "nosniff"),
@@ -249,10 +262,15 @@ def render_today(
     done_token: Callable[[int], str],
     page_token: str,
     flash: str | None = None,
+    *,
+    waiting: int = 0,
+    stats_token: str | None = None,
 ) -> str:
-    """Today's page. ``done_token(note_id)`` signs the button of one note; ``page_token`` brings the form back."""
+    """Today's page. ``done_token(note_id)`` signs the button of one note; ``page_token`` brings the form back.
+    ``waiting`` counts the due notes a daily limit holds back; ``stats_token`` links the stats page."""
     due = list(due)
-    parts = [f"<h1>{_e(_t(language, 'heading', n=len(due)))}</h1>\n"]
+    heading = _t(language, "heading", n=len(due)) + (_t(language, "waiting", n=waiting) if waiting else "")
+    parts = [f"<h1>{_e(heading)}</h1>\n"]
     parts.append(f'<p class="date">{_e(today.isoformat())}</p>\n')
     if flash in ("done", "already"):
         parts.append(f'<p class="flash" role="status">{_e(_t(language, "flash_" + flash))}</p>\n')
@@ -288,6 +306,8 @@ def render_today(
                 "</li>\n"
             )
         parts.append("</ul>\n")
+    if stats_token:
+        parts.append(f'<p><a class="open" href="../stats/{_e(stats_token)}">{_e(_t(language, "stats_link"))}</a></p>\n')
     return _document(language, _t(language, "page_title"), "".join(parts))
 
 
@@ -314,8 +334,9 @@ def _json(status: str, data: dict[str, Any], extra: Iterable[tuple[str, str]] = 
     return Response(status, headers, body)
 
 
-def _html(status: str, text: str, extra: Iterable[tuple[str, str]] = ()) -> Response:
-    headers = [("Content-Type", "text/html; charset=utf-8"), *SECURITY_HEADERS, *HTML_HEADERS, *extra]
+def _html(status: str, text: str, extra: Iterable[tuple[str, str]] = (), csp: str | None = None) -> Response:
+    html_headers = HTML_HEADERS if csp is None else [("Content-Security-Policy", csp), ("X-Frame-Options", "DENY")]
+    headers = [("Content-Type", "text/html; charset=utf-8"), *SECURITY_HEADERS, *html_headers, *extra]
     return Response(status, headers, text.encode("utf-8"))
 
 
@@ -323,7 +344,12 @@ def _wants_html(environ: dict[str, Any]) -> bool:
     return "text/html" in environ.get("HTTP_ACCEPT", "")
 
 
-ROUTES: dict[str, tuple[str, ...]] = {"healthz": ("GET", "HEAD"), "a": ("POST",), "today": ("GET", "HEAD")}
+ROUTES: dict[str, tuple[str, ...]] = {
+    "healthz": ("GET", "HEAD"),
+    "a": ("POST",),
+    "today": ("GET", "HEAD"),
+    "stats": ("GET", "HEAD"),
+}
 
 
 class ReminderApp:
@@ -392,6 +418,10 @@ class ReminderApp:
             allowed = ROUTES["today"]
             token = parts[1]
             handler = lambda: self.today_page(environ, token)  # noqa: E731
+        elif len(parts) == 2 and parts[0] == "stats" and parts[1]:
+            allowed = ROUTES["stats"]
+            token = parts[1]
+            handler = lambda: self.stats_page(token)  # noqa: E731
         else:
             return _json("404 Not Found", {"status": "error", "reason": "not found"})
         # The method is checked before the token, so a wrong method changes nothing and reveals nothing.
@@ -512,6 +542,7 @@ class ReminderApp:
         _, today = self._local_now()
         with self.store.read() as session:
             due = notes.due_on(session, today, self.settings.extra_every)
+        due, waiting = schedule.apply_daily_limit(due, self.settings.daily_limit)
         key = self.key()
         flash = parse_qs(environ.get("QUERY_STRING", "")).get("m", [None])[0]
         page = render_today(
@@ -521,8 +552,25 @@ class ReminderApp:
             lambda note_id: actions.sign(key, "done", [note_id], today),
             token,
             flash,
+            waiting=waiting,
+            stats_token=actions.sign(key, "stats", [], today),
         )
         return _html("200 OK", page)
+
+    def stats_page(self, token: str) -> Response:
+        claim = self._claim({"HTTP_ACCEPT": "text/html"}, token, "stats")
+        if isinstance(claim, Response):
+            return claim
+        from reminder import stats_page
+        from reminder.history import read_stats
+
+        _, today = self._local_now()
+        with self.store.read() as session:
+            data = read_stats(session, today, self.settings.extra_every, daily_limit=self.settings.daily_limit)
+        # Back to today's page with a token of its own: the stats token is not a "page" token.
+        today_url = f"../today/{actions.sign(self.key(), 'page', [], today)}"
+        page = stats_page.render_stats(self.language, data, daily_limit=self.settings.daily_limit, today_url=today_url)
+        return _html("200 OK", page, csp=content_security_policy(stats_page.STYLE_HASH))
 
 
 def _route_name(environ: dict[str, Any]) -> str:
@@ -532,6 +580,8 @@ def _route_name(environ: dict[str, Any]) -> str:
         return f"/a/{parts[1]}/<token>"
     if parts[:1] == ["today"]:
         return "/today/<token>"
+    if parts[:1] == ["stats"]:
+        return "/stats/<token>"
     return "/healthz" if parts == ["healthz"] else "(other path)"
 
 

@@ -36,8 +36,11 @@ def due(app: App, on: str | None, as_json: bool) -> None:
 
         with app.store.read() as session:
             items = notes.due_on(session, day, every)
+    items, waiting = schedule.apply_daily_limit(items, app.settings.daily_limit)
     if as_json:
-        echo_json({"date": day.isoformat(), "count": len(items), "notes": [due_json(i) for i in items]})
+        echo_json(
+            {"date": day.isoformat(), "count": len(items), "waiting": waiting, "notes": [due_json(i) for i in items]}
+        )
         return
     if not items:
         click.echo(f"Nothing due on {day.isoformat()}.")
@@ -55,3 +58,5 @@ def due(app: App, on: str | None, as_json: bool) -> None:
             ]
         )
     click.echo(table(["ID", "TITLE", "STAGE", "WHEN", "PROGRESS"], rows, {1: 40}))
+    if waiting:
+        click.echo(f"{waiting} more due, waiting for a later day (daily limit {app.settings.daily_limit}).")

@@ -20,6 +20,9 @@ def _require_push_settings(app: App) -> None:
     """Everything `run` needs, checked where it enters so a bad setting fails at start, not at 08:00."""
     s = app.settings
     check_cron(s.cron)
+    for name in ("nudge_cron", "summary_cron"):
+        if getattr(s, name):
+            check_cron(getattr(s, name), name)
     if not s.ntfy_topic:
         raise UserError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
     s.ntfy_token_value()
@@ -118,7 +121,7 @@ def _runner(app: App, client: Any) -> Any:
     from reminder.runner import Runner
 
     store, settings = app.store, app.settings
-    buttons = None
+    buttons = stats_url = None
     if settings.public_url:
         from reminder import actions
 
@@ -127,7 +130,10 @@ def _runner(app: App, client: Any) -> Any:
         def buttons(listed: Any, day: Any) -> list[dict[str, Any]]:
             return actions.digest_actions(settings.public_url, key, listed, language=settings.language, day=day)
 
-    return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons)
+        def stats_url(day: Any) -> str:
+            return actions.action_url(settings.public_url, "stats", actions.sign(key, "stats", [], day))
+
+    return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons, stats_url=stats_url)
 
 
 def _vault_sync(app: App) -> Any:
