@@ -273,6 +273,17 @@ class Runner:
         )
         return message, done
 
+    def process_other_slots(self, now: datetime) -> list[SlotOutcome]:
+        """The latest nudge and summary slots at ``now``, each the first time this runner sees it."""
+        outcomes = []
+        for kind, cron in self.other_crons().items():
+            slot = slots.previous_slot(cron, self.settings.timezone, now)
+            key = slots.kind_key(kind, slot)
+            if key != self._last_other.get(kind):
+                outcomes.append(self.process_other_slot(kind, slot))
+                self._last_other[kind] = key
+        return outcomes
+
     def process_other_slot(self, kind: str, slot: datetime) -> SlotOutcome:
         """Claim a nudge or summary ``slot`` and queue its message, if it has one, in one transaction."""
         key = slots.kind_key(kind, slot)
@@ -409,13 +420,8 @@ class Runner:
             self.process_slot(slot)
             self._last_key = key
             self.worked = True
-        for kind, cron in self.other_crons().items():
-            other = slots.previous_slot(cron, self.settings.timezone, now)
-            other_key = slots.kind_key(kind, other)
-            if other_key != self._last_other.get(kind):
-                self.process_other_slot(kind, other)
-                self._last_other[kind] = other_key
-                self.worked = True
+        if self.process_other_slots(now):
+            self.worked = True
         if self.dispatch(stop):
             self.worked = True
         now = self.clock()

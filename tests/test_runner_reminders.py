@@ -234,3 +234,31 @@ def test_weekly_summary_does_not_supersede_a_waiting_digest(
     from reminder.runner import status
 
     assert status(store, settings, datetime(2024, 7, 14, 12, 0, tzinfo=UTC)).last_slot.local_key == "2024-07-14T08:00"
+
+
+# --- from the command line -------------------------------------------------------------------------------------
+
+
+def test_run_once_from_a_timer_sends_the_nudge_at_its_time(
+    run_cli,  # type: ignore[no-untyped-def]
+    ntfy_server: FakeNtfy,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {
+        "REMINDER_NTFY_SERVER": ntfy_server.url,
+        "REMINDER_NTFY_TOPIC": TOPIC,
+        "REMINDER_NUDGE_CRON": "0 21 * * *",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with freeze_time("2024-07-11 23:00:00") as frozen:  # 08:00 on 07-12: a timer runs `run --once`
+        assert run_cli("add", "Kubernetes 3.2 오브젝트", "--first-study", "2024-07-07").exit_code == 0
+        assert run_cli("run", "--once").exit_code == 0
+        frozen.move_to("2024-07-12 12:00:00")  # 21:00: the timer again
+        assert run_cli("run", "--once").exit_code == 0
+        assert run_cli("run", "--once").exit_code == 0  # the same slots again: nothing new
+    assert [m["title"] for m in ntfy_server.messages(TOPIC)] == ["📚 오늘 복습 1개", "📚 아직 1개 남았어요"]
+    monkeypatch.setenv("REMINDER_NUDGE_CRON", "0 25 * * *")
+    bad = run_cli("run", "--once")
+    assert bad.exit_code == 2
+    assert bad.output.strip() == "Error: nudge_cron: '0 25 * * *' is not a valid cron expression (e.g. '0 8 * * *')"

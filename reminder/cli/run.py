@@ -176,7 +176,11 @@ def _vault_sync(app: App) -> Any:
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Process the most recent slot and deliver what is pending, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Process the most recent slots (digest, nudge, summary), deliver what is pending, exit.",
+)
 @click.option("--dry-run", is_flag=True, help="With --once: print the notification instead of sending it.")
 @click.option("--serve", "serve_web", is_flag=True, help="Also serve the phone buttons, today's page and /healthz.")
 @pass_app
@@ -204,6 +208,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
         runner = _runner(app, client)
         if once:
             runner.process_slot(runner.current_slot())
+            runner.process_other_slots(runner.clock())  # a timer run at the nudge's or summary's time does them
             outcomes = runner.dispatch()
             bad = [o for o in outcomes if o.status != "sent"]
             for o in bad:
