@@ -16,6 +16,7 @@ Rules (README, "Statistics"):
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -112,28 +113,34 @@ def forecast(
     Doing a review ticks every stage due that day (as `done` does) and replaces a pending extra review by the next
     one after that day, so a note comes back on its next stage's absolute date whatever day it was reviewed.
     """
+    # Only the notes due on a day are looked at that day: the others wait in a heap by the day they come due.
     pending: dict[int, list[schedule.Review]] = {}
     active: dict[int, NoteHistory] = {}
+    coming: list[tuple[date, int]] = []
     for note in notes:
-        if _gets_reminders(note):
+        open_reviews = [r for r in note.reviews if r.done_on is None]
+        if _gets_reminders(note) and open_reviews:
             active[note.id] = note
-            pending[note.id] = [r for r in note.reviews if r.done_on is None]
+            pending[note.id] = open_reviews
+            first_due = min(r.due_on for r in open_reviews)
+            if note.snoozed_until is not None:
+                first_due = max(first_due, note.snoozed_until)
+            coming.append((first_due, note.id))
+    heapq.heapify(coming)
+    waiting: set[int] = set()  # due, not yet shown (a daily limit held them back)
     result = []
     for i in range(days):
         day = today + timedelta(days=i)
+        while coming and coming[0][0] <= day:
+            waiting.add(heapq.heappop(coming)[1])
         due = []
-        for note_id, note in active.items():
-            if note.snoozed_until is not None and note.snoozed_until > day:
-                continue
-            open_reviews = pending[note_id]
-            if not open_reviews or min(r.due_on for r in open_reviews) > day:
-                continue
-            summary = schedule.summarise_due(note.first_studied_on, note.ladder, extra_every, open_reviews, day)
-            if summary is None:
-                continue
-            stage, extra, due_on = summary
-            due.append(schedule.DueNote(note_id, note.title, None, stage, extra, due_on, (day - due_on).days, 0))
-        shown, _waiting = schedule.apply_daily_limit(due, daily_limit)
+        for note_id in waiting:
+            note = active[note_id]
+            summary = schedule.summarise_due(note.first_studied_on, note.ladder, extra_every, pending[note_id], day)
+            if summary is not None:
+                stage, extra, due_on = summary
+                due.append(schedule.DueNote(note_id, note.title, None, stage, extra, due_on, (day - due_on).days, 0))
+        shown, _ = schedule.apply_daily_limit(due, daily_limit)
         for item in shown:
             note = active[item.note_id]
             left = [r for r in pending[item.note_id] if r.due_on > day]
@@ -141,6 +148,9 @@ def forecast(
                 offset = schedule.next_extra_offset(note.first_studied_on, note.ladder, extra_every, day)
                 left.append(schedule.Review(offset, True, schedule.due_date(note.first_studied_on, offset)))
             pending[item.note_id] = left
+            waiting.discard(item.note_id)
+            if left:
+                heapq.heappush(coming, (min(r.due_on for r in left), item.note_id))
         result.append(DayCount(day, len(shown)))
     return tuple(result)
 
