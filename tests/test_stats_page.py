@@ -53,7 +53,7 @@ def seed(store: Store) -> None:
 def test_stats_page_needs_its_own_token_and_allows_only_its_stylesheet(
     store: Store, tmp_path: Path, db_url: str
 ) -> None:
-    settings = settings_for(tmp_path, db_url)
+    settings = settings_for(tmp_path, db_url, REMINDER_DAILY_LIMIT="1")
     with freeze_time(NOW):
         seed(store)
         key = actions.secret_key(store, settings)
@@ -78,6 +78,9 @@ def test_stats_page_needs_its_own_token_and_allows_only_its_stylesheet(
     assert ok.text.count("<tr><td>2024-") == 30 + 13
     assert len(re.findall(r'<rect class="l\d"', ok.text)) == 84
     assert "쿠버네티스" in ok.text and "Network" in ok.text and ">0일<" in ok.text
+    # Under a daily limit of 1, today's page lists the most overdue (kubectl, a day late) and says TCP waits.
+    assert "<h1>📚 오늘 복습 1개 (대기 1)</h1>" in today.text
+    assert "kubectl 명령어" in today.text and "TCP handshake" not in today.text
     # Today's page links to the stats page, with a stats token for today.
     link = re.search(r'href="\.\./stats/([^"]+)"', today.text)
     assert link and actions.verify(key, link.group(1), "stats", NOW).day == TODAY
