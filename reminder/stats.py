@@ -6,7 +6,8 @@ Rules (README, "Statistics"):
   urgent) and the rest move on to the next day, so the forecast is the load the phone will actually show;
 - history: reviews done on each of the last HISTORY_DAYS days (12 weeks, today included);
 - streak: days in a row on which everything due was done. A day is kept when no review due by its end was still
-  open then; today counts once what is due today is done, and does not break the streak while it is still open;
+  open then, or, under a daily limit, when that many reviews were done on it (the phone showed no more); today
+  counts once what is due today is done, and does not break the streak while it is still open;
   days before the first study are not counted. Open reviews of notes that no longer get reminders (archived or
   long-term) break nothing; a snoozed review is due from the end of its snooze;
 - recall: the share of rated reviews over the last RECALL_DAYS days not rated `again`; None without ratings;
@@ -177,15 +178,24 @@ def recall(events: Iterable[ReviewEvent], today: date, days: int = RECALL_DAYS) 
 # --- streak ------------------------------------------------------------------------------------------------------
 
 
-def streak(notes: Iterable[NoteHistory], today: date) -> int:
-    """Days in a row, ending today, on which everything due was done (see the module's rules)."""
+def streak(
+    notes: Iterable[NoteHistory],
+    today: date,
+    events: Iterable[ReviewEvent] = (),
+    daily_limit: int | None = None,
+) -> int:
+    """Days in a row, ending today, on which everything due was done (see the module's rules).
+
+    Under a daily limit the phone shows at most that many a day, so a day on which the learner did that many
+    reviews (``events``) is kept too, though a backlog is still open at its end.
+    """
     notes = list(notes)
     if not notes:
         return 0
     start = min(n.first_studied_on for n in notes)
-    yesterday = today - timedelta(days=1)
-    last_missed = start - timedelta(days=1)  # the latest day before today left with a review open at its end
-    today_kept = True
+    span = (today - start).days + 1
+    # open_at_end[i]: how many reviews were still open at the end of day start + i (a difference array).
+    delta = [0] * (span + 1)
     for note in notes:
         for review in note.reviews:
             if review.done_on is None and not _gets_reminders(note):
@@ -193,15 +203,26 @@ def streak(notes: Iterable[NoteHistory], today: date) -> int:
             due = review.due_on
             if review.done_on is None and note.snoozed_until is not None:
                 due = max(due, note.snoozed_until)
-            # The review was open at the end of each day from its due date to the day before it was done.
-            open_until = review.done_on - timedelta(days=1) if review.done_on else today
-            if due <= today <= open_until:
-                today_kept = False
-            end = min(open_until, yesterday)
-            if due <= end and end > last_missed:
-                last_missed = end
-    before_today = (yesterday - last_missed).days
-    return before_today + (1 if today_kept and today >= start else 0)
+            # Open at the end of each day from its due date to the day before it was done.
+            last = review.done_on - timedelta(days=1) if review.done_on else today
+            first, last = max(due, start), min(last, today)
+            if first <= last:
+                delta[(first - start).days] += 1
+                delta[(last - start).days + 1] -= 1
+    done = Counter(e.day for e in events) if daily_limit else Counter()
+    kept = 0
+    open_at_end = 0
+    days_open = []
+    for i in range(span):
+        open_at_end += delta[i]
+        days_open.append(open_at_end)
+    for i in range(span - 1, -1, -1):
+        day = start + timedelta(days=i)
+        if days_open[i] == 0 or (daily_limit and done[day] >= daily_limit):
+            kept += 1
+        elif day != today:  # today still has time: it breaks nothing yet
+            break
+    return kept
 
 
 # --- subjects ----------------------------------------------------------------------------------------------------
@@ -243,7 +264,7 @@ def compute(
         today=today,
         forecast=forecast(notes, today, extra_every, daily_limit=daily_limit),
         history=history(events, today),
-        streak=streak(notes, today),
+        streak=streak(notes, today, events, daily_limit),
         recall=recall(events, today),
         subjects=subjects(notes),
     )

@@ -218,3 +218,13 @@ def test_stats_command_json(run_cli, db_url: str) -> None:  # type: ignore[no-un
     assert data["streak"] == 0 and data["recall"] is None
     assert data["subjects"] == [{"subject": "쿠버네티스", "notes": 1, "long_term": 0, "progress": 15}]
     assert text.exit_code == 0 and "쿠버네티스" in text.output and "Streak: 0 days" in text.output
+
+
+def test_streak_under_a_daily_limit_keeps_a_day_on_which_the_limit_was_reviewed() -> None:
+    notes = made_up(None)  # kubectl's D+4 (07-19) left open: 07-19 ended with a review open
+    events = [*events_of(notes), ReviewEvent(3, d(7, 19))]  # ... but one review was done on 07-19
+    assert stats.streak(notes, TODAY, events) == 0
+    # With a limit of 1 a day the phone showed one review on 07-19, and it was done: the day is kept. The last day
+    # not kept is 07-11 (Kubernetes' D+4 open at its end, no review that day): 07-12 .. 07-19 = 8; today is open.
+    assert stats.streak(notes, TODAY, events, daily_limit=1) == 8
+    assert stats.streak(notes, TODAY, events, daily_limit=2) == 0
