@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,7 +18,7 @@ from test_runner import Clock, add, make_settings, mark_all_due_done, runner_for
 
 from reminder import actions, notes
 from reminder.config import Settings
-from reminder.db import Store
+from reminder.db import Store, open_store
 from reminder.db.models import Outbox, Slot
 
 TOPIC = "study-reviews"
@@ -116,9 +117,18 @@ def test_min_due_holds_a_small_digest_until_one_is_long_overdue(
 # --- the nudge -------------------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def any_store(any_db_url: str) -> Iterator[Store]:
+    """A store on SQLite, then on the real PostgreSQL server."""
+    s = open_store(any_db_url)
+    yield s
+    s.dispose()
+
+
 def test_nudge_in_the_evening_lists_what_the_digest_listed_and_is_still_open(
-    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+    tmp_path: Path, any_store: Store, ntfy_server: FakeNtfy
 ) -> None:
+    store = any_store
     settings = make_settings(tmp_path, ntfy_server, REMINDER_NUDGE_CRON="0 21 * * *", REMINDER_DAILY_LIMIT="2")
     with freeze_time("2024-07-09 23:00:00") as frozen:  # 08:00 on 07-10
         ids = five_due(store)

@@ -198,7 +198,7 @@ def test_terminal_charts_line_up_with_korean_text() -> None:
         assert cells and all(c % 3 == 2 for c in cells), row
 
 
-def test_stats_command_json(run_cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_stats_command_json(run_cli, any_db_url: str) -> None:  # type: ignore[no-untyped-def]
     from freezegun import freeze_time
 
     with freeze_time("2024-07-20 01:00:00"):  # 10:00 in Seoul
