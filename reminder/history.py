@@ -65,6 +65,15 @@ def read_events(session: Session, since: date) -> list[ReviewEvent]:
     return [ReviewEvent(note_id, day) for note_id, day in rows]
 
 
+def daily_allowance(session: Session, day: date, limit: int | None) -> int | None:
+    """How many more reviews a daily limit allows on ``day``: the limit less the notes already reviewed that day
+    (from the CLI, the phone or the vault); None without a limit."""
+    if limit is None:
+        return None
+    reviewed = {e.note_id for e in read_events(session, day) if e.day == day}
+    return max(0, limit - len(reviewed))
+
+
 def read_stats(session: Session, today: date, extra_every: int, *, daily_limit: int | None = None) -> stats.Stats:
     """Everything `reminder stats`, the stats page and the weekly summary show, for ``today``."""
     return stats.compute(

@@ -167,20 +167,22 @@ class Runner:
             title=title,
         )
 
-    def digest_notes(self, due: list[Any]) -> tuple[list[Any], int]:
-        """What a slot's digest lists (the daily limit's most urgent) and how many wait; nothing when too few
-        are due to be worth a notification."""
+    def digest_notes(self, session: Any, due: list[Any], day: date) -> tuple[list[Any], int]:
+        """What a slot's digest lists (the most urgent the daily limit still allows today) and how many wait;
+        nothing when too few are due to be worth a notification."""
+        from reminder.history import daily_allowance
+
         s = self.settings
         if not digest.worth_a_digest(due, s.min_due, s.overdue_days):
             return [], 0
-        return schedule.apply_daily_limit(due, s.daily_limit)
+        return schedule.apply_daily_limit(due, daily_allowance(session, day, s.daily_limit))
 
     def preview(self, slot: datetime) -> dict[str, Any] | None:
         """The digest the slot would send, without claiming it (for --dry-run)."""
         day = slot.date()
         with self.store.read() as session:
             due = notes.due_on(session, day, self.settings.extra_every)
-        listed, waiting = self.digest_notes(due)
+            listed, waiting = self.digest_notes(session, due, day)
         return self.build_message(listed, day, waiting) if listed else None
 
     @staticmethod
@@ -221,7 +223,7 @@ class Runner:
                     .where(Outbox.status == PENDING, Outbox.kind == "digest")
                     .values(status=SUPERSEDED, last_error=f"superseded by slot {key}")
                 )
-                listed, waiting = self.digest_notes(due)
+                listed, waiting = self.digest_notes(session, due, day)
                 if listed:
                     outbox_id = self.queue(session, row.id, "digest", self.build_message(listed, day, waiting), now)
                 listing = {"day": day.isoformat(), "outbox": outbox_id, "notes": [n.note_id for n in listed]}

@@ -130,6 +130,7 @@ def urgency_key(note: DueNote) -> tuple[int, str, int]:
 def apply_daily_limit(due: Sequence[DueNote], limit: int | None) -> tuple[list[DueNote], int]:
     """The ``limit`` most urgent of ``due`` and how many wait for a later day; no limit lists them all."""
     ordered = sorted(due, key=urgency_key)
-    if limit is None or len(ordered) <= limit:
+    if limit is None or len(ordered) <= max(limit, 0):
         return ordered, 0
+    limit = max(limit, 0)
     return ordered[:limit], len(ordered) - limit

@@ -108,9 +108,11 @@ def forecast(
     *,
     daily_limit: int | None = None,
     days: int = FORECAST_DAYS,
+    reviewed_today: int = 0,
 ) -> tuple[DayCount, ...]:
     """Reviews shown on each day from ``today`` on, simulating a learner who does each day what is shown.
 
+    A daily limit is a quota for the day: ``reviewed_today`` reviews already done today count against today's.
     Doing a review ticks every stage due that day (as `done` does) and replaces a pending extra review by the next
     one after that day, so a note comes back on its next stage's absolute date whatever day it was reviewed.
     """
@@ -141,7 +143,8 @@ def forecast(
             if summary is not None:
                 stage, extra, due_on = summary
                 due.append(schedule.DueNote(note_id, note.title, None, stage, extra, due_on, (day - due_on).days, 0))
-        shown, _ = schedule.apply_daily_limit(due, daily_limit)
+        limit = daily_limit - reviewed_today if daily_limit is not None and i == 0 else daily_limit
+        shown, _ = schedule.apply_daily_limit(due, limit)
         for item in shown:
             note = active[item.note_id]
             left = [r for r in pending[item.note_id] if r.due_on > day]
@@ -262,7 +265,13 @@ def compute(
 ) -> Stats:
     return Stats(
         today=today,
-        forecast=forecast(notes, today, extra_every, daily_limit=daily_limit),
+        forecast=forecast(
+            notes,
+            today,
+            extra_every,
+            daily_limit=daily_limit,
+            reviewed_today=len({e.note_id for e in events if e.day == today}),
+        ),
         history=history(events, today),
         streak=streak(notes, today, events, daily_limit),
         recall=recall(events, today),

@@ -540,9 +540,12 @@ class ReminderApp:
         if isinstance(claim, Response):
             return claim
         _, today = self._local_now()
+        from reminder.history import daily_allowance
+
         with self.store.read() as session:
             due = notes.due_on(session, today, self.settings.extra_every)
-        due, waiting = schedule.apply_daily_limit(due, self.settings.daily_limit)
+            allowed = daily_allowance(session, today, self.settings.daily_limit)
+        due, waiting = schedule.apply_daily_limit(due, allowed)
         key = self.key()
         flash = parse_qs(environ.get("QUERY_STRING", "")).get("m", [None])[0]
         page = render_today(

@@ -87,6 +87,24 @@ def test_daily_limit_in_english_and_in_due(
     assert "2 more due, waiting for a later day (daily limit 3)." in text
 
 
+def test_daily_limit_is_a_quota_for_the_day(
+    run_cli, db_url: str, monkeypatch: pytest.MonkeyPatch, store: Store
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("REMINDER_DAILY_LIMIT", "3")
+    with freeze_time("2024-07-10 03:00:00"):  # noon on 07-10
+        ids = five_due(store)
+        for name in ("note 4", "note 6"):  # two reviews done today, one of them not among the three listed
+            assert run_cli("done", str(ids[name])).exit_code == 0
+        # Three are still due and the limit allows one more today: the most urgent of them, note 7.
+        due = json.loads(run_cli("due", "--json").output)
+        assert (due["count"], due["waiting"], due["notes"][0]["title"]) == (1, 2, "note 7")
+        assert run_cli("done", str(ids["note 7"])).exit_code == 0
+        assert run_cli("due").output.strip() == "Daily limit of 3 reached: 2 more due wait for a later day."
+        # Tomorrow the limit starts again; a day ahead, nothing is done yet.
+        tomorrow = json.loads(run_cli("due", "--json", "--on", "2024-07-11").output)
+        assert (tomorrow["count"], tomorrow["waiting"]) == (3, 1)
+
+
 # --- the minimum ---------------------------------------------------------------------------------------------
 
 

@@ -93,6 +93,9 @@ def test_forecast_under_a_daily_limit_moves_the_rest_to_the_next_day() -> None:
     # D+4, 07-23 note 3's D+4 (its D+1 was done on 07-21: stages keep their absolute dates), 07-24 note 1's D+7.
     assert [capped[d(7, n)] for n in range(20, 25)] == [2, 2, 1, 1, 1]
     assert max(capped.values()) == 2
+    # One review already done today leaves room for one more today; the other two move on.
+    used = {f.day: f.count for f in stats.forecast(three, TODAY, 30, daily_limit=2, reviewed_today=1)}
+    assert used[TODAY] == 1
 
 
 def test_daily_limit_lists_the_most_overdue_first() -> None:
