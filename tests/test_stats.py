@@ -104,7 +104,10 @@ def test_daily_limit_lists_the_most_overdue_first() -> None:
     ]
     listed, waiting = schedule.apply_daily_limit(due, 2)
     assert [n.note_id for n in listed] == [2, 3] and waiting == 1
-    assert schedule.apply_daily_limit(due, None) == (sorted(due, key=schedule.urgency_key), 0)
+    assert schedule.apply_daily_limit(due, None) == ([due[1], due[2], due[0]], 0)
+    # Between notes as late, the one a scheduler predicts is slipping most comes first.
+    listed, _ = schedule.apply_daily_limit(due, 2, recall={3: 0.4, 2: 0.8})
+    assert [n.note_id for n in listed] == [3, 2]
 
 
 def test_history_counts_reviews_per_day_over_twelve_weeks() -> None:
