@@ -16,9 +16,9 @@ from typing import Any
 
 from reminder.ntfy import JSON_BODY_LIMIT, MAX_ACTIONS, MESSAGE_LIMIT, encode_message, validate_message
 from reminder.schedule import DueNote, progress_bar, stage_label
+from reminder.texts import LANGUAGES, t
 
 TITLE_MAX = 80  # characters of a note title in a digest line; longer ones end with "…"
-LANGUAGES = ("ko", "en")
 
 _MD_INLINE = re.compile(r"([\\`*_\[\]<>~|])")
 # Constructs that only mean something at the start of a list item's text: heading, quote, nested list.
@@ -41,7 +41,7 @@ def _clean_title(title: str, language: str) -> str:
     # Control characters show as boxes on the phone (and cost 6 bytes each as JSON \uXXXX escapes).
     title = " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in title).split())
     if not title:
-        return "(제목 없음)" if language == "ko" else "(untitled)"
+        return t(language, "untitled")
     if len(title) > TITLE_MAX:
         title = title[: TITLE_MAX - 1].rstrip() + "…"
     return title
@@ -49,9 +49,7 @@ def _clean_title(title: str, language: str) -> str:
 
 def digest_title(count: int, language: str, waiting: int = 0) -> str:
     """The notification's title; ``waiting`` counts the due reviews a daily limit holds for a later day."""
-    if language == "ko":
-        return f"📚 오늘 복습 {count}개" + (f" (대기 {waiting})" if waiting else "")
-    return f"📚 {count} review{'' if count == 1 else 's'} due" + (f" ({waiting} waiting)" if waiting else "")
+    return t(language, "digest_title", n=count) + (t(language, "waiting", n=waiting) if waiting else "")
 
 
 def worth_a_digest(due: Sequence[DueNote], min_due: int, overdue_days: int) -> bool:
@@ -61,13 +59,11 @@ def worth_a_digest(due: Sequence[DueNote], min_due: int, overdue_days: int) -> b
 
 
 def late_label(days_late: int, language: str) -> str:
-    if language == "ko":
-        return f"{days_late}일 지남"
-    return f"{days_late} day{'' if days_late == 1 else 's'} late"
+    return t(language, "digest_late", n=days_late)
 
 
 def more_line(count: int, language: str) -> str:
-    return f"외 {count}개" if language == "ko" else f"… and {count} more"
+    return t(language, "digest_more", n=count)
 
 
 def note_line(note: DueNote, language: str) -> str:
@@ -126,6 +122,7 @@ def build_digest(
     actions: Sequence[dict[str, Any]] = (),
     note_actions: Callable[[DueNote], list[dict[str, Any]]] | None = None,
     listed_actions: Callable[[Sequence[DueNote]], list[dict[str, Any]]] | None = None,
+    click: Callable[[Sequence[DueNote]], str] | None = None,
     waiting: int = 0,
     title: str | None = None,
 ) -> dict[str, Any]:
@@ -137,7 +134,8 @@ def build_digest(
     they are asked again for the notes that do, so a "done" button never marks a note the learner did not see.
     ``title`` replaces the digest's title (the nudge lists the same way under its own).
     With a single note that has a link, the notification opens it on tap and gets an "열기"/"Open" button;
-    that view button is the first to go when the caller's buttons already use ntfy's three.
+    that view button is the first to go when the caller's buttons already use ntfy's three. ``click(notes)``,
+    when given, is where a tap leads instead (the service's review or today's page).
     """
     if not due:
         raise ValueError("nothing is due: there is no digest to send")
@@ -165,7 +163,8 @@ def build_digest(
             buttons += [dict(a) for a in note_actions(single)]
         if len(buttons) > MAX_ACTIONS:
             raise ValueError(f"{len(buttons)} action buttons asked for; ntfy allows at most {MAX_ACTIONS}")
-        message, kept = _compose(base, lines[:limit], count, buttons, single, language)
+        tap = click(notes[:limit]) if click is not None else None
+        message, kept = _compose(base, lines[:limit], count, buttons, single, language, tap)
         if listed_actions is None or kept == limit:
             return message
         # Fewer notes fit than the buttons named: name just those. Shorter buttons leave at least as much room,
@@ -180,6 +179,7 @@ def _compose(
     buttons: list[dict[str, Any]],
     single: DueNote | None,
     language: str,
+    tap: str | None = None,
 ) -> tuple[dict[str, Any], int]:
     link = single.link if single is not None and single.link else None
     # Without the link as a fallback: a huge link must not leave the digest without a single note line.
@@ -189,7 +189,9 @@ def _compose(
         if use_link:
             message["click"] = link
             if len(shown) < MAX_ACTIONS:
-                shown.insert(0, {"action": "view", "label": "열기" if language == "ko" else "Open", "url": link})
+                shown.insert(0, {"action": "view", "label": t(language, "digest_open"), "url": link})
+        if tap is not None:
+            message["click"] = tap
         if shown:
             message["actions"] = shown
         fitted = _fit_body(lines, language, JSON_BODY_LIMIT - len(encode_message(message)), total)
@@ -201,9 +203,7 @@ def _compose(
 
 
 def nudge_title(count: int, language: str) -> str:
-    if language == "ko":
-        return f"📚 아직 {count}개 남았어요"
-    return f"📚 {count} review{'' if count == 1 else 's'} still open"
+    return t(language, "nudge_title", n=count)
 
 
 def build_summary(
@@ -218,39 +218,25 @@ def build_summary(
     stats_url: str | None = None,
 ) -> dict[str, Any]:
     """The weekly summary: reviews done in the last 7 days, recall (30 days), streak, the next 7 days' load, and
-    a button to the stats page when there is one."""
+    a button to the stats page when there is one. Low priority: nothing in it needs doing now."""
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r} (ko or en)")
-    if language == "ko":
-        title = "📊 이번 주 복습 요약"
-        shown = "평가 없음" if recall is None else f"{round(recall * 100)}%"
-        lines = [
-            f"이번 주 복습 {done_this_week}개",
-            f"기억률 {shown} (30일)",
-            f"연속 {streak}일",
-            f"다음 주 복습 {next_week}개",
-        ]
-        label = "📊 통계 보기"
-    else:
-        title = "📊 Your week in reviews"
-        shown = "no ratings yet" if recall is None else f"{round(recall * 100)}%"
-        plural = "" if done_this_week == 1 else "s"
-        lines = [
-            f"{done_this_week} review{plural} done this week",
-            f"Recall {shown} (30 days)",
-            f"Streak: {streak} day{'' if streak == 1 else 's'}",
-            f"Next week: {next_week} review{'' if next_week == 1 else 's'} due",
-        ]
-        label = "📊 Statistics"
+    shown = t(language, "no_recall") if recall is None else f"{round(recall * 100)}%"
+    lines = [
+        t(language, "summary_done", n=done_this_week),
+        t(language, "summary_recall", recall=shown),
+        t(language, "summary_streak", n=streak),
+        t(language, "summary_next", n=next_week),
+    ]
     message: dict[str, Any] = {
         "topic": topic,
-        "title": title,
+        "title": t(language, "summary_title"),
         "message": "\n".join(lines),
         "priority": 2,
         "tags": list(tags),
     }
     if stats_url:
-        message["actions"] = [{"action": "view", "label": label, "url": stats_url}]
+        message["actions"] = [{"action": "view", "label": t(language, "button_stats"), "url": stats_url}]
         message["click"] = stats_url
     validate_message(message)
     return message
@@ -260,10 +246,7 @@ def build_test_message(topic: str, language: str) -> dict[str, Any]:
     """What `reminder notify test` sends: proof that the server, topic and credentials reach the phone."""
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r} (ko or en)")
-    if language == "ko":
-        title, text = "📚 reminder 테스트 알림", "이 알림이 보이면 휴대폰에서 복습 알림을 받을 수 있습니다."
-    else:
-        title, text = "📚 reminder test", "If you can read this, review reminders will reach your phone."
+    title, text = t(language, "test_title"), t(language, "test_text")
     message = {"topic": topic, "title": title, "message": text, "priority": 3, "tags": ["white_check_mark"]}
     validate_message(message)
     return message

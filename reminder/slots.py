@@ -7,6 +7,7 @@ expression on local wall-clock time, so `0 8 * * *` means 08:00 in Asia/Seoul wh
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -62,3 +63,10 @@ KIND_SEPARATOR = "@"
 
 def kind_key(kind: str, slot: datetime) -> str:
     return local_key(slot) if kind == "digest" else f"{kind}{KIND_SEPARATOR}{local_key(slot)}"
+
+
+def digest_slots() -> Any:
+    """The SQL condition that picks the digest slots out of the slots table (not the nudges or summaries)."""
+    from reminder.db.models import Slot
+
+    return Slot.local_key.not_like(f"%{KIND_SEPARATOR}%")

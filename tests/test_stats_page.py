@@ -15,7 +15,7 @@ from test_web_browser import ARTIFACTS, PHONE, DevTools, Tab, browser  # noqa: F
 from reminder import actions, notes
 from reminder.config import Settings, load_settings
 from reminder.db import Store
-from reminder.web import start_server
+from reminder.server import start_server
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW = datetime(2024, 7, 20, 9, 30, tzinfo=SEOUL)
@@ -90,7 +90,7 @@ DARK = {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
 LIGHT = {"features": [{"name": "prefers-color-scheme", "value": "light"}]}
 FILLS_JS = (
     "(() => { const f = s => getComputedStyle(document.querySelector(s)).fill; "
-    "return {bar: f('#forecast-chart rect.bar'), none: f('#history-chart rect.l0'), "
+    "return {bar: f('#forecast-chart rect.fbar'), none: f('#history-chart rect.l0'), "
     "background: getComputedStyle(document.body).backgroundColor}; })()"
 )
 
@@ -119,7 +119,7 @@ def test_stats_page_in_chromium_light_and_dark(browser: DevTools, store: Store, 
             assert charts[0][1] == "앞으로 30일" and "하루 최대 2개" in charts[0][2]
             assert "모두 4개" in charts[1][2]  # reviews done on 07-08, 07-12, 07-14 and 07-16
             bars = tab.js(
-                "[...document.querySelectorAll('#forecast-chart rect.bar')].map(r => "
+                "[...document.querySelectorAll('#forecast-chart rect.fbar')].map(r => "
                 "[r.dataset.date, Number(r.dataset.count), r.getBoundingClientRect().height])"
             )
             # Today: kubectl's D+4 and TCP's D+1 (2, the limit); 07-21 Kubernetes D+14; 07-22 kubectl D+7;
