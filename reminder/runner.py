@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from reminder import digest, notes, schedule, slots
+from reminder import digest, notes, slots
 from reminder.config import Settings
 from reminder.db import Store
 from reminder.db.models import Meta, Outbox, Slot
@@ -210,12 +210,12 @@ class Runner:
     def digest_notes(self, session: Any, due: list[Any], day: date) -> tuple[list[Any], int]:
         """What a slot's digest lists (the most urgent the daily limit still allows today) and how many wait;
         nothing when too few are due to be worth a notification."""
-        from reminder.history import daily_allowance
+        from reminder.history import choose_due
 
         s = self.settings
         if not digest.worth_a_digest(due, s.min_due, s.overdue_days):
             return [], 0
-        return schedule.apply_daily_limit(due, daily_allowance(session, day, s.daily_limit))
+        return choose_due(session, due, day, s.daily_limit)
 
     def preview(self, slot: datetime) -> dict[str, Any] | None:
         """The digest the slot would send, without claiming it (for --dry-run)."""
@@ -317,9 +317,9 @@ class Runner:
             due = notes.due_on(session, day, self.settings.extra_every)
             if not due:
                 return None
-            from reminder.history import daily_allowance
+            from reminder.history import choose_due
 
-            listed, waiting = schedule.apply_daily_limit(due, daily_allowance(session, day, self.settings.daily_limit))
+            listed, waiting = choose_due(session, due, day, self.settings.daily_limit)
             if not listed:
                 return None  # the day's limit is reached: the rest wait, as in a digest
             message = self.build_message(listed, day, waiting)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -42,6 +42,8 @@ class NoteHistory:
     snoozed_until: date | None
     archived: bool
     reviews: tuple[schedule.Review, ...]
+    scheduler: str = "ladder"  # ladder, fsrs or sr (reminder.schedulers)
+    state: Any = None  # the scheduler's state (FSRS card, SR fields); None for the ladder
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,13 @@ def forecast(
     """Reviews shown on each day from ``today`` on, simulating a learner who does each day what is shown.
 
     A daily limit is a quota for the day: ``reviewed_today`` reviews already done today count against today's.
-    Doing a review ticks every stage due that day (as `done` does) and replaces a pending extra review by the next
-    one after that day, so a note comes back on its next stage's absolute date whatever day it was reviewed.
+    On the ladder, doing a review ticks every stage due that day (as `done` does) and replaces a pending extra
+    review by the next one after that day, so a note comes back on its next stage's absolute date whatever day it
+    was reviewed. A note with another scheduler (FSRS, the SR plugin) comes back when that scheduler says after a
+    review rated `good` on that day.
     """
+    from reminder.schedulers import scheduler_named
+
     # Only the notes due on a day are looked at that day: the others wait in a heap by the day they come due.
     pending: dict[int, list[schedule.Review]] = {}
     active: dict[int, NoteHistory] = {}
@@ -139,7 +145,10 @@ def forecast(
         due = []
         for note_id in waiting:
             note = active[note_id]
-            summary = schedule.summarise_due(note.first_studied_on, note.ladder, extra_every, pending[note_id], day)
+            if note.state is not None:
+                summary = schedule.summarise_scheduled(pending[note_id], day)
+            else:
+                summary = schedule.summarise_due(note.first_studied_on, note.ladder, extra_every, pending[note_id], day)
             if summary is not None:
                 stage, extra, due_on = summary
                 due.append(schedule.DueNote(note_id, note.title, None, stage, extra, due_on, (day - due_on).days, 0))
@@ -147,8 +156,16 @@ def forecast(
         shown, _ = schedule.apply_daily_limit(due, limit)
         for item in shown:
             note = active[item.note_id]
-            left = [r for r in pending[item.note_id] if r.due_on > day]
-            if any(r.extra and r.due_on <= day for r in pending[item.note_id]):
+            if note.state is not None:
+                scheduler = scheduler_named(note.scheduler)
+                state = scheduler.review(note.state, "good", day)
+                active[item.note_id] = note = replace(note, state=state)
+                nxt = scheduler.due_on(state)
+                # One slot standing for the scheduler's next day (the offset only labels it).
+                left = [schedule.Review((nxt - note.first_studied_on).days, False, nxt)] if nxt else []
+            else:
+                left = [r for r in pending[item.note_id] if r.due_on > day]
+            if note.state is None and any(r.extra and r.due_on <= day for r in pending[item.note_id]):
                 offset = schedule.next_extra_offset(note.first_studied_on, note.ladder, extra_every, day)
                 left.append(schedule.Review(offset, True, schedule.due_date(note.first_studied_on, offset)))
             pending[item.note_id] = left

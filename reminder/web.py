@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from reminder import actions, notes, schedule
+from reminder import actions, notes
 from reminder.config import check_cron
 from reminder.pages import CSP, render_message, render_review, render_stats, render_today
 from reminder.schedulers import RATINGS
@@ -378,12 +378,11 @@ class ReminderApp:
         if isinstance(claim, Response):
             return claim
         _, today = self._local_now()
-        from reminder.history import daily_allowance
+        from reminder.history import choose_due
 
         with self.store.read() as session:
             due = notes.due_on(session, today, self.settings.extra_every)
-            allowed = daily_allowance(session, today, self.settings.daily_limit)
-        due, waiting = schedule.apply_daily_limit(due, allowed)
+            due, waiting = choose_due(session, due, today, self.settings.daily_limit)
         key = self.key()
         flash = parse_qs(environ.get("QUERY_STRING", "")).get("m", [None])[0]
         page = render_today(

@@ -248,7 +248,7 @@ def test_weekly_summary_does_not_supersede_a_waiting_digest(
     # Kubernetes D+14 07-21 = 5.
     assert summary["message"].splitlines() == [
         "이번 주 복습 4개",
-        "기억률 평가 없음 (30일)",
+        "기억률 100% (30일)",
         "연속 7일",
         "다음 주 복습 5개",
     ]

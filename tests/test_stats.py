@@ -212,17 +212,27 @@ def test_stats_command_json(run_cli, any_db_url: str) -> None:  # type: ignore[n
             run_cli("add", "Kubernetes 오브젝트", "--first-study", "2024-07-07", "--subject", "쿠버네티스").exit_code
             == 0
         )
-        assert run_cli("done", "1", "--on", "2024-07-08").exit_code == 0
+        assert run_cli("done", "1", "--on", "2024-07-08").exit_code == 0  # rated good
+        assert run_cli("add", "kubectl", "--first-study", "2024-07-18", "--subject", "쿠버네티스").exit_code == 0
+        assert run_cli("done", "2", "--rating", "again").exit_code == 0  # forgotten: D+1 stays open
+        assert run_cli("done", "2", "--rating", "good").exit_code == 0  # a second try the same day
         result = run_cli("stats", "--json")
         text = run_cli("stats")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    # Stages due 07-11 and 07-14 are open: one review today covers both.
+    # Kubernetes' stages due 07-11 and 07-14 are open: one review today covers both. kubectl's D+4 is 07-22.
     assert data["forecast"][0] == {"date": "2024-07-20", "count": 1}
-    assert data["forecast"][1] == {"date": "2024-07-21", "count": 1}  # D+14
-    assert [h for h in data["history"] if h["reviews"]] == [{"date": "2024-07-08", "reviews": 1}]
-    assert data["streak"] == 0 and data["recall"] is None
-    assert data["subjects"] == [{"subject": "쿠버네티스", "notes": 1, "long_term": 0, "progress": 15}]
+    assert data["forecast"][1] == {"date": "2024-07-21", "count": 1}  # Kubernetes D+14
+    assert data["forecast"][2] == {"date": "2024-07-22", "count": 1}  # kubectl D+4
+    # One review a note and day: kubectl's `again` then `good` today is one review, rated by the first try.
+    assert [h for h in data["history"] if h["reviews"]] == [
+        {"date": "2024-07-08", "reviews": 1},
+        {"date": "2024-07-20", "reviews": 1},
+    ]
+    assert data["recall"] == 0.5  # 07-08 good, today again: half not rated `again`
+    assert data["streak"] == 0
+    # Kubernetes 1 of 4 stages (15 %), kubectl 1 of 4 (15 %).
+    assert data["subjects"] == [{"subject": "쿠버네티스", "notes": 2, "long_term": 0, "progress": 15}]
     assert text.exit_code == 0 and "쿠버네티스" in text.output and "Streak: 0 days" in text.output
 
 
@@ -234,3 +244,38 @@ def test_streak_under_a_daily_limit_keeps_a_day_on_which_the_limit_was_reviewed(
     # not kept is 07-11 (Kubernetes' D+4 open at its end, no review that day): 07-12 .. 07-19 = 8; today is open.
     assert stats.streak(notes, TODAY, events, daily_limit=1) == 8
     assert stats.streak(notes, TODAY, events, daily_limit=2) == 0
+
+
+def test_forecast_follows_the_notes_own_scheduler(run_cli, db_url: str, store) -> None:  # type: ignore[no-untyped-def]
+    from freezegun import freeze_time
+
+    from reminder import history, schedulers
+    from reminder import notes as notes_module
+
+    with freeze_time("2024-07-20 01:00:00"):
+        # FSRS puts a note studied 07-18 due today; the ladder note's D+1 is today too.
+        assert run_cli("add", "zz FSRS note", "--first-study", "2024-07-18", "--scheduler", "fsrs").exit_code == 0
+        assert run_cli("add", "ladder note", "--first-study", "2024-07-19").exit_code == 0
+        with store.read() as s:
+            rows = history.read_notes(s)
+            fsrs_note = rows[0]
+            # Equally late: under a limit of 1 the note FSRS predicts is slipping comes first, though its title
+            # sorts last.
+            due = notes_module.due_on(s, TODAY, 30)
+            listed, waiting = history.choose_due(s, due, TODAY, 1)
+            recall = history.predicted_recall(s, [d.note_id for d in due], TODAY)
+    assert fsrs_note.scheduler == "fsrs" and isinstance(fsrs_note.state, schedulers.FsrsState)
+    assert [d.title for d in listed] == ["zz FSRS note"] and waiting == 1
+    assert set(recall) == {fsrs_note.id} and 0 < recall[fsrs_note.id] < 1
+    # The FSRS note comes back when FSRS says after each `good` review, not on the ladder's D+4, D+7, D+14.
+    fsrs = schedulers.scheduler_named("fsrs")
+    state, expected, day = fsrs_note.state, [], min(r.due_on for r in fsrs_note.reviews if r.done_on is None)
+    day = max(day, TODAY)
+    while day < TODAY + timedelta(days=30):
+        expected.append(day)
+        state = fsrs.review(state, "good", day)
+        day = fsrs.due_on(state)
+    only_fsrs = [d.day for d in stats.forecast([fsrs_note], TODAY, 30) if d.count]
+    assert only_fsrs == expected and len(expected) >= 2, expected
+    ladder_days = [d.day for d in stats.forecast([rows[1]], TODAY, 30) if d.count]
+    assert ladder_days == [TODAY, d(7, 23), d(7, 26), d(8, 2)] and only_fsrs != ladder_days

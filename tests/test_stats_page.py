@@ -139,7 +139,8 @@ def test_stats_page_in_chromium_light_and_dark(browser: DevTools, store: Store, 
             cells = tab.js("document.querySelectorAll('#history-chart rect').length")
             assert cells == 84
             assert "0일" in tab.js("document.querySelector('#streak').textContent")
-            assert "평가 없음" in tab.js("document.querySelector('#recall').textContent")
+            # Four reviews, each recorded as `good` (the done stages): 100 % not rated `again`.
+            assert tab.js("document.querySelector('#recall b').textContent") == "100%"
 
             light = tab.js(FILLS_JS)
             # The stylesheet applied under the CSP: the bars have the page's green, not SVG's default black.

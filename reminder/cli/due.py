@@ -38,9 +38,10 @@ def due(app: App, on: str | None, as_json: bool) -> None:
 
         with app.store.read() as session:
             items = notes.due_on(session, day, every)
-            # The limit is a day's quota: what was reviewed today already counts against it.
-            limit = history.daily_allowance(session, today, limit) if day == today else limit
-    items, waiting = schedule.apply_daily_limit(items, limit)
+            # The limit is a day's quota: what was reviewed that day already counts against it.
+            items, waiting = history.choose_due(session, items, day, limit)
+    else:
+        waiting = 0
     if as_json:
         echo_json(
             {"date": day.isoformat(), "count": len(items), "waiting": waiting, "notes": [due_json(i) for i in items]}
