@@ -67,6 +67,46 @@ TEXT: dict[str, Message] = {
     "when_days": NP_("in {n} day", "in {n} days"),
     "when_never": N_("long-term"),
     "remaining": NP_("{n} more note due", "{n} more notes due"),
+    # the daily limit, the nudge, the weekly summary
+    "waiting": N_(" ({n} waiting)"),
+    "nudge_title": NP_("📚 {n} review still open", "📚 {n} reviews still open"),
+    "summary_title": N_("📊 Your week in reviews"),
+    "summary_done": NP_("{n} review done this week", "{n} reviews done this week"),
+    "summary_recall": N_("Recall {recall} (30 days)"),
+    "summary_streak": NP_("Streak: {n} day", "Streak: {n} days"),
+    "summary_next": NP_("Next week: {n} review due", "Next week: {n} reviews due"),
+    "button_stats": N_("📊 Statistics"),
+    # the stats page
+    "stats_link": N_("📊 Review statistics"),
+    "stats_title": N_("Review statistics"),
+    "stats_heading": N_("📊 Review statistics"),
+    "stats_streak": N_("Streak"),
+    "stats_streak_value": NP_("{n} day", "{n} days"),
+    "stats_recall": N_("Recall (30 days)"),
+    "no_recall": N_("no ratings yet"),
+    "stats_done_12w": N_("Reviews, 12 weeks"),
+    "stats_forecast": N_("The next 30 days"),
+    "stats_forecast_desc": N_(
+        "Reviews due on each of the next 30 days (today includes what is overdue{limit}). Busiest day: {top}."
+    ),
+    "stats_limit": N_(", at most {n} a day"),
+    "stats_history": N_("The last 12 weeks"),
+    "stats_history_desc": N_(
+        "Reviews done on each day of the last 12 weeks, one square a day (a column a week, Monday first). "
+        "{total} in all."
+    ),
+    "stats_table": N_("As a table"),
+    "stats_date": N_("Date"),
+    "stats_count": N_("Reviews"),
+    "stats_week": N_("Week of"),
+    "stats_subjects": N_("Subjects"),
+    "stats_subject": N_("Subject"),
+    "stats_notes": N_("Notes"),
+    "stats_long_term": N_("Long-term"),
+    "stats_progress": N_("Average progress"),
+    "stats_no_subject": N_("(no subject)"),
+    "stats_no_notes": N_("No notes yet."),
+    "weekdays": N_("Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -76,7 +78,8 @@ def review(app: App, note: str | None) -> None:
             for number, cue in enumerate(questions, start=1):
                 click.echo(f"\nQ{number}. {cue.question}")
                 _ask(_("  (Enter: answer)"))
-                click.echo(click.style(cue.answer or _("(no answer written)"), dim=not cue.answer))
+                answer = textwrap.indent(cue.answer, "    ") if cue.answer else "    " + _("(no answer written)")
+                click.echo(click.style(answer, dim=not cue.answer))
             if not questions:
                 click.echo(_("  No cue questions in this note: recall it, then rate."))
             if summary:
