@@ -191,13 +191,16 @@ def test_terminal_charts_line_up_with_korean_text() -> None:
     starts = {width(ln[: ln.index("█")]) for ln in forecast if "█" in ln}
     assert len(starts) == 1
     assert "  07-20 토" in text
-    subjects = lines[lines.index("Subjects: average progress") + 1 :]
+    subjects = lines[lines.index("과목: 평균 진행률") + 1 :]
     assert len(subjects) == 3
     # The percentage after each subject's bar is in the same display column, whatever the subject's width.
     columns = {width(ln[: ln.index("%")]) for ln in subjects}
     assert len(columns) == 1, subjects
     grid = [ln for ln in lines if len(ln) > 3 and ln[2] in "월화수목금토일"]
     assert len(grid) == 7
+    english = render(stats.compute(notes, events_of(notes), TODAY, 30), "en", None).splitlines()
+    assert "Subjects: average progress" in english and "  07-20 Sa" in "\n".join(english)
+    assert {width(ln[: ln.index("█")]) for ln in english if ln.startswith("  07-") and "█" in ln} == starts
     # Each heatmap cell (two columns and a space) starts at display column 5 + 3k in every row.
     for row in grid:
         cells = [width(row[:i]) for i in range(3, len(row)) if row[i] != " " and row[i - 1] == " "]

@@ -7,26 +7,31 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reminder.cli import App, pass_app
+from reminder import cli
+from reminder.cli import App, _, pass_app
 from reminder.cli.output import bar, echo_json, fit, width
+from reminder.i18n import catalogue
 
 if TYPE_CHECKING:
     from reminder.stats import Stats
 
 BAR_COLUMNS = 30
-WEEKDAYS = {"ko": "월화수목금토일", "en": ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")}
 # Shades of a heatmap cell by its share of the busiest day; each cell is two columns, as wide as a Korean letter.
 SHADES = ("··", "░░", "▒▒", "▓▓", "██")
 
 
 def weekday(day: date, language: str) -> str:
-    return WEEKDAYS[language][day.weekday()]
+    """Two columns: Mo, Tu, ... / 월, 화, ... (a Korean letter is two columns wide)."""
+    return catalogue(language).gettext("Mo,Tu,We,Th,Fr,Sa,Su").split(",")[day.weekday()]
 
 
 def render(data: Stats, language: str, daily_limit: int | None) -> str:
+    tr = catalogue(language)
     lines: list[str] = []
-    limit = f", at most {daily_limit} a day" if daily_limit else ""
-    lines.append(f"Forecast: reviews due each day (today includes what is overdue{limit})")
+    limit = tr.gettext(", at most {n} a day").format(n=daily_limit) if daily_limit else ""
+    lines.append(
+        tr.gettext("Forecast: reviews due each day (today includes what is overdue{limit})").format(limit=limit)
+    )
     top = max((d.count for d in data.forecast), default=0)
     for d in data.forecast:
         label = f"{d.day.strftime('%m-%d')} {fit(weekday(d.day, language), 2)}"
@@ -34,27 +39,44 @@ def render(data: Stats, language: str, daily_limit: int | None) -> str:
     lines.append("")
     lines += heatmap(data, language)
     lines.append("")
-    lines.append(f"Streak: {data.streak} day{'' if data.streak == 1 else 's'} in a row with everything due done")
+    lines.append(
+        tr.ngettext(
+            "Streak: {n} day in a row with everything due done",
+            "Streak: {n} days in a row with everything due done",
+            data.streak,
+        ).format(n=data.streak)
+    )
     if data.recall is None:
-        lines.append("Recall: no rated reviews in the last 30 days")
+        lines.append(tr.gettext("Recall: no rated reviews in the last 30 days"))
     else:
-        lines.append(f"Recall: {round(data.recall * 100)}% of the last 30 days' reviews not rated 'again'")
+        lines.append(
+            tr.gettext("Recall: {percent}% of the last 30 days' reviews not rated 'again'").format(
+                percent=round(data.recall * 100)
+            )
+        )
     if data.subjects:
         lines.append("")
-        lines.append("Subjects: average progress")
-        names = [s.subject or "(no subject)" for s in data.subjects]
+        lines.append(tr.gettext("Subjects: average progress"))
+        names = [s.subject or tr.gettext("(no subject)") for s in data.subjects]
         column = min(max(width(n) for n in names), 30)
         for name, s in zip(names, data.subjects, strict=True):
-            detail = f"{s.progress:>3}%  {s.notes} note{'' if s.notes == 1 else 's'}, {s.long_term} long-term"
+            notes = tr.ngettext("{n} note", "{n} notes", s.notes).format(n=s.notes)
+            long_term = tr.gettext("{n} long-term").format(n=s.long_term)
+            detail = f"{s.progress:>3}%  {notes}, {long_term}"
             lines.append(f"  {fit(name, column)}  {bar(s.progress, 100, 20)} {detail}")
     return "\n".join(lines)
 
 
 def heatmap(data: Stats, language: str) -> list[str]:
     """The 12 weeks of history as a calendar: a row per weekday, a column per week (Monday first)."""
+    tr = catalogue(language)
     history = data.history
     total = sum(d.count for d in history)
-    lines = [f"History: {total} review{'' if total == 1 else 's'} in the last 12 weeks"]
+    lines = [
+        tr.ngettext(
+            "History: {n} review in the last 12 weeks", "History: {n} reviews in the last 12 weeks", total
+        ).format(n=total)
+    ]
     first = history[0].day - timedelta(days=history[0].day.weekday())
     counts = {d.day: d.count for d in history}
     weeks = (history[-1].day - first).days // 7 + 1
@@ -75,15 +97,14 @@ def heatmap(data: Stats, language: str) -> list[str]:
             else:
                 cells.append(SHADES[min(4, 1 + (counts[day] * 4 - 1) // top)])
         lines.append(f"  {fit(weekday(first + timedelta(days=row), language), 2)} " + " ".join(cells).rstrip())
-    lines.append("     " + "less " + " ".join(SHADES) + " more")
+    lines.append("     " + tr.gettext("less") + " " + " ".join(SHADES) + " " + tr.gettext("more"))
     return lines
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
+@click.command(help=_("How it is going: the next 30 days, the last 12 weeks, streak, recall, subjects."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON (see README for the shape)."))
 @pass_app
 def stats(app: App, as_json: bool) -> None:
-    """How it is going: the next 30 days, the last 12 weeks, streak, recall, subjects."""
     from reminder.history import read_stats
 
     s = app.settings
@@ -93,4 +114,4 @@ def stats(app: App, as_json: bool) -> None:
     if as_json:
         echo_json(data.as_json())
         return
-    click.echo(render(data, s.language, s.daily_limit))
+    click.echo(render(data, cli.LANGUAGE, s.daily_limit))
