@@ -144,3 +144,18 @@ def test_due_in_korean_lines_up_wide_titles_and_says_days_late(db_url: str, run_
         english = run_cli("due")
     assert english.output.splitlines()[0].split() == ["ID", "TITLE", "STAGE", "WHEN", "PROGRESS"]
     assert "1 day late" in english.output
+
+
+def test_status_in_korean_lines_up_its_values(db_url: str, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from reminder.cli import use_language
+
+    monkeypatch.setenv("REMINDER_NTFY_TOPIC", "study-alerts")
+    use_language("ko")
+    out = run_cli("status")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert [line.split()[0] for line in lines] == ["토픽:", "마지막", "다음", "대기:"]
+    assert lines[1].endswith("아직 없음")
+    starts = {width(line) - width(line.split("  ")[-1].lstrip()) for line in lines}
+    assert len(starts) == 1, lines
+    assert run_cli("run", "--dry-run").output.strip() == "오류: --dry-run은 --once와 함께 씁니다"

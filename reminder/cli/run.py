@@ -11,9 +11,11 @@ from typing import Any
 
 import click
 
-from reminder.cli import App, UserError, pass_app
+from reminder.cli import App, UserError, _, error_text, ngettext, pass_app
 from reminder.cli.common import checked_option, configure_logging, stop_on_signals
+from reminder.cli.output import fit, width
 from reminder.config import ConfigError, check_cron, parse_http_url, parse_topic, save_config_values
+from reminder.i18n import N_
 
 
 def _require_push_settings(app: App) -> None:
@@ -46,20 +48,22 @@ def _new_topic() -> str:
 # --- setup ---------------------------------------------------------------------------------------------------
 
 
-@click.command()
-@click.option("--server", metavar="URL", help="ntfy server (default: the current setting, https://ntfy.sh).")
-@click.option("--topic", metavar="NAME", help="Topic to use (default: a new hard-to-guess one).")
-@click.option("--token", metavar="TOKEN", help="ntfy access token to save (better: REMINDER_NTFY_TOKEN_FILE).")
-@click.option("--language", type=click.Choice(["ko", "en"]), help="Language of the notifications.")
-@click.option("--no-test", is_flag=True, help="Do not send a test notification.")
+@click.command(
+    help=_(
+        "First run: choose a topic, save the config, show how to subscribe, send a test push.\n\n"
+        "Saves what it was told (the flags) and what it chose (a new topic, the machine's time zone); a value that "
+        "comes from the environment stays there and is not copied into the file."
+    )
+)
+@click.option("--server", metavar="URL", help=_("ntfy server (default: the current setting, https://ntfy.sh)."))
+@click.option("--topic", metavar="NAME", help=_("Topic to use (default: a new hard-to-guess one)."))
+@click.option("--token", metavar="TOKEN", help=_("ntfy access token to save (better: REMINDER_NTFY_TOKEN_FILE)."))
+@click.option("--language", type=click.Choice(["ko", "en"]), help=_("Language of the notifications."))
+@click.option("--no-test", is_flag=True, help=_("Do not send a test notification."))
 @pass_app
 def setup(
     app: App, server: str | None, topic: str | None, token: str | None, language: str | None, no_test: bool
 ) -> None:
-    """First run: choose a topic, save the config, show how to subscribe, send a test push.
-
-    Saves what it was told (the flags) and what it chose (a new topic, the machine's time zone); a value that
-    comes from the environment stays there and is not copied into the file."""
     server_flag = checked_option("--server", parse_http_url, server)
     topic_flag = checked_option("--topic", parse_topic, topic)
     updates: dict[str, Any] = {}
@@ -79,14 +83,17 @@ def setup(
     try:
         save_config_values(path, updates)
     except ConfigError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(error_text(exc), translate=False) from None
     # What was just said wins over the environment for the rest of this command (the test push included).
     app.flags.update({k: v for k, v in updates.items() if k in ("ntfy_server", "ntfy_topic", "ntfy_token", "language")})
     app.__dict__.pop("settings", None)  # re-read: the file just changed
     server, topic = app.settings.ntfy_server, app.settings.ntfy_topic
     url = _subscribe_url(server, topic)
-    click.echo(f"Saved to {path}.")
-    click.echo(f"Subscribe in the ntfy app (server {server}, topic {topic}), or open:\n  {url}\n")
+    click.echo(_("Saved to {path}.").format(path=path))
+    click.echo(
+        _("Subscribe in the ntfy app (server {server}, topic {topic}), or open:").format(server=server, topic=topic)
+        + f"\n  {url}\n"
+    )
     try:
         import segno
 
@@ -111,46 +118,55 @@ def _send_test(app: App) -> None:
         try:
             result = client.publish(message)
         except NtfyError as exc:
-            click.echo(f"Error: test notification not sent: {exc}", err=True)
+            click.echo(_("Error: test notification not sent: {reason}").format(reason=error_text(exc)), err=True)
             sys.exit(1)
-    click.echo(f"Test notification sent to {_subscribe_url(s.ntfy_server, s.ntfy_topic)} (id {result.id}).")
+    click.echo(
+        _("Test notification sent to {url} (id {id}).").format(
+            url=_subscribe_url(s.ntfy_server, s.ntfy_topic), id=result.id
+        )
+    )
 
 
-@click.group()
+@click.group(help=_("Send notifications by hand."))
 def notify() -> None:
-    """Send notifications by hand."""
+    pass
 
 
-@notify.command("test")
+@notify.command("test", help=_("Send a test push; say where it went, or exactly why it could not."))
 @pass_app
 def notify_test(app: App) -> None:
-    """Send a test push; say where it went, or exactly why it could not."""
     _send_test(app)
 
 
-@notify.command("now")
+@notify.command(
+    "now", help=_("Push what is due now, once, outside the cron slots (through the outbox, with its retries).")
+)
 @pass_app
 def notify_now(app: App) -> None:
-    """Push what is due now, once, outside the cron slots (through the outbox, with its retries)."""
     from reminder.runner import SEND_TIMEOUTS
 
     _require_push_settings(app)
-    _ = app.store
+    _store = app.store
     configure_logging()
     with _client(app, connect_timeout=SEND_TIMEOUTS[0], read_timeout=SEND_TIMEOUTS[1]) as client:
         runner = _runner(app, client)
         outbox_id = runner.queue_now()
         if outbox_id is None:
-            click.echo("Nothing is due now: nothing was sent.")
+            click.echo(_("Nothing is due now: nothing was sent."))
             return
         outcomes = {o.outbox_id: o for o in runner.dispatch()}
     mine = outcomes.get(outbox_id)
     if mine is not None and mine.status == "sent":
-        click.echo(f"Sent what is due now (message {outbox_id}, ntfy id {mine.ntfy_id}).")
+        click.echo(
+            _("Sent what is due now (message {id}, ntfy id {ntfy_id}).").format(id=outbox_id, ntfy_id=mine.ntfy_id)
+        )
         return
-    error = mine.error if mine is not None else "not sent yet"
-    state = mine.status if mine is not None else "pending"
-    click.echo(f"Error: message {outbox_id} {state}: {error} (the service retries pending messages)", err=True)
+    if mine is None:
+        message = _("Error: message {id} pending: not sent yet (the service retries pending messages)")
+        click.echo(message.format(id=outbox_id), err=True)
+    else:
+        message = _("Error: message {id} {state}: {error} (the service retries pending messages)")
+        click.echo(message.format(id=outbox_id, state=mine.status, error=mine.error), err=True)
     sys.exit(1)
 
 
@@ -231,38 +247,40 @@ def _vault_sync(app: App) -> Any:
 
 
 _NOT_CLAIMED = {
-    "already-claimed": "The slot {key} was already served: nothing new is queued for it "
-    "(use `reminder notify now` to push what is due now).",
-    "older-than-claimed": "The slot {key} is older than the newest slot already served (was the clock set back?): "
-    "it is not served again.",
-    "day-served": "The slot {key} falls on a day already served in another time zone: it is not served again.",
+    "already-claimed": N_(
+        "The slot {key} was already served: nothing new is queued for it "
+        "(use `reminder notify now` to push what is due now)."
+    ),
+    "older-than-claimed": N_(
+        "The slot {key} is older than the newest slot already served (was the clock set back?): it is not served again."
+    ),
+    "day-served": N_("The slot {key} falls on a day already served in another time zone: it is not served again."),
 }
 
 
-@click.command()
+@click.command(help=_("The service: wait for each cron slot, push due reviews, retry failed sends."))
 @click.option(
     "--once",
     is_flag=True,
-    help="Process the most recent slots (digest, nudge, summary), deliver what is pending, exit.",
+    help=_("Process the most recent slots (digest, nudge, summary), deliver what is pending, exit."),
 )
-@click.option("--dry-run", is_flag=True, help="With --once: print the notification instead of sending it.")
-@click.option("--serve", "serve_web", is_flag=True, help="Also serve the phone buttons, today's page and /healthz.")
+@click.option("--dry-run", is_flag=True, help=_("With --once: print the notification instead of sending it."))
+@click.option("--serve", "serve_web", is_flag=True, help=_("Also serve the phone buttons, today's page and /healthz."))
 @pass_app
 def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
-    """The service: wait for each cron slot, push due reviews, retry failed sends."""
     if dry_run and not once:
         raise UserError("--dry-run goes with --once")
     if serve_web and once:
         raise UserError("--serve goes with the service, not with --once")
     _require_push_settings(app)
-    _ = app.store  # opened (a new SQLite file migrated) before the log starts
+    _store = app.store  # opened (a new SQLite file migrated) before the log starts
     configure_logging()
     if dry_run:
         runner = _runner(app, None)
         slot = runner.current_slot()
         message = runner.preview(slot)
         if message is None:
-            click.echo(f"Nothing due for the slot {slot.isoformat()}: nothing would be sent.")
+            click.echo(_("Nothing due for the slot {slot}: nothing would be sent.").format(slot=slot.isoformat()))
         else:
             click.echo(json.dumps(message, ensure_ascii=False, indent=2))
         return
@@ -273,12 +291,15 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
         if once:
             slot = runner.process_slot(runner.current_slot())
             if not slot.claimed:
-                click.echo(_NOT_CLAIMED[slot.reason].format(key=slot.key))
+                click.echo(_(_NOT_CLAIMED[slot.reason].msgid).format(key=slot.key))
             runner.process_other_slots(runner.clock())  # a timer run at the nudge's or summary's time does them
             outcomes = runner.dispatch()
             bad = [o for o in outcomes if o.status != "sent"]
             for o in bad:
-                click.echo(f"Error: message {o.outbox_id} {o.status}: {o.error}", err=True)
+                click.echo(
+                    _("Error: message {id} {state}: {error}").format(id=o.outbox_id, state=o.status, error=o.error),
+                    err=True,
+                )
             sys.exit(1 if bad else 0)
         stop = stop_on_signals()
         server = None
@@ -288,7 +309,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
             try:
                 server = start_server(app.store, app.settings, started_at=datetime.now(UTC))
             except ServerError as exc:
-                raise UserError(str(exc)) from None
+                raise UserError(error_text(exc), translate=False) from None
             logging.getLogger("reminder.web").info("event=serve url=%s", server.url)
         try:
             runner.run(stop)
@@ -300,17 +321,16 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
 # --- status --------------------------------------------------------------------------------------------------
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.command(help=_("Last slot processed, next slot, pending and failed sends with their last error."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON."))
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Last slot processed, next slot, pending and failed sends with their last error."""
     from reminder.runner import status as read_status
 
     try:
         check_cron(app.settings.cron)
     except ConfigError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(error_text(exc), translate=False) from None
     now = datetime.now(UTC)
     st = read_status(app.store, app.settings, now)
     zone = app.now().tzinfo
@@ -342,22 +362,35 @@ def status(app: App, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     topic = app.settings.ntfy_topic
-    click.echo(
-        f"topic:      {_subscribe_url(app.settings.ntfy_server, topic) if topic else '(none: run reminder setup)'}"
-    )
+
+    labels = [_("topic:"), _("last slot:"), _("next slot:"), _("last sent:"), _("pending:"), _("failed:")]
+    column = max(width(label) for label in labels) + 2
+
+    def field(label: str, value: str) -> None:
+        # The values line up in display columns: a Korean label is twice as wide as its letters.
+        click.echo(fit(label, column) + value)
+
+    field(_("topic:"), _subscribe_url(app.settings.ntfy_server, topic) if topic else _("(none: run reminder setup)"))
     if st.last_slot:
         ls = data["last_slot"]
-        click.echo(f"last slot:  {ls['slot']} ({ls['due']} due), processed {ls['claimed_at']}")
+        text = _("{slot} ({n} due), processed {at}")
+        field(_("last slot:"), text.format(slot=ls["slot"], n=ls["due"], at=ls["claimed_at"]))
     else:
-        click.echo("last slot:  none yet")
-    click.echo(f"next slot:  {data['next_slot']}")
+        field(_("last slot:"), _("none yet"))
+    field(_("next slot:"), data["next_slot"])
     if st.last_sent:
-        click.echo(f"last sent:  {data['last_sent']['at']} (ntfy id {st.last_sent.ntfy_id})")
-    click.echo(f"pending:    {len(st.pending)}")
+        field(_("last sent:"), _("{at} (ntfy id {id})").format(at=data["last_sent"]["at"], id=st.last_sent.ntfy_id))
+    field(_("pending:"), str(len(st.pending)))
     for p in data["pending"]:
-        err = f", last error: {p['last_error']}" if p["last_error"] else ""
-        click.echo(f"  #{p['id']}: {p['attempts']} attempts, next {p['next_attempt']}{err}")
+        attempts = ngettext("{n} attempt", "{n} attempts", p["attempts"]).format(n=p["attempts"])
+        line = _("  #{id}: {attempts}, next {next}").format(id=p["id"], attempts=attempts, next=p["next_attempt"])
+        if p["last_error"]:
+            line += _(", last error: {error}").format(error=p["last_error"])
+        click.echo(line)
     if st.failed:
-        click.echo(f"failed:     {len(st.failed)} (not retried; the reviews stay due for the next slot)")
+        field(
+            _("failed:"),
+            _("{n} (not retried; the reviews stay due for the next slot)").format(n=len(st.failed)),
+        )
         for f in data["failed"]:
             click.echo(f"  #{f['id']}: {f['error']}")
