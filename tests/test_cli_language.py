@@ -159,3 +159,37 @@ def test_status_in_korean_lines_up_its_values(db_url: str, run_cli, monkeypatch:
     starts = {width(line) - width(line.split("  ")[-1].lstrip()) for line in lines}
     assert len(starts) == 1, lines
     assert run_cli("run", "--dry-run").output.strip() == "오류: --dry-run은 --once와 함께 씁니다"
+
+
+def test_show_and_done_in_korean(db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    from freezegun import freeze_time
+
+    from reminder.cli import use_language
+
+    with freeze_time("2024-07-12 09:00:00+09:00"):
+        assert (
+            run_cli(
+                "add", "Kubernetes 3.2 오브젝트", "--first-study", "2024-07-07", "--subject", "쿠버네티스"
+            ).exit_code
+            == 0
+        )
+        use_language("ko")
+        shown = run_cli("show", "kube")
+        done = run_cli("done", "kube")
+        missing = run_cli("done", "nothing-like-this")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    fields = [
+        line for line in lines if line.startswith("  ") and not line.startswith("    ") and not line.endswith(":")
+    ]
+    assert any(line.startswith("  첫 학습날:") and line.endswith("2024-07-07") for line in fields)
+    assert "  지금 복습:" in shown.output and "1일 지남" in shown.output
+    # Every field's value starts in the same display column, whatever the width of its Korean label.
+    columns = set()
+    for line in fields:
+        after = line.index(":") + 1
+        value_at = after + len(line[after:]) - len(line[after:].lstrip())
+        columns.add(width(line[:value_at]))
+    assert columns == {15}, fields
+    assert done.exit_code == 0 and "2024-07-12에 D+1, D+4 완료" in done.output
+    assert missing.exit_code == 2

@@ -7,19 +7,29 @@ from datetime import date
 import click
 
 from reminder import notes, schedule
-from reminder.cli import App, pass_app
+from reminder.cli import App, _, ngettext, pass_app
 from reminder.cli.common import fsrs_options, ladder_option, parse_date, parse_stage, stage_text
-from reminder.cli.output import days, echo_json, table
+from reminder.cli.output import echo_json, fit, table
+
+
+def _late(n: int) -> str:
+    """ ", 3 days late" after a stage, or nothing when it is due today."""
+    return ", " + ngettext("{n} day late", "{n} days late", n).format(n=n) if n else ""
+
+
+def _label(name: str) -> str:
+    """A field name padded to one display column for the values (``show``): Korean letters are two wide."""
+    return "  " + fit(name, 13)
 
 
 def _next_text(view: notes.NoteView, today: date) -> str:
     if view.long_term_on:
-        return "long-term"
+        return _("long-term")
     if view.archived:
-        return "archived"
+        return _("archived")
     if view.due:
-        late = f", {days(view.due.days_late)} late" if view.due.days_late else ""
-        return f"due now: {stage_text(view.due.stage, view.due.extra)}{late}"
+        late = _late(view.due.days_late)
+        return _("due now: {stage}").format(stage=stage_text(view.due.stage, view.due.extra)) + late
     if view.next_review:
         stage, extra, due_on = view.next_review
         return f"{stage_text(stage, extra)} {due_on.isoformat()}"
@@ -29,22 +39,22 @@ def _next_text(view: notes.NoteView, today: date) -> str:
 # --- add -------------------------------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(help=_("Register a studied note; its reviews come due on the ladder's days after FIRST-STUDY."))
 @click.argument("title")
-@click.option("--first-study", "first_study", required=True, metavar="DATE", help="Day of the first study.")
-@click.option("--subject", help="Subject (과목).")
-@click.option("--source", help="Book or course (교재).")
-@click.option("--pages", help="Pages (페이지).")
-@click.option("--level", help="How well it went (학습정도).")
-@click.option("--link", help="Where the note lives, e.g. obsidian://open?vault=...&file=...")
-@click.option("--ladder", metavar="DAYS", help="Stages for this note, e.g. 1,4,7,14 (default: the setting).")
-@click.option("--allow-duplicate", is_flag=True, help="Add it even if another note has the same title.")
+@click.option("--first-study", "first_study", required=True, metavar="DATE", help=_("Day of the first study."))
+@click.option("--subject", help=_("Subject (과목)."))
+@click.option("--source", help=_("Book or course (교재)."))
+@click.option("--pages", help=_("Pages (페이지)."))
+@click.option("--level", help=_("How well it went (학습정도)."))
+@click.option("--link", help=_("Where the note lives, e.g. obsidian://open?vault=...&file=..."))
+@click.option("--ladder", metavar="DAYS", help=_("Stages for this note, e.g. 1,4,7,14 (default: the setting)."))
+@click.option("--allow-duplicate", is_flag=True, help=_("Add it even if another note has the same title."))
 @click.option(
     "--scheduler",
     type=click.Choice(["ladder", "fsrs"]),
-    help="Scheduler of this note (default: REMINDER_SCHEDULER, else ladder).",
+    help=_("Scheduler of this note (default: REMINDER_SCHEDULER, else ladder)."),
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the new note as JSON.")
+@click.option("--json", "as_json", is_flag=True, help=_("Print the new note as JSON."))
 @pass_app
 def add(
     app: App,
@@ -60,7 +70,6 @@ def add(
     scheduler: str | None,
     as_json: bool,
 ) -> None:
-    """Register a studied note; its reviews come due on the ladder's days after FIRST-STUDY."""
     today = app.today()
     first = parse_date(first_study, "--first-study", today)
     note_ladder = ladder_option(ladder) or app.settings.ladder
@@ -85,18 +94,17 @@ def add(
     if as_json:
         echo_json(view.as_json())
         return
-    click.echo(f"Added #{view.id} {view.title}: next {_next_text(view, today)}")
+    click.echo(_("Added #{id} {title}: next {next}").format(id=view.id, title=view.title, next=_next_text(view, today)))
 
 
 # --- list / due / show -----------------------------------------------------------------------------------------
 
 
-@click.command("list")
-@click.option("--all", "include_archived", is_flag=True, help="Include archived notes.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
+@click.command("list", help=_("Every note: id, title, subject, next review, progress."))
+@click.option("--all", "include_archived", is_flag=True, help=_("Include archived notes."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON (see README for the shape)."))
 @pass_app
 def list_(app: App, include_archived: bool, as_json: bool) -> None:
-    """Every note: id, title, subject, next review, progress."""
     today = app.today()
     with app.store.read() as session:
         views = notes.list_notes(session, today, app.settings.extra_every, include_archived=include_archived)
@@ -104,20 +112,20 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
         echo_json([v.as_json() for v in views])
         return
     if not views:
-        click.echo("No notes yet. Add one with: reminder add TITLE --first-study YYYY-MM-DD")
+        click.echo(_("No notes yet. Add one with: reminder add TITLE --first-study YYYY-MM-DD"))
         return
     rows = [
         [str(v.id), v.title, v.subject or "", _next_text(v, today), schedule.progress_bar(v.progress)] for v in views
     ]
-    click.echo(table(["ID", "TITLE", "SUBJECT", "NEXT REVIEW", "PROGRESS"], rows, {1: 40, 2: 16}))
+    headers = ["ID", _("TITLE"), _("SUBJECT"), _("NEXT REVIEW"), _("PROGRESS")]
+    click.echo(table(headers, rows, {1: 40, 2: 16}))
 
 
-@click.command()
+@click.command(help=_("One note: its fields, every stage with due and done dates, progress."))
 @click.argument("note")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (see README for the shape).")
+@click.option("--json", "as_json", is_flag=True, help=_("Print JSON (see README for the shape)."))
 @pass_app
 def show(app: App, note: str, as_json: bool) -> None:
-    """One note: its fields, every stage with due and done dates, progress."""
     today = app.today()
     with app.store.read() as session:
         view = notes.view_note(notes.resolve_note(session, note), today, app.settings.extra_every, with_history=True)
@@ -125,68 +133,68 @@ def show(app: App, note: str, as_json: bool) -> None:
         echo_json(view.as_json())
         return
     fields = [
-        ("subject", view.subject),
-        ("source", view.source),
-        ("pages", view.pages),
-        ("level", view.level),
-        ("link", view.link),
-        ("first study", view.first_studied_on.isoformat()),
-        ("ladder", ",".join(map(str, view.ladder))),
-        ("scheduler", view.scheduler),
+        (_("subject:"), view.subject),
+        (_("source:"), view.source),
+        (_("pages:"), view.pages),
+        (_("level:"), view.level),
+        (_("link:"), view.link),
+        (_("first study:"), view.first_studied_on.isoformat()),
+        (_("ladder:"), ",".join(map(str, view.ladder))),
+        (_("scheduler:"), view.scheduler),
     ]
     lines = [f"#{view.id} {view.title}"]
-    lines += [f"  {name + ':':<13}{value}" for name, value in fields if value]
-    lines.append("  stages:")
+    lines += [_label(name) + value for name, value in fields if value]
+    lines.append("  " + _("stages:"))
     for stage in view.stages:
         if stage.done_on:
-            state = f"done {stage.done_on.isoformat()}"
+            state = _("done {day}").format(day=stage.done_on.isoformat())
         elif stage.due_on <= today:
             late = (today - stage.due_on).days
-            state = "due today" if late == 0 else f"due, {days(late)} late"
+            state = _("due today") if late == 0 else _("due") + _late(late)
         else:
-            state = "pending"
-        lines.append(f"    {stage_text(stage.stage, False):<7}due {stage.due_on.isoformat()}  {state}")
+            state = _("pending")
+        due_on = _("due {day}").format(day=stage.due_on.isoformat())
+        lines.append(f"    {fit(stage_text(stage.stage, False), 7)}{due_on}  {state}")
     if view.extra_review and not view.long_term_on:
-        lines.append(f"  {'extra:':<13}every {app.settings.extra_every} days after the ladder until long-term")
+        every = _("every {n} days after the ladder until long-term").format(n=app.settings.extra_every)
+        lines.append(_label(_("extra:")) + every)
     if view.due:
-        late = f", {days(view.due.days_late)} late" if view.due.days_late else ""
-        lines.append(f"  {'due now:':<13}{stage_text(view.due.stage, view.due.extra)}{late}")
+        lines.append(_label(_("due now:")) + stage_text(view.due.stage, view.due.extra) + _late(view.due.days_late))
     elif view.next_review:
-        lines.append(f"  {'next:':<13}{_next_text(view, today)}")
+        lines.append(_label(_("next:")) + _next_text(view, today))
     if view.snoozed_until and view.snoozed_until > today:
-        lines.append(f"  {'snoozed:':<13}until {view.snoozed_until.isoformat()}")
+        lines.append(_label(_("snoozed:")) + _("until {day}").format(day=view.snoozed_until.isoformat()))
     if view.recall is not None:
-        lines.append(f"  {'recall:':<13}{view.recall:.0%} predicted today (FSRS)")
+        lines.append(_label(_("recall:")) + _("{recall:.0%} predicted today (FSRS)").format(recall=view.recall))
     if view.history:
-        lines.append("  history:")
+        lines.append("  " + _("history:"))
         for item in view.history:
             where = stage_text(item.stage, item.extra) if item.stage is not None else "-"
-            lines.append(f"    {item.reviewed_on.isoformat()}  {where:<12}{item.rating:<6} ({item.source})")
-    lines.append(f"  {'long-term:':<13}{view.long_term_on.isoformat() if view.long_term_on else 'no'}")
-    lines.append(f"  {'progress:':<13}{schedule.progress_bar(view.progress)}")
+            lines.append(f"    {item.reviewed_on.isoformat()}  {fit(where, 12)}{item.rating:<6} ({item.source})")
+    lines.append(_label(_("long-term:")) + (view.long_term_on.isoformat() if view.long_term_on else _("no")))
+    lines.append(_label(_("progress:")) + schedule.progress_bar(view.progress))
     if view.archived:
-        lines.append(f"  {'archived:':<13}yes (its file left the vault)")
+        lines.append(_label(_("archived:")) + _("yes (its file left the vault)"))
     click.echo("\n".join(lines))
 
 
 # --- done / undo -----------------------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(help=_("Record a review: every due stage of NOTE, or just --stage N."))
 @click.argument("note")
-@click.option("--stage", callback=parse_stage, metavar="N", help="Tick just this stage (4 or D+4), due or not.")
-@click.option("--on", "on", metavar="DATE", help="Day the review was done (default: today).")
-@click.option("--long-term", "long_term", is_flag=True, help="Also mark the note as in long-term memory.")
+@click.option("--stage", callback=parse_stage, metavar="N", help=_("Tick just this stage (4 or D+4), due or not."))
+@click.option("--on", "on", metavar="DATE", help=_("Day the review was done (default: today)."))
+@click.option("--long-term", "long_term", is_flag=True, help=_("Also mark the note as in long-term memory."))
 @click.option(
     "--rating",
     type=click.Choice(["again", "hard", "good", "easy"]),
     default="good",
     show_default=True,
-    help="How well you remembered: again keeps the review open and brings the note back tomorrow.",
+    help=_("How well you remembered: again keeps the review open and brings the note back tomorrow."),
 )
 @pass_app
 def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool, rating: str) -> None:
-    """Record a review: every due stage of NOTE, or just --stage N."""
     today = app.today()
     day = parse_date(on, "--on", today) if on else today
     with app.store.write() as session:
@@ -205,26 +213,34 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
         notes.record_in_vault(session, target)
         view = notes.view_note(target, today, app.settings.extra_every)
     if result.already_done:
-        click.echo(f"#{view.id} {view.title}: D+{stage} was already done.")
+        click.echo(_("#{id} {title}: D+{stage} was already done.").format(id=view.id, title=view.title, stage=stage))
         return
     if result.again and result.next_due:
-        click.echo(f"#{view.id} {view.title}: again on {day.isoformat()}; back on {result.next_due.isoformat()}")
+        click.echo(
+            _("#{id} {title}: again on {day}; back on {back}").format(
+                id=view.id, title=view.title, day=day.isoformat(), back=result.next_due.isoformat()
+            )
+        )
         return
     parts = [stage_text(s, extra) for s, extra in result.marked]
     if result.long_term:
-        parts.append("long-term")
-    nxt = "" if view.long_term_on else f"; next {_next_text(view, today)}"
-    click.echo(f"#{view.id} {view.title}: done {', '.join(parts)} on {day.isoformat()}{nxt}")
+        parts.append(_("long-term"))
+    nxt = "" if view.long_term_on else _("; next {next}").format(next=_next_text(view, today))
+    click.echo(
+        _("#{id} {title}: done {stages} on {day}").format(
+            id=view.id, title=view.title, stages=", ".join(parts), day=day.isoformat()
+        )
+        + nxt
+    )
     click.echo(f"  {schedule.progress_bar(view.progress)}")
 
 
-@click.command()
+@click.command(help=_("Take back a stage marked done (or the long-term mark)."))
 @click.argument("note")
-@click.option("--stage", callback=parse_stage, metavar="N", help="The stage (4 or D+4) to mark not done.")
-@click.option("--long-term", "long_term", is_flag=True, help="Take back the long-term mark.")
+@click.option("--stage", callback=parse_stage, metavar="N", help=_("The stage (4 or D+4) to mark not done."))
+@click.option("--long-term", "long_term", is_flag=True, help=_("Take back the long-term mark."))
 @pass_app
 def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
-    """Take back a stage marked done (or the long-term mark)."""
     today = app.today()
     with app.store.write() as session:
         target = notes.resolve_note(session, note)
@@ -232,30 +248,37 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
         if changed:
             notes.record_in_vault(session, target)
         view = notes.view_note(target, today, app.settings.extra_every)
-    what = " and ".join(x for x in (f"D+{stage}" if stage is not None else "", "long-term" if long_term else "") if x)
+    marks = [x for x in (f"D+{stage}" if stage is not None else "", _("long-term") if long_term else "") if x]
+    what = _(" and ").join(marks)
     if not changed:
-        click.echo(f"#{view.id} {view.title}: {what} was not marked; nothing changed.")
+        click.echo(
+            _("#{id} {title}: {what} was not marked; nothing changed.").format(id=view.id, title=view.title, what=what)
+        )
         return
-    click.echo(f"#{view.id} {view.title}: {what} undone; {schedule.progress_bar(view.progress)}")
+    click.echo(
+        _("#{id} {title}: {what} undone; {progress}").format(
+            id=view.id, title=view.title, what=what, progress=schedule.progress_bar(view.progress)
+        )
+    )
 
 
 # --- edit / rm -------------------------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(help=_('Change a note\'s fields; an empty value ("") clears an optional field.'))
 @click.argument("note")
-@click.option("--title")
-@click.option("--first-study", "first_study", metavar="DATE", help="Moves every stage's due date.")
-@click.option("--subject")
-@click.option("--source")
-@click.option("--pages")
-@click.option("--level")
-@click.option("--link")
-@click.option("--ladder", metavar="DAYS", help="New stages for this note, e.g. 1,3,7,14,30.")
+@click.option("--title", help=_("New title."))
+@click.option("--first-study", "first_study", metavar="DATE", help=_("Moves every stage's due date."))
+@click.option("--subject", help=_("Subject (과목)."))
+@click.option("--source", help=_("Book or course (교재)."))
+@click.option("--pages", help=_("Pages (페이지)."))
+@click.option("--level", help=_("How well it went (학습정도)."))
+@click.option("--link", help=_("Where the note lives, e.g. obsidian://open?vault=...&file=..."))
+@click.option("--ladder", metavar="DAYS", help=_("New stages for this note, e.g. 1,3,7,14,30."))
 @click.option(
     "--scheduler",
     type=click.Choice(["ladder", "fsrs"]),
-    help="Switch the scheduler; the note's review history is replayed into it.",
+    help=_("Switch the scheduler; the note's review history is replayed into it."),
 )
 @pass_app
 def edit(
@@ -271,7 +294,6 @@ def edit(
     ladder: str | None,
     scheduler: str | None,
 ) -> None:
-    """Change a note's fields; an empty value ("") clears an optional field."""
     today = app.today()
     first = parse_date(first_study, "--first-study", today) if first_study else None
     new_ladder = ladder_option(ladder)
@@ -294,21 +316,22 @@ def edit(
             link=link,
         )
         view = notes.view_note(target, today, app.settings.extra_every)
-    click.echo(f"Updated #{view.id} {view.title}: next {_next_text(view, today)}")
+    click.echo(
+        _("Updated #{id} {title}: next {next}").format(id=view.id, title=view.title, next=_next_text(view, today))
+    )
 
 
-@click.command()
+@click.command(help=_("Delete a note and its review history."))
 @click.argument("note")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "-y", is_flag=True, help=_("Do not ask for confirmation."))
 @pass_app
 def rm(app: App, note: str, yes: bool) -> None:
-    """Delete a note and its review history."""
     with app.store.read() as session:
         target = notes.resolve_note(session, note)
         note_id, label = target.id, f"#{target.id} {target.title}"
     # Ask outside any transaction: a prompt must not hold the store's write lock.
     if not yes:
-        click.confirm(f"Delete {label} and its review history?", abort=True)
+        click.confirm(_("Delete {note} and its review history?").format(note=label), abort=True)
     with app.store.write() as session:
         notes.remove_note(session, notes.resolve_note(session, str(note_id)))
-    click.echo(f"Deleted {label}.")
+    click.echo(_("Deleted {note}.").format(note=label))
