@@ -86,6 +86,7 @@ CLICK_MESSAGES = (
     i18n.N_("{value!r} is not a valid {number_type}."),
     i18n.N_("{value} is not in the range {range}."),
     i18n.N_("default: {default}"),
+    i18n.N_("required"),
     i18n.N_("env var: {var}"),
     i18n.N_("{name} {filename!r} does not exist."),
     i18n.N_("{name} {filename!r} is a directory."),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import click
 
@@ -36,17 +38,28 @@ def _next_text(view: notes.NoteView, today: date) -> str:
     return "-"
 
 
+def _field_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The optional fields add and edit share (the learner's template's 과목, 교재, 페이지, 학습정도)."""
+    for option in reversed(
+        [
+            click.option("--subject", help=_("Subject (과목).")),
+            click.option("--source", help=_("Book or course (교재).")),
+            click.option("--pages", help=_("Pages (페이지).")),
+            click.option("--level", help=_("How well it went (학습정도).")),
+            click.option("--link", help=_("Where the note lives, e.g. obsidian://open?vault=...&file=...")),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 # --- add -------------------------------------------------------------------------------------------------------
 
 
 @click.command(help=_("Register a studied note; its reviews come due on the ladder's days after FIRST-STUDY."))
 @click.argument("title")
 @click.option("--first-study", "first_study", required=True, metavar="DATE", help=_("Day of the first study."))
-@click.option("--subject", help=_("Subject (과목)."))
-@click.option("--source", help=_("Book or course (교재)."))
-@click.option("--pages", help=_("Pages (페이지)."))
-@click.option("--level", help=_("How well it went (학습정도)."))
-@click.option("--link", help=_("Where the note lives, e.g. obsidian://open?vault=...&file=..."))
+@_field_options
 @click.option("--ladder", metavar="DAYS", help=_("Stages for this note, e.g. 1,4,7,14 (default: the setting)."))
 @click.option("--allow-duplicate", is_flag=True, help=_("Add it even if another note has the same title."))
 @click.option(
@@ -269,11 +282,7 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
 @click.argument("note")
 @click.option("--title", help=_("New title."))
 @click.option("--first-study", "first_study", metavar="DATE", help=_("Moves every stage's due date."))
-@click.option("--subject", help=_("Subject (과목)."))
-@click.option("--source", help=_("Book or course (교재)."))
-@click.option("--pages", help=_("Pages (페이지)."))
-@click.option("--level", help=_("How well it went (학습정도)."))
-@click.option("--link", help=_("Where the note lives, e.g. obsidian://open?vault=...&file=..."))
+@_field_options
 @click.option("--ladder", metavar="DAYS", help=_("New stages for this note, e.g. 1,3,7,14,30."))
 @click.option(
     "--scheduler",
