@@ -79,9 +79,9 @@ def test_vault_add_list_rm(db_url: str, run_cli, vault_dir: Path, tmp_path: Path
     unknown = run_cli("vault", "rm", "study")
     assert (unknown.exit_code, unknown.stderr) == (2, "Error: no vault named 'study' (registered: 공부 노트)\n")
     declined = run_cli("vault", "rm", "공부 노트", input="n\n")
-    assert declined.exit_code == 1 and "archive its 1 notes?" in declined.output
+    assert declined.exit_code == 1 and "archive its 1 note?" in declined.output
     removed = run_cli("vault", "rm", "공부 노트", input="y\n")
-    assert removed.exit_code == 0 and "Removed vault 공부 노트; 1 notes archived." in removed.output
+    assert removed.exit_code == 0 and "Removed vault 공부 노트; 1 note archived." in removed.output
     assert _json(run_cli("list", "--json")) == []
     archived = _json(run_cli("list", "--all", "--json"))
     assert [(n["title"], n["archived"], n["progress"]) for n in archived] == [("kubernetes-3.2-objects", True, 60)]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from reminder.cli import App, pass_app
+from reminder.cli import App, _, ngettext, pass_app
 from reminder.cli.common import adopt_default_scheduler
 from reminder.cli.output import table
 from reminder.notes import NoteError, utcnow
@@ -18,85 +18,98 @@ from reminder.vault import SyncReport, add_vault, list_vaults, remove_vault, syn
 PROGRESS_MIN_FILES = 1000
 
 
-@click.group()
+@click.group(help=_("Register the Obsidian vaults whose study notes `reminder sync` imports."))
 def vault() -> None:
-    """Register the Obsidian vaults whose study notes `reminder sync` imports."""
+    pass
 
 
-@vault.command("add")
+@vault.command("add", help=_("Register the vault at PATH."))
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--name", help="The vault's name in Obsidian, for obsidian:// links (default: the folder name).")
+@click.option("--name", help=_("The vault's name in Obsidian, for obsidian:// links (default: the folder name)."))
 @click.option(
     "--write-back",
     "write_back",
     is_flag=True,
-    help="Write reviews marked done elsewhere (phone, CLI) into the notes' flags.",
+    help=_("Write reviews marked done elsewhere (phone, CLI) into the notes' flags."),
 )
 @pass_app
 def add(app: App, path: Path, name: str | None, write_back: bool) -> None:
-    """Register the vault at PATH."""
     with app.store.write() as session:
         registered = add_vault(session, path, name, write_back)
         label, folder = registered.name, registered.path
-    mode = "with write-back" if write_back else "read-only"
-    click.echo(f"Added vault {label} ({folder}, {mode}). Import its notes with: reminder sync")
+    mode = _("with write-back") if write_back else _("read-only")
+    click.echo(
+        _("Added vault {name} ({folder}, {mode}). Import its notes with: reminder sync").format(
+            name=label, folder=folder, mode=mode
+        )
+    )
 
 
-@vault.command("list")
+@vault.command("list", help=_("Registered vaults: name, folder, write-back, notes, last sync."))
 @pass_app
 def list_(app: App) -> None:
-    """Registered vaults: name, folder, write-back, notes, last sync."""
     with app.store.read() as session:
         counts = vault_note_counts(session)
         rows = [
             [
                 v.name,
                 v.path,
-                "yes" if v.write_back else "no",
+                _("yes") if v.write_back else _("no"),
                 str(counts.get(v.id, 0)),
-                v.synced_at.strftime("%Y-%m-%d %H:%M UTC") if v.synced_at else "never",
+                v.synced_at.strftime("%Y-%m-%d %H:%M UTC") if v.synced_at else _("never"),
             ]
             for v in list_vaults(session)
         ]
     if not rows:
-        click.echo("No vaults yet. Add one with: reminder vault add PATH")
+        click.echo(_("No vaults yet. Add one with: reminder vault add PATH"))
         return
-    click.echo(table(["NAME", "PATH", "WRITE-BACK", "NOTES", "LAST SYNC"], rows, {1: 60}))
+    headers = [_("NAME"), _("PATH"), _("WRITE-BACK"), _("NOTES"), _("LAST SYNC")]
+    click.echo(table(headers, rows, {1: 60}))
 
 
-@vault.command("rm")
+@vault.command("rm", help=_("Forget vault NAME: its notes are archived (history kept), its files left alone."))
 @click.argument("name")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "-y", is_flag=True, help=_("Do not ask for confirmation."))
 @pass_app
 def rm(app: App, name: str, yes: bool) -> None:
-    """Forget vault NAME: its notes are archived (history kept), its files left alone."""
     with app.store.read() as session:
         vaults = list_vaults(session)
         found = [v for v in vaults if v.name == name]
         if not found:
-            known = ", ".join(v.name for v in vaults) or "none"
-            raise NoteError(f"no vault named {name!r} (registered: {known})")
+            if not vaults:
+                raise NoteError("no vault named {name!r} (registered: none)", name=name)
+            known = ", ".join(v.name for v in vaults)
+            raise NoteError("no vault named {name!r} (registered: {known})", name=name, known=known)
         count = vault_note_counts(session).get(found[0].id, 0)
     # Ask outside any transaction: a prompt must not hold the store's write lock.
     if not yes and count:
-        click.confirm(f"Forget vault {name} and archive its {count} notes?", abort=True)
+        question = ngettext(
+            "Forget vault {name} and archive its {n} note?", "Forget vault {name} and archive its {n} notes?", count
+        )
+        click.confirm(question.format(name=name, n=count), abort=True)
     with app.store.write() as session:
         archived = remove_vault(session, name)
-    click.echo(f"Removed vault {name}; {archived} notes archived.")
+    click.echo(
+        ngettext(
+            "Removed vault {name}; {n} note archived.", "Removed vault {name}; {n} notes archived.", archived
+        ).format(name=name, n=archived)
+    )
 
 
 def _summary(name: str, report: SyncReport, dry_run: bool) -> str:
     parts = [
-        f"{report.added} added",
-        f"{report.updated} updated",
-        f"{report.renamed} renamed",
-        f"{report.archived} archived",
-        f"{report.written_back} written back",
-        f"{len(report.skipped)} skipped",
+        _("{n} added").format(n=report.added),
+        _("{n} updated").format(n=report.updated),
+        _("{n} renamed").format(n=report.renamed),
+        _("{n} archived").format(n=report.archived),
+        _("{n} written back").format(n=report.written_back),
+        _("{n} skipped").format(n=len(report.skipped)),
     ]
     if dry_run:
-        return f"{name} (dry run, nothing changed): would be {', '.join(parts)}; {report.unchanged} unchanged"
-    return f"{name}: {', '.join(parts)}; {report.unchanged} unchanged"
+        text = _("{name} (dry run, nothing changed): would be {changes}; {n} unchanged")
+    else:
+        text = _("{name}: {changes}; {n} unchanged")
+    return text.format(name=name, changes=", ".join(parts), n=report.unchanged)
 
 
 class _Progress:
@@ -110,7 +123,8 @@ class _Progress:
         if total < PROGRESS_MIN_FILES:
             return
         if self.bar is None:
-            self.bar = click.progressbar(length=total, label=f"Reading {self.name}", file=sys.stderr)
+            label = _("Reading {name}").format(name=self.name)
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
             self.bar.__enter__()
         self.bar.update(done - self.bar.pos)
         if done >= total:
@@ -122,14 +136,15 @@ class _Progress:
             self.bar = None
 
 
-@click.command()
-@click.option("--dry-run", "dry_run", is_flag=True, help="Show what would change; change nothing.")
+@click.command(
+    help=_(
+        "Import new study notes from every vault, update changed ones, archive deleted ones.\n\n"
+        "Exit status 1 when a file was skipped (each on stderr as path:line: why), 2 when a vault folder is missing."
+    )
+)
+@click.option("--dry-run", "dry_run", is_flag=True, help=_("Show what would change; change nothing."))
 @pass_app
 def sync(app: App, dry_run: bool) -> None:
-    """Import new study notes from every vault, update changed ones, archive deleted ones.
-
-    Exit status 1 when a file was skipped (each on stderr as path:line: why), 2 when a vault folder is missing.
-    """
     settings = app.settings
     bars: list[_Progress] = []
 
@@ -155,12 +170,12 @@ def sync(app: App, dry_run: bool) -> None:
     if not dry_run:
         adopt_default_scheduler(app, started)
     if not reports:
-        click.echo("No vaults yet. Add one with: reminder vault add PATH")
+        click.echo(_("No vaults yet. Add one with: reminder vault add PATH"))
         return
     status = 0
     for name, report in reports.items():
         if report.error:
-            click.echo(f"Error: {report.error}", err=True)
+            click.echo(_("Error: {message}").format(message=report.error), err=True)
             status = 2
         else:
             click.echo(_summary(name, report, dry_run))
