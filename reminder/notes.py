@@ -49,9 +49,9 @@ def check_text(name: str, value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise NoteError(f"the {name} is not valid text (undecodable bytes?)") from None
+        raise NoteError("the {name} is not valid text (undecodable bytes?)", name=name) from None
     if "\x00" in value:
-        raise NoteError(f"the {name} holds a NUL character")
+        raise NoteError("the {name} holds a NUL character", name=name)
     return value
 
 
@@ -62,7 +62,7 @@ def check_fields(fields: Mapping[str, str | None]) -> None:
             check_text(name, value)
             limit = FIELD_LIMITS.get(name)
             if limit is not None and len(value) > limit:
-                raise NoteError(f"the {name} is longer than {limit} characters")
+                raise NoteError("the {name} is longer than {limit} characters", name=name, limit=limit)
 
 
 def _clean_title(title: str) -> str:
@@ -70,15 +70,16 @@ def _clean_title(title: str) -> str:
     if not title:
         raise NoteError("the title is empty")
     if len(title) > TITLE_MAX:
-        raise NoteError(f"the title is longer than {TITLE_MAX} characters")
+        raise NoteError("the title is longer than {limit} characters", limit=TITLE_MAX)
     return title
 
 
 def _check_first_study(first_studied_on: date, today: date) -> None:
     if first_studied_on > today:
         raise NoteError(
-            f"first-study date {first_studied_on.isoformat()} is after today ({today.isoformat()}): "
-            "register a note once it has been studied"
+            "first-study date {day} is after today ({today}): register a note once it has been studied",
+            day=first_studied_on.isoformat(),
+            today=today.isoformat(),
         )
 
 
@@ -126,7 +127,11 @@ def add_note(
             select(Note.id).where(Note.archived_at.is_(None), func.lower(Note.title) == title.lower()).limit(1)
         )
         if same is not None:
-            raise NoteError(f"note #{same} already has the title {title!r} (use --allow-duplicate to add another)")
+            raise NoteError(
+                "note #{same} already has the title {title!r} (use --allow-duplicate to add another)",
+                same=same,
+                title=title,
+            )
     now = utcnow()
     note = Note(
         title=title,
@@ -159,7 +164,7 @@ def resolve_note(session: Session, ref: str) -> Note:
     if ref.isdigit():
         note = session.get(Note, int(ref), options=options)
         if note is None or note.archived_at is not None:
-            raise NoteError(f"no note with id {ref}")
+            raise NoteError("no note with id {ref}", ref=ref)
         return note
     active = Note.archived_at.is_(None)
     exact = session.scalars(select(Note).where(active, func.lower(Note.title) == ref.lower()).options(*options)).all()
@@ -169,11 +174,11 @@ def resolve_note(session: Session, ref: str) -> Note:
         select(Note).where(active, Note.title.istartswith(ref, autoescape=True)).order_by(Note.id).limit(11)
     ).all()
     if not matches:
-        raise NoteError(f"no note matches {ref!r}")
+        raise NoteError("no note matches {ref!r}", ref=ref)
     if len(matches) > 1:
         shown = ", ".join(f"#{n.id} {n.title}" for n in matches[:10])
         more = " ..." if len(matches) > 10 else ""
-        raise NoteError(f"{ref!r} matches several notes: {shown}{more}; use the id")
+        raise NoteError("{ref!r} matches several notes: {shown}{more}; use the id", ref=ref, shown=shown, more=more)
     session.refresh(matches[0], attribute_names=["reviews", "events"])
     return matches[0]
 
@@ -441,7 +446,11 @@ def scheduler_state(note: Note, extra_every: int) -> Any:
     if note.scheduler == "ladder":
         return ladder_state(note, extra_every)
     if not note.scheduler_state:
-        raise NoteError(f"{note.title!r} has scheduler {note.scheduler} but no state; set it again with edit")
+        raise NoteError(
+            "{title!r} has scheduler {scheduler} but no state; set it again with edit",
+            title=note.title,
+            scheduler=note.scheduler,
+        )
     return schedulers.decode_state(note.scheduler_state)
 
 
@@ -483,7 +492,7 @@ def set_scheduler(
     """Give the note another scheduler. Its history is replayed into the new one (the events stay as they are);
     ticked flags stay ticked."""
     if name not in schedulers.SCHEDULERS:
-        raise NoteError(f"{name!r} is not a scheduler (ladder, fsrs or sr)")
+        raise NoteError("{name!r} is not a scheduler (ladder, fsrs or sr)", name=name)
     if name == "ladder":
         note.scheduler, note.scheduler_state = "ladder", None
         for review in note.reviews:
@@ -560,8 +569,10 @@ def _review_scheduled(note: Note, *, day: date, rating: str, source: str, extra_
     state = scheduler_state(note, extra_every)
     if engine.due_on(state) > day:
         raise NoteError(
-            f"nothing is due for {note.title!r} on {day.isoformat()}; the next review is due "
-            f"{engine.due_on(state).isoformat()}"
+            "nothing is due for {title!r} on {day}; the next review is due {next}",
+            title=note.title,
+            day=day.isoformat(),
+            next=engine.due_on(state).isoformat(),
         )
     new = engine.review(state, rating, day)
     due = engine.due_on(new)
@@ -595,8 +606,14 @@ def _again_on_ladder(note: Note, *, day: date, source: str, extra_every: int) ->
     summary = schedule.summarise_due(note.first_studied_on, note_ladder(note), extra_every, pending, day)
     if summary is None:
         nxt = min((r.due_on for r in note.reviews if r.done_on is None), default=None)
-        when = f"; the next review is due {nxt.isoformat()}" if nxt else ""
-        raise NoteError(f"nothing is due for {note.title!r} on {day.isoformat()}{when}")
+        if nxt is None:
+            raise NoteError("nothing is due for {title!r} on {day}", title=note.title, day=day.isoformat())
+        raise NoteError(
+            "nothing is due for {title!r} on {day}; the next review is due {next}",
+            title=note.title,
+            day=day.isoformat(),
+            next=nxt.isoformat(),
+        )
     stage, extra, _ = summary
     record_event(note, stage=stage, extra=extra, rating="again", day=day, source=source)
     tomorrow = day + timedelta(days=1)
@@ -608,10 +625,13 @@ def _again_on_ladder(note: Note, *, day: date, source: str, extra_every: int) ->
 
 def _check_review_day(note: Note, day: date, today: date) -> None:
     if day > today:
-        raise NoteError(f"{day.isoformat()} is in the future: a review is recorded once it is done")
+        raise NoteError("{day} is in the future: a review is recorded once it is done", day=day.isoformat())
     if day < note.first_studied_on:
         raise NoteError(
-            f"{day.isoformat()} is before the first study of {note.title!r} ({note.first_studied_on.isoformat()})"
+            "{day} is before the first study of {title!r} ({first})",
+            day=day.isoformat(),
+            title=note.title,
+            first=note.first_studied_on.isoformat(),
         )
 
 
@@ -619,7 +639,9 @@ def _stage_review(note: Note, stage: int) -> Review:
     for review in note.reviews:
         if not review.extra and review.offset == stage:
             return review
-    raise NoteError(f"stage {stage} is not on the ladder of {note.title!r} ({note.ladder})")
+    raise NoteError(
+        "stage {stage} is not on the ladder of {title!r} ({ladder})", stage=stage, title=note.title, ladder=note.ladder
+    )
 
 
 def _replace_extra(session: Session, note: Note, day: date, extra_every: int) -> None:
@@ -663,7 +685,11 @@ def mark_done(
         raise NoteError(str(exc)) from None
     if note.scheduler != "ladder" and not long_term:
         if stage is not None:
-            raise NoteError(f"{note.title!r} is on {note.scheduler}: rate the review instead of ticking a stage")
+            raise NoteError(
+                "{title!r} is on {scheduler}: rate the review instead of ticking a stage",
+                title=note.title,
+                scheduler=note.scheduler,
+            )
         result = _review_scheduled(note, day=day, rating=rating, source=source, extra_every=extra_every)
         note.snoozed_until = None
         note.updated_at = utcnow()
@@ -697,8 +723,18 @@ def mark_done(
         _mark_long_term(note, day)
     elif stage is None and not marked and not long_term:
         nxt = min((r.due_on for r in note.reviews if r.done_on is None), default=None)
-        when = f"; the next review is due {nxt.isoformat()}" if nxt else ""
-        raise NoteError(f"nothing is due for {note.title!r} on {day.isoformat()}{when} (use --stage N to tick one)")
+        if nxt is None:
+            raise NoteError(
+                "nothing is due for {title!r} on {day} (use --stage N to tick one)",
+                title=note.title,
+                day=day.isoformat(),
+            )
+        raise NoteError(
+            "nothing is due for {title!r} on {day}; the next review is due {next} (use --stage N to tick one)",
+            title=note.title,
+            day=day.isoformat(),
+            next=nxt.isoformat(),
+        )
     for offset, extra in marked:
         record_event(note, stage=offset, extra=extra, rating=rating, day=day, source=source)
     if marked or long_term:
@@ -761,7 +797,7 @@ def edit_note(
     allowed = {"subject", "source", "pages", "level", "link"}
     unknown = set(fields) - allowed
     if unknown:
-        raise NoteError(f"cannot edit {sorted(unknown)[0]!r}")
+        raise NoteError("cannot edit {name!r}", name=sorted(unknown)[0])
     if title is not None:
         note.title = _clean_title(title)
     check_fields(fields)

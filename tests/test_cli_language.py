@@ -193,3 +193,17 @@ def test_show_and_done_in_korean(db_url: str, run_cli) -> None:  # type: ignore[
     assert columns == {15}, fields
     assert done.exit_code == 0 and "2024-07-12에 D+1, D+4 완료" in done.output
     assert missing.exit_code == 2
+
+
+def test_a_core_error_keeps_its_english_text_and_is_translated_at_the_edge(db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    from reminder.cli import use_language
+    from reminder.notes import NoteError
+
+    error = NoteError("no note matches {ref!r}", ref="양자역학")
+    assert str(error) == "no note matches '양자역학'"  # logs and tracebacks stay English
+    use_language("ko")
+    out = run_cli("show", "양자역학")
+    assert out.exit_code == 2
+    assert out.output.strip() == "오류: '양자역학'에 맞는 노트가 없습니다"
+    use_language("en")
+    assert run_cli("show", "양자역학").output.strip() == "Error: no note matches '양자역학'"
