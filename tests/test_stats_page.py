@@ -75,7 +75,8 @@ def test_stats_page_needs_its_own_token_and_allows_only_its_stylesheet(
     assert "<script" not in ok.text and "style=" not in ok.text  # nothing the CSP would have to refuse
     # 30 forecast rows, 84 days of history, the two subjects; streak 0 (kubectl's D+4 was left open on 07-19).
     # (the 84 days from Sunday 04-28 to Saturday 07-20 touch 13 calendar weeks, Monday first)
-    assert ok.text.count("<tr><td>2024-") == 30 + 13
+    assert ok.text.count('<tr><td><time datetime="2024-') == 30 + 13
+    assert '<p class="date"><time datetime="2024-07-20">7월 20일 (토)</time></p>' in ok.text  # as people read a day
     assert len(re.findall(r'<rect class="l\d"', ok.text)) == 84
     assert "쿠버네티스" in ok.text and "Network" in ok.text and ">0일<" in ok.text
     # Under a daily limit of 1, today's page lists the most overdue (kubectl, a day late) and says TCP waits.
