@@ -35,6 +35,7 @@ import requests
 
 from reminder import __version__
 from reminder.config import ConfigError, Settings, mask_url, parse_topic
+from reminder.i18n import Invalid
 
 # The largest sizes ntfy takes as they are. ntfy peeks 4096 bytes of the message and a message that *reaches* 4096
 # becomes an attachment (util/peek.go: LimitReached is read == limit; server.go handlePublishBody); the JSON body is
@@ -115,13 +116,13 @@ class NtfyAuth:
 
     def __post_init__(self) -> None:
         if self.token is not None and (self.user is not None or self.password is not None):
-            raise ValueError("give an ntfy token or a user and password, not both")
+            raise Invalid("give an ntfy token or a user and password, not both")
         if self.token is not None:
             # The token goes into a header as is: anything but printable ASCII would not survive the trip.
             if not self.token or not self.token.isascii() or not self.token.isprintable() or " " in self.token:
-                raise ValueError("the ntfy token must be printable ASCII without spaces")
+                raise Invalid("the ntfy token must be printable ASCII without spaces")
         elif not self.user or not self.password:
-            raise ValueError("ntfy basic auth needs both a user and a password")
+            raise Invalid("ntfy basic auth needs both a user and a password")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NtfyAuth | None:
@@ -134,10 +135,10 @@ class NtfyAuth:
             if user and password:
                 return cls(user=user, password=password)
         except ValueError as exc:
-            raise ConfigError(f"ntfy credentials: {exc}") from None
+            raise ConfigError("ntfy credentials: {reason}", reason=exc) from None
         if user or password:
             missing = "ntfy_password" if user else "ntfy_user"
-            raise ConfigError(f"{missing}: basic auth needs both ntfy_user and ntfy_password")
+            raise ConfigError("{name}: basic auth needs both ntfy_user and ntfy_password", name=missing)
         return None
 
     def header(self) -> str:
