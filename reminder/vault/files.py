@@ -298,9 +298,8 @@ def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace 
         raise WriteRefused(f"{backup} is left from an interrupted write-back: look at it, then delete it") from None
     os.pwrite(fd, new, 0)
     os.ftruncate(fd, len(new))
-    os.fsync(fd)
+    os.fsync(fd)  # the new bytes are on disk before the copy of the old ones goes
     os.unlink(backup)
-    _fsync_folder(folder)
     written = os.fstat(fd)
     try:
         at_path = os.lstat(path)
