@@ -19,13 +19,14 @@ from typing import Any
 from reminder import schedule
 from reminder.config import parse_ladder
 from reminder.revision import HEAD
+from reminder.sqlite_files import read_only_uri
 
-# Columns: note_id, offset, extra, due_on, title, link, first_studied_on, ladder, done_count.
+# Columns: note_id, offset, extra, due_on, title, link, first_studied_on, ladder, done_count, scheduler.
 DUE_SQL_SQLITE = (
     'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, notes.title, notes.link, '
     "notes.first_studied_on, notes.ladder, (SELECT count(*) AS count_1 FROM reviews AS reviews_1 "
     "WHERE reviews_1.note_id = reviews.note_id AND reviews_1.extra IS 0 AND reviews_1.done_on IS NOT NULL) "
-    "AS anon_1 FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE reviews.done_on IS NULL "
+    "AS anon_1, notes.scheduler FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE reviews.done_on IS NULL "
     "AND reviews.due_on <= ? AND notes.archived_at IS NULL AND notes.long_term_on IS NULL "
     "AND (notes.snoozed_until IS NULL OR notes.snoozed_until <= ?)"
 )
@@ -38,10 +39,13 @@ def group_due(rows: Iterable[Sequence], day: date, extra_every: int) -> list[sch
         by_note.setdefault(row[0], []).append(row)
     result = []
     for note_id, note_rows in by_note.items():
-        _, _, _, _, title, link, first, ladder_text, done_count = note_rows[0]
+        _, _, _, _, title, link, first, ladder_text, done_count, scheduler = note_rows[0]
         ladder = parse_ladder(ladder_text)
         reviews = [schedule.Review(r[1], bool(r[2]), r[3]) for r in note_rows]
-        summary = schedule.summarise_due(first, ladder, extra_every, reviews, day)
+        if scheduler == "ladder":
+            summary = schedule.summarise_due(first, ladder, extra_every, reviews, day)
+        else:  # FSRS, SR: every pending row carries the scheduler's day
+            summary = schedule.summarise_scheduled(reviews, day)
         if summary is None:  # pragma: no cover - every row selected is due by construction
             continue
         stage, is_extra, due = summary
@@ -57,7 +61,7 @@ def due_from_sqlite_file(path: Path, day: date, extra_every: int) -> list[schedu
     if not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=10)
     except sqlite3.Error:
         return None
     try:
@@ -70,7 +74,10 @@ def due_from_sqlite_file(path: Path, day: date, extra_every: int) -> list[schedu
         return None
     finally:
         conn.close()
-    rows = [(r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], date.fromisoformat(r[6]), r[7], r[8]) for r in raw]
+    rows = [
+        (r[0], r[1], r[2], date.fromisoformat(r[3]), r[4], r[5], date.fromisoformat(r[6]), r[7], r[8], r[9])
+        for r in raw
+    ]
     return group_due(rows, day, extra_every)
 
 

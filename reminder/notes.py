@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from reminder import schedule
+from reminder import schedule, schedulers
 from reminder.config import format_ladder, parse_ladder
-from reminder.db.models import Note, Review
+from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import due_json, group_due
 
 TITLE_MAX = 500
@@ -54,6 +54,15 @@ def _check_first_study(first_studied_on: date, today: date) -> None:
         )
 
 
+@dataclass(frozen=True)
+class FsrsOptions:
+    """What a note gets when it is given FSRS (REMINDER_FSRS_RETENTION, REMINDER_FSRS_MAX_INTERVAL)."""
+
+    desired_retention: float = 0.9
+    maximum_interval: int = 365
+    parameters: tuple[float, ...] | None = None
+
+
 def _schedule_reviews(note: Note, ladder: Sequence[int], extra_every: int) -> None:
     """Create the ladder stages and the first extra review of a new note."""
     for offset in ladder:
@@ -75,6 +84,8 @@ def add_note(
     pages: str | None = None,
     level: str | None = None,
     link: str | None = None,
+    scheduler: str = "ladder",
+    fsrs: FsrsOptions | None = None,
 ) -> Note:
     _check_first_study(first_studied_on, today)
     now = utcnow()
@@ -91,6 +102,8 @@ def add_note(
         updated_at=now,
     )
     _schedule_reviews(note, ladder, extra_every)
+    if scheduler != "ladder":
+        set_scheduler(note, scheduler, fsrs=fsrs, extra_every=extra_every)
     session.add(note)
     session.flush()
     return note
@@ -101,7 +114,7 @@ def resolve_note(session: Session, ref: str) -> Note:
     ref = ref.strip()
     if not ref:
         raise NoteError("no note given")
-    options = [selectinload(Note.reviews)]
+    options = [selectinload(Note.reviews), selectinload(Note.events)]
     if ref.isdigit():
         note = session.get(Note, int(ref), options=options)
         if note is None or note.archived_at is not None:
@@ -120,7 +133,7 @@ def resolve_note(session: Session, ref: str) -> Note:
         shown = ", ".join(f"#{n.id} {n.title}" for n in matches[:10])
         more = " ..." if len(matches) > 10 else ""
         raise NoteError(f"{ref!r} matches several notes: {shown}{more}; use the id")
-    session.refresh(matches[0], attribute_names=["reviews"])
+    session.refresh(matches[0], attribute_names=["reviews", "events"])
     return matches[0]
 
 
@@ -156,6 +169,9 @@ class NoteView:
     next_review: tuple[int, bool, date] | None  # (stage, extra, due date) of the next review not yet due
     archived: bool = False
     vault_path: str | None = field(default=None)
+    scheduler: str = "ladder"
+    history: tuple[HistoryItem, ...] | None = None  # set by show (with_history=True)
+    recall: float | None = None  # FSRS: predicted probability of recall today
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -188,6 +204,27 @@ class NoteView:
                 else None
             ),
             "archived": self.archived,
+            "scheduler": self.scheduler,
+            **({"recall": round(self.recall, 4)} if self.recall is not None else {}),
+            **({"history": [h.as_json() for h in self.history]} if self.history is not None else {}),
+        }
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    reviewed_on: date
+    stage: int | None
+    extra: bool
+    rating: str
+    source: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reviewed_on": self.reviewed_on.isoformat(),
+            "stage": self.stage,
+            "extra": self.extra,
+            "rating": self.rating,
+            "source": self.source,
         }
 
 
@@ -204,7 +241,7 @@ def _is_active(note: Note, today: date) -> bool:
     )
 
 
-def view_note(note: Note, today: date, extra_every: int) -> NoteView:
+def view_note(note: Note, today: date, extra_every: int, *, with_history: bool = False) -> NoteView:
     ladder = note_ladder(note)
     stages = tuple(StageView(r.offset, r.due_on, r.done_on) for r in note.reviews if not r.extra)
     pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
@@ -215,7 +252,10 @@ def view_note(note: Note, today: date, extra_every: int) -> NoteView:
     due_item = None
     next_review = None
     if _is_active(note, today):
-        summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
+        if note.scheduler == "ladder":
+            summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
+        else:
+            summary = schedule.summarise_scheduled(pending, today)
         if summary:
             stage, is_extra, due_on = summary
             due_item = schedule.DueNote(
@@ -243,7 +283,22 @@ def view_note(note: Note, today: date, extra_every: int) -> NoteView:
         next_review=next_review,
         archived=note.archived_at is not None,
         vault_path=note.vault_path,
+        scheduler=note.scheduler,
+        history=(
+            tuple(HistoryItem(e.reviewed_on, e.stage, e.extra, e.rating, e.source) for e in note.events)
+            if with_history
+            else None
+        ),
+        recall=_recall(note, today),
     )
+
+
+def _recall(note: Note, today: date) -> float | None:
+    if note.scheduler != "fsrs" or not note.scheduler_state:
+        return None
+    state = schedulers.decode_state(note.scheduler_state)
+    assert isinstance(state, schedulers.FsrsState)
+    return schedulers.Fsrs().recall(state, today)
 
 
 def list_notes(session: Session, today: date, extra_every: int, *, include_archived: bool = False) -> list[NoteView]:
@@ -276,6 +331,7 @@ def due_statement(day: date) -> Select:
             Note.first_studied_on,
             Note.ladder,
             done_count,
+            Note.scheduler,
         )
         .join(Note, Note.id == Review.note_id)
         .where(
@@ -302,6 +358,185 @@ class DoneResult:
     marked: tuple[tuple[int, bool], ...]  # (stage offset, extra) marked done now
     already_done: bool
     long_term: bool
+    again: bool = False  # rated `again`: nothing ticked, the note comes back on next_due
+    next_due: date | None = None
+
+
+SOURCES = ("cli", "phone", "vault")
+
+
+def record_event(note: Note, *, stage: int | None, extra: bool, rating: str, day: date, source: str) -> ReviewEvent:
+    """Append one review to the note's history (the one place events are made)."""
+    schedulers.check_rating(rating)
+    if source not in SOURCES:
+        raise ValueError(f"unknown review source {source!r}")
+    event = ReviewEvent(stage=stage, extra=extra, rating=rating, reviewed_on=day, source=source, created_at=utcnow())
+    note.events.append(event)
+    return event
+
+
+def ladder_state(note: Note, extra_every: int) -> schedulers.LadderState:
+    """The ladder scheduler's view of a note's review rows."""
+    pending_extra = [r.offset for r in note.reviews if r.extra and r.done_on is None]
+    again = note.snoozed_until
+    return schedulers.LadderState(
+        first_studied_on=note.first_studied_on,
+        ladder=note_ladder(note),
+        extra_every=extra_every,
+        done=frozenset(r.offset for r in note.reviews if not r.extra and r.done_on is not None),
+        extra_offset=pending_extra[0] if pending_extra else None,
+        again_until=again,
+        long_term=note.long_term_on is not None,
+    )
+
+
+def scheduler_state(note: Note, extra_every: int) -> Any:
+    if note.scheduler == "ladder":
+        return ladder_state(note, extra_every)
+    if not note.scheduler_state:
+        raise NoteError(f"{note.title!r} has scheduler {note.scheduler} but no state; set it again with edit")
+    return schedulers.decode_state(note.scheduler_state)
+
+
+def preview_ratings(note: Note, day: date, extra_every: int) -> dict[str, date | None]:
+    """When the note would come back for each rating given on ``day`` (the review page's and terminal's)."""
+    return schedulers.preview(schedulers.scheduler_named(note.scheduler), scheduler_state(note, extra_every), day)
+
+
+def _pending_rows(note: Note) -> list[Review]:
+    return sorted((r for r in note.reviews if r.done_on is None), key=lambda r: (r.extra, r.offset))
+
+
+def _place_pending(note: Note, due: date, extra_every: int) -> None:
+    """A note on FSRS or SR: every pending row carries the scheduler's next day, so the due query (and its
+    partial index of pending reviews) serves every scheduler alike. A pending extra row always exists, its
+    offset the days from the first study to that day."""
+    extras = [r for r in note.reviews if r.extra and r.done_on is None]
+    offset = max((due - note.first_studied_on).days, 1)
+    taken = {r.offset for r in note.reviews if r.extra and r.done_on is not None}
+    while offset in taken:
+        offset += 1
+    if not extras and note.long_term_on is None:
+        note.reviews.append(Review(offset=offset, extra=True, due_on=due))
+    elif extras and not any(not r.extra and r.done_on is None for r in note.reviews):
+        extras[0].offset = offset  # after the ladder the pending occurrence is the scheduler's day
+    for review in note.reviews:
+        if review.done_on is None:
+            review.due_on = due
+
+
+def set_scheduler(
+    note: Note,
+    name: str,
+    *,
+    extra_every: int,
+    fsrs: FsrsOptions | None = None,
+    sr: schedulers.SrState | None = None,
+) -> None:
+    """Give the note another scheduler. Its history is replayed into the new one (the events stay as they are);
+    ticked flags stay ticked."""
+    if name not in schedulers.SCHEDULERS:
+        raise NoteError(f"{name!r} is not a scheduler (ladder, fsrs or sr)")
+    if name == "ladder":
+        note.scheduler, note.scheduler_state = "ladder", None
+        for review in note.reviews:
+            if not review.extra:
+                review.due_on = schedule.due_date(note.first_studied_on, review.offset)
+        done_extra = [r.offset for r in note.reviews if r.extra and r.done_on is not None]
+        last = max((e.reviewed_on for e in note.events if e.extra), default=None)
+        for review in [r for r in note.reviews if r.extra and r.done_on is None]:
+            if last is not None:
+                review.offset = schedule.next_extra_offset(note.first_studied_on, note_ladder(note), extra_every, last)
+            else:
+                review.offset = schedule.first_extra_offset(note_ladder(note), extra_every)
+            while review.offset in done_extra:
+                review.offset += extra_every
+            review.due_on = schedule.due_date(note.first_studied_on, review.offset)
+        return
+    state: schedulers.FsrsState | schedulers.SrState
+    if name == "fsrs":
+        options = fsrs or _fsrs_options_of(note)
+        engine = schedulers.Fsrs()
+        start = engine.start(
+            note.first_studied_on,
+            desired_retention=options.desired_retention,
+            maximum_interval=options.maximum_interval,
+            parameters=options.parameters,
+        )
+        state = engine.replay(start, note.first_studied_on, ((e.reviewed_on, e.rating) for e in note.events))
+        due = engine.due_on(state)
+    else:
+        if sr is None:
+            raise NoteError("an SR note needs its sr-due, sr-interval and sr-ease")
+        state, due = sr, sr.due
+        # An SR note has no ladder flags (its file has none to tick): open stages go, done ones stay as history.
+        for review in [r for r in note.reviews if not r.extra and r.done_on is None]:
+            note.reviews.remove(review)
+    note.scheduler = name
+    note.scheduler_state = schedulers.encode_state(state)
+    _place_pending(note, due, extra_every)
+
+
+def _fsrs_options_of(note: Note) -> FsrsOptions:
+    """The options an FSRS note was given (kept when it is replayed), or the defaults."""
+    if note.scheduler == "fsrs" and note.scheduler_state:
+        state = schedulers.decode_state(note.scheduler_state)
+        if isinstance(state, schedulers.FsrsState):
+            return FsrsOptions(state.desired_retention, state.maximum_interval, state.parameters)
+    return FsrsOptions()
+
+
+def _review_scheduled(note: Note, *, day: date, rating: str, source: str, extra_every: int) -> DoneResult:
+    """A review of a note on FSRS or SR: the scheduler gives the next day; the flags are still ticked in order
+    (the first open stage, then the occurrence after the ladder), so the note in Obsidian keeps making sense."""
+    engine = schedulers.scheduler_named(note.scheduler)
+    state = scheduler_state(note, extra_every)
+    if engine.due_on(state) > day:
+        raise NoteError(
+            f"nothing is due for {note.title!r} on {day.isoformat()}; the next review is due "
+            f"{engine.due_on(state).isoformat()}"
+        )
+    new = engine.review(state, rating, day)
+    due = engine.due_on(new)
+    pending = _pending_rows(note)
+    marked: list[tuple[int, bool]] = []
+    target = pending[0] if pending else None
+    if rating != "again" and target is not None:
+        if target.extra:
+            target.offset = max((day - note.first_studied_on).days, target.offset if target.due_on > day else 0)
+            taken = {r.offset for r in note.reviews if r.extra and r is not target}
+            while target.offset in taken:
+                target.offset += 1
+        target.done_on = day
+        marked.append((target.offset, target.extra))
+    record_event(
+        note,
+        stage=target.offset if target else None,
+        extra=bool(target and target.extra),
+        rating=rating,
+        day=day,
+        source=source,
+    )
+    note.scheduler_state = schedulers.encode_state(new)
+    _place_pending(note, due, extra_every)
+    return DoneResult(tuple(marked), already_done=False, long_term=False, again=rating == "again", next_due=due)
+
+
+def _again_on_ladder(note: Note, *, day: date, source: str, extra_every: int) -> DoneResult:
+    """`again` on the ladder: the due stage stays open, and the note comes back tomorrow."""
+    pending = [schedule.Review(r.offset, r.extra, r.due_on, r.done_on) for r in note.reviews if r.done_on is None]
+    summary = schedule.summarise_due(note.first_studied_on, note_ladder(note), extra_every, pending, day)
+    if summary is None:
+        nxt = min((r.due_on for r in note.reviews if r.done_on is None), default=None)
+        when = f"; the next review is due {nxt.isoformat()}" if nxt else ""
+        raise NoteError(f"nothing is due for {note.title!r} on {day.isoformat()}{when}")
+    stage, extra, _ = summary
+    record_event(note, stage=stage, extra=extra, rating="again", day=day, source=source)
+    tomorrow = day + timedelta(days=1)
+    if note.snoozed_until is None or note.snoozed_until < tomorrow:
+        note.snoozed_until = tomorrow
+    note.updated_at = utcnow()
+    return DoneResult((), already_done=False, long_term=False, again=True, next_due=tomorrow)
 
 
 def _check_review_day(note: Note, day: date, today: date) -> None:
@@ -344,14 +579,35 @@ def mark_done(
     extra_every: int,
     stage: int | None = None,
     long_term: bool = False,
+    rating: str = "good",
+    source: str = "cli",
 ) -> DoneResult:
-    """Record a review done on ``day``.
+    """Record a review done on ``day``, rated ``rating``, as an event in the note's history.
 
     Without ``stage`` one review covers every stage due by ``day`` (the extra review included); with ``stage``
     just that ladder stage is ticked, due or not, like ticking its flag in the note. ``long_term`` also marks the
-    note as in long-term memory, which ends its reminders.
+    note as in long-term memory, which ends its reminders. On the ladder ``again`` ticks nothing and brings the
+    note back tomorrow; on FSRS and SR the scheduler decides (see reminder.schedulers).
     """
     _check_review_day(note, day, today)
+    try:
+        schedulers.check_rating(rating)
+    except ValueError as exc:
+        raise NoteError(str(exc)) from None
+    if note.scheduler != "ladder" and not long_term:
+        if stage is not None:
+            raise NoteError(f"{note.title!r} is on {note.scheduler}: rate the review instead of ticking a stage")
+        result = _review_scheduled(note, day=day, rating=rating, source=source, extra_every=extra_every)
+        note.snoozed_until = None
+        note.updated_at = utcnow()
+        session.flush()
+        return result
+    if rating == "again" and not long_term:
+        if stage is not None:
+            raise NoteError("--stage ticks a stage done; `again` leaves it open (leave out --stage)")
+        result = _again_on_ladder(note, day=day, source=source, extra_every=extra_every)
+        session.flush()
+        return result
     marked: list[tuple[int, bool]] = []
     if stage is not None:
         review = _stage_review(note, stage)
@@ -376,6 +632,8 @@ def mark_done(
         nxt = min((r.due_on for r in note.reviews if r.done_on is None), default=None)
         when = f"; the next review is due {nxt.isoformat()}" if nxt else ""
         raise NoteError(f"nothing is due for {note.title!r} on {day.isoformat()}{when} (use --stage N to tick one)")
+    for offset, extra in marked:
+        record_event(note, stage=offset, extra=extra, rating=rating, day=day, source=source)
     if marked or long_term:
         note.snoozed_until = None
         note.updated_at = utcnow()
@@ -393,6 +651,10 @@ def undo(session: Session, note: Note, *, stage: int | None = None, long_term: b
         if review.done_on is not None:
             review.done_on = None
             changed = True
+            # Taking a review back is the learner correcting the record (a sync never does this).
+            taken = [e for e in note.events if e.stage == stage and not e.extra and e.rating != "again"]
+            if taken:
+                note.events.remove(taken[-1])
     if long_term and note.long_term_on is not None:
         note.long_term_on = None
         if not any(r.extra and r.done_on is None for r in note.reviews):
@@ -419,6 +681,8 @@ def edit_note(
     title: str | None = None,
     first_studied_on: date | None = None,
     ladder: Sequence[int] | None = None,
+    scheduler: str | None = None,
+    fsrs: FsrsOptions | None = None,
     **fields: str | None,
 ) -> None:
     """Change a note. A new first-study date moves every stage's due date (done dates stay as recorded);
@@ -451,6 +715,13 @@ def edit_note(
     for review in note.reviews:
         review.due_on = schedule.due_date(note.first_studied_on, review.offset)
     note.reviews.sort(key=lambda r: (r.extra, r.offset))
+    if (scheduler is not None and scheduler != note.scheduler) or note.scheduler == "fsrs":
+        # Switching replays the history into the new scheduler; an FSRS note is replayed after any edit, since
+        # a new first-study date is a new first review.
+        set_scheduler(note, scheduler or note.scheduler, extra_every=extra_every, fsrs=fsrs)
+    elif note.scheduler == "sr" and note.scheduler_state:
+        sr_state = schedulers.decode_state(note.scheduler_state)
+        _place_pending(note, schedulers.Sr().due_on(sr_state), extra_every)
     note.updated_at = utcnow()
     session.flush()
 
@@ -498,6 +769,13 @@ def set_flags(
         if stages[review.offset] and review.done_on is None:
             review.done_on = day
             changed = ticked = True
+            # A flag ticked in Obsidian is a `good` review. Unticking one reopens the stage but keeps the
+            # history: a sync never rewrites it.
+            record_event(note, stage=review.offset, extra=False, rating="good", day=day, source="vault")
+            if note.scheduler == "fsrs" and note.scheduler_state:
+                engine = schedulers.Fsrs()
+                state = engine.review(schedulers.decode_state(note.scheduler_state), "good", day)
+                note.scheduler_state = schedulers.encode_state(state)
         elif not stages[review.offset] and review.done_on is not None:
             review.done_on = None
             changed = True
@@ -509,6 +787,9 @@ def set_flags(
         changed = True
     if ticked:
         note.snoozed_until = None
+        if note.scheduler == "fsrs" and note.scheduler_state:
+            fsrs_state = schedulers.decode_state(note.scheduler_state)
+            _place_pending(note, schedulers.Fsrs().due_on(fsrs_state), extra_every)
     if changed:
         note.updated_at = utcnow()
         session.flush()

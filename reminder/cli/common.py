@@ -51,6 +51,13 @@ def ladder_option(value: str | None) -> tuple[int, ...] | None:
     return checked_option("--ladder", parse_ladder, value)
 
 
+def fsrs_options(settings: Any) -> Any:
+    """The FSRS options a note gets from the settings (REMINDER_FSRS_RETENTION, REMINDER_FSRS_MAX_INTERVAL)."""
+    from reminder.notes import FsrsOptions
+
+    return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval)
+
+
 def stage_text(stage: int, extra: bool) -> str:
     return schedule.stage_label(stage, extra, "en")
 
@@ -85,8 +92,12 @@ def write_back(app: Any, session: Any, note: Any) -> Any:
     parser are not loaded then)."""
     if note.vault_id is None:
         return None
-    from reminder.vault import Delivery, write_back_note
+    from reminder.vault import Delivery, WriteBack, WriteBackResult, write_back_note
 
+    if note.scheduler == "sr":  # the Spaced Repetition plugin's fields, not the template's flags
+        from reminder.srnote import write_back_sr
+
+        return WriteBackResult(WriteBack.WRITTEN if write_back_sr(session, note) else WriteBack.NOTHING)
     return write_back_note(
         session,
         note,

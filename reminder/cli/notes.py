@@ -8,7 +8,7 @@ import click
 
 from reminder import notes, schedule
 from reminder.cli import App, pass_app
-from reminder.cli.common import ladder_option, parse_date, report_write_back, stage_text, write_back
+from reminder.cli.common import fsrs_options, ladder_option, parse_date, report_write_back, stage_text, write_back
 from reminder.cli.output import days, echo_json, table
 
 
@@ -38,6 +38,11 @@ def _next_text(view: notes.NoteView, today: date) -> str:
 @click.option("--level", help="How well it went (학습정도).")
 @click.option("--link", help="Where the note lives, e.g. obsidian://open?vault=...&file=...")
 @click.option("--ladder", metavar="DAYS", help="Stages for this note, e.g. 1,4,7,14 (default: the setting).")
+@click.option(
+    "--scheduler",
+    type=click.Choice(["ladder", "fsrs"]),
+    help="Scheduler of this note (default: REMINDER_SCHEDULER, else ladder).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new note as JSON.")
 @pass_app
 def add(
@@ -50,6 +55,7 @@ def add(
     level: str | None,
     link: str | None,
     ladder: str | None,
+    scheduler: str | None,
     as_json: bool,
 ) -> None:
     """Register a studied note; its reviews come due on the ladder's days after FIRST-STUDY."""
@@ -69,6 +75,8 @@ def add(
             pages=pages,
             level=level,
             link=link,
+            scheduler=scheduler or app.settings.scheduler,
+            fsrs=fsrs_options(app.settings),
         )
         view = notes.view_note(note, today, app.settings.extra_every)
     if as_json:
@@ -109,7 +117,7 @@ def show(app: App, note: str, as_json: bool) -> None:
     """One note: its fields, every stage with due and done dates, progress."""
     today = app.today()
     with app.store.read() as session:
-        view = notes.view_note(notes.resolve_note(session, note), today, app.settings.extra_every)
+        view = notes.view_note(notes.resolve_note(session, note), today, app.settings.extra_every, with_history=True)
     if as_json:
         echo_json(view.as_json())
         return
@@ -121,6 +129,7 @@ def show(app: App, note: str, as_json: bool) -> None:
         ("link", view.link),
         ("first study", view.first_studied_on.isoformat()),
         ("ladder", ",".join(map(str, view.ladder))),
+        ("scheduler", view.scheduler),
     ]
     lines = [f"#{view.id} {view.title}"]
     lines += [f"  {name + ':':<13}{value}" for name, value in fields if value]
@@ -143,6 +152,13 @@ def show(app: App, note: str, as_json: bool) -> None:
         lines.append(f"  {'next:':<13}{_next_text(view, today)}")
     if view.snoozed_until and view.snoozed_until > today:
         lines.append(f"  {'snoozed:':<13}until {view.snoozed_until.isoformat()}")
+    if view.recall is not None:
+        lines.append(f"  {'recall:':<13}{view.recall:.0%} predicted today (FSRS)")
+    if view.history:
+        lines.append("  history:")
+        for item in view.history:
+            where = stage_text(item.stage, item.extra) if item.stage is not None else "-"
+            lines.append(f"    {item.reviewed_on.isoformat()}  {where:<12}{item.rating:<6} ({item.source})")
     lines.append(f"  {'long-term:':<13}{view.long_term_on.isoformat() if view.long_term_on else 'no'}")
     lines.append(f"  {'progress:':<13}{schedule.progress_bar(view.progress)}")
     if view.archived:
@@ -158,8 +174,15 @@ def show(app: App, note: str, as_json: bool) -> None:
 @click.option("--stage", type=int, metavar="N", help="Tick just this stage (days), due or not.")
 @click.option("--on", "on", metavar="DATE", help="Day the review was done (default: today).")
 @click.option("--long-term", "long_term", is_flag=True, help="Also mark the note as in long-term memory.")
+@click.option(
+    "--rating",
+    type=click.Choice(["again", "hard", "good", "easy"]),
+    default="good",
+    show_default=True,
+    help="How well you remembered: again keeps the review open and brings the note back tomorrow.",
+)
 @pass_app
-def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool) -> None:
+def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool, rating: str) -> None:
     """Record a review: every due stage of NOTE, or just --stage N."""
     today = app.today()
     day = parse_date(on, "--on", today) if on else today
@@ -173,11 +196,17 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
             extra_every=app.settings.extra_every,
             stage=stage,
             long_term=long_term,
+            rating=rating,
+            source="cli",
         )
         written = write_back(app, session, target)
         view = notes.view_note(target, today, app.settings.extra_every)
     if result.already_done:
         click.echo(f"#{view.id} {view.title}: D+{stage} was already done.")
+        report_write_back(written)
+        return
+    if result.again and result.next_due:
+        click.echo(f"#{view.id} {view.title}: again on {day.isoformat()}; back on {result.next_due.isoformat()}")
         report_write_back(written)
         return
     parts = [stage_text(s, extra) for s, extra in result.marked]
@@ -223,6 +252,11 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
 @click.option("--level")
 @click.option("--link")
 @click.option("--ladder", metavar="DAYS", help="New stages for this note, e.g. 1,3,7,14,30.")
+@click.option(
+    "--scheduler",
+    type=click.Choice(["ladder", "fsrs"]),
+    help="Switch the scheduler; the note's review history is replayed into it.",
+)
 @pass_app
 def edit(
     app: App,
@@ -235,6 +269,7 @@ def edit(
     level: str | None,
     link: str | None,
     ladder: str | None,
+    scheduler: str | None,
 ) -> None:
     """Change a note's fields; an empty value ("") clears an optional field."""
     today = app.today()
@@ -250,6 +285,8 @@ def edit(
             title=title,
             first_studied_on=first,
             ladder=new_ladder,
+            scheduler=scheduler,
+            fsrs=fsrs_options(app.settings) if scheduler else None,
             subject=subject,
             source=source,
             pages=pages,

@@ -16,9 +16,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from reminder import notes, schedule
 from reminder.config import format_ladder
+from reminder.cues import refresh_cues
 from reminder.db import Store
-from reminder.db.models import ForgottenFile, Note, Review, Vault
+from reminder.db.models import ForgottenFile, Note, Review, ReviewEvent, Vault
 from reminder.notes import NoteError, utcnow
+from reminder.srnote import refresh_sr
+from reminder.srnote import study_note as sr_study_note
 from reminder.vault import gitdates
 from reminder.vault.files import (
     FIELD_LIMITS,
@@ -105,6 +108,7 @@ _DETAIL_COLUMNS = (
     Note.ladder,
     Note.long_term_on,
 )
+_EVENT_COLUMNS = ("note_id", "stage", "extra", "rating", "reviewed_on", "source", "created_at")
 _FIELD_NAMES = ("title", "link", "first_studied_on", *FIELD_LIMITS)
 _NEW_NOTE_COLUMNS = (
     "title",
@@ -237,6 +241,8 @@ class _VaultSync:
         """The one parse of a note file per sync: what the frontmatter says (NoteFormatError for a broken one).
         Everything the sync learns from a file's text goes through here."""
         parsed = parse_note(file.rel, got.data, max_bytes=MAX_NOTE_BYTES)
+        if parsed is None:  # not a study note of the template; maybe one of the Spaced Repetition plugin
+            parsed = sr_study_note(file.rel, got.data, self.today)
         if parsed is not None and parsed.first_studied_on is not None and parsed.first_study_key:
             self.first_keys[parsed.first_study_key] += 1
         return parsed
@@ -282,7 +288,7 @@ class _VaultSync:
             select(*_LIGHT_COLUMNS, touched.label("touched")).where(Note.vault_id == self.vault.id)
         ).all()
         by_path = {row.vault_path: row for row in rows}
-        files = walk_vault(self.root, self.report.skipped)
+        walked = files = walk_vault(self.root, self.report.skipped)
         active = sum(1 for row in rows if not row.archived)
         if not files and active:
             self.report.skipped.append(
@@ -378,6 +384,9 @@ class _VaultSync:
         self._insert(added)
         self._write_new(added)
         self._archive([*not_notes, *(row.id for row in gone.values() if not row.archived)])
+        read = {w.file.rel: w.got.data for w in existing} | {a.file.rel: a.got.data for a in added}
+        refresh_cues(self.session, self.vault.id, walked, read)  # every file: the templates' placeholders too
+        refresh_sr(self.session, self.vault.id, read, self.extra_every, self.today)
         self.vault.synced_at = self.started
         self.session.flush()
         return self.report
@@ -712,6 +721,9 @@ class _VaultSync:
             if not parsed.long_term:
                 review_rows.append((note_id, plan[1], True, plan[2], None))
         out.insert(Review.__table__, ("note_id", "offset", "extra", "due_on", "done_on"), review_rows)
+        # A flag the file states ticked is a `good` review in the note's history, on the day it is done.
+        events = [(r[0], r[1], False, "good", r[4], "vault", now) for r in review_rows if r[4] is not None]
+        out.insert(ReviewEvent.__table__, _EVENT_COLUMNS, events)
         self.report.added += len(added)
 
     def _write_new(self, added: list[_New]) -> None:
