@@ -8,7 +8,15 @@ import click
 
 from reminder import notes, schedule
 from reminder.cli import App, pass_app
-from reminder.cli.common import fsrs_options, ladder_option, parse_date, report_write_back, stage_text, write_back
+from reminder.cli.common import (
+    fsrs_options,
+    ladder_option,
+    parse_date,
+    parse_stage,
+    report_write_back,
+    stage_text,
+    write_back,
+)
 from reminder.cli.output import days, echo_json, table
 
 
@@ -38,6 +46,7 @@ def _next_text(view: notes.NoteView, today: date) -> str:
 @click.option("--level", help="How well it went (학습정도).")
 @click.option("--link", help="Where the note lives, e.g. obsidian://open?vault=...&file=...")
 @click.option("--ladder", metavar="DAYS", help="Stages for this note, e.g. 1,4,7,14 (default: the setting).")
+@click.option("--allow-duplicate", is_flag=True, help="Add it even if another note has the same title.")
 @click.option(
     "--scheduler",
     type=click.Choice(["ladder", "fsrs"]),
@@ -55,6 +64,7 @@ def add(
     level: str | None,
     link: str | None,
     ladder: str | None,
+    allow_duplicate: bool,
     scheduler: str | None,
     as_json: bool,
 ) -> None:
@@ -75,6 +85,7 @@ def add(
             pages=pages,
             level=level,
             link=link,
+            unique_title=not allow_duplicate,
             scheduler=scheduler or app.settings.scheduler,
             fsrs=fsrs_options(app.settings),
         )
@@ -171,7 +182,7 @@ def show(app: App, note: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("note")
-@click.option("--stage", type=int, metavar="N", help="Tick just this stage (days), due or not.")
+@click.option("--stage", callback=parse_stage, metavar="N", help="Tick just this stage (4 or D+4), due or not.")
 @click.option("--on", "on", metavar="DATE", help="Day the review was done (default: today).")
 @click.option("--long-term", "long_term", is_flag=True, help="Also mark the note as in long-term memory.")
 @click.option(
@@ -220,7 +231,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
 
 @click.command()
 @click.argument("note")
-@click.option("--stage", type=int, metavar="N", help="The stage (days) to mark not done.")
+@click.option("--stage", callback=parse_stage, metavar="N", help="The stage (4 or D+4) to mark not done.")
 @click.option("--long-term", "long_term", is_flag=True, help="Take back the long-term mark.")
 @pass_app
 def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
