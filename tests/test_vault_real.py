@@ -389,3 +389,21 @@ def test_the_service_log_names_each_file_not_scheduled(db_url: str, run_cli, vau
     assert "event=sync_skipped" in text and "깨진 노트.md:2: 1일후 복습 should be true or false" in text
     assert "event=sync_file" in text and "필기 템플릿.md: not scheduled: a template" in text
     assert "도커 볼륨.md: no first-study date; scheduled from its modification time, 2026-01-06" in text
+
+
+@freeze_time(NOW, tick=True)
+def test_a_note_open_for_writing_elsewhere_waits_for_the_next_sync(db_url: str, run_cli, vault: Path) -> None:  # type: ignore[no-untyped-def]
+    run_cli("vault", "add", str(vault), "--write-back", "--no-status")
+    run_cli("sync")
+    path = vault / "Notion/네트워크 기초.md"
+    before = path.read_bytes()
+    with open(path, "ab") as held:  # a program keeping the note open for writing
+        result = run_cli("done", "네트워크")
+        assert result.exit_code == 0
+        assert "not written back yet:" in result.stdout and "is open for writing in another program" in result.stdout
+        assert path.read_bytes() == before
+        held.write("메모\n".encode())
+    synced = run_cli("sync")
+    assert synced.exit_code == 0 and "1 written back" in synced.stdout
+    after = path.read_text(encoding="utf-8")
+    assert after.endswith("메모\n") and "💛7일복습여부: true" in after and "💚14일복습여부: true" in after
