@@ -35,8 +35,9 @@ SUMMARY = (
 
 
 def make_vault(root: Path) -> Path:
-    shutil.copytree(DATA, root)
-    shutil.copy(SEED_NOTE, root / SEED_REL)
+    # Bytes only, not modes: a read-only checkout must still give the test writable notes.
+    shutil.copytree(DATA, root, copy_function=shutil.copyfile)
+    shutil.copyfile(SEED_NOTE, root / SEED_REL)
     for path in root.rglob("*"):
         os.utime(path, (MTIME, MTIME))
     return root
@@ -137,14 +138,14 @@ def test_a_vault_in_git_takes_the_day_git_added_each_file(db_url: str, run_cli, 
     vault = make_vault(repo / "notes")
     (repo / "README.md").write_text("repo\n", encoding="utf-8")
     odd = vault / 'Docker/it\'s "quoted" 노트.md'
-    shutil.copy(vault / "Docker/도커 볼륨.md", odd)
+    shutil.copyfile(vault / "Docker/도커 볼륨.md", odd)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "first", when="2025-12-01T23:30:00+00:00")  # 2025-12-02 in Seoul
     git(repo, "mv", "notes/Kubernetes/3.3 서비스.md", "notes/Kubernetes/3.3 서비스 정리.md")
     git(repo, "commit", "-qm", "rename", when="2026-01-10T10:00:00+09:00")
     fresh = vault / "Docker/새 노트.md"  # not committed yet: its mtime
-    shutil.copy(vault / "Docker/도커 볼륨.md", fresh)
+    shutil.copyfile(vault / "Docker/도커 볼륨.md", fresh)
     for path in vault.rglob("*.md"):
         os.utime(path, (MTIME, MTIME))
     run_cli("vault", "add", str(vault), "--name", "study")
@@ -176,7 +177,7 @@ def test_write_back_inserts_the_date_in_the_vaults_own_style(db_url: str, run_cl
     (vault / "Notion").mkdir(parents=True)
     for rel in ("Notion/네트워크 기초.md", "Notion/리눅스 권한.md", "Docker/도커 볼륨.md"):
         (vault / rel).parent.mkdir(exist_ok=True)
-        shutil.copy(DATA / rel, vault / rel)
+        shutil.copyfile(DATA / rel, vault / rel)
         os.utime(vault / rel, (MTIME, MTIME))
     before = (vault / "Docker/도커 볼륨.md").read_bytes()
     run_cli("vault", "add", str(vault), "--write-back", "--no-status", "--name", "study")
@@ -284,7 +285,7 @@ def test_obsidians_templates_setting_decides(run_cli, vault: Path, setting: str,
     (vault / setting).parent.mkdir(parents=True, exist_ok=True)
     (vault / setting).write_text(json.dumps(content), encoding="utf-8")
     (vault / "Templates").mkdir()
-    shutil.copy(DATA / TEMPLATE, vault / "Templates/notes.md")
+    shutil.copyfile(DATA / TEMPLATE, vault / "Templates/notes.md")
     run_cli("vault", "add", str(vault))
     lines = run_cli("sync").stdout.splitlines()
     assert lines[1] == f"  templates folder Templates/ ({why})"
