@@ -10,7 +10,15 @@ import click
 
 from reminder import notes, schedule
 from reminder.cli import App, _, ngettext, pass_app
-from reminder.cli.common import fsrs_options, ladder_option, parse_date, parse_stage, stage_text
+from reminder.cli.common import (
+    fsrs_options,
+    ladder_option,
+    parse_date,
+    parse_stage,
+    report_write_back,
+    stage_text,
+    write_back,
+)
 from reminder.cli.output import echo_json, fit, table
 
 
@@ -223,10 +231,11 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
             rating=rating,
             source="cli",
         )
-        notes.record_in_vault(session, target)
+        written = write_back(app, session, target)
         view = notes.view_note(target, today, app.settings.extra_every)
     if result.already_done:
         click.echo(_("#{id} {title}: D+{stage} was already done.").format(id=view.id, title=view.title, stage=stage))
+        report_write_back(written)
         return
     if result.again and result.next_due:
         click.echo(
@@ -234,6 +243,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
                 id=view.id, title=view.title, day=day.isoformat(), back=result.next_due.isoformat()
             )
         )
+        report_write_back(written)
         return
     parts = [stage_text(s, extra) for s, extra in result.marked]
     if result.long_term:
@@ -246,6 +256,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
         + nxt
     )
     click.echo(f"  {schedule.progress_bar(view.progress)}")
+    report_write_back(written)
 
 
 @click.command(help=_("Take back a stage marked done (or the long-term mark)."))
@@ -258,8 +269,7 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
     with app.store.write() as session:
         target = notes.resolve_note(session, note)
         changed = notes.undo(session, target, stage=stage, long_term=long_term, extra_every=app.settings.extra_every)
-        if changed:
-            notes.record_in_vault(session, target)
+        written = write_back(app, session, target) if changed else None
         view = notes.view_note(target, today, app.settings.extra_every)
     marks = [x for x in (f"D+{stage}" if stage is not None else "", _("long-term") if long_term else "") if x]
     what = _(" and ").join(marks)
@@ -273,6 +283,7 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
             id=view.id, title=view.title, what=what, progress=schedule.progress_bar(view.progress)
         )
     )
+    report_write_back(written)
 
 
 # --- edit / rm -------------------------------------------------------------------------------------------------
@@ -333,14 +344,35 @@ def edit(
 @click.command(help=_("Delete a note and its review history."))
 @click.argument("note")
 @click.option("--yes", "-y", is_flag=True, help=_("Do not ask for confirmation."))
+@click.option(
+    "--forget-file",
+    "forget",
+    is_flag=True,
+    help=_("For a note from a vault: the sync ignores its file from now on (else it comes back at the next sync)."),
+)
 @pass_app
-def rm(app: App, note: str, yes: bool) -> None:
+def rm(app: App, note: str, yes: bool, forget: bool) -> None:
     with app.store.read() as session:
         target = notes.resolve_note(session, note)
-        note_id, label = target.id, f"#{target.id} {target.title}"
+        note_id, label, path = target.id, f"#{target.id} {target.title}", target.vault_path
     # Ask outside any transaction: a prompt must not hold the store's write lock.
     if not yes:
         click.confirm(_("Delete {note} and its review history?").format(note=label), abort=True)
+    forgotten = None
     with app.store.write() as session:
-        notes.remove_note(session, notes.resolve_note(session, str(note_id)))
+        target = notes.resolve_note(session, str(note_id))
+        if forget and path is not None:
+            from reminder.vault import forget_file
+
+            forgotten = forget_file(session, target)
+        notes.remove_note(session, target)
     click.echo(_("Deleted {note}.").format(note=label))
+    if forgotten:
+        click.echo(_("  The sync ignores {path} from now on.").format(path=forgotten))
+    elif path is not None:
+        click.echo(
+            _(
+                "  Its file {path} is still in the vault: the next sync brings the note back while the file exists "
+                "(delete the file, or use --forget-file)."
+            ).format(path=path)
+        )
