@@ -207,3 +207,19 @@ def test_a_core_error_keeps_its_english_text_and_is_translated_at_the_edge(db_ur
     assert out.output.strip() == "오류: '양자역학'에 맞는 노트가 없습니다"
     use_language("en")
     assert run_cli("show", "양자역학").output.strip() == "Error: no note matches '양자역학'"
+
+
+def test_vault_errors_in_korean(db_url: str, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from reminder.cli import use_language
+
+    use_language("ko")
+    missing = tmp_path / "없는 보관함"
+    out = run_cli("vault", "add", str(missing))
+    assert out.exit_code == 2
+    assert out.output.strip() == f"오류: 보관함 폴더 {missing}이(가) 없습니다"
+    assert (
+        run_cli("vault", "rm", "study").output.strip() == "오류: 'study'이라는 보관함이 없습니다 (등록된 보관함 없음)"
+    )
+    assert (
+        run_cli("vault", "list").output.strip() == "아직 보관함이 없습니다. 이렇게 추가하세요: reminder vault add PATH"
+    )

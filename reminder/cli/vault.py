@@ -9,7 +9,7 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
-from reminder.cli import App, _, ngettext, pass_app
+from reminder.cli import App, _, error_text, ngettext, pass_app
 from reminder.cli.common import adopt_default_scheduler
 from reminder.cli.output import table
 from reminder.db.models import Note
@@ -197,7 +197,8 @@ def sync(app: App, dry_run: bool) -> None:
     status = 0
     for name, report in reports.items():
         if report.error:
-            click.echo(_("Error: {message}").format(message=report.error), err=True)
+            message = error_text(report.failure) if report.failure is not None else report.error
+            click.echo(_("Error: {message}").format(message=message), err=True)
             status = 2
         else:
             click.echo(_summary(name, report, dry_run))

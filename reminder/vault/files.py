@@ -68,7 +68,7 @@ def walk_vault(root: str, skipped: list[str]) -> list[VaultFile]:
             it = os.scandir(folder)
         except OSError as exc:
             if folder == root:
-                raise NoteError(f"cannot read vault folder {root}: {exc.strerror}") from None
+                raise NoteError("cannot read vault folder {root}: {reason}", root=root, reason=exc.strerror) from None
             skipped.append(f"{folder}:1: cannot read the folder: {exc.strerror}")
             continue
         with it:

@@ -31,24 +31,26 @@ def add_vault(
     snoozes; the next sync un-archives those whose files are still there."""
     folder = Path(os.path.abspath(Path(path).expanduser()))
     if not folder.exists():
-        raise NoteError(f"vault folder {folder} does not exist")
+        raise NoteError("vault folder {folder} does not exist", folder=folder)
     if not folder.is_dir():
-        raise NoteError(f"{folder} is not a folder")
+        raise NoteError("{folder} is not a folder", folder=folder)
     name = " ".join((name if name is not None else folder.resolve().name).split())
     if not name:
         raise NoteError("the vault name is empty (give one with --name)")
     if len(name) > NAME_MAX:
-        raise NoteError(f"the vault name is longer than {NAME_MAX} characters")
+        raise NoteError("the vault name is longer than {limit} characters", limit=NAME_MAX)
     if session.scalar(select(Vault).where(Vault.name == name)) is not None:
-        raise NoteError(f"a vault named {name!r} is already registered; pick another name with --name")
+        raise NoteError("a vault named {name!r} is already registered; pick another name with --name", name=name)
     real = os.path.realpath(folder)
     for other in session.scalars(select(Vault)):
         if os.path.realpath(other.path) == real:
-            raise NoteError(f"{folder} is already registered as vault {other.name!r}")
+            raise NoteError("{folder} is already registered as vault {name!r}", folder=folder, name=other.name)
     if templates is not None:
         templates = "/".join(part for part in templates.replace("\\", "/").split("/") if part and part != ".")
         if not templates or ".." in templates.split("/") or not (folder / templates).is_dir():
-            raise NoteError(f"--templates: {templates or '(empty)'} is not a folder inside the vault")
+            if not templates:
+                raise NoteError("--templates: (empty) is not a folder inside the vault")
+            raise NoteError("--templates: {folder} is not a folder inside the vault", folder=templates)
     vault = Vault(
         name=name,
         path=str(folder),
@@ -116,8 +118,10 @@ def remove_vault(session: Session, name: str) -> int:
     alone. Returns the number of notes archived."""
     vault = session.scalar(select(Vault).where(Vault.name == name))
     if vault is None:
-        known = ", ".join(v.name for v in list_vaults(session)) or "none"
-        raise NoteError(f"no vault named {name!r} (registered: {known})")
+        known = ", ".join(v.name for v in list_vaults(session))
+        if not known:
+            raise NoteError("no vault named {name!r} (registered: none)", name=name)
+        raise NoteError("no vault named {name!r} (registered: {known})", name=name, known=known)
     now = utcnow()
     archived = session.execute(
         update(Note)

@@ -72,6 +72,7 @@ class SyncReport:
     lost: list[str] = field(default_factory=list)  # write-backs that lost to another writer, retried next sync
     skipped: list[str] = field(default_factory=list)  # "path:line: why"
     error: str | None = None  # set by sync_all when the vault could not be synced at all (its folder is gone)
+    failure: NoteError | None = None  # the same, as raised: the command line shows it in the learner's language
     # Files with review-like frontmatter that are not scheduled, "path: why" (templates, forgotten files): not
     # errors, but never dropped without a word.
     not_scheduled: list[str] = field(default_factory=list)
@@ -232,7 +233,7 @@ class _VaultSync:
         self.started = utcnow()
         self.root = os.path.realpath(vault.path)
         if not os.path.isdir(self.root):
-            raise NoteError(f"vault {vault.name}: folder {vault.path} does not exist")
+            raise NoteError("vault {name}: folder {path} does not exist", name=vault.name, path=vault.path)
 
     def skip(self, file: VaultFile, line: int, why: str) -> None:
         self.report.skipped.append(f"{file.path}:{line}: {why}")
@@ -796,7 +797,7 @@ def sync_vault(
         with store.write() as session:
             vault = session.get(Vault, vault_id)
             if vault is None:
-                raise NoteError(f"no vault with id {vault_id}")
+                raise NoteError("no vault with id {vault_id}", vault_id=vault_id)
             report = _VaultSync(
                 session,
                 vault,
@@ -845,5 +846,5 @@ def sync_all(
                 delivery=delivery,
             )
         except NoteError as exc:
-            reports[name] = SyncReport(error=str(exc))
+            reports[name] = SyncReport(error=str(exc), failure=exc)
     return reports
