@@ -163,8 +163,17 @@ def render(cat: Catalogue, message: str, values: dict[str, object]) -> str:
     text = cat.gettext(message)
     if not values:  # a text made elsewhere (a driver's reason): shown as it is, braces and all
         return text
-    shown = {k: translate_error(v, cat.language) if isinstance(v, BaseException) else v for k, v in values.items()}
+    shown = {k: _shown(v, cat) for k, v in values.items()}
     return text.format(**shown)
+
+
+def _shown(value: object, cat: Catalogue) -> object:
+    """A value inside a message: an exception (a reason) or a marked text (a field's name) is translated too."""
+    if isinstance(value, BaseException):
+        return translate_error(value, cat.language)
+    if isinstance(value, Message):
+        return cat.text(value)
+    return value
 
 
 def translate_error(exc: BaseException, language: str) -> str:

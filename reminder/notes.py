@@ -18,7 +18,7 @@ from reminder import schedule, schedulers
 from reminder.config import format_ladder, parse_ladder
 from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import due_json, group_due
-from reminder.i18n import LocalizedError
+from reminder.i18n import N_, LocalizedError
 
 TITLE_MAX = 500
 
@@ -43,15 +43,26 @@ def note_ladder(note: Note) -> tuple[int, ...]:
 FIELD_LIMITS = {name: Note.__table__.c[name].type.length for name in ("subject", "source", "pages", "level")}
 
 
+# The fields as an error names them, in the learner's language.
+FIELD_NAMES = {
+    "title": N_("title"),
+    "subject": N_("subject"),
+    "source": N_("source"),
+    "pages": N_("pages"),
+    "level": N_("level"),
+    "link": N_("link"),
+}
+
+
 def check_text(name: str, value: str) -> str:
     """``value`` if a database column can take it: valid Unicode (no lone surrogates, which is what undecodable
     bytes in a command-line argument become) and no NUL."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise NoteError("the {name} is not valid text (undecodable bytes?)", name=name) from None
+        raise NoteError("the {name} is not valid text (undecodable bytes?)", name=FIELD_NAMES.get(name, name)) from None
     if "\x00" in value:
-        raise NoteError("the {name} holds a NUL character", name=name)
+        raise NoteError("the {name} holds a NUL character", name=FIELD_NAMES.get(name, name))
     return value
 
 
@@ -62,7 +73,9 @@ def check_fields(fields: Mapping[str, str | None]) -> None:
             check_text(name, value)
             limit = FIELD_LIMITS.get(name)
             if limit is not None and len(value) > limit:
-                raise NoteError("the {name} is longer than {limit} characters", name=name, limit=limit)
+                raise NoteError(
+                    "the {name} is longer than {limit} characters", name=FIELD_NAMES.get(name, name), limit=limit
+                )
 
 
 def _clean_title(title: str) -> str:
