@@ -119,3 +119,23 @@ def test_a_review_done_in_obsidian_moves_the_schedule_and_joins_the_history(
         shown = _json(run_cli("show", "pods", "--json"))
     assert shown["next_review"]["due_on"] == "2024-07-12"
     assert [(h["reviewed_on"], h["rating"], h["source"]) for h in shown["history"]] == [("2024-07-10", "hard", "vault")]
+
+
+def test_without_write_back_a_review_done_here_is_not_undone_by_the_file(
+    tmp_path: Path, db_url: str, run_cli
+) -> None:  # type: ignore[no-untyped-def]
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    path = vault / "pods.md"
+    path.write_bytes(SR_NOTE)
+    with freeze_time("2024-07-10 03:00:00"):
+        assert run_cli("vault", "add", str(vault), "--name", "study").exit_code == 0
+        assert run_cli("sync").exit_code == 0
+        assert run_cli("done", "pods", "--rating", "good").exit_code == 0
+    assert path.read_bytes() == SR_NOTE  # no write-back
+    path.write_bytes(SR_NOTE + b"\r\nan edit of the body\r\n")  # the learner edits the note, not its schedule
+    with freeze_time("2024-07-11 03:00:00"):
+        assert run_cli("sync").exit_code == 0
+        shown = _json(run_cli("show", "pods", "--json"))
+    assert shown["next_review"]["due_on"] == "2024-07-18"  # good on the due day: 3 * 2.5 -> 8 days
+    assert [h["rating"] for h in shown["history"]] == ["good"]
