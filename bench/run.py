@@ -25,28 +25,10 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from common import fill_store, machine, reminder_cmd
+from common import fill_store, machine, reminder_cmd, timed_child
 from ntfy_server import FakeNtfy
 
 ZONE = "Asia/Seoul"
-
-
-def timed_child(argv: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in KiB, exit status) of one child process.
-
-    The peak comes from GNU time, which execs the command from its own small process: a child forked straight
-    from this script would count this script's pages (a filled store's worth) as its own until it execs."""
-    with tempfile.NamedTemporaryFile("r") as out:
-        start = time.perf_counter()
-        code = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ).returncode
-        wall = time.perf_counter() - start
-        peak = int(out.read().strip().splitlines()[-1])
-    return wall, peak, code
 
 
 def ctx_switches(pid: int) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from reminder import schedule
@@ -253,11 +253,18 @@ def list_notes(session: Session, today: date, extra_every: int, *, include_archi
     return [view_note(note, today, extra_every) for note in session.scalars(stmt)]
 
 
-def due_statement(day: date) -> Select:
+def due_statement(day: date, *, lateral: bool = False) -> Select:
     """Pending reviews due by ``day`` of notes that get reminders, with each note's count of done stages.
 
     It reads the partial index of pending reviews (ix_reviews_pending_due), so its cost follows the number of due
     reviews, not the number of notes; the count uses the (note_id, extra, offset) unique index.
+
+    ``lateral`` (PostgreSQL) fetches each review's note in a LATERAL subquery with LIMIT 1. PostgreSQL's
+    statistics cannot see that a pending review is almost never in the past (due date and done date are
+    correlated), so it expects a large share of all reviews from the index and would hash-join every note; a
+    lateral subquery with a LIMIT is never flattened into a join, so it can only be answered review by review
+    through the notes' primary key, and the plan follows the due count. SQLite has no LATERAL and already loops
+    over the index this way.
     """
     done = aliased(Review)
     done_count = (
@@ -265,6 +272,25 @@ def due_statement(day: date) -> Select:
         .where(done.note_id == Review.note_id, done.extra.is_(False), done.done_on.is_not(None))
         .scalar_subquery()
     )
+    active = (
+        # the same conditions as _is_active, in SQL
+        Note.archived_at.is_(None),
+        Note.long_term_on.is_(None),
+        or_(Note.snoozed_until.is_(None), Note.snoozed_until <= day),
+    )
+    pending = (Review.done_on.is_(None), Review.due_on <= day)
+    if lateral:
+        note = (
+            select(Note.title, Note.link, Note.first_studied_on, Note.ladder)
+            .where(Note.id == Review.note_id, *active)
+            .limit(1)
+            .lateral("note")
+        )
+        return (
+            select(Review.note_id, Review.offset, Review.extra, Review.due_on, *note.c, done_count)
+            .join(note, true())
+            .where(*pending)
+        )
     return (
         select(
             Review.note_id,
@@ -278,20 +304,18 @@ def due_statement(day: date) -> Select:
             done_count,
         )
         .join(Note, Note.id == Review.note_id)
-        .where(
-            Review.done_on.is_(None),
-            Review.due_on <= day,
-            # the same conditions as _is_active, in SQL
-            Note.archived_at.is_(None),
-            Note.long_term_on.is_(None),
-            or_(Note.snoozed_until.is_(None), Note.snoozed_until <= day),
-        )
+        .where(*pending, *active)
     )
+
+
+def due_query(session: Session, day: date) -> Select:
+    """The due statement in the form for the session's database."""
+    return due_statement(day, lateral=session.get_bind().dialect.name == "postgresql")
 
 
 def due_on(session: Session, day: date, extra_every: int) -> list[schedule.DueNote]:
     """Notes due on ``day`` (overdue included), most overdue first."""
-    return group_due(session.execute(due_statement(day)), day, extra_every)
+    return group_due(session.execute(due_query(session, day)), day, extra_every)
 
 
 # --- changing ----------------------------------------------------------------------------------------------------
