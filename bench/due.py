@@ -40,7 +40,8 @@ from sqlalchemy import text
 
 from reminder import notes
 from reminder.db import Store, open_store
-from reminder.duelist import due_from_sqlite_file, group_due
+from reminder.duelist import group_due
+from reminder.lightread import due_from_sqlite_file
 
 
 def pg_database(server_url: str, name: str, drop: bool = False) -> str:

@@ -7,7 +7,7 @@ caller reads the clock once, in the learner's zone. The rules themselves live in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -15,9 +15,11 @@ from sqlalchemy import Select, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from reminder import schedule
-from reminder.config import format_ladder, parse_ladder
+from reminder.config import format_ladder
 from reminder.db.models import Note, Review
-from reminder.duelist import due_json, group_due
+from reminder.duelist import group_due
+from reminder.views import NoteView, note_ladder, views_from_rows
+from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
 
 TITLE_MAX = 500
 
@@ -31,10 +33,6 @@ def utcnow() -> datetime:
     from datetime import UTC
 
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def note_ladder(note: Note) -> tuple[int, ...]:
-    return parse_ladder(note.ladder)
 
 
 def _clean_title(title: str) -> str:
@@ -127,130 +125,32 @@ def resolve_note(session: Session, ref: str) -> Note:
 # --- reading -----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StageView:
-    stage: int
-    due_on: date
-    done_on: date | None
+def list_statements(*, include_archived: bool = False, note_id: Any = None) -> tuple[Select, Select]:
+    """The notes `list` shows (every column, by id) and their reviews (by note, then offset, as Note.reviews);
+    with ``note_id``, just that note (what `show` reads).
 
-
-@dataclass(frozen=True)
-class NoteView:
-    """Everything `show` and `list` print about a note, computed for ``today``."""
-
-    id: int
-    title: str
-    subject: str | None
-    source: str | None
-    pages: str | None
-    level: str | None
-    link: str | None
-    first_studied_on: date
-    ladder: tuple[int, ...]
-    stages: tuple[StageView, ...]
-    extra_review: StageView | None  # the pending extra review (after the ladder), if any
-    long_term_on: date | None
-    snoozed_until: date | None
-    progress: int
-    due: schedule.DueNote | None  # set when the note is due on ``today``
-    next_review: tuple[int, bool, date] | None  # (stage, extra, due date) of the next review not yet due
-    archived: bool = False
-    vault_path: str | None = field(default=None)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "subject": self.subject,
-            "source": self.source,
-            "pages": self.pages,
-            "level": self.level,
-            "link": self.link,
-            "first_studied_on": self.first_studied_on.isoformat(),
-            "ladder": list(self.ladder),
-            "stages": [
-                {"stage": s.stage, "due_on": s.due_on.isoformat(), "done_on": _iso(s.done_on)} for s in self.stages
-            ],
-            "extra_review": (
-                {"stage": self.extra_review.stage, "due_on": self.extra_review.due_on.isoformat()}
-                if self.extra_review
-                else None
-            ),
-            "long_term": self.long_term_on is not None,
-            "long_term_on": _iso(self.long_term_on),
-            "snoozed_until": _iso(self.snoozed_until),
-            "progress": self.progress,
-            "progress_bar": schedule.progress_bar(self.progress),
-            "due": due_json(self.due) if self.due else None,
-            "next_review": (
-                {"stage": self.next_review[0], "extra": self.next_review[1], "due_on": self.next_review[2].isoformat()}
-                if self.next_review
-                else None
-            ),
-            "archived": self.archived,
-        }
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _is_active(note: Note, today: date) -> bool:
-    """Whether reminders apply: not archived, not long-term, not snoozed past today."""
-    return (
-        note.archived_at is None
-        and note.long_term_on is None
-        and (note.snoozed_until is None or note.snoozed_until <= today)
+    Two plain queries whose rows views.views_from_rows turns into views: an ORM object per note and per review
+    is most of the cost of listing thousands of notes.
+    """
+    notes_q = select(*Note.__table__.c).order_by(Note.id)
+    reviews_q = (
+        select(Review.note_id, Review.offset, Review.extra, Review.due_on, Review.done_on)
+        .join(Note, Note.id == Review.note_id)
+        .order_by(Review.note_id, Review.offset)
     )
-
-
-def view_note(note: Note, today: date, extra_every: int) -> NoteView:
-    ladder = note_ladder(note)
-    stages = tuple(StageView(r.offset, r.due_on, r.done_on) for r in note.reviews if not r.extra)
-    pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
-    extra = StageView(pending_extra[0].offset, pending_extra[0].due_on, None) if pending_extra else None
-    done = sum(1 for s in stages if s.done_on is not None)
-    pct = schedule.progress(done, len(ladder), note.long_term_on is not None)
-    pending = [schedule.Review(r.offset, r.extra, r.due_on, r.done_on) for r in note.reviews if r.done_on is None]
-    due_item = None
-    next_review = None
-    if _is_active(note, today):
-        summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
-        if summary:
-            stage, is_extra, due_on = summary
-            due_item = schedule.DueNote(
-                note.id, note.title, note.link, stage, is_extra, due_on, (today - due_on).days, pct
-            )
-        upcoming = sorted((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today)
-        if upcoming:
-            next_review = (upcoming[0][1], upcoming[0][2], upcoming[0][0])
-    return NoteView(
-        id=note.id,
-        title=note.title,
-        subject=note.subject,
-        source=note.source,
-        pages=note.pages,
-        level=note.level,
-        link=note.link,
-        first_studied_on=note.first_studied_on,
-        ladder=ladder,
-        stages=stages,
-        extra_review=extra,
-        long_term_on=note.long_term_on,
-        snoozed_until=note.snoozed_until,
-        progress=pct,
-        due=due_item,
-        next_review=next_review,
-        archived=note.archived_at is not None,
-        vault_path=note.vault_path,
-    )
+    if not include_archived:
+        notes_q = notes_q.where(Note.archived_at.is_(None))
+        reviews_q = reviews_q.where(Note.archived_at.is_(None))
+    if note_id is not None:
+        notes_q = notes_q.where(Note.id == note_id)
+        reviews_q = reviews_q.where(Note.id == note_id)
+    return notes_q, reviews_q
 
 
 def list_notes(session: Session, today: date, extra_every: int, *, include_archived: bool = False) -> list[NoteView]:
-    stmt = select(Note).options(selectinload(Note.reviews)).order_by(Note.id)
-    if not include_archived:
-        stmt = stmt.where(Note.archived_at.is_(None))
-    return [view_note(note, today, extra_every) for note in session.scalars(stmt)]
+    notes_q, reviews_q = list_statements(include_archived=include_archived)
+    note_rows = session.execute(notes_q).mappings()
+    return views_from_rows(note_rows, session.execute(reviews_q), today, extra_every)
 
 
 def due_statement(day: date, *, lateral: bool = False) -> Select:
@@ -273,7 +173,7 @@ def due_statement(day: date, *, lateral: bool = False) -> Select:
         .scalar_subquery()
     )
     active = (
-        # the same conditions as _is_active, in SQL
+        # the same conditions as views.is_active, in SQL
         Note.archived_at.is_(None),
         Note.long_term_on.is_(None),
         or_(Note.snoozed_until.is_(None), Note.snoozed_until <= day),

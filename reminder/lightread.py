@@ -1,0 +1,118 @@
+"""The light read path: `due`, `list` and `show NOTE-ID` on an up-to-date SQLite file without SQLAlchemy.
+
+The queries are the SQLAlchemy statements of reminder.notes, compiled ahead of time for SQLite into
+reminder/compiled_sql.py (see reminder.compile_sql); here they run through the standard library's sqlite3, and
+their rows become the same DueNote and NoteView objects as on the store path, through the same functions
+(duelist.group_due, views.views_from_rows). Every function returns None when the store path must answer
+instead: no file yet, or a file (or a compiled module) at a schema other than this version's, which that path
+upgrades or refuses with its own message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from reminder import schedule
+from reminder.compiled_sql import QUERIES, REVISION
+from reminder.duelist import group_due
+from reminder.revision import HEAD
+from reminder.views import NoteView, views_from_rows
+
+CONVERT: dict[str, Callable[[Any], Any]] = {
+    "date": date.fromisoformat,
+    "datetime": datetime.fromisoformat,
+    "bool": bool,
+}
+
+
+class Unavailable(Exception):
+    """This file is not one the light path can read: the store path opens it instead."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a plain `sqlite:///path` URL (anything fancier goes through SQLAlchemy)."""
+    if url.startswith("sqlite:///") and "?" not in url:
+        return Path(url.removeprefix("sqlite:///"))
+    return None
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to a file at this version's schema; Unavailable otherwise."""
+    if REVISION != HEAD or not path.is_file():
+        raise Unavailable
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        raise Unavailable from None
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        if not row or row[0] != HEAD:
+            raise Unavailable
+        yield conn
+    except sqlite3.Error:
+        raise Unavailable from None
+    finally:
+        conn.close()
+
+
+def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> list[tuple]:
+    """The rows of compiled query ``name``, each value as SQLAlchemy would have returned it."""
+    sql, names, columns = QUERIES[name]
+    values = [params[n].isoformat() if isinstance(params[n], date) else params[n] for n in names]
+    rows = conn.execute(sql, values).fetchall()
+    converters = [(i, CONVERT[kind]) for i, (_, kind) in enumerate(columns) if kind]
+    if not converters:
+        return rows
+    out = []
+    for raw in rows:
+        row = list(raw)
+        for i, convert in converters:
+            if row[i] is not None:
+                row[i] = convert(row[i])
+        out.append(tuple(row))
+    return out
+
+
+def _mappings(conn: sqlite3.Connection, name: str, **params: Any) -> list[dict[str, Any]]:
+    keys = [key for key, _ in QUERIES[name][2]]
+    return [dict(zip(keys, row, strict=True)) for row in fetch(conn, name, **params)]
+
+
+def due_from_sqlite_file(path: Path, day: date, extra_every: int) -> list[schedule.DueNote] | None:
+    try:
+        with connect(path) as conn:
+            rows = fetch(conn, "due", day=day)
+    except Unavailable:
+        return None
+    return group_due(rows, day, extra_every)
+
+
+def list_from_sqlite_file(
+    path: Path, today: date, extra_every: int, *, include_archived: bool = False
+) -> list[NoteView] | None:
+    prefix = "list_all" if include_archived else "list"
+    try:
+        with connect(path) as conn:
+            note_rows = _mappings(conn, f"{prefix}_notes")
+            review_rows = fetch(conn, f"{prefix}_reviews")
+    except Unavailable:
+        return None
+    return views_from_rows(note_rows, review_rows, today, extra_every)
+
+
+def note_from_sqlite_file(path: Path, note_id: int, today: date, extra_every: int) -> NoteView | None:
+    """One note by id; None also when there is no such note, so the store path gives its own error."""
+    try:
+        with connect(path) as conn:
+            note_rows = _mappings(conn, "note", note_id=note_id)
+            review_rows = fetch(conn, "note_reviews", note_id=note_id)
+    except Unavailable:
+        return None
+    views = views_from_rows(note_rows, review_rows, today, extra_every)
+    return views[0] if views else None

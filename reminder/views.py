@@ -1,0 +1,174 @@
+"""What `show` and `list` print about a note, computed for a day from the note and its reviews.
+
+No SQLAlchemy here: the light read path (reminder.lightread) builds the same views from rows it reads with the
+standard library's sqlite3, and the store path from ORM objects; both go through view_note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, NamedTuple
+
+from reminder import schedule
+from reminder.config import parse_ladder
+from reminder.duelist import due_json
+
+
+def note_ladder(note: Any) -> tuple[int, ...]:
+    return parse_ladder(note.ladder)
+
+
+@dataclass(frozen=True)
+class StageView:
+    stage: int
+    due_on: date
+    done_on: date | None
+
+
+@dataclass(frozen=True)
+class NoteView:
+    """Everything `show` and `list` print about a note, computed for ``today``."""
+
+    id: int
+    title: str
+    subject: str | None
+    source: str | None
+    pages: str | None
+    level: str | None
+    link: str | None
+    first_studied_on: date
+    ladder: tuple[int, ...]
+    stages: tuple[StageView, ...]
+    extra_review: StageView | None  # the pending extra review (after the ladder), if any
+    long_term_on: date | None
+    snoozed_until: date | None
+    progress: int
+    due: schedule.DueNote | None  # set when the note is due on ``today``
+    next_review: tuple[int, bool, date] | None  # (stage, extra, due date) of the next review not yet due
+    archived: bool = False
+    vault_path: str | None = field(default=None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "subject": self.subject,
+            "source": self.source,
+            "pages": self.pages,
+            "level": self.level,
+            "link": self.link,
+            "first_studied_on": self.first_studied_on.isoformat(),
+            "ladder": list(self.ladder),
+            "stages": [
+                {"stage": s.stage, "due_on": s.due_on.isoformat(), "done_on": _iso(s.done_on)} for s in self.stages
+            ],
+            "extra_review": (
+                {"stage": self.extra_review.stage, "due_on": self.extra_review.due_on.isoformat()}
+                if self.extra_review
+                else None
+            ),
+            "long_term": self.long_term_on is not None,
+            "long_term_on": _iso(self.long_term_on),
+            "snoozed_until": _iso(self.snoozed_until),
+            "progress": self.progress,
+            "progress_bar": schedule.progress_bar(self.progress),
+            "due": due_json(self.due) if self.due else None,
+            "next_review": (
+                {"stage": self.next_review[0], "extra": self.next_review[1], "due_on": self.next_review[2].isoformat()}
+                if self.next_review
+                else None
+            ),
+            "archived": self.archived,
+        }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def is_active(note: Any, today: date) -> bool:
+    """Whether reminders apply: not archived, not long-term, not snoozed past today."""
+    return (
+        note.archived_at is None
+        and note.long_term_on is None
+        and (note.snoozed_until is None or note.snoozed_until <= today)
+    )
+
+
+def view_note(note: Any, today: date, extra_every: int) -> NoteView:
+    """The view of ``note``: a Note with its reviews, or a NoteRow read without the ORM."""
+    ladder = note_ladder(note)
+    stages = tuple(StageView(r.offset, r.due_on, r.done_on) for r in note.reviews if not r.extra)
+    pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
+    extra = StageView(pending_extra[0].offset, pending_extra[0].due_on, None) if pending_extra else None
+    done = sum(1 for s in stages if s.done_on is not None)
+    pct = schedule.progress(done, len(ladder), note.long_term_on is not None)
+    pending = [schedule.Review(r.offset, r.extra, r.due_on, r.done_on) for r in note.reviews if r.done_on is None]
+    due_item = None
+    next_review = None
+    if is_active(note, today):
+        summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
+        if summary:
+            stage, is_extra, due_on = summary
+            due_item = schedule.DueNote(
+                note.id, note.title, note.link, stage, is_extra, due_on, (today - due_on).days, pct
+            )
+        upcoming = sorted((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today)
+        if upcoming:
+            next_review = (upcoming[0][1], upcoming[0][2], upcoming[0][0])
+    return NoteView(
+        id=note.id,
+        title=note.title,
+        subject=note.subject,
+        source=note.source,
+        pages=note.pages,
+        level=note.level,
+        link=note.link,
+        first_studied_on=note.first_studied_on,
+        ladder=ladder,
+        stages=stages,
+        extra_review=extra,
+        long_term_on=note.long_term_on,
+        snoozed_until=note.snoozed_until,
+        progress=pct,
+        due=due_item,
+        next_review=next_review,
+        archived=note.archived_at is not None,
+        vault_path=note.vault_path,
+    )
+
+
+class ReviewRow(NamedTuple):
+    note_id: int
+    offset: int
+    extra: bool
+    due_on: date
+    done_on: date | None
+
+
+class NoteRow:
+    """A note's columns by name and its reviews: what view_note reads from a Note, without the ORM."""
+
+    __slots__ = ("columns", "reviews")
+
+    def __init__(self, columns: Mapping[str, Any], reviews: list[ReviewRow]) -> None:
+        self.columns = columns
+        self.reviews = reviews
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def views_from_rows(
+    note_rows: Iterable[Mapping[str, Any]], review_rows: Iterable[Sequence], today: date, extra_every: int
+) -> list[NoteView]:
+    """Views of notes from the rows of notes.list_statements: the notes in order, and their reviews by note."""
+    by_note: dict[int, list[ReviewRow]] = {}
+    for row in review_rows:
+        by_note.setdefault(row[0], []).append(ReviewRow(row[0], row[1], bool(row[2]), row[3], row[4]))
+    return [view_note(NoteRow(row, by_note.get(row["id"], [])), today, extra_every) for row in note_rows]
