@@ -70,38 +70,44 @@ def timed_in_process(fn: Callable[[], object], runs: int) -> dict[str, float]:
     return figures
 
 
-def timed_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in KiB, exit status) of one child process.
+def timed_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, float]:
+    """(wall seconds, peak RSS in KiB, exit status, CPU seconds user + system) of one child process.
 
     The peak comes from GNU time, which execs the command from its own small process: a child forked straight
-    from this script would count this script's pages (a filled store's worth) as its own until it execs."""
+    from this script would count this script's pages (a filled store's worth) as its own until it execs. The CPU
+    time is what the command itself used, less sensitive than the wall time to other work on a shared machine."""
     with tempfile.NamedTemporaryFile("r") as out:
         start = time.perf_counter()
         code = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
+            ["/usr/bin/time", "-f", "%M %U %S", "-o", out.name, *argv],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         ).returncode
         wall = time.perf_counter() - start
-        peak = int(out.read().strip().splitlines()[-1])
-    return wall, peak, code
+        peak, user, system = out.read().strip().splitlines()[-1].split()
+    return wall, int(peak), code, float(user) + float(system)
 
 
 def timed_command(argv: list[str], runs: int, env: dict[str, str] | None = None) -> dict[str, float]:
-    """Wall time (median, min, max) and median peak RSS of ``runs`` fresh processes of ``argv``.
+    """Wall time (median, min, max), median CPU time and median peak RSS of ``runs`` fresh processes of ``argv``.
 
     One unmeasured run first warms the page cache and the .pyc files: a cold start is a new process, not a cold
     disk. The wall time includes GNU time's own start (about 1 ms), as it does for the baselines."""
     timed_child(argv, env)
-    walls, peaks = [], []
+    walls, peaks, cpus = [], [], []
     for _ in range(runs):
-        wall, peak, code = timed_child(argv, env)
+        wall, peak, code, cpu = timed_child(argv, env)
         if code != 0:
             raise SystemExit(f"{' '.join(argv)} exited {code}")
         walls.append(wall)
         peaks.append(peak)
-    return {**spread(walls), "rss_mb": round(statistics.median(peaks) / 1024, 1)}
+        cpus.append(cpu)
+    return {
+        **spread(walls),
+        "cpu_ms": round(statistics.median(cpus) * 1000),
+        "rss_mb": round(statistics.median(peaks) / 1024, 1),
+    }
 
 
 def baselines(runs: int, env: dict[str, str] | None = None, files: Path | None = None) -> dict[str, dict]:

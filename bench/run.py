@@ -74,7 +74,7 @@ def main() -> None:
                 conn.execute("DELETE FROM outbox")
                 conn.execute("DELETE FROM slots")
             before = len(server.messages("bench"))
-            wall, peak, code = timed_child([*reminder_cmd(), "run", "--once"], env)
+            wall, peak, code, _ = timed_child([*reminder_cmd(), "run", "--once"], env)
             assert code == 0, f"run --once exited {code}"
             assert len(server.messages("bench")) == before + 1, "run --once did not deliver its digest"
             once.append((wall, peak))

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from reminder import schedule
-from reminder.config import parse_ladder
+from reminder.config import stored_ladder
 
 
 def group_due(rows: Iterable[Sequence], day: date, extra_every: int) -> list[schedule.DueNote]:
@@ -20,10 +20,9 @@ def group_due(rows: Iterable[Sequence], day: date, extra_every: int) -> list[sch
     for row in rows:
         by_note.setdefault(row[0], []).append(row)
     result = []
-    ladders: dict[str, tuple[int, ...]] = {}  # most notes share a few ladders: parse each once
     for note_id, note_rows in by_note.items():
         _, _, _, _, title, link, first, ladder_text, done_count = note_rows[0]
-        ladder = ladders.get(ladder_text) or ladders.setdefault(ladder_text, parse_ladder(ladder_text))
+        ladder = stored_ladder(ladder_text)
         reviews = [schedule.Review(r[1], bool(r[2]), r[3]) for r in note_rows]
         summary = schedule.summarise_due(first, ladder, extra_every, reviews, day)
         if summary is None:  # pragma: no cover - every row selected is due by construction

@@ -61,33 +61,38 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> list[tuple]:
-    """The rows of compiled query ``name``, each value as SQLAlchemy would have returned it."""
+def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[tuple]:
+    """The rows of compiled query ``name`` as they come, each value as SQLAlchemy would have returned it."""
     sql, names, columns = QUERIES[name]
     values = [params[n].isoformat() if isinstance(params[n], date) else params[n] for n in names]
-    rows = conn.execute(sql, values).fetchall()
+    cursor = conn.execute(sql, values)
     converters = [(i, CONVERT[kind]) for i, (_, kind) in enumerate(columns) if kind]
     if not converters:
-        return rows
-    out = []
-    for raw in rows:
+        yield from cursor
+        return
+    seen: dict[tuple[int, Any], Any] = {}  # a store's dates repeat a lot: parse each text once
+    for raw in cursor:
         row = list(raw)
         for i, convert in converters:
-            if row[i] is not None:
-                row[i] = convert(row[i])
-        out.append(tuple(row))
-    return out
+            text = row[i]
+            if text is not None:
+                value = seen.get((i, text))
+                if value is None:
+                    value = seen[(i, text)] = convert(text)
+                row[i] = value
+        yield tuple(row)
 
 
-def _mappings(conn: sqlite3.Connection, name: str, **params: Any) -> list[dict[str, Any]]:
+def mappings(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[dict[str, Any]]:
     keys = [key for key, _ in QUERIES[name][2]]
-    return [dict(zip(keys, row, strict=True)) for row in fetch(conn, name, **params)]
+    for row in fetch(conn, name, **params):
+        yield dict(zip(keys, row, strict=True))
 
 
 def due_from_sqlite_file(path: Path, day: date, extra_every: int) -> list[schedule.DueNote] | None:
     try:
         with connect(path) as conn:
-            rows = fetch(conn, "due", day=day)
+            rows = list(fetch(conn, "due", day=day))
     except Unavailable:
         return None
     return group_due(rows, day, extra_every)
@@ -99,20 +104,24 @@ def list_from_sqlite_file(
     prefix = "list_all" if include_archived else "list"
     try:
         with connect(path) as conn:
-            note_rows = _mappings(conn, f"{prefix}_notes")
-            review_rows = fetch(conn, f"{prefix}_reviews")
+            # Two cursors read side by side, both in note order: no row list is held in memory.
+            return views_from_rows(
+                mappings(conn, f"{prefix}_notes"), fetch(conn, f"{prefix}_reviews"), today, extra_every
+            )
     except Unavailable:
         return None
-    return views_from_rows(note_rows, review_rows, today, extra_every)
 
 
 def note_from_sqlite_file(path: Path, note_id: int, today: date, extra_every: int) -> NoteView | None:
     """One note by id; None also when there is no such note, so the store path gives its own error."""
     try:
         with connect(path) as conn:
-            note_rows = _mappings(conn, "note", note_id=note_id)
-            review_rows = fetch(conn, "note_reviews", note_id=note_id)
+            views = views_from_rows(
+                mappings(conn, "note", note_id=note_id),
+                fetch(conn, "note_reviews", note_id=note_id),
+                today,
+                extra_every,
+            )
     except Unavailable:
         return None
-    views = views_from_rows(note_rows, review_rows, today, extra_every)
     return views[0] if views else None

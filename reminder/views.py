@@ -12,12 +12,12 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from reminder import schedule
-from reminder.config import parse_ladder
+from reminder.config import stored_ladder
 from reminder.duelist import due_json
 
 
 def note_ladder(note: Any) -> tuple[int, ...]:
-    return parse_ladder(note.ladder)
+    return stored_ladder(note.ladder)
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,16 @@ class NoteRow:
 def views_from_rows(
     note_rows: Iterable[Mapping[str, Any]], review_rows: Iterable[Sequence], today: date, extra_every: int
 ) -> list[NoteView]:
-    """Views of notes from the rows of notes.list_statements: the notes in order, and their reviews by note."""
-    by_note: dict[int, list[ReviewRow]] = {}
-    for row in review_rows:
-        by_note.setdefault(row[0], []).append(ReviewRow(row[0], row[1], bool(row[2]), row[3], row[4]))
-    return [view_note(NoteRow(row, by_note.get(row["id"], [])), today, extra_every) for row in note_rows]
+    """Views of notes from the rows of notes.list_statements: the notes by id and their reviews by note id,
+    merged as they come (neither side is held in memory)."""
+    reviews = iter(review_rows)
+    row = next(reviews, None)
+    views = []
+    for note in note_rows:
+        own: list[ReviewRow] = []
+        while row is not None and row[0] <= note["id"]:
+            if row[0] == note["id"]:
+                own.append(ReviewRow(row[0], row[1], bool(row[2]), row[3], row[4]))
+            row = next(reviews, None)
+        views.append(view_note(NoteRow(note, own), today, extra_every))
+    return views

@@ -10,7 +10,7 @@ import click
 from reminder import schedule
 from reminder.cli import App, pass_app
 from reminder.cli.common import stage_text
-from reminder.cli.output import days, echo_json, table
+from reminder.cli.output import days, echo_json, echo_json_list, table
 from reminder.lightread import list_from_sqlite_file, note_from_sqlite_file, sqlite_file
 from reminder.views import NoteView
 
@@ -48,7 +48,7 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
         with app.store.read() as session:
             views = notes.list_notes(session, today, every, include_archived=include_archived)
     if as_json:
-        echo_json([v.as_json() for v in views])
+        echo_json_list(v.as_json() for v in views)
         return
     if not views:
         click.echo("No notes yet. Add one with: reminder add TITLE --first-study YYYY-MM-DD")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
@@ -52,6 +53,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: dic
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def echo_json_list(items: Iterable[Any]) -> None:
+    """A JSON list (`list --json`), one compact item a line, written a few hundred items at a time as they come.
+
+    Indenting goes through json's pure-Python encoder (seconds for 10k notes) while an item a line stays readable
+    and is encoded in C; and 10k notes' text with emoji, held as one string, would be tens of megabytes."""
+    it = iter(items)
+    opening = "["
+    while chunk := list(itertools.islice(it, 200)):
+        click.echo(opening + "\n" + ",\n".join(json.dumps(item, ensure_ascii=False) for item in chunk), nl=False)
+        opening = ","
+    click.echo("[]" if opening == "[" else "\n]")
 
 
 def days(n: int) -> str:
