@@ -36,6 +36,8 @@ from urllib.parse import quote
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reminder.flat_frontmatter import read_flat
+
 __all__ = ["NoteFormatError", "ParsedNote", "normalise_key", "obsidian_link", "parse_note", "set_flag"]
 
 BOM = b"\xef\xbb\xbf"
@@ -312,11 +314,14 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
     fm = _frontmatter(data)
     if fm is None:
         return None
-    root = _mapping(fm)
-    if root is None:
-        return None
+    pairs = read_flat(fm.text, _classify)  # the template's flat frontmatter without libyaml; None for the rest
+    if pairs is None:
+        root = _mapping(fm)
+        if root is None:
+            return None
+        pairs = root.value
     found: dict[Field, _Found] = {}
-    for key_node, value_node in root.value:
+    for key_node, value_node in pairs:
         if not isinstance(key_node, ScalarNode):
             continue
         kind = _classify(key_node.value)
