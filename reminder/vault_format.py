@@ -451,4 +451,12 @@ def obsidian_link(vault_name: str, rel_path: str) -> str:
         raise ValueError("the vault name is empty")
     if rel_path.startswith("/") or ".." in parts or not parts:
         raise ValueError(f"{rel_path!r} is not a path inside the vault")
-    return f"obsidian://open?vault={quote(vault_name, safe='')}&file={quote(_strip_md('/'.join(parts)), safe='')}"
+    return _link_prefix(vault_name, "/".join(parts[:-1])) + quote(_strip_md(parts[-1]), safe="")
+
+
+@lru_cache(maxsize=4096)
+def _link_prefix(vault_name: str, folder: str) -> str:
+    """The link up to the file name: built once per folder (percent-encoding works character by character, so
+    the folder's encoding followed by the name's is the whole path's)."""
+    folder_part = quote(folder + "/", safe="") if folder else ""
+    return f"obsidian://open?vault={quote(vault_name, safe='')}&file={folder_part}"
