@@ -20,10 +20,7 @@ import contextlib
 import ctypes
 import gc
 import json
-import logging
-import os
 import random
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,9 +34,8 @@ from reminder import digest, notes, slots
 from reminder.config import Settings
 from reminder.db import Store
 from reminder.db.models import Outbox, Slot
+from reminder.events import log_event, runner_name
 from reminder.ntfy import InvalidMessage, NtfyClient, NtfyError
-
-log = logging.getLogger("reminder.runner")
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
@@ -67,10 +63,6 @@ def aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC)
 
 
-def runner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def backoff(attempts: int, rng: random.Random) -> timedelta:
     """Exponential backoff with jitter: 30 s, 1 min, 2 min ... capped at 30 min, each scaled by 0.5-1.0."""
     delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(attempts - 1, 0)))
@@ -83,15 +75,6 @@ def _release_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
-    """One structured line: event=... key=value ...; values with spaces are quoted."""
-    parts = [f"event={event}"]
-    for key, value in fields.items():
-        text = str(value)
-        parts.append(f"{key}={json.dumps(text, ensure_ascii=False) if (' ' in text or not text) else text}")
-    log.log(level, " ".join(parts))
 
 
 @dataclass(frozen=True)
@@ -128,6 +111,7 @@ class Runner:
         rng: random.Random | None = None,
         before_slot: Callable[[date], None] | None = None,
         actions: Callable[[Sequence[Any], date], list[dict[str, Any]]] | None = None,
+        last_key: str | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -137,7 +121,7 @@ class Runner:
         self.rng = rng or random.Random()
         self.before_slot = before_slot
         self.actions = actions
-        self._last_key: str | None = None
+        self.last_key = last_key  # the slot this runner processed last (a child of `run` is told it)
         self.worked = False  # whether the last step processed a slot or sent something
 
     # --- slots ---
@@ -309,9 +293,9 @@ class Runner:
         slot = self.current_slot(now)
         key = slots.local_key(slot)
         self.worked = False
-        if key != self._last_key:
+        if key != self.last_key:
             self.process_slot(slot)
-            self._last_key = key
+            self.last_key = key
             self.worked = True
         if self.dispatch(stop):
             self.worked = True
