@@ -33,6 +33,7 @@ def statements() -> dict[str, Select]:
     active_notes, active_reviews = notes.list_statements()
     all_notes, all_reviews = notes.list_statements(include_archived=True)
     one_note, one_reviews = notes.list_statements(note_id=note_id)
+    exact, prefix = notes.resolve_statements()
     return {
         "due": notes.due_statement(bindparam("day", type_=Date)),
         "list_notes": active_notes,
@@ -41,6 +42,8 @@ def statements() -> dict[str, Select]:
         "list_all_reviews": all_reviews,
         "note": one_note,
         "note_reviews": one_reviews,
+        "resolve_exact": exact,
+        "resolve_prefix": prefix,
     }
 
 
@@ -64,15 +67,18 @@ def render() -> str:
         "",
         f"REVISION = {HEAD!r}",
         "",
-        "# name -> (SQL for sqlite3, parameter names in placeholder order, (column name, kind) of each column)",
-        "QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]] = {",
+        "# name -> (SQL for sqlite3, parameter names in placeholder order, (column name, kind) of each column,",
+        "#          values of the parameters the statement fixes itself, such as a LIMIT)",
+        "QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict[str, object]]] = {",
     ]
     for name, stmt in statements().items():
         compiled = stmt.compile(dialect=dialect)
         sql = " ".join(str(compiled).split())
         params = tuple(compiled.positiontup or ())
         columns = tuple((key, _kind(c.type)) for key, c in stmt.selected_columns.items())
-        lines += [f"    {name!r}: (", f"        {sql!r},", f"        {params!r},", f"        {columns!r},", "    ),"]
+        fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        lines += [f"    {name!r}: (", f"        {sql!r},", f"        {params!r},", f"        {columns!r},"]
+        lines += [f"        {fixed!r},", "    ),"]
     lines += ["}", ""]
     return "\n".join(lines)
 

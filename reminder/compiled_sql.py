@@ -3,41 +3,61 @@
 
 REVISION = '0004'
 
-# name -> (SQL for sqlite3, parameter names in placeholder order, (column name, kind) of each column)
-QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+# name -> (SQL for sqlite3, parameter names in placeholder order, (column name, kind) of each column,
+#          values of the parameters the statement fixes itself, such as a LIMIT)
+QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict[str, object]]] = {
     'due': (
         'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, notes.title, notes.link, notes.first_studied_on, notes.ladder, (SELECT count(*) AS count_1 FROM reviews AS reviews_1 WHERE reviews_1.note_id = reviews.note_id AND reviews_1.extra IS 0 AND reviews_1.done_on IS NOT NULL) AS anon_1 FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE reviews.done_on IS NULL AND reviews.due_on <= ? AND notes.archived_at IS NULL AND notes.long_term_on IS NULL AND (notes.snoozed_until IS NULL OR notes.snoozed_until <= ?)',
         ('day', 'day'),
         (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('title', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('_no_label', '')),
+        {},
     ),
     'list_notes': (
         'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags FROM notes WHERE notes.archived_at IS NULL ORDER BY notes.id',
         (),
         (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', '')),
+        {},
     ),
     'list_reviews': (
         'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE notes.archived_at IS NULL ORDER BY reviews.note_id, reviews."offset"',
         (),
         (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('done_on', 'date')),
+        {},
     ),
     'list_all_notes': (
         'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags FROM notes ORDER BY notes.id',
         (),
         (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', '')),
+        {},
     ),
     'list_all_reviews': (
         'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews JOIN notes ON notes.id = reviews.note_id ORDER BY reviews.note_id, reviews."offset"',
         (),
         (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('done_on', 'date')),
+        {},
     ),
     'note': (
         'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags FROM notes WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY notes.id',
         ('note_id',),
         (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', '')),
+        {},
     ),
     'note_reviews': (
         'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY reviews.note_id, reviews."offset"',
         ('note_id',),
         (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('done_on', 'date')),
+        {},
+    ),
+    'resolve_exact': (
+        'SELECT notes.id, notes.title FROM notes WHERE notes.archived_at IS NULL AND lower(notes.title) = ?',
+        ('title',),
+        (('id', ''), ('title', '')),
+        {},
+    ),
+    'resolve_prefix': (
+        "SELECT notes.id, notes.title FROM notes WHERE notes.archived_at IS NULL AND lower(notes.title) LIKE lower(?) ESCAPE '/' ORDER BY notes.id LIMIT ? OFFSET ?",
+        ('prefix', 'param_1', 'param_2'),
+        (('id', ''), ('title', '')),
+        {'param_1': 11, 'param_2': 0},
     ),
 }

@@ -21,7 +21,7 @@ from reminder import schedule
 from reminder.compiled_sql import QUERIES, REVISION
 from reminder.duelist import group_due
 from reminder.revision import HEAD
-from reminder.views import NoteView, views_from_rows
+from reminder.views import NoteError, NoteView, like_prefix, pick_note, views_from_rows
 
 CONVERT: dict[str, Callable[[Any], Any]] = {
     "date": date.fromisoformat,
@@ -63,8 +63,9 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
 
 def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[tuple]:
     """The rows of compiled query ``name`` as they come, each value as SQLAlchemy would have returned it."""
-    sql, names, columns = QUERIES[name]
-    values = [params[n].isoformat() if isinstance(params[n], date) else params[n] for n in names]
+    sql, names, columns, fixed = QUERIES[name]
+    given = {**fixed, **params}
+    values = [given[n].isoformat() if isinstance(given[n], date) else given[n] for n in names]
     cursor = conn.execute(sql, values)
     converters = [(i, CONVERT[kind]) for i, (_, kind) in enumerate(columns) if kind]
     if not converters:
@@ -112,10 +113,22 @@ def list_from_sqlite_file(
         return None
 
 
-def note_from_sqlite_file(path: Path, note_id: int, today: date, extra_every: int) -> NoteView | None:
-    """One note by id; None also when there is no such note, so the store path gives its own error."""
+def note_from_sqlite_file(path: Path, ref: str, today: date, extra_every: int) -> NoteView | None:
+    """The note ``ref`` names (an id or a title, as notes.resolve_note reads it); None also when it names none,
+    or several, so that the store path gives its own error."""
+    ref = ref.strip()
     try:
         with connect(path) as conn:
+            if ref.isdigit():
+                note_id = int(ref)
+            else:
+                exact = list(fetch(conn, "resolve_exact", title=ref.lower()))
+                try:
+                    note_id = pick_note(
+                        ref, exact, lambda: list(fetch(conn, "resolve_prefix", prefix=like_prefix(ref)))
+                    )
+                except NoteError:
+                    return None
             views = views_from_rows(
                 mappings(conn, "note", note_id=note_id),
                 fetch(conn, "note_reviews", note_id=note_id),

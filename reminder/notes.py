@@ -11,21 +11,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, true
+from sqlalchemy import Select, String, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from reminder import schedule
 from reminder.config import format_ladder
 from reminder.db.models import Note, Review
 from reminder.duelist import group_due
-from reminder.views import NoteView, note_ladder, views_from_rows
+from reminder.views import NoteError as NoteError  # raised here, defined where the light path can raise it
+from reminder.views import NoteView, like_prefix, note_ladder, pick_note, views_from_rows
 from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
 
 TITLE_MAX = 500
-
-
-class NoteError(ValueError):
-    """A request the store cannot honour because of what the user asked (exit status 2, nothing changed)."""
 
 
 def utcnow() -> datetime:
@@ -94,6 +91,20 @@ def add_note(
     return note
 
 
+def resolve_statements() -> tuple[Select, Select]:
+    """(id, title) of the active notes a title reference names: those whose lowered title is ``title`` (the
+    reference lowered), and the first 11 whose title starts with ``prefix`` (views.like_prefix of it)."""
+    active = Note.archived_at.is_(None)
+    exact = select(Note.id, Note.title).where(active, func.lower(Note.title) == bindparam("title", type_=String))
+    prefix = (
+        select(Note.id, Note.title)
+        .where(active, func.lower(Note.title).like(func.lower(bindparam("prefix", type_=String)), escape="/"))
+        .order_by(Note.id)
+        .limit(11)
+    )
+    return exact, prefix
+
+
 def resolve_note(session: Session, ref: str) -> Note:
     """A note by numeric id or by an unambiguous, case-insensitive title prefix (archived notes excluded)."""
     ref = ref.strip()
@@ -105,21 +116,15 @@ def resolve_note(session: Session, ref: str) -> Note:
         if note is None or note.archived_at is not None:
             raise NoteError(f"no note with id {ref}")
         return note
-    active = Note.archived_at.is_(None)
-    exact = session.scalars(select(Note).where(active, func.lower(Note.title) == ref.lower()).options(*options)).all()
-    if len(exact) == 1:
-        return exact[0]
-    matches = session.scalars(
-        select(Note).where(active, Note.title.istartswith(ref, autoescape=True)).order_by(Note.id).limit(11)
-    ).all()
-    if not matches:
-        raise NoteError(f"no note matches {ref!r}")
-    if len(matches) > 1:
-        shown = ", ".join(f"#{n.id} {n.title}" for n in matches[:10])
-        more = " ..." if len(matches) > 10 else ""
-        raise NoteError(f"{ref!r} matches several notes: {shown}{more}; use the id")
-    session.refresh(matches[0], attribute_names=["reviews"])
-    return matches[0]
+    exact_q, prefix_q = resolve_statements()
+    note_id = pick_note(
+        ref,
+        session.execute(exact_q, {"title": ref.lower()}).all(),
+        lambda: session.execute(prefix_q, {"prefix": like_prefix(ref)}).all(),
+    )
+    note = session.get(Note, note_id, options=options)
+    assert note is not None
+    return note
 
 
 # --- reading -----------------------------------------------------------------------------------------------------

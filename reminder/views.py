@@ -6,7 +6,7 @@ standard library's sqlite3, and the store path from ORM objects; both go through
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
@@ -14,6 +14,30 @@ from typing import Any, NamedTuple
 from reminder import schedule
 from reminder.config import stored_ladder
 from reminder.duelist import due_json
+
+
+class NoteError(ValueError):
+    """A request the store cannot honour because of what the user asked (exit status 2, nothing changed)."""
+
+
+def like_prefix(ref: str) -> str:
+    """A LIKE pattern (escape character /) for the titles that start with ``ref``, its own % and _ literal."""
+    return ref.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def pick_note(ref: str, exact: Sequence[Sequence], prefixed: Callable[[], Sequence[Sequence]]) -> int:
+    """The id a title reference names, from the (id, title) rows of notes.resolve_statements: the one exact
+    match, else the one title it starts; NoteError when there is none, or several."""
+    if len(exact) == 1:
+        return exact[0][0]
+    matches = prefixed()
+    if not matches:
+        raise NoteError(f"no note matches {ref!r}")
+    if len(matches) > 1:
+        shown = ", ".join(f"#{note_id} {title}" for note_id, title in matches[:10])
+        more = " ..." if len(matches) > 10 else ""
+        raise NoteError(f"{ref!r} matches several notes: {shown}{more}; use the id")
+    return matches[0][0]
 
 
 def note_ladder(note: Any) -> tuple[int, ...]:

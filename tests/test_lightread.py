@@ -78,12 +78,18 @@ def test_list_and_show_read_the_same_views_as_the_store(tmp_path: Path) -> None:
         with store.read() as s:  # the rows give the views the ORM objects give
             orm = s.scalars(select(notes.Note).order_by(notes.Note.id)).all()
             assert expected == [notes.view_note(n, day, 30) for n in orm]
-        for note_id in (1, 5, 12, 33, 77):
+        # ids, an exact title, a unique prefix in other letter case, a prefix with LIKE's own characters
+        for ref in ("1", "5", "12", "33", "77", "note 004 한국어", "NOTE 099", "note 1%", "note_"):
             with store.read() as s:
-                view = notes.view_note(notes.resolve_note(s, str(note_id)), day, 30)
-            assert note_from_sqlite_file(path, note_id, day, 30) == view
-    assert note_from_sqlite_file(path, 9, day, 30) is None
-    assert note_from_sqlite_file(path, 999, day, 30) is None
+                try:
+                    view = notes.view_note(notes.resolve_note(s, ref), day, 30)
+                except notes.NoteError:
+                    view = None  # the light path leaves the refusal to the store path
+            assert note_from_sqlite_file(path, ref, day, 30) == view, ref
+            assert view is None or ref not in ("note 1%", "note_")
+        assert note_from_sqlite_file(path, "NOTE 099", day, 30).id == 100
+    for ref in ("9", "999", "note 00", "no such note"):  # archived, absent, ambiguous, nothing matches
+        assert note_from_sqlite_file(path, ref, day, 30) is None
     store.dispose()
 
 
@@ -97,7 +103,15 @@ def test_an_older_or_missing_file_takes_the_store_path(tmp_path: Path) -> None:
     assert list_from_sqlite_file(path, date(2024, 1, 1), 30) is None
 
 
-@pytest.mark.parametrize("argv", [["due", "--json", "--on", "2024-10-27"], ["list", "--json"], ["show", "3", "--json"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["due", "--json", "--on", "2024-10-27"],
+        ["list", "--json"],
+        ["show", "3", "--json"],
+        ["show", "note 004", "--json"],
+    ],
+)
 def test_read_commands_do_not_import_sqlalchemy(tmp_path: Path, argv: list[str]) -> None:
     path = tmp_path / "r.db"
     _fill(path)

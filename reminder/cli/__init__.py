@@ -47,7 +47,7 @@ class UserError(click.ClickException):
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from reminder.notes import NoteError
+    from reminder.views import NoteError
 
     types: list[type[BaseException]] = [ConfigError, NoteError]
     if "reminder.db" in sys.modules:

@@ -67,9 +67,8 @@ def show(app: App, note: str, as_json: bool) -> None:
     """One note: its fields, every stage with due and done dates, progress."""
     today = app.today()
     path = sqlite_file(app.settings.database_url)
-    ref = note.strip()
-    # A title prefix goes through the store path, which knows how to resolve (and refuse) it.
-    view = note_from_sqlite_file(path, int(ref), today, app.settings.extra_every) if path and ref.isdigit() else None
+    # A reference the light path cannot settle (no such note, several) goes to the store path, which says why.
+    view = note_from_sqlite_file(path, note, today, app.settings.extra_every) if path else None
     if view is None:
         from reminder import notes
 
