@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import freezegun
 import pytest
 from click.testing import CliRunner, Result
 
@@ -14,6 +15,9 @@ from reminder.cli import cli
 from reminder.db import Store, open_store
 
 SEED_NOTE = Path(__file__).resolve().parent / "data" / "kubernetes-3.2-objects.md"
+# A frozen clock must not reach pytest's own timer, or `--durations` reports the years since 1970.
+freezegun.configure(extend_ignore_list=["_pytest"])
+
 PG_ADMIN_URL = os.environ.get("REMINDER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
