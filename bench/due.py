@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -72,6 +73,23 @@ def query_figures(store: Store, due: int, runs: int) -> dict[str, dict]:
                 assert len(group_due(rows, BENCH_DAY, EXTRA_EVERY)) == due
 
         figures["query (join form, JIT on: before)"] = spread(time_calls(old_join, runs))
+
+        # The server's own time for each form (EXPLAIN ANALYZE), steadier than the round trip on a busy machine.
+        def server_ms(stmt: Any, jit: str) -> float:
+            with store.read() as session:
+                session.execute(text(f"SET LOCAL jit = {jit}"))
+                compiled = stmt.compile(session.get_bind())
+                plan = (
+                    session.connection()
+                    .exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}", compiled.params)
+                    .scalar()
+                )
+            return plan[0]["Execution Time"] / 1000
+
+        new_form = notes.due_statement(BENCH_DAY, lateral=True)
+        old_form = notes.due_statement(BENCH_DAY, lateral=False)
+        figures["server time (EXPLAIN ANALYZE)"] = spread([server_ms(new_form, "off") for _ in range(runs)])
+        figures["server time, join form, JIT on: before"] = spread([server_ms(old_form, "on") for _ in range(runs)])
     return figures
 
 

@@ -132,3 +132,34 @@ def test_read_commands_do_not_import_sqlalchemy(tmp_path: Path, argv: list[str])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stderr.strip().endswith("LIGHT")
     assert json.loads(out.stdout)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["add", "TCP handshake", "--first-study", "2024-10-20"],
+        ["done", "3", "--stage", "1", "--on", "2024-10-27"],
+        ["edit", "3", "--pages", "p1"],
+    ],
+)
+def test_write_commands_load_only_the_store(tmp_path: Path, argv: list[str]) -> None:
+    # Each of these costs a cold start: the migration tool, the YAML parser, the HTTP client, the cron parser and
+    # the web server are for other commands (a note from a write-back vault would load the vault code).
+    path = tmp_path / "r.db"
+    _fill(path)
+    code = (
+        "import sys\n"
+        "from reminder.cli import cli\n"
+        f"cli.main({argv!r}, standalone_mode=False)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    )
+    env = {
+        "REMINDER_DATABASE_URL": f"sqlite:///{path}",
+        "REMINDER_TIMEZONE": "Asia/Seoul",
+        "REMINDER_CONFIG": str(tmp_path / "none.toml"),
+        "HOME": str(tmp_path),
+    }
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    loaded = set(json.loads(out.stderr.strip().splitlines()[-1].replace("'", '"')))
+    assert "sqlalchemy" in loaded
+    assert not loaded & {"alembic", "yaml", "requests", "croniter", "waitress", "mako", "segno", "itsdangerous"}
