@@ -34,7 +34,7 @@ from common import (
     machine,
     reminder_cmd,
     spread,
-    time_calls,
+    timed_calls,
     timed_command,
 )
 from sqlalchemy import text
@@ -63,7 +63,7 @@ def query_figures(store: Store, due: int, runs: int) -> dict[str, dict]:
             got = notes.due_on(session, BENCH_DAY, EXTRA_EVERY)
         assert len(got) == due, len(got)
 
-    figures = {"query (store)": spread(time_calls(query, runs))}
+    figures = {"query (store)": timed_calls(query, runs)}
     if not store.is_sqlite:
 
         def old_join() -> None:
@@ -72,7 +72,7 @@ def query_figures(store: Store, due: int, runs: int) -> dict[str, dict]:
                 rows = session.execute(notes.due_statement(BENCH_DAY, lateral=False))
                 assert len(group_due(rows, BENCH_DAY, EXTRA_EVERY)) == due
 
-        figures["query (join form, JIT on: before)"] = spread(time_calls(old_join, runs))
+        figures["query (join form, JIT on: before)"] = timed_calls(old_join, runs)
 
         # The server's own time for each form (EXPLAIN ANALYZE), steadier than the round trip on a busy machine.
         def server_ms(stmt: Any, jit: str) -> float:
@@ -144,7 +144,7 @@ def main() -> None:
                     got = due_from_sqlite_file(path, BENCH_DAY, EXTRA_EVERY)
                     assert got is not None and len(got) == args.due
 
-                figures["query (light, sqlite3)"] = spread(time_calls(light, args.runs))
+                figures["query (light, sqlite3)"] = timed_calls(light, args.runs)
             figures["reminder due --json"] = timed_command(
                 [*reminder_cmd(), "due", "--json", "--on", BENCH_DAY.isoformat()],
                 args.runs,

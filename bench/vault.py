@@ -31,7 +31,7 @@ from common import (
     machine,
     reminder_cmd,
     spread,
-    time_calls,
+    timed_calls,
     timed_child,
     timed_command,
 )
@@ -133,7 +133,7 @@ def main() -> None:
 
             mode = "write-back" if write_back else "read-only"
             result[f"first sync, in process ({mode})"] = spread(firsts)
-            result[f"unchanged re-sync ({mode})"] = spread(time_calls(resync, args.runs))
+            result[f"unchanged re-sync ({mode})"] = timed_calls(resync, args.runs)
             store.dispose()
 
         # As a command: `reminder sync` into a fresh store each run (the store made and the vault registered
