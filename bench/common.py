@@ -255,3 +255,15 @@ def fill_pg_store(url: str, notes_count: int, due_count: int, day: date = BENCH_
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE notes")
         conn.execute("VACUUM ANALYZE reviews")
+
+
+def pg_database(server_url: str, name: str, drop: bool = False) -> str:
+    """Create (or drop) the scratch database ``name`` on the server of ``server_url``; its URL."""
+    import psycopg
+
+    admin = server_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + "/" + name

@@ -32,6 +32,7 @@ from common import (
     fill_pg_store,
     fill_store,
     machine,
+    pg_database,
     reminder_cmd,
     spread,
     timed_calls,
@@ -43,18 +44,6 @@ from reminder import notes
 from reminder.db import Store, open_store
 from reminder.duelist import group_due
 from reminder.lightread import due_from_sqlite_file
-
-
-def pg_database(server_url: str, name: str, drop: bool = False) -> str:
-    """Create (or drop) the scratch database ``name`` on the server of ``server_url``; its URL."""
-    import psycopg
-
-    admin = server_url.replace("postgresql+psycopg", "postgresql")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + "/" + name
 
 
 def query_figures(store: Store, due: int, runs: int) -> dict[str, dict]:

@@ -33,11 +33,11 @@ from common import (
     fill_pg_store,
     fill_store,
     machine,
+    pg_database,
     reminder_cmd,
     spread,
     timed_child,
 )
-from due import pg_database
 from ntfy_server import FakeNtfy
 from vault import generate
 
