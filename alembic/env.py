@@ -6,7 +6,7 @@ or the default store), and `reminder db upgrade` / the embedded store's self-upg
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from alembic import context
 from reminder.db.models import Base
@@ -35,15 +35,27 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+
+
 def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        # The caller's connection, already inside its transaction (the SQLite store's BEGIN IMMEDIATE): the
+        # caller commits, so a concurrent start never sees half a schema.
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
     engine = _engine()
     with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-        )
+        _configure(connection)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

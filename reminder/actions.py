@@ -24,8 +24,9 @@ from typing import Any
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from reminder.schedule import DueNote
+from reminder.texts import TEXT
 
-ACTIONS = ("done", "snooze", "page")
+ACTIONS = ("done", "snooze", "page", "review")
 TOKEN_MAX_AGE = timedelta(days=7)
 META_KEY = "secret_key"
 _SALT_PREFIX = "reminder.action."
@@ -33,9 +34,10 @@ _SALT_PREFIX = "reminder.action."
 # disagree by a little; a token from further ahead was not signed by a clock we trust.
 _CLOCK_SKEW = timedelta(minutes=5)
 
+# The button labels live in the catalogue (reminder.texts) with every other text the learner reads.
 LABELS = {
-    "ko": {"done": "✅ 복습 완료", "snooze": "⏰ 내일", "open": "📖 노트 열기", "page": "📋 오늘 목록"},
-    "en": {"done": "✅ Done", "snooze": "⏰ Tomorrow", "open": "📖 Open note", "page": "📋 Today's list"},
+    language: {name: TEXT[language]["button_" + name] for name in ("done", "snooze", "open", "page")}
+    for language in TEXT
 }
 
 
@@ -147,7 +149,17 @@ def action_url(public_url: str, action: str, token: str) -> str:
     base = public_url.rstrip("/")
     if action == "page":
         return f"{base}/today/{token}"
+    if action == "review":
+        return f"{base}/review/{token}"
     return f"{base}/a/{action}/{token}"
+
+
+def click_url(public_url: str, key: str, due: Sequence[DueNote], *, day: date) -> str:
+    """Where tapping a digest leads: the review page of the one note due, else today's page (never the note's
+    text: that stays behind the signed page)."""
+    if len(due) == 1:
+        return action_url(public_url, "review", sign(key, "review", [due[0].note_id], day))
+    return action_url(public_url, "page", sign(key, "page", [], day))
 
 
 def digest_actions(

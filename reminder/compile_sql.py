@@ -42,6 +42,7 @@ def statements() -> dict[str, Select]:
         "list_all_reviews": all_reviews,
         "note": one_note,
         "note_reviews": one_reviews,
+        "note_events": notes.history_statement(note_id),
         "resolve_exact": exact,
         "resolve_prefix": prefix,
     }

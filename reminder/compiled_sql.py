@@ -7,15 +7,15 @@ REVISION = '0004'
 #          values of the parameters the statement fixes itself, such as a LIMIT)
 QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict[str, object]]] = {
     'due': (
-        'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, notes.title, notes.link, notes.first_studied_on, notes.ladder, (SELECT count(*) AS count_1 FROM reviews AS reviews_1 WHERE reviews_1.note_id = reviews.note_id AND reviews_1.extra IS 0 AND reviews_1.done_on IS NOT NULL) AS anon_1 FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE reviews.done_on IS NULL AND reviews.due_on <= ? AND notes.archived_at IS NULL AND notes.long_term_on IS NULL AND (notes.snoozed_until IS NULL OR notes.snoozed_until <= ?)',
+        'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, notes.title, notes.link, notes.first_studied_on, notes.ladder, (SELECT count(*) AS count_1 FROM reviews AS reviews_1 WHERE reviews_1.note_id = reviews.note_id AND reviews_1.extra IS 0 AND reviews_1.done_on IS NOT NULL) AS anon_1, notes.scheduler FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE reviews.done_on IS NULL AND reviews.due_on <= ? AND notes.archived_at IS NULL AND notes.long_term_on IS NULL AND (notes.snoozed_until IS NULL OR notes.snoozed_until <= ?)',
         ('day', 'day'),
-        (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('title', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('_no_label', '')),
+        (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('title', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('_no_label', ''), ('scheduler', '')),
         {},
     ),
     'list_notes': (
-        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags FROM notes WHERE notes.archived_at IS NULL ORDER BY notes.id',
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes WHERE notes.archived_at IS NULL ORDER BY notes.id',
         (),
-        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', '')),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
         {},
     ),
     'list_reviews': (
@@ -25,9 +25,9 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'list_all_notes': (
-        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags FROM notes ORDER BY notes.id',
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes ORDER BY notes.id',
         (),
-        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', '')),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
         {},
     ),
     'list_all_reviews': (
@@ -37,15 +37,21 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'note': (
-        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags FROM notes WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY notes.id',
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY notes.id',
         ('note_id',),
-        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', '')),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
         {},
     ),
     'note_reviews': (
         'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY reviews.note_id, reviews."offset"',
         ('note_id',),
         (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('done_on', 'date')),
+        {},
+    ),
+    'note_events': (
+        'SELECT review_events.id, review_events.note_id, review_events.stage, review_events.extra, review_events.rating, review_events.reviewed_on, review_events.source, review_events.created_at FROM review_events WHERE review_events.note_id = ? ORDER BY review_events.reviewed_on, review_events.id',
+        ('note_id',),
+        (('id', ''), ('note_id', ''), ('stage', ''), ('extra', 'bool'), ('rating', ''), ('reviewed_on', 'date'), ('source', ''), ('created_at', 'datetime')),
         {},
     ),
     'resolve_exact': (

@@ -134,6 +134,25 @@ def _port(value: Any) -> int:
     return port
 
 
+def parse_scheduler(value: Any) -> str:
+    """The scheduler a new note gets: the ladder or FSRS (SR notes are recognised by their own fields)."""
+    text = str(value).strip().lower()
+    if text not in ("ladder", "fsrs"):
+        raise ValueError(f"{text!r} is not a scheduler (ladder or fsrs)")
+    return text
+
+
+def _retention(value: Any) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number between 0 and 1") from None
+    # FSRS itself accepts (0, 1]; below 0.7 or at 1 the intervals stop making sense for a learner.
+    if not 0.7 <= number < 1:
+        raise ValueError(f"{number} is outside 0.7-0.99 (the share of reviews you want to recall)")
+    return number
+
+
 def _text(value: Any) -> str:
     return str(value).strip()
 
@@ -208,6 +227,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("timezone", parse_timezone, system_timezone, "IANA time zone of the learner"),
     Setting("ladder", parse_ladder, DEFAULT_LADDER, "review stages in days after the first study"),
     Setting("extra_every", _positive_int, 30, "days between extra reviews after the ladder"),
+    Setting("scheduler", parse_scheduler, "ladder", "scheduler of new notes: ladder or fsrs"),
+    Setting("fsrs_retention", _retention, 0.9, "FSRS: share of reviews to recall (desired retention)"),
+    Setting("fsrs_max_interval", _positive_int, 365, "FSRS: longest interval in days"),
     Setting("ntfy_server", parse_http_url, "https://ntfy.sh", "ntfy server to publish to"),
     Setting("ntfy_topic", parse_topic, None, "ntfy topic the phone subscribes to"),
     Setting("ntfy_token", _text, None, "ntfy access token (tk_...)", secret=True),

@@ -16,9 +16,9 @@ from typing import Any
 
 from reminder.ntfy import JSON_BODY_LIMIT, MAX_ACTIONS, MESSAGE_LIMIT, encode_message, validate_message
 from reminder.schedule import DueNote, progress_bar, stage_label
+from reminder.texts import LANGUAGES, t
 
 TITLE_MAX = 80  # characters of a note title in a digest line; longer ones end with "…"
-LANGUAGES = ("ko", "en")
 
 _MD_INLINE = re.compile(r"([\\`*_\[\]<>~|])")
 # Constructs that only mean something at the start of a list item's text: heading, quote, nested list.
@@ -41,26 +41,22 @@ def _clean_title(title: str, language: str) -> str:
     # Control characters show as boxes on the phone (and cost 6 bytes each as JSON \uXXXX escapes).
     title = " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in title).split())
     if not title:
-        return "(제목 없음)" if language == "ko" else "(untitled)"
+        return t(language, "untitled")
     if len(title) > TITLE_MAX:
         title = title[: TITLE_MAX - 1].rstrip() + "…"
     return title
 
 
 def digest_title(count: int, language: str) -> str:
-    if language == "ko":
-        return f"📚 오늘 복습 {count}개"
-    return f"📚 {count} review{'' if count == 1 else 's'} due"
+    return t(language, "digest_title", n=count)
 
 
 def late_label(days_late: int, language: str) -> str:
-    if language == "ko":
-        return f"{days_late}일 지남"
-    return f"{days_late} day{'' if days_late == 1 else 's'} late"
+    return t(language, "digest_late", n=days_late)
 
 
 def more_line(count: int, language: str) -> str:
-    return f"외 {count}개" if language == "ko" else f"… and {count} more"
+    return t(language, "digest_more", n=count)
 
 
 def note_line(note: DueNote, language: str) -> str:
@@ -119,6 +115,7 @@ def build_digest(
     actions: Sequence[dict[str, Any]] = (),
     note_actions: Callable[[DueNote], list[dict[str, Any]]] | None = None,
     listed_actions: Callable[[Sequence[DueNote]], list[dict[str, Any]]] | None = None,
+    click: Callable[[Sequence[DueNote]], str] | None = None,
 ) -> dict[str, Any]:
     """The one ntfy JSON message for the notes due in a slot.
 
@@ -127,7 +124,8 @@ def build_digest(
     ``listed_actions(notes)`` gives buttons that act on the notes the message lists: when not every note fits,
     they are asked again for the notes that do, so a "done" button never marks a note the learner did not see.
     With a single note that has a link, the notification opens it on tap and gets an "열기"/"Open" button;
-    that view button is the first to go when the caller's buttons already use ntfy's three.
+    that view button is the first to go when the caller's buttons already use ntfy's three. ``click(notes)``,
+    when given, is where a tap leads instead (the service's review or today's page).
     """
     if not due:
         raise ValueError("nothing is due: there is no digest to send")
@@ -155,7 +153,8 @@ def build_digest(
             buttons += [dict(a) for a in note_actions(single)]
         if len(buttons) > MAX_ACTIONS:
             raise ValueError(f"{len(buttons)} action buttons asked for; ntfy allows at most {MAX_ACTIONS}")
-        message, kept = _compose(base, lines[:limit], count, buttons, single, language)
+        tap = click(notes[:limit]) if click is not None else None
+        message, kept = _compose(base, lines[:limit], count, buttons, single, language, tap)
         if listed_actions is None or kept == limit:
             return message
         # Fewer notes fit than the buttons named: name just those. Shorter buttons leave at least as much room,
@@ -170,6 +169,7 @@ def _compose(
     buttons: list[dict[str, Any]],
     single: DueNote | None,
     language: str,
+    tap: str | None = None,
 ) -> tuple[dict[str, Any], int]:
     link = single.link if single is not None and single.link else None
     # Without the link as a fallback: a huge link must not leave the digest without a single note line.
@@ -179,7 +179,9 @@ def _compose(
         if use_link:
             message["click"] = link
             if len(shown) < MAX_ACTIONS:
-                shown.insert(0, {"action": "view", "label": "열기" if language == "ko" else "Open", "url": link})
+                shown.insert(0, {"action": "view", "label": t(language, "digest_open"), "url": link})
+        if tap is not None:
+            message["click"] = tap
         if shown:
             message["actions"] = shown
         fitted = _fit_body(lines, language, JSON_BODY_LIMIT - len(encode_message(message)), total)
@@ -194,10 +196,7 @@ def build_test_message(topic: str, language: str) -> dict[str, Any]:
     """What `reminder notify test` sends: proof that the server, topic and credentials reach the phone."""
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r} (ko or en)")
-    if language == "ko":
-        title, text = "📚 reminder 테스트 알림", "이 알림이 보이면 휴대폰에서 복습 알림을 받을 수 있습니다."
-    else:
-        title, text = "📚 reminder test", "If you can read this, review reminders will reach your phone."
+    title, text = t(language, "test_title"), t(language, "test_text")
     message = {"topic": topic, "title": title, "message": text, "priority": 3, "tags": ["white_check_mark"]}
     validate_message(message)
     return message

@@ -21,10 +21,13 @@ def group_due(rows: Iterable[Sequence], day: date, extra_every: int) -> list[sch
         by_note.setdefault(row[0], []).append(row)
     result = []
     for note_id, note_rows in by_note.items():
-        _, _, _, _, title, link, first, ladder_text, done_count = note_rows[0]
+        _, _, _, _, title, link, first, ladder_text, done_count, scheduler = note_rows[0]
         ladder = stored_ladder(ladder_text)
         reviews = [schedule.Review(r[1], bool(r[2]), r[3]) for r in note_rows]
-        summary = schedule.summarise_due(first, ladder, extra_every, reviews, day)
+        if scheduler == "ladder":
+            summary = schedule.summarise_due(first, ladder, extra_every, reviews, day)
+        else:  # FSRS, SR: every pending row carries the scheduler's day
+            summary = schedule.summarise_scheduled(reviews, day)
         if summary is None:  # pragma: no cover - every row selected is due by construction
             continue
         stage, is_extra, due = summary

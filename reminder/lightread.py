@@ -21,6 +21,7 @@ from reminder import schedule
 from reminder.compiled_sql import QUERIES, REVISION
 from reminder.duelist import group_due
 from reminder.revision import HEAD
+from reminder.sqlite_files import read_only_uri
 from reminder.views import NoteError, NoteView, like_prefix, pick_note, views_from_rows
 
 CONVERT: dict[str, Callable[[Any], Any]] = {
@@ -47,7 +48,7 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
     if REVISION != HEAD or not path.is_file():
         raise Unavailable
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=10)
     except sqlite3.Error:
         raise Unavailable from None
     try:
@@ -134,6 +135,7 @@ def note_from_sqlite_file(path: Path, ref: str, today: date, extra_every: int) -
                 fetch(conn, "note_reviews", note_id=note_id),
                 today,
                 extra_every,
+                event_rows=mappings(conn, "note_events", note_id=note_id),
             )
     except Unavailable:
         return None

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, String, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from reminder import schedule
+from reminder import schedule, schedulers
 from reminder.config import format_ladder
-from reminder.db.models import Note, Review
+from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import group_due
 from reminder.views import NoteError as NoteError  # raised here, defined where the light path can raise it
 from reminder.views import NoteView, like_prefix, note_ladder, pick_note, views_from_rows
@@ -49,6 +49,15 @@ def _check_first_study(first_studied_on: date, today: date) -> None:
         )
 
 
+@dataclass(frozen=True)
+class FsrsOptions:
+    """What a note gets when it is given FSRS (REMINDER_FSRS_RETENTION, REMINDER_FSRS_MAX_INTERVAL)."""
+
+    desired_retention: float = 0.9
+    maximum_interval: int = 365
+    parameters: tuple[float, ...] | None = None
+
+
 def _schedule_reviews(note: Note, ladder: Sequence[int], extra_every: int) -> None:
     """Create the ladder stages and the first extra review of a new note."""
     for offset in ladder:
@@ -70,6 +79,8 @@ def add_note(
     pages: str | None = None,
     level: str | None = None,
     link: str | None = None,
+    scheduler: str = "ladder",
+    fsrs: FsrsOptions | None = None,
 ) -> Note:
     _check_first_study(first_studied_on, today)
     now = utcnow()
@@ -86,6 +97,8 @@ def add_note(
         updated_at=now,
     )
     _schedule_reviews(note, ladder, extra_every)
+    if scheduler != "ladder":
+        set_scheduler(note, scheduler, fsrs=fsrs, extra_every=extra_every)
     session.add(note)
     session.flush()
     return note
@@ -110,7 +123,7 @@ def resolve_note(session: Session, ref: str) -> Note:
     ref = ref.strip()
     if not ref:
         raise NoteError("no note given")
-    options = [selectinload(Note.reviews)]
+    options = [selectinload(Note.reviews), selectinload(Note.events)]
     if ref.isdigit():
         note = session.get(Note, int(ref), options=options)
         if note is None or note.archived_at is not None:
@@ -152,6 +165,15 @@ def list_statements(*, include_archived: bool = False, note_id: Any = None) -> t
     return notes_q, reviews_q
 
 
+def history_statement(note_id: Any) -> Select:
+    """A note's review events, in the order of Note.events: what `show` lists as its history."""
+    return (
+        select(*ReviewEvent.__table__.c)
+        .where(ReviewEvent.note_id == note_id)
+        .order_by(ReviewEvent.reviewed_on, ReviewEvent.id)
+    )
+
+
 def list_notes(session: Session, today: date, extra_every: int, *, include_archived: bool = False) -> list[NoteView]:
     notes_q, reviews_q = list_statements(include_archived=include_archived)
     note_rows = session.execute(notes_q).mappings()
@@ -186,13 +208,24 @@ def due_statement(day: date, *, lateral: bool = False) -> Select:
     pending = (Review.done_on.is_(None), Review.due_on <= day)
     if lateral:
         note = (
-            select(Note.title, Note.link, Note.first_studied_on, Note.ladder)
+            select(Note.title, Note.link, Note.first_studied_on, Note.ladder, Note.scheduler)
             .where(Note.id == Review.note_id, *active)
             .limit(1)
             .lateral("note")
         )
         return (
-            select(Review.note_id, Review.offset, Review.extra, Review.due_on, *note.c, done_count)
+            select(
+                Review.note_id,
+                Review.offset,
+                Review.extra,
+                Review.due_on,
+                note.c.title,
+                note.c.link,
+                note.c.first_studied_on,
+                note.c.ladder,
+                done_count,
+                note.c.scheduler,
+            )
             .join(note, true())
             .where(*pending)
         )
@@ -207,6 +240,7 @@ def due_statement(day: date, *, lateral: bool = False) -> Select:
             Note.first_studied_on,
             Note.ladder,
             done_count,
+            Note.scheduler,
         )
         .join(Note, Note.id == Review.note_id)
         .where(*pending, *active)
@@ -231,6 +265,185 @@ class DoneResult:
     marked: tuple[tuple[int, bool], ...]  # (stage offset, extra) marked done now
     already_done: bool
     long_term: bool
+    again: bool = False  # rated `again`: nothing ticked, the note comes back on next_due
+    next_due: date | None = None
+
+
+SOURCES = ("cli", "phone", "vault")
+
+
+def record_event(note: Note, *, stage: int | None, extra: bool, rating: str, day: date, source: str) -> ReviewEvent:
+    """Append one review to the note's history (the one place events are made)."""
+    schedulers.check_rating(rating)
+    if source not in SOURCES:
+        raise ValueError(f"unknown review source {source!r}")
+    event = ReviewEvent(stage=stage, extra=extra, rating=rating, reviewed_on=day, source=source, created_at=utcnow())
+    note.events.append(event)
+    return event
+
+
+def ladder_state(note: Note, extra_every: int) -> schedulers.LadderState:
+    """The ladder scheduler's view of a note's review rows."""
+    pending_extra = [r.offset for r in note.reviews if r.extra and r.done_on is None]
+    again = note.snoozed_until
+    return schedulers.LadderState(
+        first_studied_on=note.first_studied_on,
+        ladder=note_ladder(note),
+        extra_every=extra_every,
+        done=frozenset(r.offset for r in note.reviews if not r.extra and r.done_on is not None),
+        extra_offset=pending_extra[0] if pending_extra else None,
+        again_until=again,
+        long_term=note.long_term_on is not None,
+    )
+
+
+def scheduler_state(note: Note, extra_every: int) -> Any:
+    if note.scheduler == "ladder":
+        return ladder_state(note, extra_every)
+    if not note.scheduler_state:
+        raise NoteError(f"{note.title!r} has scheduler {note.scheduler} but no state; set it again with edit")
+    return schedulers.decode_state(note.scheduler_state)
+
+
+def preview_ratings(note: Note, day: date, extra_every: int) -> dict[str, date | None]:
+    """When the note would come back for each rating given on ``day`` (the review page's and terminal's)."""
+    return schedulers.preview(schedulers.scheduler_named(note.scheduler), scheduler_state(note, extra_every), day)
+
+
+def _pending_rows(note: Note) -> list[Review]:
+    return sorted((r for r in note.reviews if r.done_on is None), key=lambda r: (r.extra, r.offset))
+
+
+def _place_pending(note: Note, due: date, extra_every: int) -> None:
+    """A note on FSRS or SR: every pending row carries the scheduler's next day, so the due query (and its
+    partial index of pending reviews) serves every scheduler alike. A pending extra row always exists, its
+    offset the days from the first study to that day."""
+    extras = [r for r in note.reviews if r.extra and r.done_on is None]
+    offset = max((due - note.first_studied_on).days, 1)
+    taken = {r.offset for r in note.reviews if r.extra and r.done_on is not None}
+    while offset in taken:
+        offset += 1
+    if not extras and note.long_term_on is None:
+        note.reviews.append(Review(offset=offset, extra=True, due_on=due))
+    elif extras and not any(not r.extra and r.done_on is None for r in note.reviews):
+        extras[0].offset = offset  # after the ladder the pending occurrence is the scheduler's day
+    for review in note.reviews:
+        if review.done_on is None:
+            review.due_on = due
+
+
+def set_scheduler(
+    note: Note,
+    name: str,
+    *,
+    extra_every: int,
+    fsrs: FsrsOptions | None = None,
+    sr: schedulers.SrState | None = None,
+) -> None:
+    """Give the note another scheduler. Its history is replayed into the new one (the events stay as they are);
+    ticked flags stay ticked."""
+    if name not in schedulers.SCHEDULERS:
+        raise NoteError(f"{name!r} is not a scheduler (ladder, fsrs or sr)")
+    if name == "ladder":
+        note.scheduler, note.scheduler_state = "ladder", None
+        for review in note.reviews:
+            if not review.extra:
+                review.due_on = schedule.due_date(note.first_studied_on, review.offset)
+        done_extra = [r.offset for r in note.reviews if r.extra and r.done_on is not None]
+        last = max((e.reviewed_on for e in note.events if e.extra), default=None)
+        for review in [r for r in note.reviews if r.extra and r.done_on is None]:
+            if last is not None:
+                review.offset = schedule.next_extra_offset(note.first_studied_on, note_ladder(note), extra_every, last)
+            else:
+                review.offset = schedule.first_extra_offset(note_ladder(note), extra_every)
+            while review.offset in done_extra:
+                review.offset += extra_every
+            review.due_on = schedule.due_date(note.first_studied_on, review.offset)
+        return
+    state: schedulers.FsrsState | schedulers.SrState
+    if name == "fsrs":
+        options = fsrs or _fsrs_options_of(note)
+        engine = schedulers.Fsrs()
+        start = engine.start(
+            note.first_studied_on,
+            desired_retention=options.desired_retention,
+            maximum_interval=options.maximum_interval,
+            parameters=options.parameters,
+        )
+        state = engine.replay(start, note.first_studied_on, ((e.reviewed_on, e.rating) for e in note.events))
+        due = engine.due_on(state)
+    else:
+        if sr is None:
+            raise NoteError("an SR note needs its sr-due, sr-interval and sr-ease")
+        state, due = sr, sr.due
+        # An SR note has no ladder flags (its file has none to tick): open stages go, done ones stay as history.
+        for review in [r for r in note.reviews if not r.extra and r.done_on is None]:
+            note.reviews.remove(review)
+    note.scheduler = name
+    note.scheduler_state = schedulers.encode_state(state)
+    _place_pending(note, due, extra_every)
+
+
+def _fsrs_options_of(note: Note) -> FsrsOptions:
+    """The options an FSRS note was given (kept when it is replayed), or the defaults."""
+    if note.scheduler == "fsrs" and note.scheduler_state:
+        state = schedulers.decode_state(note.scheduler_state)
+        if isinstance(state, schedulers.FsrsState):
+            return FsrsOptions(state.desired_retention, state.maximum_interval, state.parameters)
+    return FsrsOptions()
+
+
+def _review_scheduled(note: Note, *, day: date, rating: str, source: str, extra_every: int) -> DoneResult:
+    """A review of a note on FSRS or SR: the scheduler gives the next day; the flags are still ticked in order
+    (the first open stage, then the occurrence after the ladder), so the note in Obsidian keeps making sense."""
+    engine = schedulers.scheduler_named(note.scheduler)
+    state = scheduler_state(note, extra_every)
+    if engine.due_on(state) > day:
+        raise NoteError(
+            f"nothing is due for {note.title!r} on {day.isoformat()}; the next review is due "
+            f"{engine.due_on(state).isoformat()}"
+        )
+    new = engine.review(state, rating, day)
+    due = engine.due_on(new)
+    pending = _pending_rows(note)
+    marked: list[tuple[int, bool]] = []
+    target = pending[0] if pending else None
+    if rating != "again" and target is not None:
+        if target.extra:
+            target.offset = max((day - note.first_studied_on).days, target.offset if target.due_on > day else 0)
+            taken = {r.offset for r in note.reviews if r.extra and r is not target}
+            while target.offset in taken:
+                target.offset += 1
+        target.done_on = day
+        marked.append((target.offset, target.extra))
+    record_event(
+        note,
+        stage=target.offset if target else None,
+        extra=bool(target and target.extra),
+        rating=rating,
+        day=day,
+        source=source,
+    )
+    note.scheduler_state = schedulers.encode_state(new)
+    _place_pending(note, due, extra_every)
+    return DoneResult(tuple(marked), already_done=False, long_term=False, again=rating == "again", next_due=due)
+
+
+def _again_on_ladder(note: Note, *, day: date, source: str, extra_every: int) -> DoneResult:
+    """`again` on the ladder: the due stage stays open, and the note comes back tomorrow."""
+    pending = [schedule.Review(r.offset, r.extra, r.due_on, r.done_on) for r in note.reviews if r.done_on is None]
+    summary = schedule.summarise_due(note.first_studied_on, note_ladder(note), extra_every, pending, day)
+    if summary is None:
+        nxt = min((r.due_on for r in note.reviews if r.done_on is None), default=None)
+        when = f"; the next review is due {nxt.isoformat()}" if nxt else ""
+        raise NoteError(f"nothing is due for {note.title!r} on {day.isoformat()}{when}")
+    stage, extra, _ = summary
+    record_event(note, stage=stage, extra=extra, rating="again", day=day, source=source)
+    tomorrow = day + timedelta(days=1)
+    if note.snoozed_until is None or note.snoozed_until < tomorrow:
+        note.snoozed_until = tomorrow
+    note.updated_at = utcnow()
+    return DoneResult((), already_done=False, long_term=False, again=True, next_due=tomorrow)
 
 
 def _check_review_day(note: Note, day: date, today: date) -> None:
@@ -273,14 +486,35 @@ def mark_done(
     extra_every: int,
     stage: int | None = None,
     long_term: bool = False,
+    rating: str = "good",
+    source: str = "cli",
 ) -> DoneResult:
-    """Record a review done on ``day``.
+    """Record a review done on ``day``, rated ``rating``, as an event in the note's history.
 
     Without ``stage`` one review covers every stage due by ``day`` (the extra review included); with ``stage``
     just that ladder stage is ticked, due or not, like ticking its flag in the note. ``long_term`` also marks the
-    note as in long-term memory, which ends its reminders.
+    note as in long-term memory, which ends its reminders. On the ladder ``again`` ticks nothing and brings the
+    note back tomorrow; on FSRS and SR the scheduler decides (see reminder.schedulers).
     """
     _check_review_day(note, day, today)
+    try:
+        schedulers.check_rating(rating)
+    except ValueError as exc:
+        raise NoteError(str(exc)) from None
+    if note.scheduler != "ladder" and not long_term:
+        if stage is not None:
+            raise NoteError(f"{note.title!r} is on {note.scheduler}: rate the review instead of ticking a stage")
+        result = _review_scheduled(note, day=day, rating=rating, source=source, extra_every=extra_every)
+        note.snoozed_until = None
+        note.updated_at = utcnow()
+        session.flush()
+        return result
+    if rating == "again" and not long_term:
+        if stage is not None:
+            raise NoteError("--stage ticks a stage done; `again` leaves it open (leave out --stage)")
+        result = _again_on_ladder(note, day=day, source=source, extra_every=extra_every)
+        session.flush()
+        return result
     marked: list[tuple[int, bool]] = []
     if stage is not None:
         review = _stage_review(note, stage)
@@ -305,6 +539,8 @@ def mark_done(
         nxt = min((r.due_on for r in note.reviews if r.done_on is None), default=None)
         when = f"; the next review is due {nxt.isoformat()}" if nxt else ""
         raise NoteError(f"nothing is due for {note.title!r} on {day.isoformat()}{when} (use --stage N to tick one)")
+    for offset, extra in marked:
+        record_event(note, stage=offset, extra=extra, rating=rating, day=day, source=source)
     if marked or long_term:
         note.snoozed_until = None
         note.updated_at = utcnow()
@@ -322,6 +558,10 @@ def undo(session: Session, note: Note, *, stage: int | None = None, long_term: b
         if review.done_on is not None:
             review.done_on = None
             changed = True
+            # Taking a review back is the learner correcting the record (a sync never does this).
+            taken = [e for e in note.events if e.stage == stage and not e.extra and e.rating != "again"]
+            if taken:
+                note.events.remove(taken[-1])
     if long_term and note.long_term_on is not None:
         note.long_term_on = None
         if not any(r.extra and r.done_on is None for r in note.reviews):
@@ -348,6 +588,8 @@ def edit_note(
     title: str | None = None,
     first_studied_on: date | None = None,
     ladder: Sequence[int] | None = None,
+    scheduler: str | None = None,
+    fsrs: FsrsOptions | None = None,
     **fields: str | None,
 ) -> None:
     """Change a note. A new first-study date moves every stage's due date (done dates stay as recorded);
@@ -380,6 +622,13 @@ def edit_note(
     for review in note.reviews:
         review.due_on = schedule.due_date(note.first_studied_on, review.offset)
     note.reviews.sort(key=lambda r: (r.extra, r.offset))
+    if (scheduler is not None and scheduler != note.scheduler) or note.scheduler == "fsrs":
+        # Switching replays the history into the new scheduler; an FSRS note is replayed after any edit, since
+        # a new first-study date is a new first review.
+        set_scheduler(note, scheduler or note.scheduler, extra_every=extra_every, fsrs=fsrs)
+    elif note.scheduler == "sr" and note.scheduler_state:
+        sr_state = schedulers.decode_state(note.scheduler_state)
+        _place_pending(note, schedulers.Sr().due_on(sr_state), extra_every)
     note.updated_at = utcnow()
     session.flush()
 
@@ -427,6 +676,13 @@ def set_flags(
         if stages[review.offset] and review.done_on is None:
             review.done_on = day
             changed = ticked = True
+            # A flag ticked in Obsidian is a `good` review. Unticking one reopens the stage but keeps the
+            # history: a sync never rewrites it.
+            record_event(note, stage=review.offset, extra=False, rating="good", day=day, source="vault")
+            if note.scheduler == "fsrs" and note.scheduler_state:
+                engine = schedulers.Fsrs()
+                state = engine.review(schedulers.decode_state(note.scheduler_state), "good", day)
+                note.scheduler_state = schedulers.encode_state(state)
         elif not stages[review.offset] and review.done_on is not None:
             review.done_on = None
             changed = True
@@ -438,6 +694,9 @@ def set_flags(
         changed = True
     if ticked:
         note.snoozed_until = None
+        if note.scheduler == "fsrs" and note.scheduler_state:
+            fsrs_state = schedulers.decode_state(note.scheduler_state)
+            _place_pending(note, schedulers.Fsrs().due_on(fsrs_state), extra_every)
     if changed:
         note.updated_at = utcnow()
         session.flush()
@@ -449,6 +708,10 @@ def record_in_vault(session: Session, note: Note) -> bool:
     note comes from a vault registered with write-back. True when the file was written."""
     if note.vault_id is None:
         return False
+    if note.scheduler == "sr":
+        from reminder.srnote import write_back_sr
+
+        return write_back_sr(session, note)
     from reminder.vault import write_back_note
 
     return write_back_note(session, note)

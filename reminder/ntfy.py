@@ -5,8 +5,14 @@ Every failure becomes one of three errors, because the dispatcher only needs to 
   429 rate limit or daily quota). Retrying later may succeed.
 - ``PermanentError``: ntfy rejected this message or the setup is wrong (400, 404, 413, a redirect, an answer
   that is not ntfy's). Retrying the same request will fail the same way.
-- ``AuthError`` (a ``PermanentError``): the credentials or the topic's permissions are wrong (401, 403, 429 with
-  code 42909). Only the user can fix it, so it is reported as a configuration error.
+- ``AuthError`` (a ``PermanentError``): the credentials or the topic's permissions are wrong (401, 403). Only the
+  user can fix it, so it is reported as a configuration error. 429 with code 42909 (too many failed
+  authentications *from this address*) is checked by ntfy before the credentials and refills one a minute, so it
+  is transient: correct credentials behind a shared address can meet it.
+
+A transient error whose request may have reached the server (a read timeout, a connection cut after the request
+was written, an answer that is not ntfy's) is ``ambiguous``: ntfy has no idempotency key, so whoever retries it
+looks on the topic first (see ``stored_form``).
 
 Messages are published as JSON to the server root: header values travel as latin-1, so a Korean or emoji title
 in an ``X-Title`` header would not survive (see the ntfy contract). ``validate_message`` checks what ntfy would
@@ -18,6 +24,7 @@ from __future__ import annotations
 import base64
 import errno
 import json
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,14 +36,20 @@ import requests
 from reminder import __version__
 from reminder.config import ConfigError, Settings, mask_url, parse_topic
 
-MESSAGE_LIMIT = 4096  # bytes of UTF-8 message text; more becomes an attachment (or 40014)
-JSON_BODY_LIMIT = 8192  # bytes of a JSON publish body (41303)
+# The largest sizes ntfy takes as they are. ntfy peeks 4096 bytes of the message and a message that *reaches* 4096
+# becomes an attachment (util/peek.go: LimitReached is read == limit; server.go handlePublishBody); the JSON body is
+# read with a limit of twice the message limit and one reaching 8192 bytes is refused (413 / 41303). Both strict.
+MESSAGE_LIMIT = 4095  # bytes of UTF-8 message text
+JSON_BODY_LIMIT = 8191  # bytes of a JSON publish body
 MAX_ACTIONS = 3  # a fourth action button is 40018
 USER_AGENT = f"reminder/{__version__}"
 
 ACTION_TYPES = ("view", "http", "broadcast")
 # Field types of ntfy's JSON publish struct; a mismatch is 400 / 40024.
-_STR_FIELDS = ("topic", "message", "title", "click", "icon", "attach", "filename", "email", "call", "delay")
+# ``cache`` is a string ("no"): ``{"cache": false}`` is refused with 40024.
+_STR_FIELDS = ("topic", "message", "title", "click", "icon", "attach", "filename", "email", "call", "delay", "cache")
+# server.go's urlRegex, case-sensitive: "HTTPS://..." is refused (40021 for icon, 40013 for attach).
+_URL_RE = re.compile(r"^https?://")
 _ERROR_TEXT_MAX = 200
 
 
@@ -48,12 +61,22 @@ class NtfyError(Exception):
 
     transient: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, error: str = "", status: int | None = None, code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str = "",
+        status: int | None = None,
+        code: int | None = None,
+        ambiguous: bool = False,
+    ):
         message = _one_line(message)
         super().__init__(message)
         self.status = status
         self.code = code
         self.error = _one_line(error) or message
+        # The request may have reached ntfy and been stored although no answer came back.
+        self.ambiguous = ambiguous
 
 
 class TransientError(NtfyError):
@@ -70,8 +93,9 @@ class AuthError(PermanentError):
     """Wrong credentials, or no permission on the topic: the user has to fix the configuration."""
 
 
-class InvalidMessage(ValueError):
-    """A message ntfy would reject; raised before anything is sent."""
+class InvalidMessage(PermanentError, ValueError):
+    """A message ntfy would reject; raised before anything is sent. A permanent ntfy error like the server's own
+    refusal (and still a ValueError for callers that build messages from input)."""
 
 
 def _one_line(text: str) -> str:
@@ -151,8 +175,7 @@ def encode_message(message: Mapping[str, Any]) -> bytes:
 
 
 def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return bool(_URL_RE.match(value)) and bool(urlsplit(value).netloc)
 
 
 def _check_str_map(value: Any, where: str) -> None:
@@ -226,10 +249,26 @@ def validate_message(message: Mapping[str, Any]) -> None:
     except UnicodeEncodeError:
         raise InvalidMessage("message text is not valid Unicode") from None
     if size > MESSAGE_LIMIT:
-        raise InvalidMessage(f"message text is {size} bytes; ntfy allows {MESSAGE_LIMIT}")
+        raise InvalidMessage(f"message text is {size} bytes; ntfy takes at most {MESSAGE_LIMIT} as text")
     body = len(encode_message(message))
     if body > JSON_BODY_LIMIT:
-        raise InvalidMessage(f"message is {body} bytes as JSON; ntfy allows {JSON_BODY_LIMIT}")
+        raise InvalidMessage(f"message is {body} bytes as JSON; ntfy takes at most {JSON_BODY_LIMIT}")
+
+
+def stored_form(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The title, text and tags as ntfy stores and returns them for ``message``: trimmed text and title (an empty
+    text becomes "triggered"), tags joined and split again on commas, each trimmed, empty ones dropped."""
+    tags = ",".join(message.get("tags") or []).split(",")
+    return {
+        "title": (message.get("title") or "").strip(),
+        "message": (message.get("message") or "").strip() or "triggered",
+        "tags": [t.strip() for t in tags if t.strip()],
+    }
+
+
+def is_stored(message: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    """Whether ``item`` (one message polled from the topic) is ``message`` as ntfy stored it."""
+    return stored_form(message) == stored_form(item)
 
 
 # --- the client ----------------------------------------------------------------------------------------------
@@ -251,6 +290,10 @@ _ERRNO_WORDS = {
     errno.ENETUNREACH: "network unreachable",
     errno.EPIPE: "connection closed",
 }
+
+
+# Reasons that mean the request never left this machine: retrying cannot duplicate it.
+_NOT_SENT = frozenset({"connection refused", "cannot resolve the host name", "host unreachable", "network unreachable"})
 
 
 def _connection_reason(exc: BaseException) -> str:
@@ -317,6 +360,7 @@ class NtfyClient:
             raise PermanentError(
                 f"{self._where()} did not answer like an ntfy server (no message id in the reply)",
                 status=response.status_code,
+                ambiguous=True,
             )
         published = reply.get("time")
         return PublishResult(id=reply["id"], time=published if isinstance(published, int) else 0, raw=reply)
@@ -370,14 +414,23 @@ class NtfyClient:
                 f"cannot reach {self._where()}: no answer within {self.timeout[0]:g} s", error="connect timeout"
             ) from None
         except requests.exceptions.Timeout:
+            # The request went out: the server may have stored the message and be slow to say so.
             raise TransientError(
-                f"{self._where()} did not answer within {self.timeout[1]:g} s", error="read timeout"
+                f"{self._where()} did not answer within {self.timeout[1]:g} s", error="read timeout", ambiguous=True
             ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             reason = _connection_reason(exc)
-            raise TransientError(f"cannot reach {self._where()}: {reason}", error=reason) from None
+            raise TransientError(
+                f"cannot reach {self._where()}: {reason}", error=reason, ambiguous=reason not in _NOT_SENT
+            ) from None
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
             raise PermanentError(f"{mask_url(self.server)!r} is not a usable ntfy server URL") from None
+        except requests.exceptions.RequestException as exc:
+            # Last: whatever else requests raises is a setup the same request will meet again, and it must not
+            # escape and leave an outbox row ``sending``.
+            raise PermanentError(
+                f"request to {self._where()} failed: {self._scrub(type(exc).__name__)}", error=type(exc).__name__
+            ) from None
         if 200 <= response.status_code < 300:
             return response
         raise self._classify(response, topic)
@@ -399,10 +452,15 @@ class NtfyClient:
         suffix = f" (HTTP {status}, code {code})" if code else f" (HTTP {status})"
         detail = {"error": error, "status": status, "code": code}
 
-        if status == 401 or (status == 429 and code == 42909):
-            if status == 429:
-                text = "the ntfy server refused the credentials too many times; fix them and wait (429)"
-            elif self.auth is None:
+        if status == 429 and code == 42909:
+            # Checked before the credentials, per address, refilled one a minute: retry later.
+            return TransientError(
+                f"{self._where()} is refusing credentials from this address for a while after too many failed "
+                f"attempts (HTTP 429, code 42909)",
+                **detail,
+            )
+        if status == 401:
+            if self.auth is None:
                 text = "the ntfy server requires credentials (401): set ntfy_token, or ntfy_user and ntfy_password"
             else:
                 text = "the ntfy server refused the credentials (401)"
@@ -421,7 +479,8 @@ class NtfyClient:
         if status == 429:
             return TransientError(f"{self._where()} is rate limiting: {error}{suffix}", **detail)
         if status >= 500 or status == 408:
-            return TransientError(f"{self._where()} failed: {error}{suffix}", **detail)
+            # A gateway timeout is a proxy that gave up waiting: ntfy behind it may have stored the message.
+            return TransientError(f"{self._where()} failed: {error}{suffix}", **detail, ambiguous=status == 504)
         return PermanentError(f"ntfy rejected the request: {error}{suffix}", **detail)
 
     def _json_lines(self, response: requests.Response) -> list[dict[str, Any]]:

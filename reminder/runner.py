@@ -1,15 +1,24 @@
 """The service loop: claim each cron slot once, put its digest in the outbox, deliver the outbox to ntfy.
 
 Delivery rules (README, "Delivery"):
-- A slot is claimed by inserting its row (unique wall-clock key) in the same transaction that writes its digest
-  into the outbox. A second runner, a restart, or a local time that occurs twice cannot claim it again.
+- A slot is claimed by inserting its row (unique zone and wall-clock key) in the same transaction that writes its
+  digest into the outbox. A second runner, a restart, or a local time that occurs twice cannot claim it again.
+- The newest claimed slot is a high-water mark: a slot at or before it is never claimed (a clock set back, a
+  restored VM, an NTP step). After a change of ``timezone``, a local day on which a slot of the old zone was
+  already claimed is not served again.
 - Catch-up: at every wake the runner looks at the most recent slot only. After downtime that is the last missed
   slot, processed once; older missed slots are not replayed (the last one's digest lists every overdue review).
 - Each new slot supersedes digests still waiting: its own digest lists everything still due, and with nothing
   due an old digest would only report reviews already done.
 - Sends are written before and after: the row is marked ``sending`` (committed) before the request and ``sent``
-  with ntfy's id as soon as the answer arrives. A row found ``sending`` at start (a crash in between) is looked
-  up on the topic first and resent only if ntfy does not have it, so a crash duplicates at most one message.
+  with ntfy's id as soon as the answer arrives. ntfy has no idempotency key, so an attempt whose answer never came
+  (a read timeout, a connection cut after the request went out, a runner killed mid-send and found ``sending``
+  later) leaves the row ``uncertain``: before sending it again the runner looks on the topic and, if ntfy has
+  it, records that message instead. A token that may publish but not read cannot look: then the resend can
+  duplicate the message (once per lost answer), and the log says so.
+- Network I/O never happens inside a write transaction (on SQLite one holds the store's only write lock): rows are
+  claimed in a short transaction, sent or looked up outside it, and the outcome written in another. Claims use
+  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two runners never take the same row.
 - Transient failures stay pending with exponential backoff and jitter; permanent ones are marked failed with
   ntfy's words and are not retried. A review stays due until it is done, so the next slot carries it again.
 """
@@ -20,14 +29,18 @@ import contextlib
 import ctypes
 import gc
 import json
+import os
 import random
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from time import sleep
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from reminder import digest, notes, slots
@@ -35,7 +48,7 @@ from reminder.config import Settings
 from reminder.db import Store
 from reminder.db.models import Outbox, Slot
 from reminder.events import log_event, runner_name
-from reminder.ntfy import InvalidMessage, NtfyClient, NtfyError
+from reminder.ntfy import NtfyClient, NtfyError, is_stored
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
@@ -63,6 +76,23 @@ def aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC)
 
 
+FAULT_ENV = "REMINDER_TEST_FAULTS"
+
+
+def fault_point(name: str) -> None:
+    """A named point where the fault-injection tests (tests/test_faults.py) hold the process so that a SIGKILL
+    lands exactly there. ``REMINDER_TEST_FAULTS="publish:0.5,claimed:0.2"`` sleeps that many seconds at those
+    points; unset (always, outside those tests) this does nothing."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    for part in spec.split(","):
+        point, _, seconds = part.partition(":")
+        if point == name:
+            print(f"fault-point {name}", file=sys.stderr, flush=True)
+            sleep(float(seconds or 0))
+
+
 def backoff(attempts: int, rng: random.Random) -> timedelta:
     """Exponential backoff with jitter: 30 s, 1 min, 2 min ... capped at 30 min, each scaled by 0.5-1.0."""
     delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(attempts - 1, 0)))
@@ -77,12 +107,19 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+# Why a slot was not claimed (SlotOutcome.reason).
+ALREADY_CLAIMED = "already-claimed"  # this slot: another runner, or an earlier run
+OLDER_THAN_CLAIMED = "older-than-claimed"  # at or before the newest slot claimed: the clock went back
+DAY_SERVED = "day-served"  # the zone changed and this local day was already served in the old one
+
+
 @dataclass(frozen=True)
 class SlotOutcome:
     key: str
-    claimed: bool  # False: another runner (or an earlier run) had it
+    claimed: bool  # False: see reason
     due: int
     outbox_id: int | None
+    reason: str = "claimed"
 
 
 @dataclass(frozen=True)
@@ -112,6 +149,7 @@ class Runner:
         before_slot: Callable[[date], None] | None = None,
         actions: Callable[[Sequence[Any], date], list[dict[str, Any]]] | None = None,
         last_key: str | None = None,
+        click: Callable[[Sequence[Any], date], str] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -121,6 +159,7 @@ class Runner:
         self.rng = rng or random.Random()
         self.before_slot = before_slot
         self.actions = actions
+        self.click = click
         self.last_key = last_key  # the slot this runner processed last (a child of `run` is told it)
         self.worked = False  # whether the last step processed a slot or sent something
 
@@ -137,6 +176,7 @@ class Runner:
             overdue_days=s.overdue_days,
             tags=s.tags,
             listed_actions=(lambda listed: self.actions(listed, day)) if self.actions else None,
+            click=(lambda listed: self.click(listed, day)) if self.click else None,
         )
 
     def preview(self, slot: datetime) -> dict[str, Any] | None:
@@ -149,13 +189,23 @@ class Runner:
     def process_slot(self, slot: datetime) -> SlotOutcome:
         """Claim ``slot`` (aware, in the learner's zone) and queue its digest, in one transaction."""
         key = slots.local_key(slot)
+        zone = self.settings.timezone
         day = slot.date()  # "today" is the calendar day in the learner's zone at the slot's instant
         if self.before_slot is not None:
             self.before_slot(day)
         now = naive(self.clock())
+        fault_point("before-claim")
         try:
             with self.store.write() as session:
-                row = Slot(local_key=key, scheduled_at=naive(slot), claimed_at=now, claimed_by=self.name)
+                if not self.store.is_sqlite:
+                    # Claims are serialised like SQLite's BEGIN IMMEDIATE does, so the high-water mark read below
+                    # cannot race another runner's claim. Readers are not blocked.
+                    session.execute(text("LOCK TABLE slots IN SHARE ROW EXCLUSIVE MODE"))
+                refused = self._refusal(session, slot, key, zone)
+                if refused is not None:
+                    log_event("slot", slot=key, zone=zone, result=refused, runner=self.name)
+                    return SlotOutcome(key, False, 0, None, refused)
+                row = Slot(local_key=key, zone=zone, scheduled_at=naive(slot), claimed_at=now, claimed_by=self.name)
                 session.add(row)
                 session.flush()  # the unique key decides here which runner owns the slot
                 due = notes.due_on(session, day, self.settings.extra_every)
@@ -169,24 +219,64 @@ class Runner:
                     .values(status=SUPERSEDED, last_error=f"superseded by slot {key}")
                 )
                 if due:
-                    message = self.build_message(due, day)
-                    entry = Outbox(
-                        slot_id=row.id,
-                        kind="digest",
-                        payload=json.dumps(message, ensure_ascii=False),
-                        status=PENDING,
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                    session.add(entry)
-                    session.flush()
-                    outbox_id = entry.id
+                    outbox_id = self._queue(session, self.build_message(due, day), now, slot_id=row.id)
+                fault_point("outbox")  # inside the claiming transaction, before it commits
         except IntegrityError:
-            log_event("slot", slot=key, result="already-claimed", runner=self.name)
-            return SlotOutcome(key, False, 0, None)
+            log_event("slot", slot=key, zone=zone, result=ALREADY_CLAIMED, runner=self.name)
+            return SlotOutcome(key, False, 0, None, ALREADY_CLAIMED)
         log_event("slot", slot=key, result="claimed", due=len(due), outbox=outbox_id or "-", runner=self.name)
         return SlotOutcome(key, True, len(due), outbox_id)
+
+    @staticmethod
+    def _queue(
+        session: Any, message: dict[str, Any], now: datetime, *, slot_id: int | None, kind: str = "digest"
+    ) -> int:
+        entry = Outbox(
+            slot_id=slot_id,
+            kind=kind,
+            payload=json.dumps(message, ensure_ascii=False),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(entry)
+        session.flush()
+        return entry.id
+
+    @staticmethod
+    def _refusal(session: Any, slot: datetime, key: str, zone: str) -> str | None:
+        """Why ``slot`` must not be claimed, or None. Read inside the claiming transaction."""
+        at = naive(slot)
+        newest = session.scalar(select(func.max(Slot.scheduled_at)))
+        if newest is not None and at <= newest:
+            same = session.scalar(select(Slot.id).where(Slot.zone == zone, Slot.local_key == key))
+            return ALREADY_CLAIMED if same is not None else OLDER_THAN_CLAIMED
+        # A slot claimed under another zone (or before zones were recorded) whose instant falls on this local day
+        # served the learner's day already: REMINDER_TIMEZONE changed from Asia/Seoul to UTC must not send again.
+        tz = ZoneInfo(zone)
+        start = naive(datetime.combine(slot.date(), time(0), tzinfo=tz))
+        end = naive(datetime.combine(slot.date() + timedelta(days=1), time(0), tzinfo=tz))
+        other = session.scalar(
+            select(Slot.id)
+            .where(Slot.scheduled_at >= start, Slot.scheduled_at < end)
+            .where((Slot.zone != zone) | Slot.zone.is_(None))
+            .limit(1)
+        )
+        return DAY_SERVED if other is not None else None
+
+    def queue_now(self) -> int | None:
+        """Put what is due now into the outbox as one message outside any slot (``reminder notify now``); None
+        when nothing is due. The dispatcher sends it like a slot's digest, with the same delivery rules."""
+        now = self.clock()
+        day = now.astimezone(ZoneInfo(self.settings.timezone)).date()
+        with self.store.write() as session:
+            due = notes.due_on(session, day, self.settings.extra_every)
+            if not due:
+                return None
+            outbox_id = self._queue(session, self.build_message(due, day), naive(now), slot_id=None, kind="now")
+        log_event("now", due=len(due), outbox=outbox_id)
+        return outbox_id
 
     def current_slot(self, now: datetime | None = None) -> datetime:
         return slots.previous_slot(self.settings.cron, self.settings.timezone, now or self.clock())
@@ -197,33 +287,32 @@ class Runner:
     # --- delivery ---
 
     def _recover_in_flight(self) -> None:
-        """Rows left ``sending`` by a crash: ntfy may have the message already. Look before resending."""
+        """Rows left ``sending`` by a runner that died mid-send: ntfy may have the message. Put them back as
+        pending and uncertain in one statement (no I/O here); whoever claims one next looks on the topic first."""
         cutoff = naive(self.clock()) - STUCK_AFTER
         with self.store.write() as session:
-            stuck = session.scalars(
-                select(Outbox).where(Outbox.status == SENDING, Outbox.next_attempt_at <= cutoff)
+            ids = session.scalars(
+                update(Outbox)
+                .where(Outbox.status == SENDING, Outbox.next_attempt_at <= cutoff)
+                .values(status=PENDING, uncertain=True)
+                .returning(Outbox.id)
             ).all()
-            for entry in stuck:
-                message = json.loads(entry.payload)
-                found = self._find_published(message, entry.next_attempt_at)
-                if found:
-                    entry.status, entry.ntfy_id, entry.sent_at = SENT, found, naive(self.clock())
-                    log_event("send", outbox=entry.id, result="recovered", ntfy_id=found)
-                else:
-                    entry.status = PENDING
-                    log_event("send", outbox=entry.id, result="retry-after-crash")
+        for entry_id in ids:
+            log_event("send", outbox=entry_id, result="stuck-sending", action="look-before-resend")
 
-    def _find_published(self, message: dict[str, Any], since: datetime | None) -> str | None:
-        if self.client is None or since is None:
-            return None
+    def _find_published(self, message: dict[str, Any], since: datetime) -> tuple[str | None, bool]:
+        """(ntfy's id of ``message`` if the topic holds it, whether the topic could be read at all)."""
+        assert self.client is not None
         try:
             seen = self.client.poll(message["topic"], since=str(int(aware(since).timestamp()) - 5))
-        except (NtfyError, InvalidMessage):
-            return None  # a write-only token cannot read the topic: resend (at least once)
+        except NtfyError:
+            return None, False  # e.g. a write-only token: the resend may duplicate
+        with self.store.read() as session:
+            known = set(session.scalars(select(Outbox.ntfy_id).where(Outbox.ntfy_id.is_not(None))).all())
         for item in seen:
-            if item.get("title") == message.get("title") and item.get("message") == message.get("message"):
-                return str(item.get("id"))
-        return None
+            if str(item.get("id")) not in known and is_stored(message, item):
+                return str(item.get("id")), True
+        return None, True
 
     def next_retry(self) -> datetime | None:
         with self.store.read() as session:
@@ -252,20 +341,32 @@ class Runner:
                 # Written before the send: a crash from here on leaves a trace that _recover_in_flight reads.
                 entry.status, entry.attempts, entry.next_attempt_at = SENDING, entry.attempts + 1, now
                 entry_id, attempts, payload = entry.id, entry.attempts, json.loads(entry.payload)
+                uncertain, created = entry.uncertain, entry.created_at
+            fault_point("claimed")
+            if uncertain:
+                found, readable = self._find_published(payload, created)
+                if found is not None:
+                    outcomes.append(self._record_sent(entry_id, attempts, found, result="recovered"))
+                    continue
+                if not readable:
+                    log_event("send", outbox=entry_id, result="resend-unchecked", reason="cannot read the topic")
             outcomes.append(self._send(entry_id, attempts, payload))
         return outcomes
 
     def _send(self, entry_id: int, attempts: int, payload: dict[str, Any]) -> SendOutcome:
         assert self.client is not None
         try:
+            fault_point("publish")
             result = self.client.publish(payload)
-        except (NtfyError, InvalidMessage) as exc:
-            transient = isinstance(exc, NtfyError) and exc.transient
+        except NtfyError as exc:
+            transient = exc.transient
             now = naive(self.clock())
             with self.store.write() as session:
                 entry = session.get(Outbox, entry_id)
                 assert entry is not None
                 entry.last_error = str(exc)
+                if exc.ambiguous:
+                    entry.uncertain = True  # ntfy may have stored it: look before the next attempt
                 if transient:
                     entry.status = PENDING
                     entry.next_attempt_at = now + backoff(attempts, self.rng)
@@ -277,13 +378,18 @@ class Runner:
                 "send", outbox=entry_id, result=status, attempt=attempts, retry_at=retry_at or "-", error=str(exc)
             )
             return SendOutcome(entry_id, status, str(exc))
+        fault_point("answered")
         # Recorded the moment the answer arrives: this is the whole at-least-once window.
+        return self._record_sent(entry_id, attempts, result.id, result=SENT)
+
+    def _record_sent(self, entry_id: int, attempts: int, ntfy_id: str, *, result: str) -> SendOutcome:
         with self.store.write() as session:
             entry = session.get(Outbox, entry_id)
             assert entry is not None
-            entry.status, entry.ntfy_id, entry.sent_at, entry.last_error = SENT, result.id, naive(self.clock()), None
-        log_event("send", outbox=entry_id, result=SENT, attempt=attempts, ntfy_id=result.id)
-        return SendOutcome(entry_id, SENT, None, result.id)
+            entry.status, entry.ntfy_id, entry.sent_at = SENT, ntfy_id, naive(self.clock())
+            entry.last_error, entry.uncertain = None, False
+        log_event("send", outbox=entry_id, result=result, attempt=attempts, ntfy_id=ntfy_id)
+        return SendOutcome(entry_id, SENT, None, ntfy_id)
 
     # --- the loop ---
 

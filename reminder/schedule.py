@@ -116,3 +116,13 @@ def stage_label(offset: int, extra: bool, language: str = "en") -> str:
     if extra:
         return f"extra D+{offset}" if language == "en" else f"추가 D+{offset}"
     return f"D+{offset}"
+
+
+def summarise_scheduled(pending: Iterable[Review], today: date) -> tuple[int, bool, date] | None:
+    """The same as summarise_due for a note whose next day comes from its scheduler (FSRS, the SR plugin): every
+    pending review carries that day, and the one shown is the next flag to tick (the first open stage, then the
+    occurrence after the ladder, its offset the days from the first study to its due date)."""
+    due = sorted((r for r in pending if r.done_on is None and r.due_on <= today), key=lambda r: (r.extra, r.offset))
+    if not due:
+        return None
+    return due[0].offset, due[0].extra, due[0].due_on

@@ -12,7 +12,7 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
-from reminder import schedule
+from reminder import schedule, schedulers
 from reminder.config import stored_ladder
 from reminder.duelist import due_json
 
@@ -74,6 +74,9 @@ class NoteView:
     next_review: tuple[int, bool, date] | None  # (stage, extra, due date) of the next review not yet due
     archived: bool = False
     vault_path: str | None = field(default=None)
+    scheduler: str = "ladder"
+    history: tuple[HistoryItem, ...] | None = None  # set by show (with_history=True)
+    recall: float | None = None  # FSRS: predicted probability of recall today
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +109,27 @@ class NoteView:
                 else None
             ),
             "archived": self.archived,
+            "scheduler": self.scheduler,
+            **({"recall": round(self.recall, 4)} if self.recall is not None else {}),
+            **({"history": [h.as_json() for h in self.history]} if self.history is not None else {}),
+        }
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    reviewed_on: date
+    stage: int | None
+    extra: bool
+    rating: str
+    source: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reviewed_on": self.reviewed_on.isoformat(),
+            "stage": self.stage,
+            "extra": self.extra,
+            "rating": self.rating,
+            "source": self.source,
         }
 
 
@@ -122,8 +146,8 @@ def is_active(note: Any, today: date) -> bool:
     )
 
 
-def view_note(note: Any, today: date, extra_every: int) -> NoteView:
-    """The view of ``note``: a Note with its reviews, or a NoteRow read without the ORM."""
+def view_note(note: Any, today: date, extra_every: int, *, with_history: bool = False) -> NoteView:
+    """The view of ``note``: a Note with its reviews (and events, with history), or a NoteRow read without the ORM."""
     ladder = note_ladder(note)
     stages = tuple(StageView(r.offset, r.due_on, r.done_on) for r in note.reviews if not r.extra)
     pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
@@ -134,7 +158,10 @@ def view_note(note: Any, today: date, extra_every: int) -> NoteView:
     due_item = None
     next_review = None
     if is_active(note, today):
-        summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
+        if note.scheduler == "ladder":
+            summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
+        else:
+            summary = schedule.summarise_scheduled(pending, today)
         if summary:
             stage, is_extra, due_on = summary
             due_item = schedule.DueNote(
@@ -162,7 +189,22 @@ def view_note(note: Any, today: date, extra_every: int) -> NoteView:
         next_review=next_review,
         archived=note.archived_at is not None,
         vault_path=note.vault_path,
+        scheduler=note.scheduler,
+        history=(
+            tuple(HistoryItem(e.reviewed_on, e.stage, e.extra, e.rating, e.source) for e in note.events)
+            if with_history
+            else None
+        ),
+        recall=_recall(note, today),
     )
+
+
+def _recall(note: Any, today: date) -> float | None:
+    if note.scheduler != "fsrs" or not note.scheduler_state:
+        return None
+    state = schedulers.decode_state(note.scheduler_state)
+    assert isinstance(state, schedulers.FsrsState)
+    return schedulers.Fsrs().recall(state, today)
 
 
 class ReviewRow(NamedTuple):
@@ -179,10 +221,19 @@ class NoteRow(SimpleNamespace):
 
 
 def views_from_rows(
-    note_rows: Iterable[Mapping[str, Any]], review_rows: Iterable[Sequence], today: date, extra_every: int
+    note_rows: Iterable[Mapping[str, Any]],
+    review_rows: Iterable[Sequence],
+    today: date,
+    extra_every: int,
+    *,
+    event_rows: Iterable[Mapping[str, Any]] | None = None,
 ) -> list[NoteView]:
     """Views of notes from the rows of notes.list_statements: the notes by id and their reviews by note id,
-    merged as they come (neither side is held in memory)."""
+    merged as they come (neither side is held in memory). With ``event_rows`` (notes.history_statement's, for
+    `show`), each view carries its review history."""
+    events: dict[int, list[SimpleNamespace]] = {}
+    for event in event_rows or ():
+        events.setdefault(event["note_id"], []).append(SimpleNamespace(**event))
     reviews = iter(review_rows)
     row = next(reviews, None)
     views = []
@@ -192,5 +243,6 @@ def views_from_rows(
             if row[0] == note["id"]:
                 own.append(ReviewRow(row[0], row[1], bool(row[2]), row[3], row[4]))
             row = next(reviews, None)
-        views.append(view_note(NoteRow(**note, reviews=own), today, extra_every))
+        item = NoteRow(**note, reviews=own, events=events.get(note["id"], []))
+        views.append(view_note(item, today, extra_every, with_history=event_rows is not None))
     return views

@@ -17,9 +17,6 @@ reverse proxy that mounts it under a path prefix (REMINDER_PUBLIC_URL=https://ho
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 import json
 import logging
 import threading
@@ -27,20 +24,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from reminder import actions, notes, schedule
+from reminder import actions, notes
 from reminder.config import check_cron
+from reminder.pages import CSP, render_message, render_review, render_today
+from reminder.schedulers import RATINGS
 from reminder.slots import local_key, next_slot, previous_slot
+from reminder.texts import TEXT, t
+
+# The catalogue's names as this module has always exported them.
+__all__ = ["CSP", "TEXT", "ReminderApp", "health", "make_app", "snooze_until"]
 
 log = logging.getLogger(__name__)
 
 # A slot is demanded only this long after its time: the runner claims it within seconds, but a busy machine,
 # a restart or a catch-up may take a while, and a health check that flaps at 08:00:01 is worse than useless.
 HEALTH_GRACE = timedelta(minutes=15)
-FORM_BODY_MAX = 4096  # the page's form sends one short field
-LINK_SCHEMES = ("http", "https", "obsidian")
+FORM_BODY_MAX = 4096  # the pages' forms send two short fields
 
 StartResponse = Callable[..., Any]
 
@@ -126,91 +128,8 @@ def snooze_until(cron: str, zone: str, now: datetime) -> date:
     return next_slot(cron, zone, start_of_tomorrow - timedelta(seconds=1)).date()
 
 
-# --- text --------------------------------------------------------------------------------------------------------
+# --- text and HTML: reminder.texts and reminder.pages ------------------------------------------------------------
 
-TEXT = {
-    "ko": {
-        "page_title": "오늘의 복습",
-        "heading": "📚 오늘 복습 {n}개",
-        "empty": "🎉 오늘 복습할 노트가 없습니다.",
-        "late": "{n}일 지남",
-        "on_time": "오늘",
-        "done_button": "✅ 복습 완료",
-        "open": "노트 열기",
-        "progress": "진행률",
-        "flash_done": "✅ 복습 완료로 기록했습니다.",
-        "flash_already": "이미 완료된 복습입니다.",
-        "marked": "복습 완료: {n}개",
-        "already": "이미 완료된 복습입니다.",
-        "snoozed": "{day}까지 알림을 미뤘습니다.",
-        "already_snoozed": "이미 {day}까지 미뤄져 있습니다.",
-        "invalid": "링크가 올바르지 않습니다.",
-        "expired": "링크가 만료되었습니다. 가장 최근 알림의 버튼을 사용하세요.",
-        "error_title": "사용할 수 없는 링크",
-        "unavailable": "지금은 처리할 수 없습니다. 잠시 후 다시 시도하세요.",
-    },
-    "en": {
-        "page_title": "Today's reviews",
-        "heading": "📚 {n} review{s} due today",
-        "empty": "🎉 Nothing to review today.",
-        "late": "{n} day{s} late",
-        "on_time": "due today",
-        "done_button": "✅ Done",
-        "open": "Open note",
-        "progress": "Progress",
-        "flash_done": "✅ Review recorded.",
-        "flash_already": "That review was already done.",
-        "marked": "Marked {n} review{s} done.",
-        "already": "Already done.",
-        "snoozed": "Snoozed until {day}.",
-        "already_snoozed": "Already snoozed until {day}.",
-        "invalid": "This link is not valid.",
-        "expired": "This link has expired. Use the buttons of the latest notification.",
-        "error_title": "Link not usable",
-        "unavailable": "This cannot be done right now. Try again in a moment.",
-    },
-}
-
-
-def _t(language: str, name: str, **values: Any) -> str:
-    if "n" in values:
-        values.setdefault("s", "" if values["n"] == 1 else "s")
-    return TEXT[language][name].format(**values)
-
-
-# --- HTML ----------------------------------------------------------------------------------------------------------
-
-STYLE = """
-:root{color-scheme:light dark;font-family:system-ui,-apple-system,"Segoe UI","Noto Sans KR","NanumGothic",sans-serif}
-body{margin:0;padding:16px;font-size:17px;line-height:1.5}
-main{max-width:40rem;margin:0 auto}
-h1{font-size:1.4rem;margin:0}
-.date{margin:0 0 16px;opacity:.7}
-.flash{margin:0 0 16px;padding:12px 14px;border-radius:10px;background:#e8f5e9;color:#1b5e20}
-.error{background:#fdecea;color:#8a1c1c}
-ul{list-style:none;margin:0;padding:0}
-li{border:1px solid #8886;border-radius:12px;padding:12px 14px;margin:0 0 12px}
-h2{font-size:1.1rem;margin:0 0 4px;overflow-wrap:anywhere}
-.meta{margin:0 0 6px;opacity:.85}
-.late{color:#c62828;font-weight:600}
-.bar{display:flex;align-items:center;gap:10px}
-progress{flex:1;height:14px}
-.open{display:inline-block;min-height:44px;line-height:44px}
-button{width:100%;min-height:52px;margin-top:10px;border:0;border-radius:10px;font-size:1.1rem;
-background:#2e7d32;color:#fff;cursor:pointer}
-.empty{font-size:1.2rem}
-""".strip()
-_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode("ascii")
-# Only the one stylesheet above may apply: no scripts, no frames, forms only back to this service.
-CSP = "; ".join(
-    [
-        "default-src 'none'",
-        f"style-src 'sha256-{_STYLE_HASH}'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
 SECURITY_HEADERS = [
     ("Cache-Control", "no-store"),
     ("X-Content-Type-Options", "nosniff"),
@@ -220,82 +139,6 @@ HTML_HEADERS = [
     ("Content-Security-Policy", CSP),
     ("X-Frame-Options", "DENY"),
 ]
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _document(language: str, title: str, body: str) -> str:
-    return (
-        f'<!doctype html>\n<html lang="{_e(language)}">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="robots" content="noindex, nofollow">\n'
-        f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
-        f"<body>\n<main>\n{body}</main>\n</body>\n</html>\n"
-    )
-
-
-def _safe_link(link: str | None) -> str | None:
-    if not link:
-        return None
-    return link if urlsplit(link).scheme.lower() in LINK_SCHEMES else None
-
-
-def render_today(
-    language: str,
-    today: date,
-    due: Iterable[schedule.DueNote],
-    done_token: Callable[[int], str],
-    page_token: str,
-    flash: str | None = None,
-) -> str:
-    """Today's page. ``done_token(note_id)`` signs the button of one note; ``page_token`` brings the form back."""
-    due = list(due)
-    parts = [f"<h1>{_e(_t(language, 'heading', n=len(due)))}</h1>\n"]
-    parts.append(f'<p class="date">{_e(today.isoformat())}</p>\n')
-    if flash in ("done", "already"):
-        parts.append(f'<p class="flash" role="status">{_e(_t(language, "flash_" + flash))}</p>\n')
-    if not due:
-        parts.append(f'<p class="empty">{_e(_t(language, "empty"))}</p>\n')
-    else:
-        parts.append('<ul class="notes">\n')
-        for item in due:
-            when = (
-                f'<span class="late">{_e(_t(language, "late", n=item.days_late))}</span>'
-                if item.days_late > 0
-                else _e(_t(language, "on_time"))
-            )
-            stage = _e(schedule.stage_label(item.stage, item.extra, language))
-            link = _safe_link(item.link)
-            open_link = (
-                f'<a class="open" href="{_e(link)}" rel="noopener noreferrer">{_e(_t(language, "open"))}</a>\n'
-                if link
-                else ""
-            )
-            # Relative to /today/<token>: "../a/done/..." stays under any path prefix the proxy adds.
-            parts.append(
-                f'<li class="note" data-note-id="{item.note_id}">\n'
-                f"<h2>{_e(item.title)}</h2>\n"
-                f'<p class="meta">{stage} · {when}</p>\n'
-                f'<div class="bar"><progress max="100" value="{item.progress}" '
-                f'aria-label="{_e(_t(language, "progress"))}">{item.progress}%</progress>'
-                f"<span>{item.progress}%</span></div>\n"
-                f"{open_link}"
-                f'<form method="post" action="../a/done/{_e(done_token(item.note_id))}">'
-                f'<input type="hidden" name="page" value="{_e(page_token)}">'
-                f'<button type="submit">{_e(_t(language, "done_button"))}</button></form>\n'
-                "</li>\n"
-            )
-        parts.append("</ul>\n")
-    return _document(language, _t(language, "page_title"), "".join(parts))
-
-
-def render_message(language: str, message: str, *, error: bool = True) -> str:
-    """A page with one message: a refused link, or the result of a press whose page link has expired."""
-    title = _t(language, "error_title" if error else "page_title")
-    css = "flash error" if error else "flash"
-    return _document(language, title, f'<h1>{_e(title)}</h1>\n<p class="{css}">{_e(message)}</p>\n')
 
 
 # --- the WSGI app ------------------------------------------------------------------------------------------------
@@ -323,7 +166,12 @@ def _wants_html(environ: dict[str, Any]) -> bool:
     return "text/html" in environ.get("HTTP_ACCEPT", "")
 
 
-ROUTES: dict[str, tuple[str, ...]] = {"healthz": ("GET", "HEAD"), "a": ("POST",), "today": ("GET", "HEAD")}
+ROUTES: dict[str, tuple[str, ...]] = {
+    "healthz": ("GET", "HEAD"),
+    "a": ("POST",),
+    "today": ("GET", "HEAD"),
+    "review": ("GET", "HEAD", "POST"),
+}
 
 
 class ReminderApp:
@@ -361,7 +209,7 @@ class ReminderApp:
         except SQLAlchemyError as exc:
             # The store is down or busy beyond its timeout: nothing changed, and pressing again later will work.
             log.warning("store error answering %s: %s", _route_name(environ), _one_line(exc))
-            message = _t(self.language, "unavailable")
+            message = t(self.language, "unavailable")
             if _wants_html(environ):
                 response = _html("503 Service Unavailable", render_message(self.language, message))
             else:
@@ -392,6 +240,10 @@ class ReminderApp:
             allowed = ROUTES["today"]
             token = parts[1]
             handler = lambda: self.today_page(environ, token)  # noqa: E731
+        elif len(parts) == 2 and parts[0] == "review" and parts[1]:
+            allowed = ROUTES["review"]
+            token = parts[1]
+            handler = (lambda: self.rate(environ, token)) if method == "POST" else (lambda: self.review(environ, token))
         else:
             return _json("404 Not Found", {"status": "error", "reason": "not found"})
         # The method is checked before the token, so a wrong method changes nothing and reveals nothing.
@@ -414,7 +266,7 @@ class ReminderApp:
             return actions.verify(self.key(), token, action, self.now())
         except actions.ActionError as exc:
             reason = "expired" if isinstance(exc, actions.ExpiredAction) else "invalid"
-            message = _t(self.language, reason)
+            message = t(self.language, reason)
             if _wants_html(environ):
                 return _html("403 Forbidden", render_message(self.language, message))
             return _json("403 Forbidden", {"status": "error", "reason": reason, "message": message})
@@ -446,7 +298,7 @@ class ReminderApp:
                     continue
                 try:
                     result = notes.mark_done(
-                        session, note, day=today, today=today, extra_every=self.settings.extra_every
+                        session, note, day=today, today=today, extra_every=self.settings.extra_every, source="phone"
                     )
                 except notes.NoteError:
                     already.append(note_id)  # issued for a day ahead of ours: nothing is due yet
@@ -455,7 +307,7 @@ class ReminderApp:
                 if result.marked:
                     notes.record_in_vault(session, note)
         status = "done" if marked else "already_done"
-        message = _t(self.language, "marked", n=len(marked)) if marked else _t(self.language, "already")
+        message = t(self.language, "marked", n=len(marked)) if marked else t(self.language, "already")
         page = self._return_page(environ)
         if page is not None:
             # A form on today's page: back to it (303 turns the POST into a GET), saying what happened.
@@ -468,18 +320,25 @@ class ReminderApp:
             {"status": status, "marked": marked, "already_done": already, "gone": gone, "message": message},
         )
 
-    def _return_page(self, environ: dict[str, Any]) -> str | None:
-        """The page token sent by the page's form, if it is genuine (never an address to redirect to)."""
+    @staticmethod
+    def _form(environ: dict[str, Any]) -> dict[str, str]:
+        """The fields of a small urlencoded form (the pages' forms); empty for anything else."""
         if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-            return None
+            return {}
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return None
+            return {}
         if length <= 0 or length > FORM_BODY_MAX:
-            return None
+            return {}
         body = environ["wsgi.input"].read(length).decode("ascii", "replace")
-        page = parse_qs(body).get("page", [""])[0]
+        return {name: values[0] for name, values in parse_qs(body).items()}
+
+    def _return_page(self, environ: dict[str, Any]) -> str | None:
+        """The page token sent by the page's form, if it is genuine (never an address to redirect to)."""
+        page = self._form(environ).get("page", "")
+        if not page:
+            return None
         try:
             actions.verify(self.key(), page, "page", self.now())
         except actions.ActionError:
@@ -501,7 +360,7 @@ class ReminderApp:
                 "status": name,
                 "until": until.isoformat(),
                 "snoozed": changed,
-                "message": _t(self.language, name, day=until.isoformat()),
+                "message": t(self.language, name, day=until.isoformat()),
             },
         )
 
@@ -521,8 +380,94 @@ class ReminderApp:
             lambda note_id: actions.sign(key, "done", [note_id], today),
             token,
             flash,
+            review_token=lambda note_id: actions.sign(key, "review", [note_id], today),
         )
         return _html("200 OK", page)
+
+    # --- the review page: one note's questions, answers folded, and four ratings ------------------------------
+
+    def _page_message(self, name: str, today: date, status: str = "200 OK") -> Response:
+        today_url = "../today/" + actions.sign(self.key(), "page", [], today)
+        return _html(status, render_message(self.language, t(self.language, name), error=False, today_url=today_url))
+
+    def review(self, environ: dict[str, Any], token: str) -> Response:
+        claim = self._claim({"HTTP_ACCEPT": "text/html"}, token, "review")
+        if isinstance(claim, Response):
+            return claim
+        _, today = self._local_now()
+        from reminder.cues import note_cues
+
+        extra_every = self.settings.extra_every
+        with self.store.read() as session:
+            try:
+                note = notes.resolve_note(session, str(claim.note_ids[0]))
+            except notes.NoteError:
+                return self._page_message("gone", today)
+            view = notes.view_note(note, today, extra_every)
+            if view.due is None:
+                return self._page_message("not_due", today)
+            questions, summary = note_cues(note)
+            comes_back = notes.preview_ratings(note, today, extra_every)
+            remaining = sum(1 for d in notes.due_on(session, today, extra_every) if d.note_id != note.id)
+        page = render_review(
+            self.language,
+            today,
+            view.due,
+            questions,
+            summary,
+            comes_back,
+            actions.sign(self.key(), "page", [], today),
+            remaining=remaining,
+            flash=parse_qs(environ.get("QUERY_STRING", "")).get("m", [None])[0],
+        )
+        return _html("200 OK", page)
+
+    def rate(self, environ: dict[str, Any], token: str) -> Response:
+        """A rating from the review page: recorded, then on to the next due note's page (or today's page)."""
+        claim = self._claim({"HTTP_ACCEPT": "text/html"}, token, "review")
+        if isinstance(claim, Response):
+            return claim
+        rating = self._form(environ).get("rating", "")
+        _, today = self._local_now()
+        if rating not in RATINGS:
+            return _html("400 Bad Request", render_message(self.language, t(self.language, "invalid")))
+        key = self.key()
+        rated = False
+        with self.store.write() as session:
+            try:
+                note = notes.resolve_note(session, str(claim.note_ids[0]))
+            except notes.NoteError:
+                note = None
+            # As with the done button: only a review due on the day the link was made for; and a note held until
+            # tomorrow by an `again` is not rated twice (the page sent again with the back button).
+            if (
+                note is not None
+                and note.long_term_on is None
+                and (note.snoozed_until is None or note.snoozed_until <= today)
+                and any(r.done_on is None and r.due_on <= claim.day for r in note.reviews)
+            ):
+                try:
+                    notes.mark_done(
+                        session,
+                        note,
+                        day=today,
+                        today=today,
+                        extra_every=self.settings.extra_every,
+                        rating=rating,
+                        source="phone",
+                    )
+                    rated = True
+                except notes.NoteError:
+                    pass  # held until tomorrow by an `again` already, or not due yet on our day
+                if rated:
+                    notes.record_in_vault(session, note)
+            due = notes.due_on(session, today, self.settings.extra_every)
+        flash = "rated" if rated else "already"
+        if due:
+            location = f"../review/{actions.sign(key, 'review', [due[0].note_id], today)}?m={flash}"
+        else:
+            location = f"../today/{actions.sign(key, 'page', [], today)}?m={flash}"
+        return Response("303 See Other", [("Location", location), *SECURITY_HEADERS], b"")
 
 
 def _route_name(environ: dict[str, Any]) -> str:
@@ -532,126 +477,11 @@ def _route_name(environ: dict[str, Any]) -> str:
         return f"/a/{parts[1]}/<token>"
     if parts[:1] == ["today"]:
         return "/today/<token>"
+    if parts[:1] == ["review"]:
+        return "/review/<token>"
     return "/healthz" if parts == ["healthz"] else "(other path)"
 
 
 def make_app(store: Any, settings: Any, *, started_at: datetime | None = None) -> ReminderApp:
     """The WSGI app. ``started_at`` (aware; default: now) is when the service started, for /healthz."""
     return ReminderApp(store, settings, started_at=started_at)
-
-
-# --- the server ----------------------------------------------------------------------------------------------------
-
-
-class ServerError(Exception):
-    """The server cannot start (address in use, unknown host). One line, for the user."""
-
-
-class WebServer:
-    """A running waitress server. ``stop()`` closes the listening socket, lets requests in progress finish
-    (a few seconds at most) and closes every connection, keep-alive ones included."""
-
-    def __init__(self, server: Any, socket_map: dict[int, Any], thread: threading.Thread, host: str, port: int):
-        from waitress.trigger import trigger
-
-        self._server = server
-        self._map = socket_map
-        # waitress's wake-up pipe: the one way to run code in the loop's thread, which alone may touch its sockets.
-        self._trigger = next(ch for ch in socket_map.values() if isinstance(ch, trigger))
-        self._thread = thread
-        self._lock = threading.Lock()
-        self._stopped = False
-        self.host = host
-        self.port = port
-        shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{port}"
-
-    def __repr__(self) -> str:
-        return f"WebServer(url={self.url!r})"
-
-    def _in_loop(self, thunk: Callable[[], None], timeout: float) -> bool:
-        """Run ``thunk`` in the server's loop thread and wait for it; False if the loop did not run it."""
-        ran = threading.Event()
-
-        def run() -> None:
-            try:
-                thunk()
-            finally:
-                ran.set()
-
-        if not self._thread.is_alive():
-            return False
-        try:
-            self._trigger.pull_trigger(run)
-        except OSError:
-            return False
-        return ran.wait(timeout)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        from waitress import wasyncore
-        from waitress.server import BaseWSGIServer
-
-        def close_listeners() -> None:
-            for channel in list(self._map.values()):
-                if isinstance(channel, BaseWSGIServer):
-                    # dispatcher.close, not the server's own close(): that one would also close the trigger.
-                    wasyncore.dispatcher.close(channel)
-
-        # No new connections, then let the requests in progress finish, then close every connection.
-        self._in_loop(close_listeners, timeout)
-        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
-        if not self._in_loop(lambda: wasyncore.close_all(self._map), timeout):
-            log.warning("the web server's loop did not stop by itself; closing its sockets from outside")
-            wasyncore.close_all(self._map, ignore_all=True)
-        self._thread.join(timeout)
-
-    def __enter__(self) -> WebServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def start_server(
-    store: Any,
-    settings: Any,
-    host: str | None = None,
-    port: int | None = None,
-    *,
-    started_at: datetime | None = None,
-    threads: int = 4,
-) -> WebServer:
-    """Serve the app with waitress in a daemon thread. ``host``/``port`` default to the settings; port 0 picks a
-    free port (see ``.port``/``.url``)."""
-    from waitress.server import create_server
-
-    host = settings.host if host is None else host
-    port = settings.port if port is None else port
-    app = make_app(store, settings, started_at=started_at)
-    socket_map: dict[int, Any] = {}
-    try:
-        server = create_server(
-            app,
-            map=socket_map,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="reminder",
-            clear_untrusted_proxy_headers=True,
-            max_request_body_size=64 * 1024,
-            channel_timeout=60,
-        )
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-        raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
-    if hasattr(server, "effective_listen"):
-        bound_host, bound_port = server.effective_listen[0]
-    else:
-        bound_host, bound_port = server.effective_host, server.effective_port
-    thread = threading.Thread(target=server.run, name="reminder-web", daemon=True)
-    thread.start()
-    return WebServer(server, socket_map, thread, str(bound_host), int(bound_port))

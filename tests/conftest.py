@@ -16,7 +16,7 @@ from reminder.db import Store, open_store
 
 SEED_NOTE = Path(__file__).resolve().parent / "data" / "kubernetes-3.2-objects.md"
 # A frozen clock must not reach pytest's own timer, or `--durations` reports the years since 1970.
-freezegun.configure(extend_ignore_list=["_pytest"])
+freezegun.configure(extend_ignore_list=["_pytest.timing"])
 
 PG_ADMIN_URL = os.environ.get("REMINDER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -1,10 +1,27 @@
 """A real HTTP server on 127.0.0.1 that answers like ntfy, for the tests of everything that publishes.
 
 It follows ntfy's publish rules and ntfy's own error codes and texts (server/errors.go): JSON and
-plain publishing, the 4096-byte message and 8192-byte JSON body limits (attachments off), strict JSON types,
-topic rules, action buttons, token and basic auth with per-identity topic access, polling with ``since``, and
-``/v1/health``. Tests can break it at any moment: ``down()``/``up()`` (refused connections, then back on the same
-port), ``fail_with()`` (5xx, 429...), ``slow()`` (read timeouts). Every request is logged for assertions.
+plain publishing, strict JSON types, topic rules, action buttons, token and basic auth with per-identity topic
+access, polling with ``since``, and ``/v1/health``. Each rule below cites where ntfy's server source has it:
+- a message text that *reaches* the 4096-byte limit, or is not UTF-8, becomes an attachment "You received a file:
+  attachment.txt" (util/peek.go: LimitReached is ``read == limit``; server.go handlePublishBody), or 40014 when
+  the server has attachments off (``attachments=False``, a self-hosted server without an attachment cache);
+- a JSON body reaching 8192 bytes (twice the message limit) is refused with 413 / 41303 (server.go
+  transformBodyJSON, readJSONWithLimit);
+- the message text and the title are trimmed, an empty text becomes "triggered", tags are split on commas and
+  trimmed (server.go handleBodyAsTextMessage, parsePublishParams, readCommaSeparatedParam);
+- ``cache`` is a string in JSON (``false`` is 40024); icon and attach must match the case-sensitive
+  ``^https?://`` (40021 / 40013);
+- credentials: ``?auth=``/``?authorization=`` (base64url of the whole Authorization value) wins over the header;
+  only values starting with "basic " or "bearer " (any case) count; a token needs the exact "Bearer" prefix,
+  anything else is read as basic auth; a server without auth configured ignores credentials entirely
+  (server.go maybeAuthenticate, readAuthHeader, supportedAuthHeader, authenticate);
+- 42909 is checked *before* the credentials, per address, from a bucket (30 by default on ntfy) that refills one
+  a minute; the request limiter is a bucket too (visitor.go). Both refill on an injectable ``clock``.
+
+Tests can break it at any moment: ``down()``/``up()`` (refused connections, then back on the same port),
+``fail_with()`` (5xx, 429...), ``slow()`` (read timeouts, optionally after storing the message),
+``cut_answers()`` (the message is stored, the answer cut halfway). Every request is logged for assertions.
 
 Deliberate simplifications: a subscription without ``poll=1`` answers like a poll instead of streaming; ``delay``
 accepts a Unix time or a duration such as ``30m`` / ``2h`` / ``1d`` but not natural language; the ``X-Actions``
@@ -25,7 +42,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.header import decode_header
 from http import HTTPStatus
@@ -112,12 +129,40 @@ class _Failure:
     headers: dict[str, str]
 
 
+class _Bucket:
+    """A token bucket like ntfy's visitor limiters: ``burst`` tokens, one more every ``every`` seconds."""
+
+    def __init__(self, burst: int, every: float, clock: Callable[[], float]) -> None:
+        self.burst, self.every, self.clock = burst, every, clock
+        self.tokens = float(burst)
+        self.at = clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) / self.every)
+        self.at = now
+
+    def allowed(self) -> bool:
+        """Whether a token is left (without taking it)."""
+        self._refill()
+        return self.tokens >= 1
+
+    def take(self) -> bool:
+        self._refill()
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 @dataclass
 class _State:
     messages: list[dict[str, Any]] = field(default_factory=list)
     log: list[Recorded] = field(default_factory=list)
     failure: _Failure | None = None
     delay: float = 0.0
+    delay_after_store: bool = False
+    cuts: int = 0
     auth_failures: int = 0
     internal_errors: list[str] = field(default_factory=list)
 
@@ -197,7 +242,9 @@ class FakeNtfy:
     ``access`` ({user or token: topics}) limits an identity to some topics (403 elsewhere); None means all.
     Wrong credentials are 401 / 40101, an identity without access to the topic 403 / 40301 (as ntfy: an
     anonymous request to a protected topic is 403, not 401). After ``auth_failure_limit`` wrong credentials,
-    requests with credentials get 429 / 42909.
+    requests with credentials get 429 / 42909 until the bucket refills (one every ``auth_failure_refill``
+    seconds of ``clock``). ``request_limit`` (burst, one more every ``request_refill`` s) answers 42901.
+    ``attachments``: whether a text too large for a message becomes an attachment (True, as on ntfy.sh) or 40014.
     """
 
     def __init__(
@@ -211,6 +258,11 @@ class FakeNtfy:
         min_delay: int = 10,
         max_delay: int = 3 * 86400,
         auth_failure_limit: int | None = None,
+        auth_failure_refill: float = 60.0,
+        request_limit: int | None = None,
+        request_refill: float = 5.0,
+        attachments: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tokens = set(tokens)
         self.users = dict(users or {})
@@ -220,6 +272,11 @@ class FakeNtfy:
         self.min_delay = min_delay
         self.max_delay = max_delay
         self.auth_failure_limit = auth_failure_limit
+        self.attachments = attachments
+        self.clock = clock
+        # One address (127.0.0.1) for every client, so one bucket each, as ntfy keeps per visitor IP.
+        self._auth_bucket = _Bucket(auth_failure_limit, auth_failure_refill, clock) if auth_failure_limit else None
+        self._request_bucket = _Bucket(request_limit, request_refill, clock) if request_limit else None
         self.port = 0
         self._lock = threading.Lock()
         # Held answers (slow) wait on this; slow(0) and down() wake them.
@@ -296,11 +353,21 @@ class FakeNtfy:
         with self._lock:
             self._state.failure = None
 
-    def slow(self, seconds: float) -> None:
-        """Hold every answer for ``seconds`` (0 to stop); down() and stop() release held answers at once."""
+    def slow(self, seconds: float, *, after_store: bool = False) -> None:
+        """Hold every answer for ``seconds`` (0 to stop); down() and stop() release held answers at once.
+
+        ``after_store``: the message is stored first and only its answer is held, like a real server whose
+        answer is slow or lost on the way back (the client's read timeout then hides a delivered message)."""
         with self._changed:
             self._state.delay = seconds
+            self._state.delay_after_store = after_store
             self._changed.notify_all()  # with 0, held answers go out now
+
+    def cut_answers(self, times: int = 1) -> None:
+        """For the next ``times`` requests: handle them (a publish is stored), then close the connection halfway
+        through the answer, as a proxy or a dying server does."""
+        with self._lock:
+            self._state.cuts = times
 
     # --- what the tests read ---
 
@@ -339,14 +406,32 @@ class FakeNtfy:
             self._state.log.append(Recorded(h.command, parts.path, query, headers, body))
             self._changed.notify_all()
             delay = self._state.delay
+            after_store = self._state.delay_after_store
             failure = self._take_failure()
-        if delay > 0:
+            cut = self._state.cuts > 0
+            if cut:
+                self._state.cuts -= 1
+
+        def hold() -> bool:
             with self._changed:
                 self._changed.wait_for(lambda: self._state.delay <= 0 or h.server is not self._server, delay)
-                if h.server is not self._server:
-                    return  # the server went down while this answer was held: the connection is already cut
+                return h.server is self._server  # False: the server went down; the connection is already cut
+
+        if delay > 0 and not after_store and not hold():
+            return
         status, payload, content_type = self._answer(failure, h.command, parts.path, query, headers, body)
+        if delay > 0 and after_store and not hold():
+            return
         data = payload.encode("utf-8")
+        if cut:
+            # The headers and half the body, then the connection closes: the client never gets the whole id.
+            head = f"HTTP/1.0 {status} OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(data)}\r\n\r\n"
+            h.wfile.write(head.encode("latin-1") + data[: len(data) // 2])
+            h.wfile.flush()
+            h.close_connection = True
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_RDWR)
+            return
         h.send_response(status)
         h.send_header("Content-Type", content_type)
         h.send_header("Content-Length", str(len(data)))
@@ -399,6 +484,10 @@ class FakeNtfy:
         identity = self._authenticate(headers, query)
         if method in ("GET", "HEAD") and path == "/v1/health":
             return 200, json.dumps({"healthy": True}) + "\n"
+        with self._lock:
+            limited = self._request_bucket is not None and not self._request_bucket.take()
+        if limited:
+            raise NtfyHTTPError(42901)
         if method in ("POST", "PUT") and path == "/":
             return 200, self._publish_json(identity, body)
         segments = path.strip("/").split("/")
@@ -418,31 +507,38 @@ class FakeNtfy:
 
     def _authenticate(self, headers: dict[str, str], query: dict[str, str]) -> str | None:
         """The identity (user name or token) of the request, None for anonymous; 401/429 for bad credentials."""
-        value = headers.get("authorization")
-        if value is None and "auth" in query:
+        if not (self.tokens or self.users):
+            return None  # maybeAuthenticate: without auth configured, credentials are not even read
+        # readAuthHeader: the query parameter (base64url of the whole value, no padding) wins over the header.
+        value = headers.get("authorization", "").strip()
+        raw = query.get("authorization") or query.get("auth") or ""
+        if raw:
             try:
-                raw = query["auth"]
-                value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                raise self._auth_failure() from None
-        if value is None:
+                value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8").strip()
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                raise NtfyHTTPError(40101) from None
+        # supportedAuthHeader: anything but "basic ..." / "bearer ..." (any case) is no credentials at all.
+        if not value.lower().startswith(("basic ", "bearer ")):
             return None
-        scheme, _, credential = value.partition(" ")
-        scheme = scheme.lower()
-        if scheme not in ("bearer", "basic"):
-            return None  # ntfy treats other schemes as no credentials at all
+        # The auth-failure limiter is checked before the credentials: right credentials can meet it too.
         with self._lock:
-            if self.auth_failure_limit is not None and self._state.auth_failures >= self.auth_failure_limit:
+            if self._auth_bucket is not None and not self._auth_bucket.allowed():
                 raise NtfyHTTPError(42909)
-        credential = credential.strip()
-        if scheme == "bearer":
+        # authenticate: the token form needs the exact prefix "Bearer"; anything else is parsed as basic auth.
+        if value.startswith("Bearer"):
+            credential = value.removeprefix("Bearer").strip()
             if credential in self.tokens:
                 return credential
             raise self._auth_failure()
+        scheme, _, credential = value.partition(" ")
+        if scheme.lower() != "basic":
+            raise self._auth_failure()  # "bearer tk_..." in lower case fails as basic auth
         try:
-            user, _, password = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")
+            user, sep, password = base64.b64decode(credential.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise self._auth_failure() from None
+        if not sep:
+            raise self._auth_failure()
         if not user and password in self.tokens:
             return password  # basic auth with an empty user carries a token
         if user and user in self.users and self.users[user] == password:
@@ -452,6 +548,8 @@ class FakeNtfy:
     def _auth_failure(self) -> NtfyHTTPError:
         with self._lock:
             self._state.auth_failures += 1
+            if self._auth_bucket is not None:
+                self._auth_bucket.take()
         return NtfyHTTPError(40101)
 
     def _authorize(self, identity: str | None, topic: str) -> None:
@@ -465,7 +563,7 @@ class FakeNtfy:
     # --- publishing ---
 
     def _publish_json(self, identity: str | None, body: bytes) -> str:
-        if len(body) > 2 * self.message_size_limit:
+        if len(body) >= 2 * self.message_size_limit:  # Peek(limit): reaching the limit is too large
             raise NtfyHTTPError(41303)
         try:
             data = json.loads(body.decode("utf-8"))
@@ -483,12 +581,14 @@ class FakeNtfy:
         priority = data.get("priority") or 0
         if not 0 <= priority <= 5:
             raise NtfyHTTPError(40007)
+        # transformBodyJSON turns the JSON into a body and headers: tags are joined with "," and split again.
+        tags = ",".join(data.get("tags") or [])
         return self._store(
             topic=topic,
-            text=data.get("message") or "",
+            text=(data.get("message") or "").encode("utf-8"),
             title=data.get("title") or "",
             priority=priority,
-            tags=[t for t in data.get("tags") or [] if t],
+            tags=[t.strip() for t in tags.split(",") if t.strip()],
             click=data.get("click") or "",
             icon=data.get("icon") or "",
             attach=data.get("attach") or "",
@@ -539,13 +639,7 @@ class FakeNtfy:
                     return query[name.lower()]
             return ""
 
-        if len(body) > self.message_size_limit:
-            raise NtfyHTTPError(40014)  # would become an attachment
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise NtfyHTTPError(40014) from None  # binary bodies become attachments too
-        text = text or option("x-message", "message", "m")
+        text = body or option("x-message", "message", "m").encode("utf-8")
         raw_priority = option("x-priority", "priority", "prio", "p").strip().lower()
         if not raw_priority:
             priority = 0
@@ -576,7 +670,7 @@ class FakeNtfy:
         self,
         *,
         topic: str,
-        text: str,
+        text: bytes,
         title: str,
         priority: int,
         tags: list[str],
@@ -587,8 +681,19 @@ class FakeNtfy:
         delay: str,
         actions: list[dict[str, Any]],
     ) -> str:
-        if len(text.encode("utf-8")) > self.message_size_limit:
-            raise NtfyHTTPError(40014)
+        attachment: dict[str, Any] | None = None
+        try:
+            body = text.decode("utf-8")
+        except UnicodeDecodeError:
+            body = None
+        if body is None or len(text) >= self.message_size_limit:
+            # handlePublishBody: a body that reaches the peek limit or is not UTF-8 is an attachment.
+            if not self.attachments:
+                raise NtfyHTTPError(40014)
+            attachment = {"name": "attachment.txt", "type": "text/plain; charset=utf-8", "size": len(text)}
+            body = "You received a file: attachment.txt"
+        body = body.strip()  # handleBodyAsTextMessage trims
+        title = title.strip()
         if icon and not re.match(r"^https?://", icon):
             raise NtfyHTTPError(40021)
         if attach and not re.match(r"^https?://", attach):
@@ -604,7 +709,7 @@ class FakeNtfy:
         }
         if title:
             message["title"] = title
-        message["message"] = text or "triggered"
+        message["message"] = body or "triggered"
         if priority:
             message["priority"] = priority
         if tags:
@@ -617,6 +722,8 @@ class FakeNtfy:
             message["actions"] = self._parse_actions(actions)
         if attach:
             message["attachment"] = {"url": attach, "name": attach.rsplit("/", 1)[-1]}
+        elif attachment is not None:
+            message["attachment"] = {**attachment, "url": f"{self.url}/file/{message['id']}.txt"}
         if markdown:
             message["content_type"] = "text/markdown"
         with self._lock:

@@ -135,7 +135,10 @@ def test_run_once_dry_run_then_for_real(run_cli, push_env: FakeNtfy) -> None:  #
     assert "last slot:  none yet" in run_cli("status").output
 
     assert run_cli("run", "--once").exit_code == 0
-    assert run_cli("run", "--once").exit_code == 0  # the same slot again: nothing new
+    again = run_cli("run", "--once")  # the same slot again: nothing new, and it says so
+    assert again.exit_code == 0
+    assert "The slot 2024-07-12T08:00 was already served" in again.output
+    assert "reminder notify now" in again.output
     [sent] = push_env.messages("study-reviews")
     assert sent["title"] == message["title"] and "D+4" in sent["message"]
     status = json.loads(run_cli("status", "--json").stdout)
@@ -157,6 +160,32 @@ def test_run_once_keeps_a_transient_failure_for_the_next_run(run_cli, push_env: 
     with freeze_time("2024-07-12 00:10:00"):
         assert run_cli("run", "--once").exit_code == 0
     assert len(push_env.messages("study-reviews")) == 1
+
+
+@freeze_time("2024-07-12 00:00:00")
+def test_notify_now_pushes_what_is_due_now_once_outside_the_slots(run_cli, push_env: FakeNtfy) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("run", "--once").exit_code == 0  # the slot is served while nothing is due
+    run_cli(*SEED)  # a note added after the slot
+    assert "already served" in run_cli("run", "--once").output
+    assert push_env.messages("study-reviews") == []
+
+    now = run_cli("notify", "now")
+
+    assert now.exit_code == 0, now.output
+    [sent] = push_env.messages("study-reviews")
+    assert "Sent what is due now" in now.output and sent["id"] in now.output
+    assert "D+4" in sent["message"]
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert status["pending"] == [] and status["last_sent"]["id"] == sent["id"]
+    assert run_cli("run", "--once").exit_code == 0  # the outbox row is not sent again
+    assert len(push_env.messages("study-reviews")) == 1
+
+
+@freeze_time("2024-07-12 00:00:00")
+def test_notify_now_with_nothing_due_sends_nothing(run_cli, push_env: FakeNtfy) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("notify", "now")
+    assert result.exit_code == 0 and "Nothing is due now" in result.output
+    assert push_env.requests == []
 
 
 # --- the service in a real process -----------------------------------------------------------------------------
@@ -286,3 +315,40 @@ def test_the_idle_service_holds_neither_the_store_library_nor_the_yaml_parser(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# --- the vault sync before a slot -----------------------------------------------------------------------------
+
+
+def test_pre_slot_sync_logs_a_bug_with_its_traceback_and_an_expected_error_in_one_line(
+    run_cli, push_env: FakeNtfy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from reminder import vault
+    from reminder.cli import App
+    from reminder.cli.run import _vault_sync
+
+    vault_dir = tmp_path / "vault"
+    vault_dir.mkdir()
+    assert run_cli("vault", "add", str(vault_dir)).exit_code == 0
+    app = App({}, None)
+    sync = _vault_sync(app)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        return {}["a key nobody set"]  # a programming error
+
+    monkeypatch.setattr(vault, "sync_all", broken)
+    with caplog.at_level("INFO", logger="reminder.runner"):
+        sync(date(2024, 7, 12))
+    [bug] = [r for r in caplog.records if "event=sync" in r.getMessage()]
+    assert bug.exc_info is not None and bug.exc_info[0] is KeyError
+
+    caplog.clear()
+    vault_dir.rmdir()  # the vault folder is gone: an expected error
+    monkeypatch.undo()
+    with caplog.at_level("INFO", logger="reminder.runner"):
+        sync(date(2024, 7, 12))
+    app.close()
+    lines = [r for r in caplog.records if "event=sync" in r.getMessage()]
+    assert lines and all(r.exc_info is None for r in lines)

@@ -141,3 +141,14 @@ def test_image_entry_point_migrates_serves_health_and_stops_on_sigterm(
     with sqlite3.connect(data / "reminder.db") as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
         assert conn.execute("SELECT count(*) FROM slots").fetchone() == (1,)
+
+
+def test_the_wheel_ships_the_page_templates_and_their_stylesheet(installed_wheel: Path) -> None:
+    script = (
+        "from importlib import resources; from reminder import pages; "
+        "names = sorted(p.name for p in resources.files('reminder').joinpath('templates').iterdir()); "
+        "[pages._environment().get_template(n) for n in names if n.endswith('.html')]; print(' '.join(names))"
+    )
+    out = subprocess.run([str(installed_wheel / "bin" / "python"), "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["base.html", "message.html", "review.html", "style.css", "today.html"]

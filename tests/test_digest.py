@@ -153,8 +153,9 @@ def test_digest_fits_ntfy_limits_for_any_number_of_notes(count: int, title_kind:
     due = [note(i, TITLES[title_kind](i), days_late=i % 7) for i in range(count)]
     message = digest(due, language)
 
-    assert len(message["message"].encode("utf-8")) <= MESSAGE_LIMIT
-    assert len(encode_message(message)) <= JSON_BODY_LIMIT
+    # ntfy's own numbers: a text reaching 4096 bytes becomes an attachment, a body reaching 8192 is refused.
+    assert len(message["message"].encode("utf-8")) < 4096
+    assert len(encode_message(message)) < 8192
     validate_message(message)
     shown = note_lines(message)
     assert shown, "at least one note is always listed"
@@ -172,6 +173,35 @@ def test_digest_fits_ntfy_limits_for_any_number_of_notes(count: int, title_kind:
             assert len(title) <= TITLE_MAX
         if title_kind != "short":
             assert title.endswith("…")
+
+
+def test_a_digest_that_would_be_exactly_4096_bytes_drops_a_note(ntfy_server: FakeNtfy):
+    # 27 notes whose lines add up to exactly 4096 bytes: ntfy would turn that into "You received a file".
+    due = [note(i, f"노트 {i:02d} " + "가" * 29) for i in range(27)]
+    full = "\n".join(note_lines(digest([n]))[0] for n in due)
+    pad = 4096 - len(full.encode("utf-8"))  # 20 ASCII bytes, within the title length limit
+    due[-1] = note(26, due[-1].title + "a" * pad)
+    untrimmed = "\n".join(note_lines(digest([n]))[0] for n in due)
+    assert len(untrimmed.encode("utf-8")) == 4096
+    message = digest(due)
+    assert len(message["message"].encode("utf-8")) < 4096
+    assert len(note_lines(message)) < 27
+    assert message["message"].endswith(f"외 {27 - len(note_lines(message))}개")
+    with NtfyClient(ntfy_server.url) as client:
+        client.publish(message)
+    [stored] = ntfy_server.messages()
+    assert "attachment" not in stored and stored["message"] == message["message"].strip()
+
+
+def test_a_digest_whose_json_would_be_exactly_8192_bytes_drops_a_note():
+    # Backslashes and quotes double in JSON: the body limit cuts before the text limit.
+    due = [note(i, f"{i:02d}" + '"' * 90) for i in range(40)]
+    message = digest(due)
+    assert len(encode_message(message)) < 8192
+    shown = len(note_lines(message))
+    more = digest(due[: shown + 1])
+    assert len(note_lines(more)) == shown  # one more note would not have fitted
+    validate_message(message)
 
 
 def test_long_signed_action_urls_leave_less_room_and_the_json_limit_still_holds():

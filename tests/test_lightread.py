@@ -82,7 +82,7 @@ def test_list_and_show_read_the_same_views_as_the_store(tmp_path: Path) -> None:
         for ref in ("1", "5", "12", "33", "77", "note 004 한국어", "NOTE 099", "note 1%", "note_"):
             with store.read() as s:
                 try:
-                    view = notes.view_note(notes.resolve_note(s, ref), day, 30)
+                    view = notes.view_note(notes.resolve_note(s, ref), day, 30, with_history=True)
                 except notes.NoteError:
                     view = None  # the light path leaves the refusal to the store path
             assert note_from_sqlite_file(path, ref, day, 30) == view, ref

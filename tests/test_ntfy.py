@@ -23,6 +23,7 @@ from reminder.ntfy import (
     NtfyError,
     PermanentError,
     TransientError,
+    is_stored,
     validate_message,
 )
 
@@ -165,14 +166,119 @@ def test_anonymous_publish_to_a_protected_server_says_which_settings_to_set():
     assert "set ntfy_token, or ntfy_user and ntfy_password" in str(error)
 
 
-def test_too_many_auth_failures_is_a_permanent_auth_error():
+class _Ticks:
+    """An injectable monotonic clock for the fake server's limiters."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_too_many_auth_failures_from_this_address_is_transient_even_with_right_credentials():
+    ticks = _Ticks()
     wrong = NtfyAuth(token="tk_" + "x" * 29)
-    with FakeNtfy(tokens={TOKEN}, auth_failure_limit=2) as server, NtfyClient(server.url, wrong) as c:
-        first = [_failure(c, _message()).status for _ in range(2)]
-        error = _failure(c, _message())
+    with (
+        FakeNtfy(tokens={TOKEN}, auth_failure_limit=2, clock=ticks) as server,
+        NtfyClient(server.url, wrong) as bad,
+        NtfyClient(server.url, NtfyAuth(token=TOKEN)) as good,
+    ):
+        first = [_failure(bad, _message()).status for _ in range(2)]
+        # ntfy checks the limiter before the credentials: the right token behind the same address meets it.
+        error = _failure(good, _message())
+        ticks.now += 60  # the bucket refills one a minute
+        good.publish(_message())
     assert first == [401, 401]
-    assert isinstance(error, AuthError)
-    assert (error.status, error.code, error.transient) == (429, 42909, False)
+    assert not isinstance(error, AuthError)
+    assert (error.status, error.code, error.transient) == (429, 42909, True)
+    assert len(server.messages()) == 1
+
+
+def test_request_limiter_refills_on_the_servers_clock():
+    ticks = _Ticks()
+    with FakeNtfy(request_limit=2, request_refill=5, clock=ticks) as server, NtfyClient(server.url) as c:
+        c.publish(_message())
+        c.publish(_message())
+        error = _failure(c, _message())
+        ticks.now += 5
+        c.publish(_message())
+    assert (error.code, error.transient) == (42901, True)
+    assert len(server.messages()) == 3
+
+
+def test_query_auth_wins_over_the_header_and_bearer_needs_its_exact_prefix():
+    def auth_param(value: str) -> str:
+        return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+    with FakeNtfy(tokens={TOKEN}) as server:
+        url = f"{server.url}/{TOPIC}"
+        wrong_header = {"Authorization": "Bearer tk_" + "y" * 29}
+        for name in ("auth", "authorization"):
+            ok = requests.post(url, data="x", params={name: auth_param(f"Bearer {TOKEN}")}, headers=wrong_header)
+            assert ok.status_code == 200, name
+        lower = requests.post(url, data="x", headers={"Authorization": f"bearer {TOKEN}"}, timeout=5)
+        other_scheme = requests.post(url, data="x", headers={"Authorization": f"Token {TOKEN}"}, timeout=5)
+    assert lower.json()["code"] == 40101  # read as basic auth, which it is not
+    assert other_scheme.json()["code"] == 40301  # not credentials at all: anonymous, and the topic is protected
+
+
+def test_a_server_without_auth_ignores_credentials(ntfy_server: FakeNtfy):
+    reply = requests.post(
+        f"{ntfy_server.url}/{TOPIC}", data="x", headers={"Authorization": "Bearer tk_nonsense"}, timeout=5
+    )
+    assert reply.status_code == 200
+
+
+def test_the_server_trims_text_and_title_and_splits_tags_on_commas(ntfy_server: FakeNtfy, client: NtfyClient):
+    client.publish(_message(message="  안녕 \n", title=" 제목 ", tags=["a,b", " c "]))
+    client.publish(_message(message="   "))
+    first, empty = client.poll(TOPIC)
+    assert (first["message"], first["title"], first["tags"]) == ("안녕", "제목", ["a", "b", "c"])
+    assert empty["message"] == "triggered"
+    assert is_stored(_message(message="  안녕 \n", title=" 제목 ", tags=["a,b", " c "]), first)
+
+
+def test_a_message_reaching_4096_bytes_becomes_an_attachment(ntfy_server: FakeNtfy):
+    body = {"topic": TOPIC, "message": "가" * 1365 + "a"}  # exactly 4096 bytes
+    with pytest.raises(InvalidMessage, match="4096 bytes"):
+        validate_message(body)
+    raw = requests.post(ntfy_server.url, data=json.dumps(body, ensure_ascii=False).encode(), timeout=5)
+    assert raw.status_code == 200
+    [stored] = ntfy_server.messages()
+    assert stored["message"] == "You received a file: attachment.txt"
+    assert stored["attachment"]["name"] == "attachment.txt"
+    body["message"] = "가" * 1365  # 4095 bytes: still a message
+    validate_message(body)
+    requests.post(ntfy_server.url, data=json.dumps(body, ensure_ascii=False).encode(), timeout=5)
+    assert ntfy_server.messages()[-1]["message"] == "가" * 1365
+
+
+def test_a_json_body_of_exactly_8192_bytes_is_refused(ntfy_server: FakeNtfy):
+    body = {"topic": TOPIC, "message": "m", "title": ""}
+    body["title"] = "t" * (8192 - len(json.dumps(body, separators=(",", ":"))))
+    data = json.dumps(body, separators=(",", ":")).encode()
+    assert len(data) == 8192
+    with pytest.raises(InvalidMessage, match="as JSON"):
+        validate_message(body)
+    assert requests.post(ntfy_server.url, data=data, timeout=5).json()["code"] == 41303
+    body["title"] = body["title"][:-1]
+    validate_message(body)
+    assert requests.post(ntfy_server.url, data=json.dumps(body, separators=(",", ":")).encode()).status_code == 200
+
+
+def test_invalid_message_is_a_permanent_ntfy_error():
+    with pytest.raises(NtfyError) as info:
+        validate_message({"topic": "v1"})
+    assert isinstance(info.value, InvalidMessage) and not info.value.transient
+
+
+def test_an_unexpected_requests_failure_is_a_permanent_error(ntfy_server: FakeNtfy):
+    with NtfyClient(ntfy_server.url) as c:
+        # A header value requests refuses to send raises InvalidHeader, which no other branch names.
+        c._session.headers["X-Broken"] = "a\nb"
+        error = _failure(c, _message())
+    assert isinstance(error, PermanentError) and "InvalidHeader" in str(error)
 
 
 def test_auth_repr_and_client_repr_hide_secrets():
@@ -225,10 +331,15 @@ def test_server_with_smaller_limits_answers_413_and_400():
     with FakeNtfy(message_size_limit=1024) as server, NtfyClient(server.url) as c:
         with pytest.raises(PermanentError) as too_big:
             c.publish(_message(message="가" * 1000))  # 3000 bytes: the JSON body is over 2 x 1024
+        assert server.messages() == []
+    assert (too_big.value.status, too_big.value.code) == (413, 41303)
+
+
+def test_server_without_attachments_refuses_a_text_reaching_its_limit():
+    with FakeNtfy(message_size_limit=1024, attachments=False) as server, NtfyClient(server.url) as c:
         with pytest.raises(PermanentError) as attachment:
             c.publish(_message(message="a" * 1500))  # under the body limit, over the message limit
         assert server.messages() == []
-    assert (too_big.value.status, too_big.value.code) == (413, 41303)
     assert (attachment.value.status, attachment.value.code) == (400, 40014)
 
 
@@ -324,7 +435,9 @@ _INVALID = [
     pytest.param({"topic": "my topic"}, "not a valid ntfy topic", 40009, id="space-in-topic"),
     pytest.param({"topic": TOPIC + "\n"}, "not a valid ntfy topic", 40009, id="newline-in-topic"),
     pytest.param({"topic": "x" * 65}, "not a valid ntfy topic", 40009, id="long-topic"),
-    pytest.param({"message": "가" * 1366}, "4098 bytes", 40014, id="message-over-4096-bytes"),
+    pytest.param({"cache": False}, "'cache' must be text", 40024, id="cache-as-bool"),
+    pytest.param({"icon": "HTTPS://host/icon.png"}, "icon", 40021, id="icon-upper-case-scheme"),
+    pytest.param({"attach": "HTTP://host/f.txt"}, "attach", 40013, id="attach-upper-case-scheme"),
     pytest.param({"title": "😀" * 2100}, "as JSON", 41303, id="json-over-8192-bytes"),
     pytest.param({"priority": "4"}, "priority", 40024, id="priority-as-text"),
     pytest.param({"priority": True}, "priority", 40024, id="priority-as-bool"),

@@ -34,7 +34,8 @@ from reminder.config import Settings, load_settings
 from reminder.db import Store, open_store
 from reminder.db.models import Meta, Note, Slot
 from reminder.digest import build_digest
-from reminder.web import WebServer, health, start_server
+from reminder.server import WebServer, start_server
+from reminder.web import health
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW = datetime(2024, 7, 11, 9, 30, tzinfo=SEOUL)

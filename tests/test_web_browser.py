@@ -30,7 +30,7 @@ from freezegun import freeze_time
 from reminder import actions, notes
 from reminder.config import load_settings
 from reminder.db import Store
-from reminder.web import start_server
+from reminder.server import start_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -218,6 +218,13 @@ def add_note(store: Store, title: str, first: date, link: str | None = None) -> 
         ).id
 
 
+def korean_settings(db_url: str, tmp_path: Path) -> Any:
+    return load_settings(
+        environ={"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_LANGUAGE": "ko"},
+        config_path=tmp_path / "absent.toml",
+    )
+
+
 NOTES_JS = (
     "[...document.querySelectorAll('li.note')].map(li => "
     "({id: Number(li.dataset.noteId), title: li.querySelector('h2').textContent, text: li.innerText}))"
@@ -227,10 +234,7 @@ NOTES_JS = (
 def test_todays_page_in_chromium_lists_the_due_notes_and_its_done_button_works(
     browser: DevTools, store: Store, tmp_path: Path, db_url: str
 ) -> None:
-    settings = load_settings(
-        environ={"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_LANGUAGE": "ko"},
-        config_path=tmp_path / "absent.toml",
-    )
+    settings = korean_settings(db_url, tmp_path)
     with freeze_time(NOW):
         seed = add_note(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7), link="obsidian://open?vault=s&file=k8s")
         pods = add_note(store, "파드와 컨트롤러", date(2024, 7, 6))
@@ -272,3 +276,63 @@ def test_todays_page_in_chromium_lists_the_due_notes_and_its_done_button_works(
         }
         assert [d.note_id for d in notes.due_on(session, TODAY, 30)] == [pods]
     assert (ARTIFACTS / "today-page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_review_page_in_chromium_reveals_an_answer_and_good_leads_to_the_next_note(
+    browser: DevTools, store: Store, tmp_path: Path, db_url: str
+) -> None:
+    from sqlalchemy import update
+
+    from reminder.db.models import Note
+
+    settings = korean_settings(db_url, tmp_path)
+    cues = [
+        {"q": "쿠버네티스의 대표적인 오브젝트 4가지", "a": "1. **파드**: 컨테이너 집합\n2. **볼륨**: 영구 데이터"},
+        {"q": "kubectl apply 명령어의 역할은?", "a": "해당 오브젝트의 설정을 업데이트합니다."},
+    ]
+    with freeze_time(NOW):
+        pods = add_note(store, "파드와 컨트롤러", date(2024, 7, 6))
+        seed = add_note(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7), link="obsidian://open?vault=s&file=k8s")
+        with store.write() as session:
+            session.execute(
+                update(Note)
+                .where(Note.id == pods)
+                .values(cue_questions=json.dumps(cues, ensure_ascii=False), cue_summary="**핵심**: 파드가 기본 단위")
+            )
+        page_token = actions.sign(actions.secret_key(store, settings), "page", [], TODAY)
+        with start_server(store, settings, port=0) as server:
+            tab = Tab(browser)
+            tab.load(f"{server.url}/today/{page_token}")
+            tab.click(f"li.note[data-note-id='{pods}'] a.review")
+            browser.wait_event("Page.loadEventFired", tab.session)
+            assert tab.js("document.querySelector('h1').textContent") == "파드와 컨트롤러"
+            folded = tab.js(
+                "(() => { const d = document.querySelector('details'); "
+                "return [d.open, d.querySelector('.answer').checkVisibility()]; })()"
+            )
+            assert folded == [False, False]  # the answer is hidden until tapped
+            tab.screenshot(ARTIFACTS / "review-page.png")
+
+            tab.click("details summary")
+            shown = tab.js(
+                "(() => { const d = document.querySelector('details'); "
+                "return [d.open, d.querySelector('.answer').checkVisibility(), d.querySelector('.answer').innerText]; "
+                "})()"
+            )
+            assert shown[:2] == [True, True] and "파드: 컨테이너 집합" in shown[2]
+            labels = tab.js("[...document.querySelectorAll('button.rate')].map(b => b.innerText.replace('\\n', ' '))")
+            assert labels == ["다시 내일", "어려움 2일 후", "좋음 2일 후", "쉬움 2일 후"]  # D+7 is 07-13
+            assert tab.js("document.documentElement.scrollWidth") <= PHONE["width"]
+            tab.screenshot(ARTIFACTS / "review-page-answer.png")
+
+            tab.click("button.rate.good")
+            browser.wait_event("Page.loadEventFired", tab.session)
+            assert tab.js("document.querySelector('h1').textContent") == "Kubernetes 3.2 오브젝트"
+            assert "복습을 기록했습니다" in tab.js("document.body.innerText")
+            assert "/review/" in tab.js("location.pathname")
+            tab.screenshot(ARTIFACTS / "review-page-next.png")
+
+    with store.read() as session:
+        note = notes.resolve_note(session, str(pods))
+        assert [(e.rating, e.source) for e in note.events] == [("good", "phone"), ("good", "phone")]
+        assert [d.note_id for d in notes.due_on(session, TODAY, 30)] == [seed]

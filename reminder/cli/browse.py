@@ -73,7 +73,9 @@ def show(app: App, note: str, as_json: bool) -> None:
         from reminder import notes
 
         with app.store.read() as session:
-            view = notes.view_note(notes.resolve_note(session, note), today, app.settings.extra_every)
+            view = notes.view_note(
+                notes.resolve_note(session, note), today, app.settings.extra_every, with_history=True
+            )
     if as_json:
         echo_json(view.as_json())
         return
@@ -85,6 +87,7 @@ def show(app: App, note: str, as_json: bool) -> None:
         ("link", view.link),
         ("first study", view.first_studied_on.isoformat()),
         ("ladder", ",".join(map(str, view.ladder))),
+        ("scheduler", view.scheduler),
     ]
     lines = [f"#{view.id} {view.title}"]
     lines += [f"  {name + ':':<13}{value}" for name, value in fields if value]
@@ -107,6 +110,13 @@ def show(app: App, note: str, as_json: bool) -> None:
         lines.append(f"  {'next:':<13}{next_text(view, today)}")
     if view.snoozed_until and view.snoozed_until > today:
         lines.append(f"  {'snoozed:':<13}until {view.snoozed_until.isoformat()}")
+    if view.recall is not None:
+        lines.append(f"  {'recall:':<13}{view.recall:.0%} predicted today (FSRS)")
+    if view.history:
+        lines.append("  history:")
+        for item in view.history:
+            where = stage_text(item.stage, item.extra) if item.stage is not None else "-"
+            lines.append(f"    {item.reviewed_on.isoformat()}  {where:<12}{item.rating:<6} ({item.source})")
     lines.append(f"  {'long-term:':<13}{view.long_term_on.isoformat() if view.long_term_on else 'no'}")
     lines.append(f"  {'progress:':<13}{schedule.progress_bar(view.progress)}")
     if view.archived:

@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reminder import schedule
 from reminder.cli import UserError
@@ -46,6 +46,13 @@ def checked_option(option: str, parse: Callable[[str], T], value: str | None) ->
 
 def ladder_option(value: str | None) -> tuple[int, ...] | None:
     return checked_option("--ladder", parse_ladder, value)
+
+
+def fsrs_options(settings: Any) -> Any:
+    """The FSRS options a note gets from the settings (REMINDER_FSRS_RETENTION, REMINDER_FSRS_MAX_INTERVAL)."""
+    from reminder.notes import FsrsOptions
+
+    return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval)
 
 
 def stage_text(stage: int, extra: bool) -> str:

@@ -7,7 +7,7 @@ import click
 from reminder import notes, schedule
 from reminder.cli import App, pass_app
 from reminder.cli.browse import next_text
-from reminder.cli.common import ladder_option, parse_date, stage_text
+from reminder.cli.common import fsrs_options, ladder_option, parse_date, stage_text
 from reminder.cli.output import echo_json
 
 # --- add -------------------------------------------------------------------------------------------------------
@@ -22,6 +22,11 @@ from reminder.cli.output import echo_json
 @click.option("--level", help="How well it went (학습정도).")
 @click.option("--link", help="Where the note lives, e.g. obsidian://open?vault=...&file=...")
 @click.option("--ladder", metavar="DAYS", help="Stages for this note, e.g. 1,4,7,14 (default: the setting).")
+@click.option(
+    "--scheduler",
+    type=click.Choice(["ladder", "fsrs"]),
+    help="Scheduler of this note (default: REMINDER_SCHEDULER, else ladder).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new note as JSON.")
 @pass_app
 def add(
@@ -34,6 +39,7 @@ def add(
     level: str | None,
     link: str | None,
     ladder: str | None,
+    scheduler: str | None,
     as_json: bool,
 ) -> None:
     """Register a studied note; its reviews come due on the ladder's days after FIRST-STUDY."""
@@ -53,6 +59,8 @@ def add(
             pages=pages,
             level=level,
             link=link,
+            scheduler=scheduler or app.settings.scheduler,
+            fsrs=fsrs_options(app.settings),
         )
         view = notes.view_note(note, today, app.settings.extra_every)
     if as_json:
@@ -69,8 +77,15 @@ def add(
 @click.option("--stage", type=int, metavar="N", help="Tick just this stage (days), due or not.")
 @click.option("--on", "on", metavar="DATE", help="Day the review was done (default: today).")
 @click.option("--long-term", "long_term", is_flag=True, help="Also mark the note as in long-term memory.")
+@click.option(
+    "--rating",
+    type=click.Choice(["again", "hard", "good", "easy"]),
+    default="good",
+    show_default=True,
+    help="How well you remembered: again keeps the review open and brings the note back tomorrow.",
+)
 @pass_app
-def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool) -> None:
+def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool, rating: str) -> None:
     """Record a review: every due stage of NOTE, or just --stage N."""
     today = app.today()
     day = parse_date(on, "--on", today) if on else today
@@ -84,11 +99,16 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
             extra_every=app.settings.extra_every,
             stage=stage,
             long_term=long_term,
+            rating=rating,
+            source="cli",
         )
         notes.record_in_vault(session, target)
         view = notes.view_note(target, today, app.settings.extra_every)
     if result.already_done:
         click.echo(f"#{view.id} {view.title}: D+{stage} was already done.")
+        return
+    if result.again and result.next_due:
+        click.echo(f"#{view.id} {view.title}: again on {day.isoformat()}; back on {result.next_due.isoformat()}")
         return
     parts = [stage_text(s, extra) for s, extra in result.marked]
     if result.long_term:
@@ -132,6 +152,11 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
 @click.option("--level")
 @click.option("--link")
 @click.option("--ladder", metavar="DAYS", help="New stages for this note, e.g. 1,3,7,14,30.")
+@click.option(
+    "--scheduler",
+    type=click.Choice(["ladder", "fsrs"]),
+    help="Switch the scheduler; the note's review history is replayed into it.",
+)
 @pass_app
 def edit(
     app: App,
@@ -144,6 +169,7 @@ def edit(
     level: str | None,
     link: str | None,
     ladder: str | None,
+    scheduler: str | None,
 ) -> None:
     """Change a note's fields; an empty value ("") clears an optional field."""
     today = app.today()
@@ -159,6 +185,8 @@ def edit(
             title=title,
             first_studied_on=first,
             ladder=new_ladder,
+            scheduler=scheduler,
+            fsrs=fsrs_options(app.settings) if scheduler else None,
             subject=subject,
             source=source,
             pages=pages,

@@ -110,6 +110,32 @@ def notify_test(app: App) -> None:
     _send_test(app)
 
 
+@notify.command("now")
+@pass_app
+def notify_now(app: App) -> None:
+    """Push what is due now, once, outside the cron slots (through the outbox, with its retries)."""
+    from reminder.runner import SEND_TIMEOUTS
+
+    _require_push_settings(app)
+    _ = app.store
+    configure_logging()
+    with _client(app, connect_timeout=SEND_TIMEOUTS[0], read_timeout=SEND_TIMEOUTS[1]) as client:
+        runner = _runner(app, client)
+        outbox_id = runner.queue_now()
+        if outbox_id is None:
+            click.echo("Nothing is due now: nothing was sent.")
+            return
+        outcomes = {o.outbox_id: o for o in runner.dispatch()}
+    mine = outcomes.get(outbox_id)
+    if mine is not None and mine.status == "sent":
+        click.echo(f"Sent what is due now (message {outbox_id}, ntfy id {mine.ntfy_id}).")
+        return
+    error = mine.error if mine is not None else "not sent yet"
+    state = mine.status if mine is not None else "pending"
+    click.echo(f"Error: message {outbox_id} {state}: {error} (the service retries pending messages)", err=True)
+    sys.exit(1)
+
+
 # --- run -----------------------------------------------------------------------------------------------------
 
 
@@ -131,7 +157,7 @@ def _runner(app: App, client: Any) -> Any:
     from reminder.runner import Runner
 
     store, settings = app.store, app.settings
-    buttons = None
+    buttons = tap = None
     if settings.public_url:
         from reminder import actions
 
@@ -140,7 +166,10 @@ def _runner(app: App, client: Any) -> Any:
         def buttons(listed: Any, day: Any) -> list[dict[str, Any]]:
             return actions.digest_actions(settings.public_url, key, listed, language=settings.language, day=day)
 
-    return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons)
+        def tap(listed: Any, day: Any) -> str:
+            return actions.click_url(settings.public_url, key, listed, day=day)
+
+    return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons, click=tap)
 
 
 def _vault_sync(app: App) -> Any:
@@ -156,14 +185,20 @@ def _vault_sync(app: App) -> Any:
         with app.store.read() as session:
             if session.scalar(select(Vault.id).limit(1)) is None:
                 return  # no vault registered: do not load the YAML parser into a long-lived process for nothing
+        from sqlalchemy.exc import SQLAlchemyError
+
         from reminder import vault
+        from reminder.notes import NoteError
 
         try:
             reports = vault.sync_all(
                 app.store, today=day, ladder=app.settings.ladder, extra_every=app.settings.extra_every
             )
-        except Exception as exc:  # the digest matters more than the sync; the log says what went wrong
+        except (NoteError, OSError, SQLAlchemyError) as exc:  # expected: one line, and the digest still goes out
             log_event("sync", level=logging.ERROR, result="error", error=exc)
+            return
+        except Exception:  # a bug: the digest still matters more, but the log must show where it is
+            logging.getLogger("reminder.runner").exception("event=sync result=bug")
             return
         for name, report in reports.items():
             extra = {"error": report.error} if report.error else {}
@@ -180,6 +215,15 @@ def _vault_sync(app: App) -> Any:
             )
 
     return sync
+
+
+_NOT_CLAIMED = {
+    "already-claimed": "The slot {key} was already served: nothing new is queued for it "
+    "(use `reminder notify now` to push what is due now).",
+    "older-than-claimed": "The slot {key} is older than the newest slot already served (was the clock set back?): "
+    "it is not served again.",
+    "day-served": "The slot {key} falls on a day already served in another time zone: it is not served again.",
+}
 
 
 @click.command()
@@ -225,7 +269,9 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
             click.echo(json.dumps({"key": runner.last_key, "delay": delay.total_seconds()}))
             return
         if once:
-            runner.process_slot(runner.current_slot())
+            slot = runner.process_slot(runner.current_slot())
+            if not slot.claimed:
+                click.echo(_NOT_CLAIMED[slot.reason].format(key=slot.key))
             outcomes = runner.dispatch()
             bad = [o for o in outcomes if o.status != "sent"]
             for o in bad:
@@ -234,7 +280,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
         stop = stop_on_signals()
         server = None
         if serve_web:
-            from reminder.web import ServerError, start_server
+            from reminder.server import ServerError, start_server
 
             try:
                 server = start_server(app.store, app.settings, started_at=datetime.now(UTC))

@@ -21,7 +21,7 @@ log = logging.getLogger("reminder.web")
 @pass_app
 def serve(app: App, host: str | None, port: int | None) -> None:
     """Serve the notification buttons, today's page and /healthz (behind a reverse proxy for the phone)."""
-    from reminder.web import ServerError, start_server
+    from reminder.server import ServerError, start_server
 
     settings = app.settings
     check_cron(settings.cron)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reminder.config import mask_url
 from reminder.revision import HEAD, REVISIONS
+from reminder.sqlite_files import FOLDER_MODE, create_private_file, is_sqlite_file, make_private, read_only_uri
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -39,7 +40,7 @@ def _sqlite_path(url: str) -> Path | None:
 def _read_sqlite_revision(path: Path) -> str | None:
     """Read alembic_version without writing anything (read-only URI), so a newer file is left untouched."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from None
     try:
@@ -160,12 +161,7 @@ def open_store(url: str, *, auto_upgrade: bool | None = None, create_dirs: bool 
     except (ArgumentError, ValueError) as exc:
         raise StoreError(f"cannot open database {mask_url(url)}: {str(exc).splitlines()[0]}") from None
     if sqlite_path is not None:
-        if sqlite_path.exists():
-            check_revision(url, _read_sqlite_revision(sqlite_path))
-        elif create_dirs:
-            sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        elif not sqlite_path.parent.is_dir():
-            raise StoreError(f"cannot open database {mask_url(url)}: folder {sqlite_path.parent} does not exist")
+        _prepare_sqlite_file(url, sqlite_path, create_dirs=create_dirs)
     engine = create_store_engine(url)
     try:
         revision = _db_revision(engine)
@@ -182,5 +178,38 @@ def open_store(url: str, *, auto_upgrade: bool | None = None, create_dirs: bool 
             raise StoreError(f"database {mask_url(url)} {state}; run `reminder db upgrade` first")
         from reminder.db.migrate import upgrade
 
-        upgrade(engine)
+        try:
+            upgrade(engine)
+        except DBAPIError as exc:
+            engine.dispose()
+            raise StoreError(describe_db_error(url, exc)) from None
+    if sqlite_path is not None:
+        make_private(sqlite_path)  # the -wal and -shm files exist now
     return Store(engine)
+
+
+def _prepare_sqlite_file(url: str, path: Path, *, create_dirs: bool) -> None:
+    """Refuse a file that is not a database, check its schema, and make the files the owner's alone."""
+    try:
+        if path.exists():
+            if path.is_dir():
+                raise StoreError(f"cannot open database {mask_url(url)}: {path} is a folder")
+            if not is_sqlite_file(path):
+                raise StoreError(
+                    f"cannot open database {mask_url(url)}: {path} exists and is not an SQLite database "
+                    "(refusing to overwrite it)"
+                )
+            check_revision(url, _read_sqlite_revision(path))
+        else:
+            if create_dirs:
+                # The default data folder is reminder's own: nobody else needs to list it.
+                path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+                path.parent.chmod(FOLDER_MODE)
+            elif not path.parent.is_dir():
+                raise StoreError(f"cannot open database {mask_url(url)}: folder {path.parent} does not exist")
+            create_private_file(path)
+        if create_dirs and path.parent.stat().st_mode & 0o777 != FOLDER_MODE:
+            path.parent.chmod(FOLDER_MODE)  # a data folder made by an older version
+        make_private(path)
+    except OSError as exc:
+        raise StoreError(f"cannot open database {mask_url(url)}: {exc.strerror or exc}") from None

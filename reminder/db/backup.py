@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from reminder.config import mask_url
 from reminder.db import SQLITE_BUSY_TIMEOUT_MS, StoreError
+from reminder.sqlite_files import read_only_uri
 
 
 def _source_path(database_url: str) -> Path:
@@ -57,7 +58,7 @@ def _check_destination(source: Path, dest: Path, overwrite: bool) -> None:
 
 def _copy(source: Path, tmp: Path) -> None:
     # mode=ro: the backup must never write to the live store, not even by creating it when it vanished.
-    src = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    src = sqlite3.connect(read_only_uri(source), uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
     try:
         dst = sqlite3.connect(tmp)
         try:

@@ -10,6 +10,7 @@ import importlib.util
 from pathlib import Path
 
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from alembic import command
@@ -37,7 +38,24 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    """Upgrade the store. On SQLite the whole upgrade runs in one ``BEGIN IMMEDIATE`` transaction that first reads
+    the revision again: of several processes starting at once on a new store, one migrates and the others wait
+    on the write lock (busy timeout), then find the schema current and do nothing."""
+    if engine.dialect.name != "sqlite":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_write=True)  # reminder.db's "begin" hook issues BEGIN IMMEDIATE
+        with conn.begin():
+            current = MigrationContext.configure(conn).get_current_revision()
+            script = ScriptDirectory.from_config(alembic_config())
+            if current == script.as_revision_number(revision):
+                return
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn  # env.py runs inside this transaction
+            command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

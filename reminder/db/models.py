@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -81,9 +82,25 @@ class Note(Base):
     # three-way merge, so a flag changes in the store only when the learner changed it in the file, and a review
     # done on the phone is not undone by a file that still shows the old value.
     file_flags: Mapped[str | None] = mapped_column(Text)
+    # Which rule decides when the note is due next (reminder.schedulers): "ladder", "fsrs" or "sr". A server
+    # default, because the vault sync inserts notes with plain INSERTs that name only the columns it knows.
+    scheduler: Mapped[str] = mapped_column(String(10), default="ladder", server_default="ladder")
+    # That scheduler's state as JSON (the FSRS card, the SR plugin's due/interval/ease); None for the ladder, whose
+    # state is the review rows themselves.
+    scheduler_state: Mapped[str | None] = mapped_column(Text)
+    # The note's cue questions with their answers (JSON list of {"q", "a"}) and its summary, as the last sync read
+    # them from the file (reminder.cornell); None for notes added with the CLI.
+    cue_questions: Mapped[str | None] = mapped_column(Text)
+    cue_summary: Mapped[str | None] = mapped_column(Text)
 
     reviews: Mapped[list[Review]] = relationship(
         back_populates="note", cascade="all, delete-orphan", order_by="Review.offset", passive_deletes=True
+    )
+    events: Mapped[list[ReviewEvent]] = relationship(
+        back_populates="note",
+        cascade="all, delete-orphan",
+        order_by="(ReviewEvent.reviewed_on, ReviewEvent.id)",
+        passive_deletes=True,
     )
 
     __table_args__ = (
@@ -122,6 +139,30 @@ class Review(Base):
     )
 
 
+class ReviewEvent(Base):
+    """One review the learner did: the history every scheduler is derived from, never rewritten by a sync.
+
+    ``stage`` is the ladder stage or extra-review occurrence (days after the first study) the review answered,
+    with ``extra`` telling which; None for a review that answered no row (an FSRS review of a note whose ladder
+    flags are all ticked still names its occurrence, so None is rare).
+    """
+
+    __tablename__ = "review_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
+    stage: Mapped[int | None] = mapped_column(Integer)
+    extra: Mapped[bool] = mapped_column(Boolean, default=False)
+    rating: Mapped[str] = mapped_column(String(10))  # again, hard, good, easy
+    reviewed_on: Mapped[date] = mapped_column(Date)  # the learner's local day
+    source: Mapped[str] = mapped_column(String(10))  # cli, phone, vault, web
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    note: Mapped[Note] = relationship(back_populates="events")
+
+    __table_args__ = (Index("ix_review_events_note_id_reviewed_on", "note_id", "reviewed_on"),)
+
+
 class Slot(Base):
     """A cron slot claimed by a runner. The unique local key makes each scheduled day and time run once."""
 
@@ -129,12 +170,16 @@ class Slot(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Wall-clock time of the slot in the learner's zone, "2025-03-09T08:00" (no offset): the same local time
-    # yielded twice (DST fall-back) maps to one key.
-    local_key: Mapped[str] = mapped_column(String(32), unique=True)
+    # yielded twice (DST fall-back) maps to one key. With the zone (IANA name; NULL for slots claimed before it
+    # was recorded) it identifies the slot: 08:00 in Asia/Seoul and 08:00 in UTC are different instants.
+    local_key: Mapped[str] = mapped_column(String(32))
+    zone: Mapped[str | None] = mapped_column(String(64))
     scheduled_at: Mapped[datetime] = mapped_column(DateTime)
     claimed_at: Mapped[datetime] = mapped_column(DateTime)
     claimed_by: Mapped[str] = mapped_column(String(200))
     due_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("zone", "local_key"),)
 
 
 class Outbox(Base):
@@ -153,6 +198,9 @@ class Outbox(Base):
     ntfy_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # True once an attempt ended without an answer (read timeout, cut connection, crash mid-send): ntfy may hold
+    # the message, so the next attempt looks on the topic first. ntfy has no idempotency key.
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 

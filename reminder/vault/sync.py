@@ -14,9 +14,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from reminder import notes, schedule
 from reminder.config import format_ladder
+from reminder.cues import refresh_cues
 from reminder.db import Store
-from reminder.db.models import Note, Review, Vault
+from reminder.db.models import Note, Review, ReviewEvent, Vault
 from reminder.notes import NoteError, utcnow
+from reminder.srnote import refresh_sr
+from reminder.srnote import study_note as sr_study_note
 from reminder.vault.files import (
     _LIMITS,
     MAX_NOTE_BYTES,
@@ -89,6 +92,7 @@ _DETAIL_COLUMNS = (
     Note.ladder,
     Note.long_term_on,
 )
+_EVENT_COLUMNS = ("note_id", "stage", "extra", "rating", "reviewed_on", "source", "created_at")
 _FIELD_NAMES = ("title", "link", "first_studied_on", *_LIMITS)
 _NEW_NOTE_COLUMNS = (
     "title",
@@ -247,6 +251,8 @@ class _VaultSync:
             except OSError as exc:
                 self.skip(file, 1, f"cannot read the file: {exc.strerror}")
                 continue
+            if parsed is None:  # not a study note of the template; maybe one of the Spaced Repetition plugin
+                parsed = sr_study_note(file.rel, got.data, self.today)
             if parsed is None:
                 if row is not None and not row.archived:
                     not_notes.append(row.id)
@@ -281,6 +287,9 @@ class _VaultSync:
         self._reconcile_existing(existing)
         self._insert(added)
         self._archive([*not_notes, *(row.id for row in gone.values() if not row.archived)])
+        read = {w.file.rel: w.got.data for w in existing} | {f.rel: g.data for f, g, _ in added}
+        refresh_cues(self.session, self.vault.id, files, read)
+        refresh_sr(self.session, self.vault.id, read, self.extra_every, self.today)
         self.vault.synced_at = self.started
         self.session.flush()
         return self.report
@@ -536,6 +545,9 @@ class _VaultSync:
             if not parsed.long_term:
                 review_rows.append((note_id, extra, True, plan[1], None))
         out.insert(Review.__table__, ("note_id", "offset", "extra", "due_on", "done_on"), review_rows)
+        # A flag the file states ticked is a `good` review in the note's history, on the day it is done.
+        events = [(r[0], r[1], False, "good", r[4], "vault", now) for r in review_rows if r[4] is not None]
+        out.insert(ReviewEvent.__table__, _EVENT_COLUMNS, events)
         self.report.added += len(added)
 
     def _ids_of(self, paths: list[str]) -> dict[str, int]:

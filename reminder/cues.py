@@ -1,0 +1,92 @@
+"""Keeping each vault note's cue questions and summary in the store (parsed by reminder.cornell).
+
+The vault sync calls ``refresh_cues`` once per sync with the files it walked and the bytes of those it read; a
+note synced before the store kept questions (cue_questions NULL) is read once more to fill them in. Template
+placeholders are the lines of the vault's template notes: the files under a folder whose name contains
+"template" or "템플릿" (any case, "05 - Template" included), the convention the learner's vault follows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from reminder import cornell
+from reminder.db.models import Note
+
+MAX_BYTES = 1_000_000
+_CHUNK = 500
+
+
+class WalkedFile(Protocol):
+    rel: str
+    path: str
+
+
+def is_template_path(rel: str) -> bool:
+    folders = rel.split("/")[:-1]
+    return any("template" in part.casefold() or "템플릿" in part for part in folders)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > MAX_BYTES:
+        return None
+    return data.decode("utf-8", "replace")
+
+
+def placeholders_of(files: Iterable[WalkedFile]) -> frozenset[str]:
+    texts = [text for f in files if is_template_path(f.rel) and (text := _read_text(f.path)) is not None]
+    return cornell.template_lines(texts)
+
+
+def cue_columns(text: str, placeholders: frozenset[str]) -> dict[str, Any]:
+    parsed = cornell.parse(text, placeholders)
+    questions = json.dumps([c.as_json() for c in parsed.questions], ensure_ascii=False)
+    return {"b_questions": questions, "b_summary": parsed.summary or None}
+
+
+def refresh_cues(session: Session, vault_id: int, files: list[Any], read: Mapping[str, bytes]) -> None:
+    """Store the questions of every note file read in this sync (``read``: path -> bytes), and of notes that
+    have none stored yet."""
+    missing = set(
+        session.scalars(
+            select(Note.vault_path).where(
+                Note.vault_id == vault_id, Note.cue_questions.is_(None), Note.archived_at.is_(None)
+            )
+        )
+    )
+    by_rel = {f.rel: f for f in files}
+    todo: dict[str, str] = {rel: data.decode("utf-8", "replace") for rel, data in read.items()}
+    for rel in missing - set(todo):
+        if rel in by_rel and (text := _read_text(by_rel[rel].path)) is not None:
+            todo[rel] = text
+    if not todo:
+        return
+    placeholders = placeholders_of(files)
+    params = [{"b_path": rel, **cue_columns(text, placeholders)} for rel, text in todo.items()]
+    table = Note.__table__
+    stmt = (
+        update(table)
+        .where(table.c.vault_id == vault_id, table.c.vault_path == bindparam("b_path"))
+        .values(cue_questions=bindparam("b_questions"), cue_summary=bindparam("b_summary"))
+    )
+    for start in range(0, len(params), _CHUNK):
+        session.execute(stmt, params[start : start + _CHUNK])
+
+
+def note_cues(note: Note) -> tuple[list[cornell.Cue], str]:
+    """The stored questions and summary of a note (none for a note added with the CLI)."""
+    raw = json.loads(note.cue_questions) if note.cue_questions else []
+    return [cornell.Cue(item["q"], item.get("a", "")) for item in raw], note.cue_summary or ""
+
+
+__all__ = ["is_template_path", "note_cues", "placeholders_of", "refresh_cues"]

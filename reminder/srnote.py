@@ -1,0 +1,184 @@
+"""Notes of the Obsidian Spaced Repetition plugin: the ``sr-due``, ``sr-interval`` and ``sr-ease`` lines of their
+frontmatter, read and written byte-exact (only the three values change; key order, quotes, comments, line
+endings, BOM and body stay as they are). Pure, except ``write_back_sr``, which writes the note's file.
+
+The plugin writes the fields as ``sr-due: YYYY-MM-DD`` / ``sr-interval: N`` / ``sr-ease: N`` lines
+(st3v3nmw/obsidian-spaced-repetition, src/data-store-algorithm/data-store-in-note-algorithm-osr.ts,
+noteSetSchedule); the scheduling rule itself is reminder.schedulers.Sr.
+
+An SR note carries no first-study date; the store takes the last review the plugin recorded (``sr-due`` minus
+``sr-interval``) in its place, and the note's schedule is the plugin's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from reminder.schedulers import SrState, parse_sr_due
+
+KEYS = ("sr-due", "sr-interval", "sr-ease")
+BOM = b"\xef\xbb\xbf"
+_OPEN = re.compile(rb"---[ \t]*\r?\n")
+_CLOSE = re.compile(rb"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
+# One field line at the top level of the frontmatter: the value is what stands between the colon's spaces and
+# the end of the line (an optional quote pair kept around it).
+_FIELD = re.compile(
+    rb"^(sr-due|sr-interval|sr-ease)[ \t]*:[ \t]*(['\"]?)([^'\"\r\n]*?)\2[ \t]*(?:#[^\r\n]*)?\r?$", re.M
+)
+
+
+def _frontmatter_span(data: bytes) -> tuple[int, int] | None:
+    start = 3 if data.startswith(BOM) else 0
+    opening = _OPEN.match(data, start)
+    if opening is None:
+        return None
+    closing = _CLOSE.search(data, opening.end())
+    if closing is None:
+        return None
+    return opening.end(), closing.start()
+
+
+def _fields(data: bytes) -> dict[str, re.Match[bytes]]:
+    span = _frontmatter_span(data)
+    if span is None:
+        return {}
+    found: dict[str, re.Match[bytes]] = {}
+    for match in _FIELD.finditer(data, span[0], span[1]):
+        found.setdefault(match.group(1).decode("ascii"), match)
+    return found
+
+
+def read_sr(data: bytes) -> SrState | None:
+    """The note's SR schedule, or None when it does not carry all three fields (or one cannot be read)."""
+    found = _fields(data)
+    if set(found) != set(KEYS):
+        return None
+    try:
+        due = parse_sr_due(found["sr-due"].group(3).decode("utf-8"))
+        # The plugin reads both with parseFloat and stores the interval rounded (RepItemScheduleInfoOsr).
+        interval = round(float(found["sr-interval"].group(3)))
+        ease = round(float(found["sr-ease"].group(3)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if interval < 0 or ease <= 0:
+        return None
+    return SrState(due=due, interval=interval, ease=ease)
+
+
+def with_sr(data: bytes, state: SrState) -> bytes:
+    """``data`` with the three values set to ``state``'s, every other byte unchanged."""
+    found = _fields(data)
+    if set(found) != set(KEYS):
+        raise ValueError("the note does not carry sr-due, sr-interval and sr-ease")
+    values = state.fields()
+    out = data
+    # From the end, so earlier offsets stay valid.
+    for key in sorted(found, key=lambda k: found[k].start(3), reverse=True):
+        match = found[key]
+        out = out[: match.start(3)] + values[key].encode("ascii") + out[match.end(3) :]
+    return out
+
+
+def first_study_of(state: SrState, today: date) -> date:
+    """The day the store takes as an SR note's first study: its last review (never after today)."""
+    return min(state.due - timedelta(days=state.interval), today)
+
+
+def study_note(rel_path: str, data: bytes, today: date) -> Any:
+    """An SR note as the vault sync's ParsedNote (no flags, no fields but the title), or None."""
+    state = read_sr(data)
+    if state is None:
+        return None
+    from reminder.vault_format import ParsedNote
+
+    name = rel_path.rsplit("/", 1)[-1]
+    return ParsedNote(
+        title=name[:-3] if name.lower().endswith(".md") else name,
+        first_studied_on=first_study_of(state, today),
+        subject=None,
+        source=None,
+        pages=None,
+        level=None,
+        stages={},
+        long_term=None,
+        content_hash=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def inferred_rating(old: SrState, new: SrState) -> str:
+    """The answer the plugin's own review must have been, from how it moved the ease (easy +20, hard -20)."""
+    if new.ease > old.ease:
+        return "easy"
+    if new.ease < old.ease or (new.ease == old.ease == 130 and new.interval < old.interval):
+        return "hard"
+    return "good"
+
+
+def write_back_sr(session: Any, note: Any) -> bool:
+    """Write the note's SR fields into its file when its vault has write-back. True when written."""
+    from reminder.db.models import Vault
+    from reminder.schedulers import decode_state
+    from reminder.vault.files import _read, _replace_if_unchanged
+
+    if note.scheduler != "sr" or not note.scheduler_state or note.vault_id is None or note.vault_path is None:
+        return False
+    vault = session.get(Vault, note.vault_id)
+    if vault is None or not vault.write_back:
+        return False
+    state = decode_state(note.scheduler_state)
+    assert isinstance(state, SrState)
+    root = os.path.realpath(vault.path)
+    path = os.path.join(root, *note.vault_path.split("/"))
+    if not os.path.realpath(path).startswith(root + os.sep):
+        return False
+    for _attempt in range(3):
+        try:
+            got = _read(path)
+            if read_sr(got.data) == state:
+                return False
+            written, now = _replace_if_unchanged(path, got, with_sr(got.data, state), dry_run=False)
+        except (OSError, ValueError):
+            return False
+        if written:
+            if got.sha256 == note.content_hash:
+                note.file_size, note.file_mtime_ns, note.content_hash = now.size, now.mtime_ns, now.sha256
+            session.flush()
+            return True
+    return False
+
+
+def refresh_sr(session: Any, vault_id: int, read: dict[str, bytes], extra_every: int, today: date) -> None:
+    """After a sync read these files: an SR note takes the schedule its file states (the plugin may have
+    reviewed it in Obsidian; that review joins the history, its rating inferred from the ease)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from reminder import notes
+    from reminder.db.models import Note
+    from reminder.schedulers import decode_state
+
+    states = {rel: state for rel, data in read.items() if (state := read_sr(data)) is not None}
+    if not states:
+        return
+    stmt = (
+        select(Note)
+        .where(Note.vault_id == vault_id, Note.vault_path.in_(list(states)))
+        .options(selectinload(Note.reviews), selectinload(Note.events))
+    )
+    for note in session.scalars(stmt):
+        state = states[note.vault_path]
+        old = decode_state(note.scheduler_state) if note.scheduler == "sr" and note.scheduler_state else None
+        if old == state:
+            continue
+        if isinstance(old, SrState) and state.due > old.due:
+            day = min(first_study_of(state, today), today)
+            notes.record_event(
+                note, stage=None, extra=True, rating=inferred_rating(old, state), day=day, source="vault"
+            )
+        notes.set_scheduler(note, "sr", extra_every=extra_every, sr=state)
+        note.updated_at = notes.utcnow()
+    session.flush()
