@@ -25,6 +25,9 @@ from urllib.parse import urlsplit
 APP_NAME = "reminder"
 ENV_PREFIX = "REMINDER_"
 DEFAULT_LADDER = (1, 4, 7, 14)
+# One limit for every ladder stage, whichever way it comes in (--ladder, REMINDER_LADDER, the config file, edit):
+# about ten years, far beyond any review plan, and small enough that a due date never leaves the calendar.
+LADDER_MAX_DAYS = 3650
 # ntfy's topic rule, and the names its web app reserves for itself (ntfy server.go).
 TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
 RESERVED_TOPICS = frozenset(
@@ -49,8 +52,10 @@ def parse_ladder(value: Any) -> tuple[int, ...]:
         raise ValueError("a ladder needs at least one stage, e.g. 1,4,7,14")
     days: list[int] = []
     for part in parts:
-        if not part.isdigit() or int(part) <= 0:
+        if not (part.isascii() and part.isdigit()) or int(part) <= 0:
             raise ValueError(f"{part!r} is not a positive whole number of days (e.g. 1,4,7,14)")
+        if int(part) > LADDER_MAX_DAYS:
+            raise ValueError(f"{part} days is beyond the longest stage, {LADDER_MAX_DAYS} days")
         days.append(int(part))
     if any(b <= a for a, b in itertools.pairwise(days)):
         raise ValueError(f"stages must be strictly increasing: {','.join(map(str, days))}")
@@ -153,6 +158,18 @@ def _retention(value: Any) -> float:
     return number
 
 
+def parse_fsrs_parameters(value: Any) -> tuple[float, ...]:
+    """FSRS-6's 21 model weights, as `reminder fsrs optimize` prints them: "0.212,1.2931,..."."""
+    parts = value if isinstance(value, list | tuple) else str(value).split(",")
+    try:
+        numbers = tuple(float(str(p).strip()) for p in parts if str(p).strip())
+    except ValueError:
+        raise ValueError("FSRS parameters are 21 comma-separated numbers") from None
+    if len(numbers) != 21:
+        raise ValueError(f"FSRS parameters are 21 numbers, not {len(numbers)}")
+    return numbers
+
+
 def _text(value: Any) -> str:
     return str(value).strip()
 
@@ -230,6 +247,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scheduler", parse_scheduler, "ladder", "scheduler of new notes: ladder or fsrs"),
     Setting("fsrs_retention", _retention, 0.9, "FSRS: share of reviews to recall (desired retention)"),
     Setting("fsrs_max_interval", _positive_int, 365, "FSRS: longest interval in days"),
+    Setting("fsrs_parameters", parse_fsrs_parameters, None, "FSRS: your fitted weights (reminder fsrs optimize)"),
     Setting("ntfy_server", parse_http_url, "https://ntfy.sh", "ntfy server to publish to"),
     Setting("ntfy_topic", parse_topic, None, "ntfy topic the phone subscribes to"),
     Setting("ntfy_token", _text, None, "ntfy access token (tk_...)", secret=True),
@@ -276,6 +294,8 @@ class Settings:
                 shown = mask_url(value)
             elif s.name == "ladder":
                 shown = format_ladder(value)
+            elif s.name == "fsrs_parameters":
+                shown = ",".join(f"{v:g}" for v in value)
             elif isinstance(value, tuple):
                 shown = ",".join(value)
             else:
@@ -300,15 +320,28 @@ class Settings:
 
 
 def mask_url(url: str) -> str:
-    """Hide the password of a URL such as postgresql://user:secret@host/db."""
-    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
+    """Hide the password of a URL such as postgresql://user:secret@host/db, parsed as SQLAlchemy parses the
+    store's URL (a password may hold "/" or ":"). A text that is not such a URL loses everything between "://"
+    and the last "@" it holds, so nothing that could be a password survives."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        return re.sub(r"://[^\s]*@", "://***@", url)
+    if parsed.password is None:
+        return url
+    return parsed.render_as_string(hide_password=True)
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path, *, must_exist: bool = False) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
+        if must_exist:  # named on the command line: a typo must not silently mean "no config"
+            raise ConfigError(f"config file {path} does not exist") from None
         return {}
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
@@ -324,6 +357,8 @@ def load_settings(
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     config_path: str | Path | None = None,
+    *,
+    config_must_exist: bool = False,
 ) -> Settings:
     """Resolve every setting. ``flags`` holds command-line values (None means not given)."""
     environ = os.environ if environ is None else environ
@@ -331,7 +366,7 @@ def load_settings(
     if config_path is None:
         config_path = environ.get(ENV_PREFIX + "CONFIG") or default_config_path()
     path = Path(config_path).expanduser()
-    file_values = read_config_file(path)
+    file_values = read_config_file(path, must_exist=config_must_exist)
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -353,38 +388,52 @@ def load_settings(
     return Settings(values=values, sources=sources, config_path=path)
 
 
+CRON_NAMES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+
+
 def check_cron(expr: str) -> str:
-    """Validate a cron expression (croniter is imported only by the commands that need it)."""
+    """Validate a cron expression: five fields (minute hour day month weekday) or a name such as ``@daily``.
+    croniter also takes a sixth field (seconds, or a year), which turns '0 0 8 * * *' from "daily at 08:00" into
+    something else entirely, so any other number of fields is refused. (croniter is imported only by the
+    commands that need it.)"""
     from croniter import croniter
 
-    if not croniter.is_valid(expr):
-        raise ConfigError(f"cron: {expr!r} is not a valid cron expression (e.g. '0 8 * * *')")
+    fields = expr.split()
+    named = len(fields) == 1 and fields[0].lower() in CRON_NAMES
+    if not named and (len(fields) != 5 or not croniter.is_valid(expr)):
+        raise ConfigError(
+            f"cron: {expr!r} is not a valid cron expression: five fields (minute hour day month weekday, "
+            "e.g. '0 8 * * *') or a name such as @daily"
+        )
     return expr
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
 def save_config_values(path: Path, updates: Mapping[str, Any]) -> None:
-    """Merge ``updates`` into the TOML config file (created 0600: it may hold a token)."""
+    """Merge ``updates`` into the TOML config file (created 0600: it may hold a token). Each value is checked by
+    its setting's parser first, and the file is written by a TOML library, so what is saved reads back."""
+    import tomli_w
+
     unknown = sorted(set(updates) - set(SETTINGS_BY_NAME))
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r}")
+    for name, value in updates.items():
+        if value is None:
+            continue
+        try:
+            SETTINGS_BY_NAME[name].parse(value)
+            if isinstance(value, str) and not value.isprintable():
+                raise ValueError("holds a control character")
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
     data = read_config_file(path)
     data.update(updates)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# reminder settings; REMINDER_* environment variables and flags override these.\n"]
-    lines += [f"{key} = {_toml_value(data[key])}\n" for key in sorted(data) if data[key] is not None]
+    kept = {key: list(data[key]) if isinstance(data[key], tuple) else data[key] for key in sorted(data)}
+    text = "# reminder settings; REMINDER_* environment variables and flags override these.\n" + tomli_w.dumps(
+        {key: value for key, value in kept.items() if value is not None}
+    )
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.writelines(lines)
+        fh.write(text)
     os.replace(tmp, path)

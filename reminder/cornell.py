@@ -15,7 +15,6 @@ Not questions (template placeholders and filler):
 from __future__ import annotations
 
 import re
-import textwrap
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,10 +24,13 @@ SUMMARY_HEADINGS = ("핵심 요약", "핵심요약", "요약", "summary")
 STATUS_BEGIN = "<!-- reminder:status -->"
 STATUS_END = "<!-- /reminder:status -->"
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$")
+# A fence line or an ATX heading, at the start of a line.
+_MARKS = re.compile(r"(?:(```|~~~).*|(#{1,6})[ \t]+(.*?)[ \t#]*)$")
+_LINE_MARK = re.compile(r"\n(?=#|```|~~~)")
 _TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])(?:\s+\[[ xX]\])?\s*")
 _JAMO = re.compile(r"^[\u1100-\u11ff\u3130-\u318f\s]+$")
+_TWO_LETTERS = re.compile(r"[^\W_].*?[^\W_]", re.S)
 # Notion exports a toggle heading as a list item "<title> 접기" ("fold"): with nothing under it, it is chrome.
 _TOGGLE_TITLE = re.compile(r"접기\s*$")
 
@@ -67,17 +69,15 @@ def template_lines(texts: Iterable[str]) -> frozenset[str]:
 def is_filler(text: str) -> bool:
     """Empty, only jamo (ㅇㅇ), or fewer than two letters (digits count as letters: "1." does not)."""
     text = text.strip()
-    if not text or _JAMO.match(text):
-        return True
-    letters = sum(1 for ch in text if ch.isalnum())
-    return letters < 2
+    return not text or bool(_JAMO.match(text)) or _TWO_LETTERS.search(text) is None
 
 
 def parse(text: str, placeholders: frozenset[str] = frozenset()) -> Cornell:
     """The cue questions (with answers) and the summary of a note's Markdown text."""
-    lines = _body(text).splitlines()
-    cue_lines = _section(lines, CUE_HEADINGS)
-    summary_lines = _section(lines, SUMMARY_HEADINGS)
+    body = _body(text)
+    headings = _headings(body)
+    cue_lines = _section(body, headings, CUE_HEADINGS)
+    summary_lines = _section(body, headings, SUMMARY_HEADINGS)
     questions = tuple(
         Cue(title, answer)
         for title, answer in _items(cue_lines or [], placeholders)
@@ -88,12 +88,16 @@ def parse(text: str, placeholders: frozenset[str] = frozenset()) -> Cornell:
 
 def _body(text: str) -> str:
     """The text without a BOM, frontmatter and the service's status block; newlines as \\n."""
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.lstrip("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
         if end != -1:
             nl = text.find("\n", end + 4)
             text = text[nl + 1 :] if nl != -1 else ""
+    if STATUS_BEGIN not in text:
+        return text
     out: list[str] = []
     inside = False
     for line in text.split("\n"):
@@ -112,29 +116,38 @@ def _heading_name(title: str) -> str:
     return unicodedata.normalize("NFC", re.sub(r"[*_:`]", "", title)).strip().casefold()
 
 
-def _section(lines: list[str], names: tuple[str, ...]) -> list[str] | None:
-    """The lines under the first heading named one of ``names``, to the next heading of its level or higher
-    (headings inside fenced code blocks are code)."""
+def _headings(text: str) -> list[tuple[int, int, int, str]]:
+    """(start, end, level, name) of every heading line, in order; headings inside fenced code blocks are code.
+
+    Only lines that start with ``#``, ``` or ``~~~`` matter (a line indented in a list is an item's content, where
+    a heading cannot start), and they are found in one scan: a sync parses every changed note, and a Python
+    step per line would cost more than reading the file.
+    """
+    starts = [0] if text[:1] in ("#", "`", "~") else []
+    starts += [m.end() for m in _LINE_MARK.finditer(text)]
+    found: list[tuple[int, int, int, str]] = []
     fence: str | None = None
-    start: int | None = None
-    level = 0
-    for index, line in enumerate(lines):
-        stripped = line.lstrip()
-        if stripped.startswith(("```", "~~~")):
-            marker = stripped[:3]
+    for start in starts:
+        end = text.find("\n", start)
+        end = len(text) if end == -1 else end
+        match = _MARKS.match(text, start, end)
+        if match is None:
+            continue
+        marker = match.group(1)
+        if marker:
             fence = None if fence == marker else (marker if fence is None else fence)
-            continue
-        if fence is not None:
-            continue
-        match = _HEADING.match(line)
-        if not match:
-            continue
-        depth = len(match.group(1))
-        if start is not None and depth <= level:
-            return lines[start:index]
-        if start is None and _heading_name(match.group(2)) in names:
-            start, level = index + 1, depth
-    return lines[start:] if start is not None else None
+        elif fence is None:
+            found.append((start, end, len(match.group(2)), _heading_name(match.group(3))))
+    return found
+
+
+def _section(text: str, headings: list[tuple[int, int, int, str]], names: tuple[str, ...]) -> list[str] | None:
+    """The lines under the first heading named one of ``names``, to the next heading of its level or higher."""
+    for position, (_start, end, level, name) in enumerate(headings):
+        if name in names:
+            stop = next((s for s, _e, depth, _n in headings[position + 1 :] if depth <= level), len(text))
+            return text[end:stop].split("\n")[1:]
+    return None
 
 
 def _items(lines: list[str], placeholders: frozenset[str]) -> list[tuple[str, str]]:
@@ -150,10 +163,17 @@ def _items(lines: list[str], placeholders: frozenset[str]) -> list[tuple[str, st
 
 
 def _answer(nested: list[str], placeholders: frozenset[str]) -> str:
-    text = textwrap.dedent("\n".join(line.expandtabs(4) for line in nested)).strip("\n")
-    lines = [line.rstrip() for line in text.splitlines()]
-    meaningful = [line for line in lines if line.strip()]
-    if not meaningful or all(_is_placeholder(normalise_line(line), placeholders) for line in meaningful):
+    lines = [line.expandtabs(4).rstrip() if "\t" in line else line.rstrip() for line in nested]
+    meaningful = [line for line in lines if line]
+    if not meaningful:
+        return ""
+    # Dedent by the common indent of the lines with text (what textwrap.dedent does, for spaces, faster).
+    indent = min(len(line) - len(line.lstrip(" ")) for line in meaningful)
+    lines = [line[indent:] for line in lines]
+    # A line long enough is text, not filler; only then may the template's lines be what the answer is made of.
+    if (placeholders or all(len(line) < 16 for line in meaningful)) and all(
+        _is_placeholder(line, placeholders) for line in meaningful
+    ):
         return ""
     return "\n".join(lines).strip("\n")
 
@@ -165,7 +185,10 @@ def _is_placeholder(title: str, placeholders: frozenset[str]) -> bool:
 
 def _summary(lines: list[str], placeholders: frozenset[str]) -> str:
     """The summary section's Markdown without placeholder items (an item that is a placeholder or an empty
-    Notion toggle title goes; what is nested under a placeholder title stays)."""
+    Notion toggle title goes; what is nested under a placeholder title stays) and without the template's own
+    lines (its instruction "학습내용을 몇문장으로 압축하여 정리한다." next to what the learner wrote)."""
+    if placeholders:
+        lines = [line for line in lines if normalise_line(line) not in placeholders or _TOP_ITEM.match(line)]
     items = _items(lines, placeholders)
     if not items:
         text = "\n".join(line.rstrip() for line in lines).strip("\n")

@@ -87,6 +87,3 @@ def note_cues(note: Note) -> tuple[list[cornell.Cue], str]:
     """The stored questions and summary of a note (none for a note added with the CLI)."""
     raw = json.loads(note.cue_questions) if note.cue_questions else []
     return [cornell.Cue(item["q"], item.get("a", "")) for item in raw], note.cue_summary or ""
-
-
-__all__ = ["is_template_path", "note_cues", "placeholders_of", "refresh_cues"]

@@ -22,7 +22,7 @@ from reminder.compiled_sql import QUERIES, REVISION
 from reminder.duelist import group_due
 from reminder.revision import HEAD
 from reminder.sqlite_files import read_only_uri
-from reminder.views import NoteError, NoteView, like_prefix, pick_note, views_from_rows
+from reminder.views import NoteError, NoteView, like_prefix, note_ref, pick_note, views_from_rows
 
 CONVERT: dict[str, Callable[[Any], Any]] = {
     "date": date.fromisoformat,
@@ -117,7 +117,7 @@ def list_from_sqlite_file(
 def note_from_sqlite_file(path: Path, ref: str, today: date, extra_every: int) -> NoteView | None:
     """The note ``ref`` names (an id or a title, as notes.resolve_note reads it); None also when it names none,
     or several, so that the store path gives its own error."""
-    ref = ref.strip()
+    ref = note_ref(ref)
     try:
         with connect(path) as conn:
             if ref.isdigit():

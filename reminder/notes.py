@@ -6,7 +6,7 @@ caller reads the clock once, in the learner's zone. The rules themselves live in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from reminder.config import format_ladder
 from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import group_due
 from reminder.views import NoteError as NoteError  # raised here, defined where the light path can raise it
-from reminder.views import NoteView, like_prefix, note_ladder, pick_note, views_from_rows
+from reminder.views import NoteView, like_prefix, note_ladder, note_ref, pick_note, views_from_rows
 from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
 
 TITLE_MAX = 500
@@ -32,8 +32,35 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+# The longest text each optional field takes, from its column: one definition for the CLI, the vault sync and
+# both databases (SQLite would store a longer one silently, PostgreSQL refuses it).
+FIELD_LIMITS = {name: Note.__table__.c[name].type.length for name in ("subject", "source", "pages", "level")}
+
+
+def check_text(name: str, value: str) -> str:
+    """``value`` if a database column can take it: valid Unicode (no lone surrogates, which is what undecodable
+    bytes in a command-line argument become) and no NUL."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NoteError(f"the {name} is not valid text (undecodable bytes?)") from None
+    if "\x00" in value:
+        raise NoteError(f"the {name} holds a NUL character")
+    return value
+
+
+def check_fields(fields: Mapping[str, str | None]) -> None:
+    """The optional text fields against FIELD_LIMITS (the link is unlimited text)."""
+    for name, value in fields.items():
+        if value:
+            check_text(name, value)
+            limit = FIELD_LIMITS.get(name)
+            if limit is not None and len(value) > limit:
+                raise NoteError(f"the {name} is longer than {limit} characters")
+
+
 def _clean_title(title: str) -> str:
-    title = " ".join(title.split())
+    title = " ".join(check_text("title", title).split())
     if not title:
         raise NoteError("the title is empty")
     if len(title) > TITLE_MAX:
@@ -79,13 +106,24 @@ def add_note(
     pages: str | None = None,
     level: str | None = None,
     link: str | None = None,
+    unique_title: bool = False,
     scheduler: str = "ladder",
     fsrs: FsrsOptions | None = None,
 ) -> Note:
+    """Register a note. ``unique_title``: refuse a title another active note has (case-insensitive), which would
+    make the title ambiguous as a NOTE argument from then on."""
     _check_first_study(first_studied_on, today)
+    check_fields({"subject": subject, "source": source, "pages": pages, "level": level, "link": link})
+    title = _clean_title(title)
+    if unique_title:
+        same = session.scalar(
+            select(Note.id).where(Note.archived_at.is_(None), func.lower(Note.title) == title.lower()).limit(1)
+        )
+        if same is not None:
+            raise NoteError(f"note #{same} already has the title {title!r} (use --allow-duplicate to add another)")
     now = utcnow()
     note = Note(
-        title=_clean_title(title),
+        title=title,
         first_studied_on=first_studied_on,
         ladder=format_ladder(tuple(ladder)),
         subject=subject or None,
@@ -120,7 +158,7 @@ def resolve_statements() -> tuple[Select, Select]:
 
 def resolve_note(session: Session, ref: str) -> Note:
     """A note by numeric id or by an unambiguous, case-insensitive title prefix (archived notes excluded)."""
-    ref = ref.strip()
+    ref = note_ref(ref)  # "#12", as list and show print it, is id 12
     if not ref:
         raise NoteError("no note given")
     options = [selectinload(Note.reviews), selectinload(Note.events)]
@@ -384,6 +422,26 @@ def set_scheduler(
     _place_pending(note, due, extra_every)
 
 
+def adopt_scheduler(
+    session: Session, *, created_since: datetime, scheduler: str, extra_every: int, fsrs: FsrsOptions | None = None
+) -> int:
+    """Give the vault notes a sync imported (created at or after ``created_since``) the scheduler new notes get
+    (REMINDER_SCHEDULER), as `reminder add` does; SR notes keep the plugin's. The number of notes switched."""
+    if scheduler == "ladder":
+        return 0
+    stmt = (
+        select(Note)
+        .where(Note.vault_id.is_not(None), Note.scheduler == "ladder", Note.created_at >= created_since)
+        .options(selectinload(Note.reviews), selectinload(Note.events))
+    )
+    count = 0
+    for note in session.scalars(stmt):
+        set_scheduler(note, scheduler, extra_every=extra_every, fsrs=fsrs)
+        count += 1
+    session.flush()
+    return count
+
+
 def _fsrs_options_of(note: Note) -> FsrsOptions:
     """The options an FSRS note was given (kept when it is replayed), or the defaults."""
     if note.scheduler == "fsrs" and note.scheduler_state:
@@ -573,6 +631,10 @@ def undo(session: Session, note: Note, *, stage: int | None = None, long_term: b
                 Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset))
             )
         changed = True
+    if changed and note.scheduler == "fsrs":
+        set_scheduler(note, "fsrs", extra_every=extra_every)  # the history without that review, replayed
+    elif changed and note.scheduler == "sr" and note.scheduler_state:
+        _place_pending(note, schedulers.Sr().due_on(schedulers.decode_state(note.scheduler_state)), extra_every)
     if changed:
         note.updated_at = utcnow()
         session.flush()
@@ -600,6 +662,7 @@ def edit_note(
         raise NoteError(f"cannot edit {sorted(unknown)[0]!r}")
     if title is not None:
         note.title = _clean_title(title)
+    check_fields(fields)
     for name, value in fields.items():
         if value is not None:
             setattr(note, name, value or None)
@@ -612,10 +675,16 @@ def edit_note(
             if offset not in have:
                 note.reviews.append(Review(offset=offset, extra=False, due_on=note.first_studied_on))
         note.ladder = format_ladder(ladder)
+        # The extra review follows the new ladder's last stage (or the last extra review done), not the old one's.
         pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
+        done_extra = [r.offset for r in note.reviews if r.extra and r.done_on is not None]
         first_extra = schedule.first_extra_offset(ladder, extra_every)
+        if done_extra:
+            first_extra = max(first_extra, max(done_extra) + extra_every)
         for review in pending_extra:
-            review.offset = max(review.offset, first_extra)
+            review.offset = first_extra
+        if not pending_extra and note.long_term_on is None:
+            note.reviews.append(Review(offset=first_extra, extra=True, due_on=note.first_studied_on))
     if first_studied_on is not None:
         _check_first_study(first_studied_on, today)
         note.first_studied_on = first_studied_on

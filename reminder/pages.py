@@ -112,7 +112,7 @@ def render_today(
         today=today,
         due=list(due),
         done_token=done_token,
-        review_token=review_token or done_token,
+        review_token=review_token,
         page_token=page_token,
         flash=flash if flash in ("done", "already", "rated") else None,
     )

@@ -307,8 +307,12 @@ class Runner:
             seen = self.client.poll(message["topic"], since=str(int(aware(since).timestamp()) - 5))
         except NtfyError:
             return None, False  # e.g. a write-only token: the resend may duplicate
+        matching = [str(item.get("id")) for item in seen if is_stored(message, item)]
+        if not matching:
+            return None, True
+        # A message another outbox row already owns (the same text sent twice on purpose) is not this one.
         with self.store.read() as session:
-            known = set(session.scalars(select(Outbox.ntfy_id).where(Outbox.ntfy_id.is_not(None))).all())
+            known = set(session.scalars(select(Outbox.ntfy_id).where(Outbox.ntfy_id.in_(matching))).all())
         for item in seen:
             if str(item.get("id")) not in known and is_stored(message, item):
                 return str(item.get("id")), True

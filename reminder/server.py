@@ -98,11 +98,11 @@ def start_server(
     free port (see ``.port``/``.url``)."""
     from waitress.server import create_server
 
-    from reminder.web import make_app
+    from reminder.web import make_app, secured, secured_channel_class
 
     host = settings.host if host is None else host
     port = settings.port if port is None else port
-    app = make_app(store, settings, started_at=started_at)
+    app = secured(make_app(store, settings, started_at=started_at), settings.public_url)
     socket_map: dict[int, Any] = {}
     try:
         server = create_server(
@@ -119,6 +119,13 @@ def start_server(
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
         raise ServerError(f"cannot listen on {host}:{port}: {reason}") from None
+    from waitress.server import BaseWSGIServer
+
+    # waitress's own error answers (400, 413...) carry the security headers too.
+    channel_class = secured_channel_class()
+    for listener in [server, *socket_map.values()]:
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = channel_class
     if hasattr(server, "effective_listen"):
         bound_host, bound_port = server.effective_listen[0]
     else:

@@ -21,6 +21,12 @@ class NoteError(ValueError):
     """A request the store cannot honour because of what the user asked (exit status 2, nothing changed)."""
 
 
+def note_ref(ref: str) -> str:
+    """A NOTE argument as the lookup reads it: trimmed, and "#12" (as list and show print ids) is id 12."""
+    ref = ref.strip()
+    return ref[1:] if ref.startswith("#") and ref[1:].isdigit() else ref
+
+
 def like_prefix(ref: str) -> str:
     """A LIKE pattern (escape character /) for the titles that start with ``ref``, its own % and _ literal."""
     return ref.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
@@ -167,6 +173,8 @@ def view_note(note: Any, today: date, extra_every: int, *, with_history: bool = 
             due_item = schedule.DueNote(
                 note.id, note.title, note.link, stage, is_extra, due_on, (today - due_on).days, pct
             )
+            if is_extra:
+                extra = StageView(stage, due_on, None)  # the occurrence due now, as `due` names it
         upcoming = sorted((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today)
         if upcoming:
             next_review = (upcoming[0][1], upcoming[0][2], upcoming[0][0])

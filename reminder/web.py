@@ -1,11 +1,13 @@
 """The phone's side of the service: action endpoints, today's page and /healthz, as a plain WSGI app.
 
-Served by waitress (a production WSGI server) in a daemon thread, so `reminder serve` and `reminder run --serve`
-share one implementation. Routes:
+Served by waitress (reminder.server) in a daemon thread, so `reminder serve` and `reminder run --serve` share
+one implementation; the HTML comes from reminder.pages (Jinja2 templates), the texts from reminder.texts. Routes:
 
     POST /a/done/<token>     mark the due stages of the token's notes done (a second press: "already done")
     POST /a/snooze/<token>   hold the token's notes until the day of the next cron slot on a later day
-    GET  /today/<token>      today's due notes, a done button each (plain HTML form, works without JS)
+    GET  /today/<token>      today's due notes, a done button and a review link each (plain HTML, no JS)
+    GET  /review/<token>     one due note: its cue questions, answers folded, and four rating buttons
+    POST /review/<token>     record the rating (form field ``rating``), then 303 to the next due note's page
     GET  /healthz            200 when the store answers and the last due slot ran, else 503 with the reason
 
 Nothing is listed or changed without a valid token. Tokens travel in the URL path, so this module never logs a
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from reminder import actions, notes
@@ -32,10 +34,7 @@ from reminder.config import check_cron
 from reminder.pages import CSP, render_message, render_review, render_today
 from reminder.schedulers import RATINGS
 from reminder.slots import local_key, next_slot, previous_slot
-from reminder.texts import TEXT, t
-
-# The catalogue's names as this module has always exported them.
-__all__ = ["CSP", "TEXT", "ReminderApp", "health", "make_app", "snooze_until"]
+from reminder.texts import t
 
 log = logging.getLogger(__name__)
 
@@ -485,3 +484,76 @@ def _route_name(environ: dict[str, Any]) -> str:
 def make_app(store: Any, settings: Any, *, started_at: datetime | None = None) -> ReminderApp:
     """The WSGI app. ``started_at`` (aware; default: now) is when the service started, for /healthz."""
     return ReminderApp(store, settings, started_at=started_at)
+
+
+# --- every answer: security headers, and no cross-site POST ----------------------------------------------------
+
+# What every answer carries, /healthz and waitress's own error pages included: the same headers as the pages.
+ALL_SECURITY_HEADERS = [*SECURITY_HEADERS, *HTML_HEADERS]
+
+
+def own_origins(environ: dict[str, Any], public_url: str | None) -> set[str]:
+    """The origins a browser may POST from: the public URL's, and the one the request itself was sent to."""
+    origins = set()
+    if public_url:
+        parts = urlsplit(public_url)
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    if host:
+        origins.add(f"{environ.get('wsgi.url_scheme', 'http')}://{host}".lower())
+    return origins
+
+
+def secured(app: Callable[..., Iterable[bytes]], public_url: str | None) -> Callable[..., Iterable[bytes]]:
+    """Wrap the WSGI app: add the security headers an answer lacks, and refuse a POST from a browser on another
+    site (a page elsewhere submitting the done form): one whose ``Origin`` is present and not the service's own.
+    The ntfy app's http buttons send no Origin, and neither does curl, so they are not affected.
+
+    Our own pages are served with ``Referrer-Policy: no-referrer``, under which a browser sends ``Origin: null``
+    even for a same-origin form; a browser that says ``Sec-Fetch-Site: same-origin`` is believed over it (the
+    header cannot be set by a page's script)."""
+
+    def cross_site(environ: dict[str, Any]) -> bool:
+        fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
+        if fetch_site is not None:
+            return fetch_site.strip().lower() not in ("same-origin", "none")
+        origin = environ.get("HTTP_ORIGIN")
+        return origin is not None and origin.strip().lower() not in own_origins(environ, public_url)
+
+    def wrapped(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD", "").upper() == "POST" and cross_site(environ):
+            body = json.dumps({"status": "error", "reason": "cross-origin request refused"}).encode()
+            start_response(
+                "403 Forbidden",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *ALL_SECURITY_HEADERS],
+            )
+            return [body]
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            have = {name.lower() for name, _ in headers}
+            extra = [(name, value) for name, value in ALL_SECURITY_HEADERS if name.lower() not in have]
+            return (
+                start_response(status, [*headers, *extra], exc_info)
+                if exc_info
+                else start_response(status, [*headers, *extra])
+            )
+
+        return app(environ, start)
+
+    return wrapped
+
+
+def secured_channel_class() -> type:
+    """waitress's connection class whose own error answers (400, 413, 431...) carry the security headers too."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class SecuredErrorTask(ErrorTask):
+        def execute(self) -> None:
+            self.response_headers.extend(ALL_SECURITY_HEADERS)
+            super().execute()
+
+    class SecuredChannel(HTTPChannel):
+        error_task_class = SecuredErrorTask
+
+    return SecuredChannel

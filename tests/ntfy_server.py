@@ -163,6 +163,7 @@ class _State:
     delay: float = 0.0
     delay_after_store: bool = False
     cuts: int = 0
+    in_flight: int = 0
     auth_failures: int = 0
     internal_errors: list[str] = field(default_factory=list)
 
@@ -245,6 +246,7 @@ class FakeNtfy:
     requests with credentials get 429 / 42909 until the bucket refills (one every ``auth_failure_refill``
     seconds of ``clock``). ``request_limit`` (burst, one more every ``request_refill`` s) answers 42901.
     ``attachments``: whether a text too large for a message becomes an attachment (True, as on ntfy.sh) or 40014.
+    ``write_only``: identities that may publish but not read (polling is 403 for them).
     """
 
     def __init__(
@@ -263,6 +265,7 @@ class FakeNtfy:
         request_refill: float = 5.0,
         attachments: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        write_only: Iterable[str] = (),
     ) -> None:
         self.tokens = set(tokens)
         self.users = dict(users or {})
@@ -273,6 +276,7 @@ class FakeNtfy:
         self.max_delay = max_delay
         self.auth_failure_limit = auth_failure_limit
         self.attachments = attachments
+        self.write_only = set(write_only)
         self.clock = clock
         # One address (127.0.0.1) for every client, so one bucket each, as ntfy keeps per visitor IP.
         self._auth_bucket = _Bucket(auth_failure_limit, auth_failure_refill, clock) if auth_failure_limit else None
@@ -376,6 +380,11 @@ class FakeNtfy:
         with self._lock:
             return list(self._state.log)
 
+    def wait_idle(self, timeout: float = 10) -> bool:
+        """Block until no request is being handled (held answers included): what was sent is stored by now."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._state.in_flight == 0, timeout)
+
     def wait_for_requests(self, count: int, timeout: float = 5) -> bool:
         """Block until ``count`` requests have arrived (True) or ``timeout`` seconds passed (False)."""
         with self._changed:
@@ -397,6 +406,16 @@ class FakeNtfy:
     # --- request handling ---
 
     def _handle(self, h: _Handler) -> None:
+        with self._changed:
+            self._state.in_flight += 1
+        try:
+            self._handle_one(h)
+        finally:
+            with self._changed:
+                self._state.in_flight -= 1
+                self._changed.notify_all()
+
+    def _handle_one(self, h: _Handler) -> None:
         parts = urlsplit(h.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         length = int(h.headers.get("Content-Length") or 0)
@@ -499,7 +518,7 @@ class FakeNtfy:
         if method in ("POST", "PUT") and len(segments) == 1:
             return 200, self._publish_plain(identity, topic, query, headers, body)
         if method in ("GET", "HEAD") and len(segments) == 2 and segments[1] == "json":
-            self._authorize(identity, topic)
+            self._authorize(identity, topic, read=True)
             return 200, "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in self._poll(topic, query))
         raise NtfyHTTPError(40401)
 
@@ -552,11 +571,13 @@ class FakeNtfy:
                 self._auth_bucket.take()
         return NtfyHTTPError(40101)
 
-    def _authorize(self, identity: str | None, topic: str) -> None:
+    def _authorize(self, identity: str | None, topic: str, *, read: bool = False) -> None:
         if identity is None:
             allowed = self.anonymous
         else:
             allowed = self.access is None or topic in self.access.get(identity, set())
+        if read and identity in self.write_only:
+            allowed = False  # ntfy's write-only permission: publish, but not subscribe or poll
         if not allowed:
             raise NtfyHTTPError(40301)
 

@@ -61,7 +61,6 @@ IMAGE_REPO = "localhost/reminder-ci"
 TIMEZONE = "Asia/Seoul"
 TOPIC = "study-reviews"
 TITLE = "쿠버네티스 3.2 오브젝트"
-NO_DIGEST_YET = "0 8 * * *"  # the default slot: the first container claims it before any note exists
 
 CONTAINERS_CONF = """\
 # Written by tests/test_container_image.py for its own podman calls only.
@@ -107,8 +106,8 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's process, but alive
+        pass
     return True
 
 
@@ -357,7 +356,10 @@ def test_built_image_runs_as_uid_10001_and_keeps_its_healthcheck(podman: Podman,
 
 
 def test_service_container_serves_delivers_stops_and_keeps_its_store(services: Services, ntfy_server: FakeNtfy) -> None:
-    first = services.start(NO_DIGEST_YET)
+    # The slot the second container will find due: one minute ago. The first one's slot is 12 hours away from it,
+    # so the two never share a slot key (a slot is claimed once), and nothing is stored yet when it is claimed.
+    slot = (datetime.now(ZoneInfo(TIMEZONE)) - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    first = services.start(f"{slot.minute} {(slot.hour + 12) % 24} * * *")
     health = first.wait_healthy()
     assert health.json()["status"] == "ok"
     # PID 1 is tini and, like reminder under it, runs as the image's user, never root.
@@ -369,8 +371,7 @@ def test_service_container_serves_delivers_stops_and_keeps_its_store(services: S
     assert check.returncode == 0, check.stdout + check.stderr
     assert first.pm.inspect(first.name, "{{.State.Health.Status}}") == "healthy"
 
-    # A slot one minute ago, and a note first studied the day before it: the note's D+1 review is due then.
-    slot = (datetime.now(ZoneInfo(TIMEZONE)) - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    # A note first studied the day before the slot: its D+1 review is due at the slot.
     studied = (slot.date() - timedelta(days=1)).isoformat()
     added = first.exec("reminder", "add", TITLE, "--subject", "Kubernetes", "--first-study", studied, "--json")
     assert json.loads(added.stdout)["title"] == TITLE

@@ -119,3 +119,12 @@ def test_the_status_block_and_code_headings_are_not_note_text() -> None:
 
 def test_a_note_without_sections_has_nothing() -> None:
     assert cornell.parse("---\na: 1\n---\njust text\n") == cornell.Cornell((), "")
+
+
+def test_the_templates_instruction_next_to_the_learners_summary_is_left_out() -> None:
+    placeholders = cornell.template_lines([TEMPLATE])
+    note = TEMPLATE.replace(
+        "    학습내용을 몇문장으로 압축하여 정리한다.\n",
+        "    학습내용을 몇문장으로 압축하여 정리한다.\n    파드는 쿠버네티스의 **기본 단위**다.\n",
+    )
+    assert cornell.parse(note, placeholders).summary == "파드는 쿠버네티스의 **기본 단위**다."

@@ -109,3 +109,21 @@ def test_a_new_note_with_ticked_flags_brings_its_reviews_into_the_history(tmp_pa
         (7, "good", "vault", "2024-07-14"),
         (14, "good", "vault", "2024-07-21"),
     ]
+
+
+def test_reminder_scheduler_fsrs_puts_the_notes_a_sync_imports_on_fsrs(
+    tmp_path: Path, db_url: str, run_cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from freezegun import freeze_time
+
+    root = tmp_path / "study"
+    root.mkdir()
+    (root / "mine.md").write_text(MINE, encoding="utf-8")
+    monkeypatch.setenv("REMINDER_SCHEDULER", "fsrs")
+    with freeze_time("2024-10-21 03:00:00"):
+        assert run_cli("vault", "add", str(root), "--name", "study").exit_code == 0
+        assert run_cli("sync").exit_code == 0
+        shown = json.loads(run_cli("show", "mine", "--json").stdout)
+    assert shown["scheduler"] == "fsrs"
+    # First studied 2024-10-20: FSRS's first interval after a good first study is 2 days with the defaults.
+    assert shown["next_review"]["due_on"] == "2024-10-22"

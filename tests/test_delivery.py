@@ -26,7 +26,7 @@ from reminder import actions, notes
 from reminder.config import Settings, load_settings
 from reminder.db import Store, open_store
 from reminder.db.models import Outbox, Slot
-from reminder.ntfy import NtfyClient
+from reminder.ntfy import NtfyAuth, NtfyClient
 from reminder.runner import DAY_SERVED, OLDER_THAN_CLAIMED, SENDING, STUCK_AFTER, Runner, naive
 
 TOPIC = "study-reviews"
@@ -107,6 +107,29 @@ def test_a_lost_answer_is_looked_up_on_the_topic_not_resent(
     assert _publishes(ntfy_server) == 1  # and it was never sent a second time
     assert second.ntfy_id == ntfy_server.messages(TOPIC)[0]["id"]
     assert outbox(store) == [("sent", False)]
+
+
+def test_a_write_only_token_cannot_look_so_a_lost_answer_costs_at_most_one_duplicate(
+    tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "tk_" + "w" * 29
+    add(store, "노트", date(2024, 7, 7))
+    clock = Clock(datetime(2024, 7, 8, 0, 0, tzinfo=UTC))
+    with FakeNtfy(tokens={token}, write_only={token}) as server:
+        with NtfyClient(server.url, NtfyAuth(token=token), read_timeout=0.3) as client:
+            runner = Runner(store, make_settings(tmp_path, server), client, clock=clock)
+            server.slow(1.0, after_store=True)
+            runner.process_slot(runner.current_slot())
+            runner.dispatch()
+            server.slow(0)
+            assert server.wait_idle()
+            clock.now += timedelta(minutes=1)
+            with caplog.at_level("INFO", logger="reminder.runner"):
+                [again] = runner.dispatch()
+        stored = server.messages(TOPIC)
+    assert again.status == "sent"
+    assert len(stored) == 2  # the documented limit: it could not look, so it sent again, once
+    assert any("resend-unchecked" in r.getMessage() for r in caplog.records)
 
 
 def test_a_lost_answer_of_a_message_ntfy_did_not_store_is_sent_again(

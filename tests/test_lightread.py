@@ -17,6 +17,7 @@ from reminder import compile_sql, compiled_sql, notes
 from reminder.db import open_store
 from reminder.lightread import due_from_sqlite_file, list_from_sqlite_file, note_from_sqlite_file
 from reminder.revision import HEAD
+from reminder.schedulers import SrState
 
 
 def test_compiled_sql_is_what_sqlalchemy_compiles_now() -> None:
@@ -47,6 +48,22 @@ def _fill(path: Path) -> None:
                 notes.mark_done(s, note, day=day, today=day, extra_every=30)
             if i % 11 == 0:
                 notes.mark_done(s, note, day=day, today=day, extra_every=30, long_term=True)
+        # Notes on FSRS and on the SR plugin's schedule: due when their scheduler says, through the same rows.
+        for i in range(30):
+            first = day - timedelta(days=3 * i)
+            note = notes.add_note(
+                s,
+                title=f"fsrs {i:02d}",
+                first_studied_on=first,
+                today=day,
+                ladder=(1, 4, 7, 14),
+                extra_every=30,
+                scheduler="fsrs",
+            )
+            if i % 4 == 1 and note.reviews[0].due_on <= day:
+                notes.mark_done(s, note, day=day, today=day, extra_every=30, rating="again")
+            sr = notes.add_note(s, title=f"sr {i:02d}", first_studied_on=first, today=day, ladder=(1,), extra_every=30)
+            notes.set_scheduler(sr, "sr", extra_every=30, sr=SrState(day + timedelta(days=i - 15), 5, 250))
         notes.snooze_notes(s, [5, 6], day + timedelta(days=1))
     store.dispose()
 
@@ -55,11 +72,14 @@ def test_both_paths_return_the_same_notes(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
     _fill(path)
     store = open_store(f"sqlite:///{path}")
+    titles: set[str] = set()
     for day in (date(2024, 10, 27), date(2024, 10, 28), date(2024, 12, 1), date(2024, 7, 1)):
         with store.read() as s:
             expected = notes.due_on(s, day, 30)
         assert due_from_sqlite_file(path, day, 30) == expected
-    assert len(expected) < 120
+        titles |= {d.title for d in expected}
+    assert len(expected) < 180
+    assert any(t.startswith("fsrs") for t in titles) and any(t.startswith("sr") for t in titles)
     store.dispose()
 
 
@@ -74,12 +94,12 @@ def test_list_and_show_read_the_same_views_as_the_store(tmp_path: Path) -> None:
             with store.read() as s:
                 expected = notes.list_notes(s, day, 30, include_archived=archived)
             assert list_from_sqlite_file(path, day, 30, include_archived=archived) == expected
-        assert len(expected) == 120 and any(v.archived for v in expected)
+        assert len(expected) == 180 and any(v.archived for v in expected)
         with store.read() as s:  # the rows give the views the ORM objects give
             orm = s.scalars(select(notes.Note).order_by(notes.Note.id)).all()
             assert expected == [notes.view_note(n, day, 30) for n in orm]
         # ids, an exact title, a unique prefix in other letter case, a prefix with LIKE's own characters
-        for ref in ("1", "5", "12", "33", "77", "note 004 한국어", "NOTE 099", "note 1%", "note_"):
+        for ref in ("1", "#5", "12", "33", "77", "130", "150", "note 004 한국어", "NOTE 099", "note 1%", "note_"):
             with store.read() as s:
                 try:
                     view = notes.view_note(notes.resolve_note(s, ref), day, 30, with_history=True)

@@ -4,7 +4,7 @@ turns the done stages of an existing store into events."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,30 +19,40 @@ def _json(result) -> object:  # type: ignore[no-untyped-def]
     return json.loads(result.stdout)
 
 
-def test_a_store_at_0002_with_done_stages_upgrades_to_good_events(tmp_path: Path, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_store_at_0002_with_done_stages_upgrades_to_good_events(
+    backend: str, tmp_path: Path, run_cli, monkeypatch, request: pytest.FixtureRequest
+) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
     engine = create_engine(url)
     upgrade(engine, "0002")
+    created = datetime(2024, 7, 7)
     with engine.begin() as conn:
         conn.execute(
-            text(
-                "INSERT INTO vaults (id, name, path, write_back, created_at) VALUES (1, 'study', '/v', 0, '2024-07-01')"
-            )
+            text("INSERT INTO vaults (id, name, path, write_back, created_at) VALUES (1, 'study', '/v', :f, :c)"),
+            {"f": False, "c": created},
         )
         for note_id, vault in ((1, None), (2, 1)):
             conn.execute(
                 text(
                     "INSERT INTO notes (id, title, first_studied_on, ladder, created_at, updated_at, vault_id, "
-                    "vault_path) VALUES (:id, :t, '2024-07-07', '1,4,7,14', '2024-07-07', '2024-07-07', :v, :p)"
+                    "vault_path) VALUES (:id, :t, :first, '1,4,7,14', :c, :c, :v, :p)"
                 ),
-                {"id": note_id, "t": f"note {note_id}", "v": vault, "p": f"n{note_id}.md" if vault else None},
+                {
+                    "id": note_id,
+                    "t": f"note {note_id}",
+                    "first": date(2024, 7, 7),
+                    "c": created,
+                    "v": vault,
+                    "p": f"n{note_id}.md" if vault else None,
+                },
             )
         rows = [
-            (1, 1, 0, "2024-07-08", "2024-07-08"),
-            (1, 4, 0, "2024-07-11", "2024-07-12"),
-            (1, 7, 0, "2024-07-14", None),
-            (1, 44, 1, "2024-08-20", None),
-            (2, 1, 0, "2024-07-08", "2024-07-09"),
+            (1, 1, False, date(2024, 7, 8), date(2024, 7, 8)),
+            (1, 4, False, date(2024, 7, 11), date(2024, 7, 12)),
+            (1, 7, False, date(2024, 7, 14), None),
+            (1, 44, True, date(2024, 8, 20), None),
+            (2, 1, False, date(2024, 7, 8), date(2024, 7, 9)),
         ]
         for note_id, offset, extra, due, done in rows:
             conn.execute(
@@ -56,10 +66,13 @@ def test_a_store_at_0002_with_done_stages_upgrades_to_good_events(tmp_path: Path
         ).all()
         schedulers = conn.execute(text("SELECT DISTINCT scheduler FROM notes")).scalars().all()
     engine.dispose()
-    assert [tuple(e) for e in events] == [
-        (1, 1, 0, "good", "2024-07-08", "cli"),
-        (2, 1, 0, "good", "2024-07-09", "vault"),
-        (1, 4, 0, "good", "2024-07-12", "cli"),
+    as_dates = [
+        (n, s, bool(x), r, d if isinstance(d, date) else date.fromisoformat(d), src) for n, s, x, r, d, src in events
+    ]
+    assert as_dates == [
+        (1, 1, False, "good", date(2024, 7, 8), "cli"),
+        (2, 1, False, "good", date(2024, 7, 9), "vault"),
+        (1, 4, False, "good", date(2024, 7, 12), "cli"),
     ]
     assert schedulers == ["ladder"]
     monkeypatch.setenv("REMINDER_DATABASE_URL", url)
@@ -186,3 +199,42 @@ def test_reminder_scheduler_env_gives_new_notes_fsrs(db_url: str, run_cli, monke
         low = _json(run_cli("show", "K8s two", "--json"))
     assert high["scheduler"] == low["scheduler"] == "fsrs"
     assert high["next_review"]["due_on"] < low["next_review"]["due_on"]  # a higher target: sooner
+
+
+def test_undo_takes_the_review_out_of_the_history(db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    with freeze_time("2024-07-08 03:00:00"):
+        assert run_cli("add", "K8s", "--first-study", "2024-07-07").exit_code == 0
+        assert run_cli("done", "K8s").exit_code == 0
+        assert run_cli("undo", "K8s", "--stage", "1").exit_code == 0
+        shown = _json(run_cli("show", "K8s", "--json"))
+    assert shown["history"] == []
+    assert shown["due"]["stage"] == 1
+
+
+def test_fitted_parameters_apply_to_notes_put_on_fsrs(db_url: str, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from reminder.schedulers import Fsrs
+
+    slow = [0.05, 0.2, 0.4, 1.4, 6.5, 0.72, 3.0, 0.006, 1.75, 0.2, 0.68, 1.5, 0.073, 0.28, 1.6, 0.6, 1.87, 0.54]
+    slow += [0.09, 0.066, 0.23]
+    monkeypatch.setenv("REMINDER_FSRS_PARAMETERS", ",".join(map(str, slow)))
+    with freeze_time("2024-07-07 03:00:00"):
+        assert run_cli("add", "K8s", "--first-study", "2024-07-07", "--scheduler", "fsrs").exit_code == 0
+        shown = _json(run_cli("show", "K8s", "--json"))
+    expected = Fsrs().due_on(Fsrs().start(date(2024, 7, 7), parameters=slow))
+    default = Fsrs().due_on(Fsrs().start(date(2024, 7, 7)))
+    assert shown["next_review"]["due_on"] == expected.isoformat() != default.isoformat()
+    monkeypatch.setenv("REMINDER_FSRS_PARAMETERS", "1,2,3")
+    bad = run_cli("add", "X", "--first-study", "2024-07-07", "--scheduler", "fsrs")
+    assert bad.exit_code == 2 and "21 numbers" in bad.output
+
+
+def test_undoing_an_fsrs_review_replays_the_rest_of_the_history(db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    with freeze_time("2024-07-07 03:00:00"):
+        assert run_cli("add", "K8s", "--first-study", "2024-07-07", "--scheduler", "fsrs").exit_code == 0
+        first_due = _json(run_cli("show", "K8s", "--json"))["next_review"]["due_on"]
+    with freeze_time(f"{first_due} 03:00:00"):
+        assert run_cli("done", "K8s", "--rating", "easy").exit_code == 0
+        assert run_cli("undo", "K8s", "--stage", "1").exit_code == 0
+        shown = _json(run_cli("show", "K8s", "--json"))
+    assert shown["history"] == []
+    assert shown["due"]["due_on"] == first_due  # due again, as before the review

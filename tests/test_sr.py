@@ -118,6 +118,4 @@ def test_a_review_done_in_obsidian_moves_the_schedule_and_joins_the_history(
         assert run_cli("sync").exit_code == 0
         shown = _json(run_cli("show", "pods", "--json"))
     assert shown["next_review"]["due_on"] == "2024-07-12"
-    assert [(h["reviewed_on"], h["rating"], h["source"]) for h in shown["history"]] == [
-        ("2024-07-10", "hard", "vault")
-    ]
+    assert [(h["reviewed_on"], h["rating"], h["source"]) for h in shown["history"]] == [("2024-07-10", "hard", "vault")]

@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("reminder.cli.run", "run"),
     "status": ("reminder.cli.run", "status"),
     "serve": ("reminder.cli.serve", "serve"),
+    "fsrs": ("reminder.cli.review", "fsrs"),
+    "review": ("reminder.cli.review", "review"),
 }
 
 
@@ -97,14 +99,15 @@ class LazyGroup(click.Group):
 class App:
     """What every command shares: settings (resolved once) and the store (opened on first use)."""
 
-    def __init__(self, flags: dict[str, Any], config_path: str | None) -> None:
+    def __init__(self, flags: dict[str, Any], config_path: str | None, *, config_must_exist: bool = False) -> None:
         self.flags = flags
         self.config_path = config_path
+        self.config_must_exist = config_must_exist
         self._store: Any = None
 
     @cached_property
     def settings(self) -> Settings:
-        return load_settings(self.flags, config_path=self.config_path)
+        return load_settings(self.flags, config_path=self.config_path, config_must_exist=self.config_must_exist)
 
     @property
     def store(self) -> Any:
@@ -142,7 +145,9 @@ pass_app = click.make_pass_decorator(App)
 @click.pass_context
 def cli(ctx: click.Context, database: str | None, timezone: str | None, config_path: str | None) -> None:
     """Spaced-review reminders for study notes, pushed to your phone through ntfy."""
-    app = App({"database_url": database, "timezone": timezone}, config_path)
+    # An explicit --config must exist, except for `setup`, which creates it.
+    must_exist = config_path is not None and ctx.invoked_subcommand != "setup"
+    app = App({"database_url": database, "timezone": timezone}, config_path, config_must_exist=must_exist)
     ctx.obj = app
     ctx.call_on_close(app.close)
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
+import click
+
 from reminder import schedule
 from reminder.cli import UserError
 from reminder.config import parse_ladder
@@ -48,11 +50,39 @@ def ladder_option(value: str | None) -> tuple[int, ...] | None:
     return checked_option("--ladder", parse_ladder, value)
 
 
+def parse_stage(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> int | None:
+    """A stage as a number of days, or as list and show print it: "4", "D+4"."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text[:2].upper() == "D+":
+        text = text[2:]
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
+        raise UserError(f"--stage: {value!r} is not a stage (days after the first study, e.g. 4 or D+4)")
+    return int(text)
+
+
 def fsrs_options(settings: Any) -> Any:
     """The FSRS options a note gets from the settings (REMINDER_FSRS_RETENTION, REMINDER_FSRS_MAX_INTERVAL)."""
     from reminder.notes import FsrsOptions
 
-    return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval)
+    return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval, settings.fsrs_parameters)
+
+
+def adopt_default_scheduler(app: Any, since: Any) -> None:
+    """After a sync: the notes it imported get REMINDER_SCHEDULER, like a note added with `reminder add`."""
+    if app.settings.scheduler == "ladder":
+        return
+    from reminder.notes import adopt_scheduler
+
+    with app.store.write() as session:
+        adopt_scheduler(
+            session,
+            created_since=since,
+            scheduler=app.settings.scheduler,
+            extra_every=app.settings.extra_every,
+            fsrs=fsrs_options(app.settings),
+        )
 
 
 def stage_text(stage: int, extra: bool) -> str:

@@ -7,7 +7,7 @@ import click
 from reminder import notes, schedule
 from reminder.cli import App, pass_app
 from reminder.cli.browse import next_text
-from reminder.cli.common import fsrs_options, ladder_option, parse_date, stage_text
+from reminder.cli.common import fsrs_options, ladder_option, parse_date, parse_stage, stage_text
 from reminder.cli.output import echo_json
 
 # --- add -------------------------------------------------------------------------------------------------------
@@ -22,6 +22,7 @@ from reminder.cli.output import echo_json
 @click.option("--level", help="How well it went (학습정도).")
 @click.option("--link", help="Where the note lives, e.g. obsidian://open?vault=...&file=...")
 @click.option("--ladder", metavar="DAYS", help="Stages for this note, e.g. 1,4,7,14 (default: the setting).")
+@click.option("--allow-duplicate", is_flag=True, help="Add it even if another note has the same title.")
 @click.option(
     "--scheduler",
     type=click.Choice(["ladder", "fsrs"]),
@@ -39,6 +40,7 @@ def add(
     level: str | None,
     link: str | None,
     ladder: str | None,
+    allow_duplicate: bool,
     scheduler: str | None,
     as_json: bool,
 ) -> None:
@@ -59,6 +61,7 @@ def add(
             pages=pages,
             level=level,
             link=link,
+            unique_title=not allow_duplicate,
             scheduler=scheduler or app.settings.scheduler,
             fsrs=fsrs_options(app.settings),
         )
@@ -74,7 +77,7 @@ def add(
 
 @click.command()
 @click.argument("note")
-@click.option("--stage", type=int, metavar="N", help="Tick just this stage (days), due or not.")
+@click.option("--stage", callback=parse_stage, metavar="N", help="Tick just this stage (4 or D+4), due or not.")
 @click.option("--on", "on", metavar="DATE", help="Day the review was done (default: today).")
 @click.option("--long-term", "long_term", is_flag=True, help="Also mark the note as in long-term memory.")
 @click.option(
@@ -120,7 +123,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
 
 @click.command()
 @click.argument("note")
-@click.option("--stage", type=int, metavar="N", help="The stage (days) to mark not done.")
+@click.option("--stage", callback=parse_stage, metavar="N", help="The stage (4 or D+4) to mark not done.")
 @click.option("--long-term", "long_term", is_flag=True, help="Take back the long-term mark.")
 @pass_app
 def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:

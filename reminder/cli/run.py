@@ -53,10 +53,19 @@ def _new_topic() -> str:
 def setup(
     app: App, server: str | None, topic: str | None, token: str | None, language: str | None, no_test: bool
 ) -> None:
-    """First run: choose a topic, save the config, show how to subscribe, send a test push."""
-    server = checked_option("--server", parse_http_url, server) or app.settings.ntfy_server
-    topic = checked_option("--topic", parse_topic, topic) or app.settings.ntfy_topic or _new_topic()
-    updates: dict[str, Any] = {"ntfy_server": server, "ntfy_topic": topic}
+    """First run: choose a topic, save the config, show how to subscribe, send a test push.
+
+    Saves what it was told (the flags) and what it chose (a new topic, the machine's time zone); a value that
+    comes from the environment stays there and is not copied into the file."""
+    server_flag = checked_option("--server", parse_http_url, server)
+    topic_flag = checked_option("--topic", parse_topic, topic)
+    updates: dict[str, Any] = {}
+    if server_flag:
+        updates["ntfy_server"] = server_flag
+    if topic_flag:
+        updates["ntfy_topic"] = topic_flag
+    elif not app.settings.ntfy_topic:
+        updates["ntfy_topic"] = _new_topic()
     if token:
         updates["ntfy_token"] = token
     if language:
@@ -64,8 +73,14 @@ def setup(
     if app.settings.sources["timezone"] == "default":
         updates["timezone"] = app.settings.timezone  # pin the zone the reviews are counted in
     path = app.settings.config_path
-    save_config_values(path, updates)
+    try:
+        save_config_values(path, updates)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    # What was just said wins over the environment for the rest of this command (the test push included).
+    app.flags.update({k: v for k, v in updates.items() if k in ("ntfy_server", "ntfy_topic", "ntfy_token", "language")})
     app.__dict__.pop("settings", None)  # re-read: the file just changed
+    server, topic = app.settings.ntfy_server, app.settings.ntfy_topic
     url = _subscribe_url(server, topic)
     click.echo(f"Saved to {path}.")
     click.echo(f"Subscribe in the ntfy app (server {server}, topic {topic}), or open:\n  {url}\n")
@@ -188,12 +203,15 @@ def _vault_sync(app: App) -> Any:
         from sqlalchemy.exc import SQLAlchemyError
 
         from reminder import vault
-        from reminder.notes import NoteError
+        from reminder.cli.common import adopt_default_scheduler
+        from reminder.notes import NoteError, utcnow
 
         try:
+            started = utcnow()
             reports = vault.sync_all(
                 app.store, today=day, ladder=app.settings.ladder, extra_every=app.settings.extra_every
             )
+            adopt_default_scheduler(app, started)
         except (NoteError, OSError, SQLAlchemyError) as exc:  # expected: one line, and the digest still goes out
             log_event("sync", level=logging.ERROR, result="error", error=exc)
             return

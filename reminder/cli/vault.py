@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from reminder.cli import App, pass_app
+from reminder.cli.common import adopt_default_scheduler
 from reminder.cli.output import table
-from reminder.notes import NoteError
+from reminder.notes import NoteError, utcnow
 from reminder.vault import SyncReport, add_vault, list_vaults, remove_vault, sync_all, vault_note_counts
 
 # A bar for a few hundred files would flash and vanish; it is for the first sync of a large vault.
@@ -138,6 +139,7 @@ def sync(app: App, dry_run: bool) -> None:
         bars.append(_Progress(name))
         return bars[-1]
 
+    started = utcnow()
     try:
         reports = sync_all(
             app.store,
@@ -150,6 +152,8 @@ def sync(app: App, dry_run: bool) -> None:
     finally:
         for bar in bars:
             bar.close()
+    if not dry_run:
+        adopt_default_scheduler(app, started)
     if not reports:
         click.echo("No vaults yet. Add one with: reminder vault add PATH")
         return

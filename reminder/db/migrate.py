@@ -7,6 +7,7 @@ The migration scripts live in the repository's top-level ``alembic/`` folder and
 from __future__ import annotations
 
 import importlib.util
+import threading
 from pathlib import Path
 
 from alembic.config import Config
@@ -37,10 +38,19 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
+# Alembic keeps the running migration in module-level state (alembic.context): one upgrade per process at a time.
+_UPGRADING = threading.Lock()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the store. On SQLite the whole upgrade runs in one ``BEGIN IMMEDIATE`` transaction that first reads
     the revision again: of several processes starting at once on a new store, one migrates and the others wait
     on the write lock (busy timeout), then find the schema current and do nothing."""
+    with _UPGRADING:
+        _upgrade(engine, revision)
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
     if engine.dialect.name != "sqlite":
         command.upgrade(alembic_config(engine), revision)
         return

@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 from reminder import notes, vault_format
-from reminder.db.models import Note
 from reminder.notes import NoteError
 from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link
 
@@ -150,7 +149,7 @@ def _field_line(data: bytes, wanted: str | int | None) -> int:
     return 2
 
 
-_LIMITS = {name: Note.__table__.c[name].type.length for name in ("subject", "source", "pages", "level")}
+_LIMITS = notes.FIELD_LIMITS  # one definition of the column limits, shared with the CLI
 
 
 def _problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tuple[int, str] | None:

@@ -1,0 +1,116 @@
+"""Headers on every answer and the cross-site POST check, through the real waitress server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from reminder import actions, notes
+from reminder.config import Settings, load_settings
+from reminder.db import Store
+from reminder.server import WebServer, start_server
+
+SEOUL = ZoneInfo("Asia/Seoul")
+EXPECTED = {
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+
+
+def _settings(tmp_path: Path, db_url: str, public_url: str | None = None) -> Settings:
+    env = {"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_LANGUAGE": "en"}
+    if public_url:
+        env["REMINDER_PUBLIC_URL"] = public_url
+    return load_settings(environ=env, config_path=tmp_path / "absent.toml")
+
+
+@pytest.fixture
+def server(tmp_path: Path, store: Store, db_url: str) -> Iterator[WebServer]:
+    srv = start_server(store, _settings(tmp_path, db_url, "https://reminder.example"), port=0)
+    yield srv
+    srv.stop()
+
+
+def _security(headers: requests.structures.CaseInsensitiveDict) -> dict[str, str]:
+    found = {name: headers.get(name) for name in EXPECTED}
+    found["csp"] = "default-src" in headers.get("content-security-policy", "")
+    return found
+
+
+def test_healthz_and_the_pages_carry_the_same_security_headers(server: WebServer, store: Store) -> None:
+    key = actions.secret_key(store, _settings(Path("."), "sqlite://"))
+    page = actions.action_url(server.url, "page", actions.sign(key, "page", [], datetime.now(SEOUL).date()))
+    health = requests.get(f"{server.url}/healthz", timeout=10)
+    today = requests.get(page.replace("/a/page/", "/today/"), timeout=10, headers={"Accept": "text/html"})
+    missing = requests.get(f"{server.url}/nowhere", timeout=10)
+    assert _security(health.headers) == {**EXPECTED, "csp": True}
+    assert _security(missing.headers) == {**EXPECTED, "csp": True}
+    assert _security(today.headers)["x-frame-options"] == "DENY"
+
+
+def _raw(server: WebServer, request: bytes) -> tuple[str, dict[str, str]]:
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in head[1:])
+    return head[0], {k.lower(): v for k, v in headers.items()}
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: nonsense\r\n\r\n",  # waitress: 400
+        b"POST /a/done/x HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n",  # over the body limit: 413
+    ],
+    ids=["bad-request", "too-large"],
+)
+def test_waitress_own_error_answers_carry_them_too(server: WebServer, request_bytes: bytes) -> None:
+    status, headers = _raw(server, request_bytes)
+    assert status.split()[1] in ("400", "413"), status
+    assert {name: headers.get(name) for name in EXPECTED} == EXPECTED
+    assert "default-src" in headers.get("content-security-policy", "")
+
+
+def _due_done_url(server: WebServer, store: Store, tmp_path: Path, db_url: str) -> tuple[str, int]:
+    today = datetime.now(SEOUL).date()
+    with store.write() as s:
+        note = notes.add_note(
+            s, title="Pods", first_studied_on=date.fromordinal(today.toordinal() - 1), today=today,
+            ladder=(1, 4, 7, 14), extra_every=30,
+        )  # fmt: skip
+        due = notes.due_on(s, today, 30)
+    key = actions.secret_key(store, _settings(tmp_path, db_url))
+    return actions.digest_actions(server.url, key, due, language="en", day=today)[0]["url"], note.id
+
+
+def test_a_post_from_another_sites_page_is_refused(server: WebServer, store: Store, tmp_path: Path, db_url: str):
+    url, note_id = _due_done_url(server, store, tmp_path, db_url)
+    refused = requests.post(url, headers={"Origin": "https://evil.example"}, timeout=10)
+    null_origin = requests.post(url, headers={"Origin": "null"}, timeout=10)
+    fetch_site = requests.post(url, headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"}, timeout=10)
+    assert (refused.status_code, null_origin.status_code, fetch_site.status_code) == (403, 403, 403)
+    assert _security(refused.headers) == {**EXPECTED, "csp": True}
+    with store.read() as s:
+        assert [d.note_id for d in notes.due_on(s, datetime.now(SEOUL).date(), 30)] == [note_id]  # nothing changed
+    own = requests.post(url, headers={"Origin": "https://reminder.example"}, timeout=10)
+    assert own.status_code == 200 and own.json()["status"] == "done"
+
+
+def test_the_ntfy_app_sends_no_origin_and_is_served(server: WebServer, store: Store, tmp_path: Path, db_url: str):
+    url, note_id = _due_done_url(server, store, tmp_path, db_url)
+    answer = requests.post(url, timeout=10)
+    assert answer.status_code == 200 and answer.json()["marked"] == [note_id]
