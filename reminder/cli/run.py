@@ -20,6 +20,9 @@ def _require_push_settings(app: App) -> None:
     """Everything `run` needs, checked where it enters so a bad setting fails at start, not at 08:00."""
     s = app.settings
     check_cron(s.cron)
+    for name in ("nudge_cron", "summary_cron"):
+        if getattr(s, name):
+            check_cron(getattr(s, name), name)
     if not s.ntfy_topic:
         raise UserError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
     s.ntfy_token_value()
@@ -172,7 +175,7 @@ def _runner(app: App, client: Any) -> Any:
     from reminder.runner import Runner
 
     store, settings = app.store, app.settings
-    buttons = tap = None
+    buttons = tap = stats_url = None
     if settings.public_url:
         from reminder import actions
 
@@ -184,7 +187,12 @@ def _runner(app: App, client: Any) -> Any:
         def tap(listed: Any, day: Any) -> str:
             return actions.click_url(settings.public_url, key, listed, day=day)
 
-    return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons, click=tap)
+        def stats_url(day: Any) -> str:
+            return actions.action_url(settings.public_url, "stats", actions.sign(key, "stats", [], day))
+
+    return Runner(
+        store, settings, client, before_slot=_vault_sync(app), actions=buttons, click=tap, stats_url=stats_url
+    )
 
 
 def _vault_sync(app: App) -> Any:
@@ -245,7 +253,11 @@ _NOT_CLAIMED = {
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Process the most recent slot and deliver what is pending, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Process the most recent slots (digest, nudge, summary), deliver what is pending, exit.",
+)
 @click.option("--dry-run", is_flag=True, help="With --once: print the notification instead of sending it.")
 @click.option("--serve", "serve_web", is_flag=True, help="Also serve the phone buttons, today's page and /healthz.")
 @click.option("--step", is_flag=True, hidden=True, help="Internal: one wake of the service, in a child process.")
@@ -290,6 +302,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
             slot = runner.process_slot(runner.current_slot())
             if not slot.claimed:
                 click.echo(_NOT_CLAIMED[slot.reason].format(key=slot.key))
+            runner.process_other_slots(runner.clock())  # a timer run at the nudge's or summary's time does them
             outcomes = runner.dispatch()
             bad = [o for o in outcomes if o.status != "sent"]
             for o in bad:
