@@ -171,7 +171,7 @@ class Runner:
         self.click = click
         self.last_key = last_key  # the slot this runner processed last (a child of `run` is told it)
         self.stats_url = stats_url
-        self._last_other: dict[str, str] = {}  # kind -> key of the nudge / summary slot last seen
+        self.last_other: dict[str, str] = {}  # kind -> key of the nudge / summary slot last seen
         self.worked = False  # whether the last step processed a slot or sent something
 
     # --- slots ---
@@ -359,9 +359,9 @@ class Runner:
         for kind, cron in self.other_crons().items():
             slot = slots.previous_slot(cron, self.settings.timezone, now)
             key = slots.kind_key(kind, slot)
-            if key != self._last_other.get(kind):
+            if key != self.last_other.get(kind):
                 outcomes.append(self.process_other_slot(kind, slot))
-                self._last_other[kind] = key
+                self.last_other[kind] = key
         return outcomes
 
     def process_other_slot(self, kind: str, slot: datetime) -> SlotOutcome:

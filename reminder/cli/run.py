@@ -293,10 +293,14 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
     with _client(app, connect_timeout=SEND_TIMEOUTS[0], read_timeout=SEND_TIMEOUTS[1]) as client:
         runner = _runner(app, client)
         if step:
+            # ``last_key`` is the runner's memory between wakes, as the previous child printed it: the digest
+            # slot and the nudge / summary slots it processed last (the parent keeps it without reading it).
             stop = stop_on_signals()
-            runner.last_key = last_key or None
+            seen = json.loads(last_key) if last_key else {}
+            runner.last_key, runner.last_other = seen.get("digest"), dict(seen.get("other", {}))
             delay = runner.step(stop)
-            click.echo(json.dumps({"key": runner.last_key, "delay": delay.total_seconds()}))
+            seen = {"digest": runner.last_key, "other": runner.last_other}
+            click.echo(json.dumps({"key": json.dumps(seen), "delay": delay.total_seconds()}))
             return
         if once:
             slot = runner.process_slot(runner.current_slot())
