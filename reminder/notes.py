@@ -770,17 +770,3 @@ def set_flags(
         note.updated_at = utcnow()
         session.flush()
     return changed
-
-
-def record_in_vault(session: Session, note: Note) -> bool:
-    """After a review is recorded here (CLI or phone), tick the flag in the note's Obsidian file too, when the
-    note comes from a vault registered with write-back. True when the file was written."""
-    if note.vault_id is None:
-        return False
-    if note.scheduler == "sr":
-        from reminder.srnote import write_back_sr
-
-        return write_back_sr(session, note)
-    from reminder.vault import write_back_note
-
-    return write_back_note(session, note)
