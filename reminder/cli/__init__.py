@@ -116,9 +116,9 @@ _speak_to_click()
 # name -> (module, attribute); each module holds the click command(s) of one area.
 COMMANDS: dict[str, tuple[str, str]] = {
     "add": ("reminder.cli.notes", "add"),
-    "list": ("reminder.cli.notes", "list_"),
+    "list": ("reminder.cli.browse", "list_"),
     "due": ("reminder.cli.due", "due"),
-    "show": ("reminder.cli.notes", "show"),
+    "show": ("reminder.cli.browse", "show"),
     "done": ("reminder.cli.notes", "done"),
     "undo": ("reminder.cli.notes", "undo"),
     "edit": ("reminder.cli.notes", "edit"),
@@ -149,7 +149,7 @@ class UserError(click.ClickException):
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from reminder.notes import NoteError
+    from reminder.views import NoteError
 
     types: list[type[BaseException]] = [ConfigError, NoteError]
     if "reminder.db" in sys.modules:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import click
 
 from reminder import notes, schedule
-from reminder.cli import App, _, ngettext, pass_app
+from reminder.cli import App, _, pass_app
+from reminder.cli.browse import next_text
 from reminder.cli.common import (
     fsrs_options,
     ladder_option,
@@ -19,31 +19,7 @@ from reminder.cli.common import (
     stage_text,
     write_back,
 )
-from reminder.cli.output import echo_json, fit, table
-
-
-def _late(n: int) -> str:
-    """ ", 3 days late" after a stage, or nothing when it is due today."""
-    return ", " + ngettext("{n} day late", "{n} days late", n).format(n=n) if n else ""
-
-
-def _label(name: str) -> str:
-    """A field name padded to one display column for the values (``show``): Korean letters are two wide."""
-    return "  " + fit(name, 13)
-
-
-def _next_text(view: notes.NoteView, today: date) -> str:
-    if view.long_term_on:
-        return _("long-term")
-    if view.archived:
-        return _("archived")
-    if view.due:
-        late = _late(view.due.days_late)
-        return _("due now: {stage}").format(stage=stage_text(view.due.stage, view.due.extra)) + late
-    if view.next_review:
-        stage, extra, due_on = view.next_review
-        return f"{stage_text(stage, extra)} {due_on.isoformat()}"
-    return "-"
+from reminder.cli.output import echo_json
 
 
 def _field_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,88 +91,7 @@ def add(
     if as_json:
         echo_json(view.as_json())
         return
-    click.echo(_("Added #{id} {title}: next {next}").format(id=view.id, title=view.title, next=_next_text(view, today)))
-
-
-# --- list / due / show -----------------------------------------------------------------------------------------
-
-
-@click.command("list", help=_("Every note: id, title, subject, next review, progress."))
-@click.option("--all", "include_archived", is_flag=True, help=_("Include archived notes."))
-@click.option("--json", "as_json", is_flag=True, help=_("Print JSON (see README for the shape)."))
-@pass_app
-def list_(app: App, include_archived: bool, as_json: bool) -> None:
-    today = app.today()
-    with app.store.read() as session:
-        views = notes.list_notes(session, today, app.settings.extra_every, include_archived=include_archived)
-    if as_json:
-        echo_json([v.as_json() for v in views])
-        return
-    if not views:
-        click.echo(_("No notes yet. Add one with: reminder add TITLE --first-study YYYY-MM-DD"))
-        return
-    rows = [
-        [str(v.id), v.title, v.subject or "", _next_text(v, today), schedule.progress_bar(v.progress)] for v in views
-    ]
-    headers = ["ID", _("TITLE"), _("SUBJECT"), _("NEXT REVIEW"), _("PROGRESS")]
-    click.echo(table(headers, rows, {1: 40, 2: 16}))
-
-
-@click.command(help=_("One note: its fields, every stage with due and done dates, progress."))
-@click.argument("note")
-@click.option("--json", "as_json", is_flag=True, help=_("Print JSON (see README for the shape)."))
-@pass_app
-def show(app: App, note: str, as_json: bool) -> None:
-    today = app.today()
-    with app.store.read() as session:
-        view = notes.view_note(notes.resolve_note(session, note), today, app.settings.extra_every, with_history=True)
-    if as_json:
-        echo_json(view.as_json())
-        return
-    fields = [
-        (_("subject:"), view.subject),
-        (_("source:"), view.source),
-        (_("pages:"), view.pages),
-        (_("level:"), view.level),
-        (_("link:"), view.link),
-        (_("first study:"), view.first_studied_on.isoformat()),
-        (_("ladder:"), ",".join(map(str, view.ladder))),
-        (_("scheduler:"), view.scheduler),
-    ]
-    lines = [f"#{view.id} {view.title}"]
-    lines += [_label(name) + value for name, value in fields if value]
-    lines.append("  " + _("stages:"))
-    for stage in view.stages:
-        if stage.done_on:
-            state = _("done {day}").format(day=stage.done_on.isoformat())
-        elif stage.due_on <= today:
-            late = (today - stage.due_on).days
-            state = _("due today") if late == 0 else _("due") + _late(late)
-        else:
-            state = _("pending")
-        due_on = _("due {day}").format(day=stage.due_on.isoformat())
-        lines.append(f"    {fit(stage_text(stage.stage, False), 7)}{due_on}  {state}")
-    if view.extra_review and not view.long_term_on:
-        every = _("every {n} days after the ladder until long-term").format(n=app.settings.extra_every)
-        lines.append(_label(_("extra:")) + every)
-    if view.due:
-        lines.append(_label(_("due now:")) + stage_text(view.due.stage, view.due.extra) + _late(view.due.days_late))
-    elif view.next_review:
-        lines.append(_label(_("next:")) + _next_text(view, today))
-    if view.snoozed_until and view.snoozed_until > today:
-        lines.append(_label(_("snoozed:")) + _("until {day}").format(day=view.snoozed_until.isoformat()))
-    if view.recall is not None:
-        lines.append(_label(_("recall:")) + _("{recall:.0%} predicted today (FSRS)").format(recall=view.recall))
-    if view.history:
-        lines.append("  " + _("history:"))
-        for item in view.history:
-            where = stage_text(item.stage, item.extra) if item.stage is not None else "-"
-            lines.append(f"    {item.reviewed_on.isoformat()}  {fit(where, 12)}{item.rating:<6} ({item.source})")
-    lines.append(_label(_("long-term:")) + (view.long_term_on.isoformat() if view.long_term_on else _("no")))
-    lines.append(_label(_("progress:")) + schedule.progress_bar(view.progress))
-    if view.archived:
-        lines.append(_label(_("archived:")) + _("yes (its file left the vault)"))
-    click.echo("\n".join(lines))
+    click.echo(_("Added #{id} {title}: next {next}").format(id=view.id, title=view.title, next=next_text(view, today)))
 
 
 # --- done / undo -----------------------------------------------------------------------------------------------
@@ -248,7 +143,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
     parts = [stage_text(s, extra) for s, extra in result.marked]
     if result.long_term:
         parts.append(_("long-term"))
-    nxt = "" if view.long_term_on else _("; next {next}").format(next=_next_text(view, today))
+    nxt = "" if view.long_term_on else _("; next {next}").format(next=next_text(view, today))
     click.echo(
         _("#{id} {title}: done {stages} on {day}").format(
             id=view.id, title=view.title, stages=", ".join(parts), day=day.isoformat()
@@ -337,7 +232,7 @@ def edit(
         )
         view = notes.view_note(target, today, app.settings.extra_every)
     click.echo(
-        _("Updated #{id} {title}: next {next}").format(id=view.id, title=view.title, next=_next_text(view, today))
+        _("Updated #{id} {title}: next {next}").format(id=view.id, title=view.title, next=next_text(view, today))
     )
 
 
