@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, String, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from reminder import schedule, schedulers
@@ -39,7 +39,9 @@ def note_ladder(note: Note) -> tuple[int, ...]:
 
 # The longest text each optional field takes, from its column: one definition for the CLI, the vault sync and
 # both databases (SQLite would store a longer one silently, PostgreSQL refuses it).
-FIELD_LIMITS = {name: Note.__table__.c[name].type.length for name in ("subject", "source", "pages", "level")}
+FIELD_LIMITS = {
+    name: cast(String, Note.__table__.c[name].type).length for name in ("subject", "source", "pages", "level")
+}
 
 
 def check_text(name: str, value: str) -> str:
@@ -731,7 +733,7 @@ def undo(session: Session, note: Note, *, stage: int | None = None, long_term: b
     if changed and note.scheduler == "fsrs":
         set_scheduler(note, "fsrs", extra_every=extra_every)  # the history without that review, replayed
     elif changed and note.scheduler == "sr" and note.scheduler_state:
-        _place_pending(note, schedulers.Sr().due_on(schedulers.decode_state(note.scheduler_state)), extra_every)
+        _place_pending(note, schedulers.Sr().due_on(schedulers.decode_sr_state(note.scheduler_state)), extra_every)
     if changed:
         note.updated_at = utcnow()
         session.flush()
@@ -793,7 +795,7 @@ def edit_note(
         # a new first-study date is a new first review.
         set_scheduler(note, scheduler or note.scheduler, extra_every=extra_every, fsrs=fsrs)
     elif note.scheduler == "sr" and note.scheduler_state:
-        sr_state = schedulers.decode_state(note.scheduler_state)
+        sr_state = schedulers.decode_sr_state(note.scheduler_state)
         _place_pending(note, schedulers.Sr().due_on(sr_state), extra_every)
     note.updated_at = utcnow()
     session.flush()
@@ -847,7 +849,7 @@ def set_flags(
             record_event(note, stage=review.offset, extra=False, rating="good", day=day, source="vault")
             if note.scheduler == "fsrs" and note.scheduler_state:
                 engine = schedulers.Fsrs()
-                state = engine.review(schedulers.decode_state(note.scheduler_state), "good", day)
+                state = engine.review(schedulers.decode_fsrs_state(note.scheduler_state), "good", day)
                 note.scheduler_state = schedulers.encode_state(state)
         elif not stages[review.offset] and review.done_on is not None:
             review.done_on = None
@@ -861,7 +863,7 @@ def set_flags(
     if ticked:
         note.snoozed_until = None
         if note.scheduler == "fsrs" and note.scheduler_state:
-            fsrs_state = schedulers.decode_state(note.scheduler_state)
+            fsrs_state = schedulers.decode_fsrs_state(note.scheduler_state)
             _place_pending(note, schedulers.Fsrs().due_on(fsrs_state), extra_every)
     if changed:
         note.updated_at = utcnow()

@@ -182,6 +182,7 @@ class Runner:
 
     def build_message(self, due: list[Any], day: date) -> dict[str, Any]:
         s = self.settings
+        actions, click = self.actions, self.click
         return digest.build_digest(
             due,
             topic=s.ntfy_topic,
@@ -190,8 +191,8 @@ class Runner:
             overdue_priority=s.overdue_priority,
             overdue_days=s.overdue_days,
             tags=s.tags,
-            listed_actions=(lambda listed: self.actions(listed, day)) if self.actions else None,
-            click=(lambda listed: self.click(listed, day)) if self.click else None,
+            listed_actions=(lambda listed: actions(listed, day)) if actions else None,
+            click=(lambda listed: click(listed, day)) if click else None,
         )
 
     def preview(self, slot: datetime) -> dict[str, Any] | None:

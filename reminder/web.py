@@ -279,7 +279,9 @@ class ReminderApp:
         if isinstance(claim, Response):
             return claim
         _, today = self._local_now()
-        marked, already, gone = [], [], []
+        marked: list[int] = []
+        already: list[int] = []
+        gone: list[int] = []
         with self.store.write() as session:
             for note_id in claim.note_ids:
                 try:
@@ -550,7 +552,7 @@ def secured_channel_class() -> type:
 
     class SecuredErrorTask(ErrorTask):
         def execute(self) -> None:
-            self.response_headers.extend(ALL_SECURITY_HEADERS)
+            self.response_headers = [*self.response_headers, *ALL_SECURITY_HEADERS]
             super().execute()
 
     class SecuredChannel(HTTPChannel):

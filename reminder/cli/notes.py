@@ -149,8 +149,8 @@ def show(app: App, note: str, as_json: bool) -> None:
     if view.extra_review and not view.long_term_on:
         lines.append(f"  {'extra:':<13}every {app.settings.extra_every} days after the ladder until long-term")
     if view.due:
-        late = f", {days(view.due.days_late)} late" if view.due.days_late else ""
-        lines.append(f"  {'due now:':<13}{stage_text(view.due.stage, view.due.extra)}{late}")
+        late_text = f", {days(view.due.days_late)} late" if view.due.days_late else ""
+        lines.append(f"  {'due now:':<13}{stage_text(view.due.stage, view.due.extra)}{late_text}")
     elif view.next_review:
         lines.append(f"  {'next:':<13}{_next_text(view, today)}")
     if view.snoozed_until and view.snoozed_until > today:

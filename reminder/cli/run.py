@@ -87,7 +87,7 @@ def setup(
     try:
         import segno
 
-        click.echo(segno.make(url, error="m").terminal(compact=True) or "", nl=False)
+        segno.make(url, error="m").terminal(compact=True)  # writes to stdout itself
     except Exception:  # a QR code is a convenience; the URL above is what matters
         pass
     if not no_test:
@@ -206,7 +206,7 @@ def _vault_sync(app: App) -> Any:
             logging.getLogger("reminder.runner").exception("event=sync result=bug")
             return
         for name, report in reports.items():
-            extra = {"error": report.error} if report.error else {}
+            extra: dict[str, Any] = {"error": report.error} if report.error else {}
             log_event(
                 "sync",
                 vault=name,

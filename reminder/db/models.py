@@ -7,6 +7,7 @@ autogenerate finds no difference between these models and the migrations.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -37,6 +39,8 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    # Every model maps one plain table (DeclarativeBase allows any FromClause), so Core statements can take it.
+    __table__: ClassVar[Table]
 
 
 class Vault(Base):
