@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from reminder.errors import ConfigError as ConfigError  # re-exported: defined with the other user errors
+
 APP_NAME = "reminder"
 ENV_PREFIX = "REMINDER_"
 DEFAULT_LADDER = (1, 4, 7, 14)
@@ -32,10 +34,6 @@ TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
 RESERVED_TOPICS = frozenset(
     {"docs", "static", "file", "app", "metrics", "account", "settings", "signup", "login", "v1"}
 )
-
-
-class ConfigError(ValueError):
-    """A setting has a value reminder cannot use. The message is one line and never holds a secret."""
 
 
 # --- parsers: str (or TOML value) -> typed value; raise ValueError("reason") -----------------------------------

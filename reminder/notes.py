@@ -18,12 +18,9 @@ from reminder import schedule, schedulers
 from reminder.config import format_ladder, parse_ladder
 from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import due_json, group_due
+from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
 
 TITLE_MAX = 500
-
-
-class NoteError(ValueError):
-    """A request the store cannot honour because of what the user asked (exit status 2, nothing changed)."""
 
 
 def utcnow() -> datetime:

@@ -9,11 +9,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from reminder.errors import ServerError as ServerError  # re-exported: defined with the other user errors
+
 log = logging.getLogger(__name__)
-
-
-class ServerError(Exception):
-    """The server cannot start (address in use, unknown host). One line, for the user."""
 
 
 class WebServer:

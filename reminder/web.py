@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from reminder import actions, notes
 from reminder.config import check_cron
+from reminder.errors import ReminderError
 from reminder.pages import CSP, render_message, render_review, render_today
 from reminder.schedulers import RATINGS
 from reminder.slots import local_key, next_slot, previous_slot
@@ -215,6 +216,16 @@ class ReminderApp:
                 response = _json(
                     "503 Service Unavailable", {"status": "error", "reason": "unavailable", "message": message}
                 )
+        except ReminderError as exc:
+            # The one place a user error becomes its HTTP status: one line in the log, no traceback, nothing
+            # changed (the write transaction rolled back). Never the path: it holds a token.
+            log.warning("%s answering %s: %s", type(exc).__name__, _route_name(environ), _one_line(exc))
+            message = _one_line(exc)
+            if _wants_html(environ):
+                response = _html(exc.http_status, render_message(self.language, message))
+            else:
+                reason = exc.http_status.partition(" ")[2].lower()
+                response = _json(exc.http_status, {"status": "error", "reason": reason, "message": message})
         except Exception:
             # Never the path: it holds a token.
             log.exception("internal error answering %s %s", environ.get("REQUEST_METHOD"), _route_name(environ))

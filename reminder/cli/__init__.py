@@ -17,7 +17,8 @@ from typing import Any
 import click
 
 from reminder import __version__
-from reminder.config import ConfigError, Settings, load_settings
+from reminder.config import Settings, load_settings
+from reminder.errors import ReminderError
 
 # name -> (module, attribute); each module holds the click command(s) of one area.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -49,15 +50,6 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from reminder.notes import NoteError
-
-    types: list[type[BaseException]] = [ConfigError, NoteError]
-    if "reminder.db" in sys.modules:
-        types.append(sys.modules["reminder.db"].StoreError)
-    return tuple(types)
-
-
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
@@ -71,12 +63,9 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.ClickException:
-            raise
-        except Exception as exc:
-            if isinstance(exc, _user_error_types()):
-                raise UserError(str(exc)) from None
-            raise
+        except ReminderError as exc:
+            # The one place a user error becomes `Error: ...` and exit status 2, whichever command raised it.
+            raise UserError(str(exc)) from None
 
     def main(
         self,

@@ -13,7 +13,7 @@ import click
 
 from reminder.cli import App, UserError, pass_app
 from reminder.cli.common import checked_option, configure_logging, stop_on_signals
-from reminder.config import ConfigError, check_cron, parse_http_url, parse_topic, save_config_values
+from reminder.config import check_cron, parse_http_url, parse_topic, save_config_values
 
 
 def _require_push_settings(app: App) -> None:
@@ -73,10 +73,7 @@ def setup(
     if app.settings.sources["timezone"] == "default":
         updates["timezone"] = app.settings.timezone  # pin the zone the reviews are counted in
     path = app.settings.config_path
-    try:
-        save_config_values(path, updates)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
+    save_config_values(path, updates)
     # What was just said wins over the environment for the rest of this command (the test push included).
     app.flags.update({k: v for k, v in updates.items() if k in ("ntfy_server", "ntfy_topic", "ntfy_token", "language")})
     app.__dict__.pop("settings", None)  # re-read: the file just changed
@@ -270,12 +267,9 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
         stop = stop_on_signals()
         server = None
         if serve_web:
-            from reminder.server import ServerError, start_server
+            from reminder.server import start_server
 
-            try:
-                server = start_server(app.store, app.settings, started_at=datetime.now(UTC))
-            except ServerError as exc:
-                raise UserError(str(exc)) from None
+            server = start_server(app.store, app.settings, started_at=datetime.now(UTC))
             logging.getLogger("reminder.web").info("event=serve url=%s", server.url)
         try:
             runner.run(stop)
@@ -294,10 +288,7 @@ def status(app: App, as_json: bool) -> None:
     """Last slot processed, next slot, pending and failed sends with their last error."""
     from reminder.runner import status as read_status
 
-    try:
-        check_cron(app.settings.cron)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
+    check_cron(app.settings.cron)
     now = datetime.now(UTC)
     st = read_status(app.store, app.settings, now)
     zone = app.now().tzinfo

@@ -19,14 +19,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reminder.config import mask_url
+from reminder.errors import StoreError as StoreError  # re-exported: defined with the other user errors
 from reminder.revision import HEAD, REVISIONS
 from reminder.sqlite_files import FOLDER_MODE, create_private_file, is_sqlite_file, make_private, read_only_uri
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-class StoreError(Exception):
-    """The store cannot be used: the message is one line for the user, with any password masked."""
 
 
 def _sqlite_path(url: str) -> Path | None:
