@@ -15,19 +15,13 @@ from sqlalchemy import Select, String, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from reminder import schedule, schedulers
+from reminder.clock import utcnow as utcnow  # re-exported for the callers that take it from here
 from reminder.config import format_ladder, parse_ladder
 from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import due_json, group_due
 from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
 
 TITLE_MAX = 500
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as the store keeps instants."""
-    from datetime import UTC
-
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def note_ladder(note: Note) -> tuple[int, ...]:

@@ -37,7 +37,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from time import sleep
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,9 +46,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from reminder import digest, notes, slots
+from reminder.clock import utcnow as utcnow  # the runner's default clock, importable from here as before
 from reminder.config import Settings
 from reminder.db import Store
-from reminder.db.models import Outbox, Slot
+from reminder.db.models import Outbox, OutboxStatus, Slot
 from reminder.ntfy import NtfyClient, NtfyError, is_stored
 
 log = logging.getLogger("reminder.runner")
@@ -64,19 +65,7 @@ SEND_TIMEOUTS = (3.0, 6.0)
 # finishes or times out well within it. Younger rows may be another runner's send in progress.
 STUCK_AFTER = timedelta(minutes=2)
 
-PENDING, SENDING, SENT, FAILED, SUPERSEDED = "pending", "sending", "sent", "failed", "superseded"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None)
-
-
-def aware(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC)
+PENDING, SENDING, SENT, FAILED, SUPERSEDED = OutboxStatus  # the short names the runner has always used
 
 
 FAULT_ENV = "REMINDER_TEST_FAULTS"
@@ -209,7 +198,7 @@ class Runner:
         day = slot.date()  # "today" is the calendar day in the learner's zone at the slot's instant
         if self.before_slot is not None:
             self.before_slot(day)
-        now = naive(self.clock())
+        now = self.clock()
         fault_point("before-claim")
         try:
             with self.store.write() as session:
@@ -221,7 +210,7 @@ class Runner:
                 if refused is not None:
                     log_event("slot", slot=key, zone=zone, result=refused, runner=self.name)
                     return SlotOutcome(key, False, 0, None, refused)
-                row = Slot(local_key=key, zone=zone, scheduled_at=naive(slot), claimed_at=now, claimed_by=self.name)
+                row = Slot(local_key=key, zone=zone, scheduled_at=slot, claimed_at=now, claimed_by=self.name)
                 session.add(row)
                 session.flush()  # the unique key decides here which runner owns the slot
                 due = notes.due_on(session, day, self.settings.extra_every)
@@ -263,7 +252,7 @@ class Runner:
     @staticmethod
     def _refusal(session: Any, slot: datetime, key: str, zone: str) -> str | None:
         """Why ``slot`` must not be claimed, or None. Read inside the claiming transaction."""
-        at = naive(slot)
+        at = slot
         newest = session.scalar(select(func.max(Slot.scheduled_at)))
         if newest is not None and at <= newest:
             same = session.scalar(select(Slot.id).where(Slot.zone == zone, Slot.local_key == key))
@@ -271,8 +260,8 @@ class Runner:
         # A slot claimed under another zone (or before zones were recorded) whose instant falls on this local day
         # served the learner's day already: REMINDER_TIMEZONE changed from Asia/Seoul to UTC must not send again.
         tz = ZoneInfo(zone)
-        start = naive(datetime.combine(slot.date(), time(0), tzinfo=tz))
-        end = naive(datetime.combine(slot.date() + timedelta(days=1), time(0), tzinfo=tz))
+        start = datetime.combine(slot.date(), time(0), tzinfo=tz)
+        end = datetime.combine(slot.date() + timedelta(days=1), time(0), tzinfo=tz)
         other = session.scalar(
             select(Slot.id)
             .where(Slot.scheduled_at >= start, Slot.scheduled_at < end)
@@ -290,7 +279,7 @@ class Runner:
             due = notes.due_on(session, day, self.settings.extra_every)
             if not due:
                 return None
-            outbox_id = self._queue(session, self.build_message(due, day), naive(now), slot_id=None, kind="now")
+            outbox_id = self._queue(session, self.build_message(due, day), now, slot_id=None, kind="now")
         log_event("now", due=len(due), outbox=outbox_id)
         return outbox_id
 
@@ -305,7 +294,7 @@ class Runner:
     def _recover_in_flight(self) -> None:
         """Rows left ``sending`` by a runner that died mid-send: ntfy may have the message. Put them back as
         pending and uncertain in one statement (no I/O here); whoever claims one next looks on the topic first."""
-        cutoff = naive(self.clock()) - STUCK_AFTER
+        cutoff = self.clock() - STUCK_AFTER
         with self.store.write() as session:
             ids = session.scalars(
                 update(Outbox)
@@ -320,7 +309,7 @@ class Runner:
         """(ntfy's id of ``message`` if the topic holds it, whether the topic could be read at all)."""
         assert self.client is not None
         try:
-            seen = self.client.poll(message["topic"], since=str(int(aware(since).timestamp()) - 5))
+            seen = self.client.poll(message["topic"], since=str(int(since.timestamp()) - 5))
         except NtfyError:
             return None, False  # e.g. a write-only token: the resend may duplicate
         matching = [str(item.get("id")) for item in seen if is_stored(message, item)]
@@ -337,7 +326,7 @@ class Runner:
     def next_retry(self) -> datetime | None:
         with self.store.read() as session:
             at = session.scalar(select(func.min(Outbox.next_attempt_at)).where(Outbox.status == PENDING))
-        return aware(at) if at else None
+        return at
 
     def dispatch(self, stop: threading.Event | None = None) -> list[SendOutcome]:
         """Send every pending message whose time has come, oldest first."""
@@ -346,7 +335,7 @@ class Runner:
         self._recover_in_flight()
         outcomes = []
         while stop is None or not stop.is_set():
-            now = naive(self.clock())
+            now = self.clock()
             with self.store.write() as session:
                 entry = session.scalars(
                     select(Outbox)
@@ -380,7 +369,7 @@ class Runner:
             result = self.client.publish(payload)
         except NtfyError as exc:
             transient = exc.transient
-            now = naive(self.clock())
+            now = self.clock()
             with self.store.write() as session:
                 entry = session.get(Outbox, entry_id)
                 assert entry is not None
@@ -406,7 +395,7 @@ class Runner:
         with self.store.write() as session:
             entry = session.get(Outbox, entry_id)
             assert entry is not None
-            entry.status, entry.ntfy_id, entry.sent_at = SENT, ntfy_id, naive(self.clock())
+            entry.status, entry.ntfy_id, entry.sent_at = SENT, ntfy_id, self.clock()
             entry.last_error, entry.uncertain = None, False
         log_event("send", outbox=entry_id, result=result, attempt=attempts, ntfy_id=ntfy_id)
         return SendOutcome(entry_id, SENT, None, ntfy_id)

@@ -91,7 +91,7 @@ def health(
         return False, info
     if last is not None:
         info["last_slot"] = last.local_key
-        info["last_slot_claimed_at"] = last.claimed_at.replace(tzinfo=UTC).isoformat(timespec="seconds")
+        info["last_slot_claimed_at"] = last.claimed_at.isoformat(timespec="seconds")
     if claimed:
         return True, info
     if started_at is not None and started_at.astimezone(UTC) > expected.astimezone(UTC):

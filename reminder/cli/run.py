@@ -294,7 +294,7 @@ def status(app: App, as_json: bool) -> None:
     zone = app.now().tzinfo
 
     def local(dt: datetime | None) -> str | None:
-        return dt.replace(tzinfo=UTC).astimezone(zone).isoformat(timespec="minutes") if dt else None
+        return dt.astimezone(zone).isoformat(timespec="minutes") if dt else None
 
     data = {
         "topic": app.settings.ntfy_topic,
