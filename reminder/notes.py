@@ -7,7 +7,7 @@ caller reads the clock once, in the learner's zone. The rules themselves live in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -201,7 +201,6 @@ class NoteView:
     due: schedule.DueNote | None  # set when the note is due on ``today``
     next_review: tuple[int, bool, date] | None  # (stage, extra, due date) of the next review not yet due
     archived: bool = False
-    vault_path: str | None = field(default=None)
     scheduler: str = "ladder"
     history: tuple[HistoryItem, ...] | None = None  # set by show (with_history=True)
     recall: float | None = None  # FSRS: predicted probability of recall today
@@ -317,7 +316,6 @@ def view_note(note: Note, today: date, extra_every: int, *, with_history: bool =
         due=due_item,
         next_review=next_review,
         archived=note.archived_at is not None,
-        vault_path=note.vault_path,
         scheduler=note.scheduler,
         history=(
             tuple(HistoryItem(e.reviewed_on, e.stage, e.extra, e.rating, e.source) for e in note.events)

@@ -47,7 +47,7 @@ from sqlalchemy.exc import IntegrityError
 
 from reminder import digest, notes, slots
 from reminder.clock import utcnow as utcnow  # the runner's default clock, importable from here as before
-from reminder.config import Settings
+from reminder.config import ConfigError, Settings
 from reminder.db import Store
 from reminder.db.models import Outbox, OutboxStatus, Slot
 from reminder.ntfy import NtfyClient, NtfyError, is_stored
@@ -172,6 +172,8 @@ class Runner:
     def build_message(self, due: list[Any], day: date) -> dict[str, Any]:
         s = self.settings
         actions, click = self.actions, self.click
+        if not s.ntfy_topic:
+            raise ConfigError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
         return digest.build_digest(
             due,
             topic=s.ntfy_topic,

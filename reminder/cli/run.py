@@ -16,13 +16,15 @@ from reminder.cli.common import checked_option, configure_logging, stop_on_signa
 from reminder.config import check_cron, parse_http_url, parse_topic, save_config_values
 
 
-def _require_push_settings(app: App) -> None:
-    """Everything `run` needs, checked where it enters so a bad setting fails at start, not at 08:00."""
+def _require_push_settings(app: App) -> str:
+    """Everything `run` needs, checked where it enters so a bad setting fails at start, not at 08:00. Returns
+    the topic."""
     s = app.settings
     check_cron(s.cron)
     if not s.ntfy_topic:
         raise UserError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
     s.ntfy_token_value()
+    return s.ntfy_topic
 
 
 def _client(app: App, **kwargs: Any) -> Any:
@@ -77,7 +79,7 @@ def setup(
     # What was just said wins over the environment for the rest of this command (the test push included).
     app.flags.update({k: v for k, v in updates.items() if k in ("ntfy_server", "ntfy_topic", "ntfy_token", "language")})
     app.__dict__.pop("settings", None)  # re-read: the file just changed
-    server, topic = app.settings.ntfy_server, app.settings.ntfy_topic
+    server, topic = app.settings.ntfy_server, app.settings.ntfy_topic or updates["ntfy_topic"]  # one of the two
     url = _subscribe_url(server, topic)
     click.echo(f"Saved to {path}.")
     click.echo(f"Subscribe in the ntfy app (server {server}, topic {topic}), or open:\n  {url}\n")
@@ -98,16 +100,16 @@ def _send_test(app: App) -> None:
     from reminder.digest import build_test_message
     from reminder.ntfy import NtfyError
 
-    _require_push_settings(app)
+    topic = _require_push_settings(app)
     s = app.settings
-    message = build_test_message(s.ntfy_topic, s.language)
+    message = build_test_message(topic, s.language)
     with _client(app) as client:
         try:
             result = client.publish(message)
         except NtfyError as exc:
             click.echo(f"Error: test notification not sent: {exc}", err=True)
             sys.exit(1)
-    click.echo(f"Test notification sent to {_subscribe_url(s.ntfy_server, s.ntfy_topic)} (id {result.id}).")
+    click.echo(f"Test notification sent to {_subscribe_url(s.ntfy_server, topic)} (id {result.id}).")
 
 
 @click.group()
@@ -157,16 +159,16 @@ def _runner(app: App, client: Any) -> Any:
 
     store, settings = app.store, app.settings
     buttons = tap = None
-    if settings.public_url:
+    if public_url := settings.public_url:
         from reminder import actions
 
         key = actions.secret_key(store, settings)
 
         def buttons(listed: Any, day: Any) -> list[dict[str, Any]]:
-            return actions.digest_actions(settings.public_url, key, listed, language=settings.language, day=day)
+            return actions.digest_actions(public_url, key, listed, language=settings.language, day=day)
 
         def tap(listed: Any, day: Any) -> str:
-            return actions.click_url(settings.public_url, key, listed, day=day)
+            return actions.click_url(public_url, key, listed, day=day)
 
     return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons, click=tap)
 
@@ -296,7 +298,7 @@ def status(app: App, as_json: bool) -> None:
     def local(dt: datetime | None) -> str | None:
         return dt.astimezone(zone).isoformat(timespec="minutes") if dt else None
 
-    data = {
+    data: dict[str, Any] = {
         "topic": app.settings.ntfy_topic,
         "server": app.settings.ntfy_server,
         "last_slot": (
