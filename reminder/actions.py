@@ -26,7 +26,9 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from reminder.schedule import DueNote
 from reminder.texts import TEXT
 
-ACTIONS = ("done", "snooze", "page", "review")
+ACTIONS = ("done", "snooze", "page", "review", "stats")
+# Tokens that show a page name no notes.
+PAGE_ACTIONS = ("page", "stats")
 TOKEN_MAX_AGE = timedelta(days=7)
 META_KEY = "secret_key"
 _SALT_PREFIX = "reminder.action."
@@ -107,7 +109,7 @@ def _serializer(key: str, action: str) -> URLSafeTimedSerializer:
 def sign(key: str, action: str, note_ids: Sequence[int], day: date) -> str:
     """A URL-safe token allowing ``action`` on ``note_ids``, issued for the local date ``day``."""
     ids = sorted({int(i) for i in note_ids})
-    if action != "page" and not ids:
+    if action not in PAGE_ACTIONS and not ids:
         raise ValueError(f"a {action} token needs at least one note")
     if any(i <= 0 for i in ids):
         raise ValueError("note ids are positive")
@@ -129,7 +131,7 @@ def verify(key: str, token: str, action: str, now: datetime) -> ActionClaim:
         ids = payload["n"]
         if not isinstance(ids, list) or not all(type(i) is int and i > 0 for i in ids):
             raise ValueError("ids")
-        if action != "page" and not ids:
+        if action not in PAGE_ACTIONS and not ids:
             raise ValueError("ids")
         day = date.fromisoformat(payload["d"])
     except (KeyError, TypeError, ValueError):
@@ -151,6 +153,8 @@ def action_url(public_url: str, action: str, token: str) -> str:
         return f"{base}/today/{token}"
     if action == "review":
         return f"{base}/review/{token}"
+    if action == "stats":
+        return f"{base}/stats/{token}"
     return f"{base}/a/{action}/{token}"
 
 

@@ -251,6 +251,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("overdue_priority", _priority, 4, "ntfy priority when a review is overdue by overdue_days"),
     Setting("overdue_days", _positive_int, 3, "days late before the priority rises"),
     Setting("tags", _tags, ("books",), "ntfy tags (emoji shortcodes) on every notification"),
+    Setting("daily_limit", _positive_int, None, "most reviews a day's digest, page and `due` list (unset: no cap)"),
+    Setting("min_due", _positive_int, 1, "fewest due reviews worth a digest (unless one is overdue_days late)"),
+    Setting("nudge_cron", _text, None, "when to remind of reviews the day's digest listed that are still open"),
+    Setting("summary_cron", _text, None, "when to send the weekly summary (cron, in the time zone)"),
     Setting("public_url", parse_http_url, None, "https address of `reminder serve` the phone can reach"),
     Setting("secret_key", _text, None, "key that signs action URLs (generated and stored if unset)", secret=True),
     Setting("host", _text, "127.0.0.1", "address `reminder serve` binds"),
@@ -284,6 +288,10 @@ class Settings:
     overdue_priority: int
     overdue_days: int
     tags: tuple[str, ...]
+    daily_limit: int | None
+    min_due: int
+    nudge_cron: str | None
+    summary_cron: str | None
     public_url: str | None
     secret_key: str | None
     host: str
@@ -402,18 +410,18 @@ def load_settings(
 CRON_NAMES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
 
 
-def check_cron(expr: str) -> str:
+def check_cron(expr: str, name: str = "cron") -> str:
     """Validate a cron expression: five fields (minute hour day month weekday) or a name such as ``@daily``.
     croniter also takes a sixth field (seconds, or a year), which turns '0 0 8 * * *' from "daily at 08:00" into
     something else entirely, so any other number of fields is refused. (croniter is imported only by the
-    commands that need it.)"""
+    commands that need it.) ``name`` is the setting, for the message."""
     from croniter import croniter
 
     fields = expr.split()
     named = len(fields) == 1 and fields[0].lower() in CRON_NAMES
     if not named and (len(fields) != 5 or not croniter.is_valid(expr)):
         raise ConfigError(
-            f"cron: {expr!r} is not a valid cron expression: five fields (minute hour day month weekday, "
+            f"{name}: {expr!r} is not a valid cron expression: five fields (minute hour day month weekday, "
             "e.g. '0 8 * * *') or a name such as @daily"
         )
     return expr

@@ -47,8 +47,15 @@ def _clean_title(title: str, language: str) -> str:
     return title
 
 
-def digest_title(count: int, language: str) -> str:
-    return t(language, "digest_title", n=count)
+def digest_title(count: int, language: str, waiting: int = 0) -> str:
+    """The notification's title; ``waiting`` counts the due reviews a daily limit holds for a later day."""
+    return t(language, "digest_title", n=count) + (t(language, "waiting", n=waiting) if waiting else "")
+
+
+def worth_a_digest(due: Sequence[DueNote], min_due: int, overdue_days: int) -> bool:
+    """Whether a slot's due reviews are worth a notification: at least ``min_due`` of them, or one more than
+    ``overdue_days`` late (a review left that long is not held back for company)."""
+    return len(due) >= min_due or any(n.days_late > overdue_days for n in due)
 
 
 def late_label(days_late: int, language: str) -> str:
@@ -116,13 +123,16 @@ def build_digest(
     note_actions: Callable[[DueNote], list[dict[str, Any]]] | None = None,
     listed_actions: Callable[[Sequence[DueNote]], list[dict[str, Any]]] | None = None,
     click: Callable[[Sequence[DueNote]], str] | None = None,
+    waiting: int = 0,
+    title: str | None = None,
 ) -> dict[str, Any]:
-    """The one ntfy JSON message for the notes due in a slot.
+    """The one ntfy JSON message for the notes due in a slot (``waiting``: more held back by a daily limit).
 
     ``actions`` are buttons for the whole digest; ``note_actions(note)`` gives buttons for a single note and is
     called only when exactly one note is due (with several, one note's buttons would be ambiguous).
     ``listed_actions(notes)`` gives buttons that act on the notes the message lists: when not every note fits,
     they are asked again for the notes that do, so a "done" button never marks a note the learner did not see.
+    ``title`` replaces the digest's title (the nudge lists the same way under its own).
     With a single note that has a link, the notification opens it on tap and gets an "열기"/"Open" button;
     that view button is the first to go when the caller's buttons already use ntfy's three. ``click(notes)``,
     when given, is where a tap leads instead (the service's review or today's page).
@@ -137,7 +147,7 @@ def build_digest(
     late = any(n.days_late > overdue_days for n in notes)
     base: dict[str, Any] = {
         "topic": topic,
-        "title": digest_title(count, language),
+        "title": title or digest_title(count, language, waiting),
         "message": "",
         "priority": overdue_priority if late else priority,
         "tags": list(tags),
@@ -190,6 +200,46 @@ def _compose(
             validate_message(message)
             return message, kept
     raise ValueError("the caller's action buttons leave no room in the message for a single note")
+
+
+def nudge_title(count: int, language: str) -> str:
+    return t(language, "nudge_title", n=count)
+
+
+def build_summary(
+    *,
+    topic: str,
+    language: str,
+    tags: Sequence[str],
+    done_this_week: int,
+    recall: float | None,
+    streak: int,
+    next_week: int,
+    stats_url: str | None = None,
+) -> dict[str, Any]:
+    """The weekly summary: reviews done in the last 7 days, recall (30 days), streak, the next 7 days' load, and
+    a button to the stats page when there is one. Low priority: nothing in it needs doing now."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unsupported language {language!r} (ko or en)")
+    shown = t(language, "no_recall") if recall is None else f"{round(recall * 100)}%"
+    lines = [
+        t(language, "summary_done", n=done_this_week),
+        t(language, "summary_recall", recall=shown),
+        t(language, "summary_streak", n=streak),
+        t(language, "summary_next", n=next_week),
+    ]
+    message: dict[str, Any] = {
+        "topic": topic,
+        "title": t(language, "summary_title"),
+        "message": "\n".join(lines),
+        "priority": 2,
+        "tags": list(tags),
+    }
+    if stats_url:
+        message["actions"] = [{"action": "view", "label": t(language, "button_stats"), "url": stats_url}]
+        message["click"] = stats_url
+    validate_message(message)
+    return message
 
 
 def build_test_message(topic: str, language: str) -> dict[str, Any]:

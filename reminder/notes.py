@@ -298,6 +298,10 @@ def view_note(note: Note, today: date, extra_every: int, *, with_history: bool =
         upcoming = sorted((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today)
         if upcoming:
             next_review = (upcoming[0][1], upcoming[0][2], upcoming[0][0])
+    elif note.archived_at is None and note.long_term_on is None and pending and note.snoozed_until:
+        # Held (snoozed, or rated `again` on the ladder): the earliest open review comes back on that day.
+        first = min(pending, key=lambda r: (r.due_on, r.extra, r.offset))
+        next_review = (first.offset, first.extra, max(first.due_on, note.snoozed_until))
     return NoteView(
         id=note.id,
         title=note.title,

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from reminder import schedule
 from reminder.cornell import Cue
+from reminder.stats import Stats
 from reminder.texts import t, when
 
 LINK_SCHEMES = ("http", "https", "obsidian")
@@ -102,9 +103,13 @@ def render_today(
     page_token: str,
     flash: str | None = None,
     review_token: Callable[[int], str] | None = None,
+    *,
+    waiting: int = 0,
+    stats_token: str | None = None,
 ) -> str:
     """Today's page. ``done_token(note_id)`` signs the button of one note, ``review_token(note_id)`` its review
-    page link; ``page_token`` brings the form back."""
+    page link; ``page_token`` brings the form back. ``waiting`` counts the due notes a daily limit holds back;
+    ``stats_token`` links the stats page."""
     return _render(
         "today.html",
         language,
@@ -115,6 +120,8 @@ def render_today(
         review_token=review_token,
         page_token=page_token,
         flash=flash if flash in ("done", "already", "rated") else None,
+        waiting=waiting,
+        stats_token=stats_token,
     )
 
 
@@ -159,4 +166,50 @@ def render_review(
         page_token=page_token,
         remaining=remaining,
         flash=flash if flash in ("rated", "already") else None,
+    )
+
+
+# --- the stats page ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartBox:
+    """The SVG coordinates the template needs besides the shapes."""
+
+    width: int
+    height: int
+    left: int
+    bottom: int
+    cell: int
+
+
+def render_stats(language: str, data: Stats, *, daily_limit: int | None = None, today_url: str | None = None) -> str:
+    """The stats page of a reminder.stats.Stats: figures, the forecast's bars and the history's calendar (SVG
+    drawn here, each with a title, a description and a table), subjects. ``today_url`` links today's page."""
+    from reminder import charts
+
+    bars, bar_labels, top = charts.forecast_bars(data.forecast)
+    weekdays = t(language, "weekdays").split(",")
+    cells, heat_labels, heat_w, heat_h = charts.heatmap_cells(data.history, weekdays)
+    limit = t(language, "stats_limit", n=daily_limit) if daily_limit else ""
+    total = sum(d.count for d in data.history)
+    return _render(
+        "stats.html",
+        language,
+        t(language, "stats_title"),
+        data=data,
+        recall=None if data.recall is None else round(data.recall * 100),
+        total=total,
+        forecast_desc=t(language, "stats_forecast_desc", limit=limit, top=top),
+        history_desc=t(language, "stats_history_desc", total=total),
+        chart=ChartBox(charts.CHART_W, charts.CHART_H, charts.PLOT_LEFT, charts.PLOT_BOTTOM, charts.CELL),
+        bars=bars,
+        bar_labels=bar_labels,
+        cells=cells,
+        heat_labels=heat_labels,
+        heat_w=heat_w,
+        heat_h=heat_h,
+        weeks=charts.weeks_table(data.history),
+        weekdays=weekdays,
+        today_url=today_url,
     )

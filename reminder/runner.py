@@ -19,6 +19,10 @@ Delivery rules (README, "Delivery"):
 - Network I/O never happens inside a write transaction (on SQLite one holds the store's only write lock): rows are
   claimed in a short transaction, sent or looked up outside it, and the outcome written in another. Claims use
   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two runners never take the same row.
+- A nudge slot (REMINDER_NUDGE_CRON) and a summary slot (REMINDER_SUMMARY_CRON) are claimed once in the same
+  way, under keys of their own kind; their messages go into the same outbox with their ``kind`` and supersede
+  nothing. A nudge lists the notes of that day's digest still open, and is not sent when there are none; both are
+  processed only on their own day (after downtime past midnight they are skipped, not replayed).
 - Transient failures stay pending with exponential backoff and jitter; permanent ones are marked failed with
   ntfy's words and are not retried. A review stays due until it is done, so the next slot carries it again.
 """
@@ -49,7 +53,7 @@ from reminder import digest, notes, slots
 from reminder.clock import utcnow as utcnow  # the runner's default clock, importable from here as before
 from reminder.config import ConfigError, Settings
 from reminder.db import Store
-from reminder.db.models import Outbox, OutboxStatus, Slot
+from reminder.db.models import Meta, Outbox, OutboxStatus, Slot
 from reminder.ntfy import NtfyClient, NtfyError, is_stored
 
 log = logging.getLogger("reminder.runner")
@@ -66,6 +70,9 @@ SEND_TIMEOUTS = (3.0, 6.0)
 STUCK_AFTER = timedelta(minutes=2)
 
 PENDING, SENDING, SENT, FAILED, SUPERSEDED = OutboxStatus  # the short names the runner has always used
+# The notes the latest digest listed, for that day's nudge: {"day": ..., "outbox": id or null, "notes": [ids]}.
+# One row, rewritten by each digest slot: a nudge is only ever about its own day's latest digest.
+LISTED_KEY = "digest_listed"
 
 
 FAULT_ENV = "REMINDER_TEST_FAULTS"
@@ -116,6 +123,7 @@ def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
 ALREADY_CLAIMED = "already-claimed"  # this slot: another runner, or an earlier run
 OLDER_THAN_CLAIMED = "older-than-claimed"  # at or before the newest slot claimed: the clock went back
 DAY_SERVED = "day-served"  # the zone changed and this local day was already served in the old one
+SKIPPED_LATE = "skipped-late"  # a nudge or summary slot of a day already over (after downtime)
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,7 @@ class Runner:
         before_slot: Callable[[date], None] | None = None,
         actions: Callable[[Sequence[Any], date], list[dict[str, Any]]] | None = None,
         click: Callable[[Sequence[Any], date], str] | None = None,
+        stats_url: Callable[[date], str] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -164,34 +173,53 @@ class Runner:
         self.before_slot = before_slot
         self.actions = actions
         self.click = click
+        self.stats_url = stats_url
         self._last_key: str | None = None
+        self._last_other: dict[str, str] = {}  # kind -> key of the nudge / summary slot last seen
         self.worked = False  # whether the last step processed a slot or sent something
 
     # --- slots ---
 
-    def build_message(self, due: list[Any], day: date) -> dict[str, Any]:
+    def topic(self) -> str:
+        """The topic every message goes to (the commands check it at start; the runner says so too)."""
+        if not self.settings.ntfy_topic:
+            raise ConfigError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
+        return self.settings.ntfy_topic
+
+    def build_message(self, due: list[Any], day: date, waiting: int = 0, title: str | None = None) -> dict[str, Any]:
         s = self.settings
         actions, click = self.actions, self.click
-        if not s.ntfy_topic:
-            raise ConfigError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
         return digest.build_digest(
             due,
-            topic=s.ntfy_topic,
+            topic=self.topic(),
             language=s.language,
             priority=s.priority,
             overdue_priority=s.overdue_priority,
             overdue_days=s.overdue_days,
             tags=s.tags,
             listed_actions=(lambda listed: actions(listed, day)) if actions else None,
+            waiting=waiting,
+            title=title,
             click=(lambda listed: click(listed, day)) if click else None,
         )
+
+    def digest_notes(self, session: Any, due: list[Any], day: date) -> tuple[list[Any], int]:
+        """What a slot's digest lists (the most urgent the daily limit still allows today) and how many wait;
+        nothing when too few are due to be worth a notification."""
+        from reminder.history import choose_due
+
+        s = self.settings
+        if not digest.worth_a_digest(due, s.min_due, s.overdue_days):
+            return [], 0
+        return choose_due(session, due, day, s.daily_limit)
 
     def preview(self, slot: datetime) -> dict[str, Any] | None:
         """The digest the slot would send, without claiming it (for --dry-run)."""
         day = slot.date()
         with self.store.read() as session:
             due = notes.due_on(session, day, self.settings.extra_every)
-        return self.build_message(due, day) if due else None
+            listed, waiting = self.digest_notes(session, due, day)
+        return self.build_message(listed, day, waiting) if listed else None
 
     def process_slot(self, slot: datetime) -> SlotOutcome:
         """Claim ``slot`` (aware, in the learner's zone) and queue its digest, in one transaction."""
@@ -225,8 +253,11 @@ class Runner:
                     .where(Outbox.status == PENDING, Outbox.kind == "digest")
                     .values(status=SUPERSEDED, last_error=f"superseded by slot {key}")
                 )
-                if due:
-                    outbox_id = self._queue(session, self.build_message(due, day), now, slot_id=row.id)
+                listed, waiting = self.digest_notes(session, due, day)
+                if listed:
+                    outbox_id = self._queue(session, self.build_message(listed, day, waiting), now, slot_id=row.id)
+                listing = {"day": day.isoformat(), "outbox": outbox_id, "notes": [n.note_id for n in listed]}
+                session.merge(Meta(key=LISTED_KEY, value=json.dumps(listing)))
                 fault_point("outbox")  # inside the claiming transaction, before it commits
         except IntegrityError:
             log_event("slot", slot=key, zone=zone, result=ALREADY_CLAIMED, runner=self.name)
@@ -255,7 +286,8 @@ class Runner:
     def _refusal(session: Any, slot: datetime, key: str, zone: str) -> str | None:
         """Why ``slot`` must not be claimed, or None. Read inside the claiming transaction."""
         at = slot
-        newest = session.scalar(select(func.max(Slot.scheduled_at)))
+        digest_slots = slots.digest_slots()  # a nudge or summary sets no high-water mark for digests
+        newest = session.scalar(select(func.max(Slot.scheduled_at)).where(digest_slots))
         if newest is not None and at <= newest:
             same = session.scalar(select(Slot.id).where(Slot.zone == zone, Slot.local_key == key))
             return ALREADY_CLAIMED if same is not None else OLDER_THAN_CLAIMED
@@ -267,7 +299,7 @@ class Runner:
         other = session.scalar(
             select(Slot.id)
             .where(Slot.scheduled_at >= start, Slot.scheduled_at < end)
-            .where((Slot.zone != zone) | Slot.zone.is_(None))
+            .where((Slot.zone != zone) | Slot.zone.is_(None), digest_slots)
             .limit(1)
         )
         return DAY_SERVED if other is not None else None
@@ -281,9 +313,95 @@ class Runner:
             due = notes.due_on(session, day, self.settings.extra_every)
             if not due:
                 return None
-            outbox_id = self._queue(session, self.build_message(due, day), now, slot_id=None, kind="now")
+            from reminder.history import choose_due
+
+            listed, waiting = choose_due(session, due, day, self.settings.daily_limit)
+            if not listed:
+                return None  # the day's limit is reached: the rest wait, as in a digest
+            message = self.build_message(listed, day, waiting)
+            outbox_id = self._queue(session, message, now, slot_id=None, kind="now")
         log_event("now", due=len(due), outbox=outbox_id)
         return outbox_id
+
+    # --- nudge and weekly summary slots ---
+
+    def other_crons(self) -> dict[str, str]:
+        s = self.settings
+        return {kind: cron for kind, cron in (("nudge", s.nudge_cron), ("summary", s.summary_cron)) if cron}
+
+    def build_nudge(self, session: Any, day: date) -> tuple[dict[str, Any] | None, int]:
+        """The nudge for ``day``: the notes that day's digest listed (once it was sent) that are still due."""
+        row = session.get(Meta, LISTED_KEY)
+        listing = json.loads(row.value) if row is not None else {}
+        if listing.get("day") != day.isoformat() or listing.get("outbox") is None:
+            return None, 0
+        if session.scalar(select(Outbox.status).where(Outbox.id == listing["outbox"])) != SENT:
+            return None, 0  # the phone has not shown that digest: nothing to remind of
+        listed = set(listing["notes"])
+        still_open = [n for n in notes.due_on(session, day, self.settings.extra_every) if n.note_id in listed]
+        if not still_open:
+            return None, 0
+        title = digest.nudge_title(len(still_open), self.settings.language)
+        return self.build_message(still_open, day, title=title), len(still_open)
+
+    def build_summary(self, session: Any, day: date) -> tuple[dict[str, Any] | None, int]:
+        from reminder.history import read_stats
+
+        s = self.settings
+        data = read_stats(session, day, s.extra_every, daily_limit=s.daily_limit)
+        if not data.subjects:
+            return None, 0  # no notes: nothing to summarise
+        done = sum(d.count for d in data.history[-7:])
+        message = digest.build_summary(
+            topic=self.topic(),
+            language=s.language,
+            tags=s.tags,
+            done_this_week=done,
+            recall=data.recall,
+            streak=data.streak,
+            next_week=sum(d.count for d in data.forecast[1:8]),
+            stats_url=self.stats_url(day) if self.stats_url else None,
+        )
+        return message, done
+
+    def process_other_slots(self, now: datetime) -> list[SlotOutcome]:
+        """The latest nudge and summary slots at ``now``, each the first time this runner sees it."""
+        outcomes = []
+        for kind, cron in self.other_crons().items():
+            slot = slots.previous_slot(cron, self.settings.timezone, now)
+            key = slots.kind_key(kind, slot)
+            if key != self._last_other.get(kind):
+                outcomes.append(self.process_other_slot(kind, slot))
+                self._last_other[kind] = key
+        return outcomes
+
+    def process_other_slot(self, kind: str, slot: datetime) -> SlotOutcome:
+        """Claim a nudge or summary ``slot`` and queue its message, if it has one, in one transaction."""
+        key = slots.kind_key(kind, slot)
+        day = slot.date()
+        now = self.clock()
+        if self.clock().astimezone(slot.tzinfo).date() != day:
+            log_event("slot", slot=key, result=SKIPPED_LATE, runner=self.name)
+            return SlotOutcome(key, False, 0, None, SKIPPED_LATE)
+        if kind == "nudge" and self.before_slot is not None:
+            self.before_slot(day)  # a review ticked in Obsidian since the digest is not open any more
+        build = self.build_nudge if kind == "nudge" else self.build_summary
+        try:
+            with self.store.write() as session:
+                zone = self.settings.timezone
+                row = Slot(local_key=key, zone=zone, scheduled_at=slot, claimed_at=now, claimed_by=self.name)
+                session.add(row)
+                session.flush()
+                message, count = build(session, day)
+                row.due_count = count
+                outbox_id = None
+                if message is not None:
+                    outbox_id = self._queue(session, message, now, slot_id=row.id, kind=kind)
+        except IntegrityError:
+            log_event("slot", slot=key, result=ALREADY_CLAIMED, runner=self.name)
+            return SlotOutcome(key, False, 0, None, ALREADY_CLAIMED)
+        log_event("slot", slot=key, result="claimed", count=count, outbox=outbox_id or "-", runner=self.name)
+        return SlotOutcome(key, True, count, outbox_id)
 
     def current_slot(self, now: datetime | None = None) -> datetime:
         return slots.previous_slot(self.settings.cron, self.settings.timezone, now or self.clock())
@@ -414,10 +532,14 @@ class Runner:
             self.process_slot(slot)
             self._last_key = key
             self.worked = True
+        if self.process_other_slots(now):
+            self.worked = True
         if self.dispatch(stop):
             self.worked = True
         now = self.clock()
         wake = min(self.next_slot(now), now + MAX_SLEEP)
+        for cron in self.other_crons().values():
+            wake = min(wake, slots.next_slot(cron, self.settings.timezone, now))
         retry = self.next_retry()
         if retry is not None:
             wake = min(wake, retry)
@@ -452,7 +574,9 @@ class Status:
 
 def status(store: Store, settings: Settings, now: datetime) -> Status:
     with store.read() as session:
-        last_slot = session.scalars(select(Slot).order_by(Slot.scheduled_at.desc(), Slot.id.desc()).limit(1)).first()
+        last_slot = session.scalars(
+            select(Slot).where(slots.digest_slots()).order_by(Slot.scheduled_at.desc(), Slot.id.desc()).limit(1)
+        ).first()
         pending = session.scalars(select(Outbox).where(Outbox.status.in_([PENDING, SENDING])).order_by(Outbox.id)).all()
         failed = session.scalars(
             select(Outbox).where(Outbox.status == FAILED).order_by(Outbox.id.desc()).limit(5)

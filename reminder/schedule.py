@@ -10,7 +10,7 @@ Rules (see the README, "How reviews come due"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -116,6 +116,26 @@ def stage_label(offset: int, extra: bool, language: str = "en") -> str:
     if extra:
         return f"extra D+{offset}" if language == "en" else f"추가 D+{offset}"
     return f"D+{offset}"
+
+
+def urgency_key(note: DueNote, recall: Mapping[int, float] | None = None) -> tuple[int, float, str, int]:
+    """The order in which due notes are listed and, under a daily limit, chosen: most overdue first, then the
+    lowest predicted recall (``recall``: note id -> probability, for the notes whose scheduler predicts one; the
+    others count as 1, nothing known to be slipping), then by title and id, so every run chooses the same notes.
+    """
+    predicted = recall.get(note.note_id, 1.0) if recall else 1.0
+    return (-note.days_late, predicted, note.title.casefold(), note.note_id)
+
+
+def apply_daily_limit(
+    due: Sequence[DueNote], limit: int | None, recall: Mapping[int, float] | None = None
+) -> tuple[list[DueNote], int]:
+    """The ``limit`` most urgent of ``due`` and how many wait for a later day; no limit lists them all."""
+    ordered = sorted(due, key=lambda n: urgency_key(n, recall))
+    if limit is None or len(ordered) <= max(limit, 0):
+        return ordered, 0
+    limit = max(limit, 0)
+    return ordered[:limit], len(ordered) - limit
 
 
 def summarise_scheduled(pending: Iterable[Review], today: date) -> tuple[int, bool, date] | None:

@@ -7,6 +7,7 @@ expression on local wall-clock time, so `0 8 * * *` means 08:00 in Asia/Seoul wh
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -52,3 +53,20 @@ def next_slot(cron: str, zone: str, now: datetime) -> datetime:
         slot = _aware(it.get_next(datetime), tz)
         if slot > now:
             return slot
+
+
+# A nudge or summary slot is claimed in the same table as a digest slot, under its kind and wall-clock time
+# ("nudge@2025-03-09T21:00"): a nudge at the digest's own time claims a row of its own, and the digest's keys
+# stay plain, so the queries about digest slots (status, /healthz) leave the others out with one LIKE.
+KIND_SEPARATOR = "@"
+
+
+def kind_key(kind: str, slot: datetime) -> str:
+    return local_key(slot) if kind == "digest" else f"{kind}{KIND_SEPARATOR}{local_key(slot)}"
+
+
+def digest_slots() -> Any:
+    """The SQL condition that picks the digest slots out of the slots table (not the nudges or summaries)."""
+    from reminder.db.models import Slot
+
+    return Slot.local_key.not_like(f"%{KIND_SEPARATOR}%")

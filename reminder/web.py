@@ -8,6 +8,7 @@ one implementation; the HTML comes from reminder.pages (Jinja2 templates), the t
     GET  /today/<token>      today's due notes, a done button and a review link each (plain HTML, no JS)
     GET  /review/<token>     one due note: its cue questions, answers folded, and four rating buttons
     POST /review/<token>     record the rating (form field ``rating``), then 303 to the next due note's page
+    GET  /stats/<token>      forecast, history, streak, recall and subjects, charts drawn in SVG
     GET  /healthz            200 when the store answers and the last due slot ran, else 503 with the reason
 
 Nothing is listed or changed without a valid token. Tokens travel in the URL path, so this module never logs a
@@ -32,9 +33,9 @@ from zoneinfo import ZoneInfo
 from reminder import actions, notes
 from reminder.config import check_cron
 from reminder.errors import ReminderError
-from reminder.pages import CSP, render_message, render_review, render_today
+from reminder.pages import CSP, render_message, render_review, render_stats, render_today
 from reminder.schedulers import RATINGS
-from reminder.slots import local_key, next_slot, previous_slot
+from reminder.slots import digest_slots, local_key, next_slot, previous_slot
 from reminder.texts import t
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,10 @@ def health(
     try:
         with store.read() as session:
             last = session.execute(
-                select(Slot.local_key, Slot.claimed_at).order_by(Slot.scheduled_at.desc(), Slot.id.desc()).limit(1)
+                select(Slot.local_key, Slot.claimed_at)
+                .where(digest_slots())  # not the nudges or summaries
+                .order_by(Slot.scheduled_at.desc(), Slot.id.desc())
+                .limit(1)
             ).first()
             claimed = session.scalar(select(Slot.id).where(Slot.local_key == expected_key)) is not None
     except Exception as exc:
@@ -171,6 +175,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "a": ("POST",),
     "today": ("GET", "HEAD"),
     "review": ("GET", "HEAD", "POST"),
+    "stats": ("GET", "HEAD"),
 }
 
 
@@ -250,6 +255,10 @@ class ReminderApp:
             allowed = ROUTES["today"]
             token = parts[1]
             handler = lambda: self.today_page(environ, token)  # noqa: E731
+        elif len(parts) == 2 and parts[0] == "stats" and parts[1]:
+            allowed = ROUTES["stats"]
+            token = parts[1]
+            handler = lambda: self.stats_page(token)  # noqa: E731
         elif len(parts) == 2 and parts[0] == "review" and parts[1]:
             allowed = ROUTES["review"]
             token = parts[1]
@@ -381,8 +390,11 @@ class ReminderApp:
         if isinstance(claim, Response):
             return claim
         _, today = self._local_now()
+        from reminder.history import choose_due
+
         with self.store.read() as session:
             due = notes.due_on(session, today, self.settings.extra_every)
+            due, waiting = choose_due(session, due, today, self.settings.daily_limit)
         key = self.key()
         flash = parse_qs(environ.get("QUERY_STRING", "")).get("m", [None])[0]
         page = render_today(
@@ -392,8 +404,24 @@ class ReminderApp:
             lambda note_id: actions.sign(key, "done", [note_id], today),
             token,
             flash,
+            waiting=waiting,
+            stats_token=actions.sign(key, "stats", [], today),
             review_token=lambda note_id: actions.sign(key, "review", [note_id], today),
         )
+        return _html("200 OK", page)
+
+    def stats_page(self, token: str) -> Response:
+        claim = self._claim({"HTTP_ACCEPT": "text/html"}, token, "stats")
+        if isinstance(claim, Response):
+            return claim
+        from reminder.history import read_stats
+
+        _, today = self._local_now()
+        with self.store.read() as session:
+            data = read_stats(session, today, self.settings.extra_every, daily_limit=self.settings.daily_limit)
+        # Back to today's page with a token of its own: the stats token is not a "page" token.
+        today_url = f"../today/{actions.sign(self.key(), 'page', [], today)}"
+        page = render_stats(self.language, data, daily_limit=self.settings.daily_limit, today_url=today_url)
         return _html("200 OK", page)
 
     # --- the review page: one note's questions, answers folded, and four ratings ------------------------------
@@ -491,6 +519,8 @@ def _route_name(environ: dict[str, Any]) -> str:
         return "/today/<token>"
     if parts[:1] == ["review"]:
         return "/review/<token>"
+    if parts[:1] == ["stats"]:
+        return "/stats/<token>"
     return "/healthz" if parts == ["healthz"] else "(other path)"
 
 

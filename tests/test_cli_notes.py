@@ -38,6 +38,7 @@ def test_add_then_due_on_day_five(any_db_url: str, run_cli) -> None:  # type: ig
     assert due == {
         "date": "2024-07-12",
         "count": 1,
+        "waiting": 0,
         "notes": [
             {
                 "id": 1,

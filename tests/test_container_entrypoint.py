@@ -119,4 +119,4 @@ def test_the_wheel_ships_the_page_templates_and_their_stylesheet(installed_wheel
     )
     out = subprocess.run([str(installed_wheel / "bin" / "python"), "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["base.html", "message.html", "review.html", "style.css", "today.html"]
+    assert out.stdout.split() == ["base.html", "message.html", "review.html", "stats.html", "style.css", "today.html"]

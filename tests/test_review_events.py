@@ -92,6 +92,8 @@ def test_again_on_the_ladder_keeps_the_stage_open_and_brings_the_note_back_tomor
         assert result.exit_code == 0, result.output
         assert "back on 2024-07-09" in result.output
         assert _json(run_cli("due", "--json"))["count"] == 0
+        held = _json(run_cli("show", "K8s objects", "--json"))
+        assert held["next_review"] == {"stage": 1, "extra": False, "due_on": "2024-07-09"}
     with freeze_time("2024-07-09 03:00:00"):
         due = _json(run_cli("due", "--json"))
         assert [(d["title"], d["stage"]) for d in due["notes"]] == [("K8s objects", 1)]

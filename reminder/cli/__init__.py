@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "notify": ("reminder.cli.run", "notify"),
     "run": ("reminder.cli.run", "run"),
     "status": ("reminder.cli.run", "status"),
+    "stats": ("reminder.cli.stats", "stats"),
     "serve": ("reminder.cli.serve", "serve"),
     "fsrs": ("reminder.cli.review", "fsrs"),
     "review": ("reminder.cli.review", "review"),

@@ -29,18 +29,29 @@ def due(app: App, on: str | None, as_json: bool) -> None:
     today = app.today()
     day = parse_date(on, "--on", today) if on else today
     every = app.settings.extra_every
-    path = _sqlite_file(app.settings.database_url)
+    limit = app.settings.daily_limit
+    # The light path cannot count today's reviews for a daily limit: with one, the store answers.
+    path = _sqlite_file(app.settings.database_url) if limit is None else None
     items = due_from_sqlite_file(path, day, every) if path else None
     if items is None:
-        from reminder import notes
+        from reminder import history, notes
 
         with app.store.read() as session:
             items = notes.due_on(session, day, every)
+            # The limit is a day's quota: what was reviewed that day already counts against it.
+            items, waiting = history.choose_due(session, items, day, limit)
+    else:
+        waiting = 0
     if as_json:
-        echo_json({"date": day.isoformat(), "count": len(items), "notes": [due_json(i) for i in items]})
+        echo_json(
+            {"date": day.isoformat(), "count": len(items), "waiting": waiting, "notes": [due_json(i) for i in items]}
+        )
         return
     if not items:
-        click.echo(f"Nothing due on {day.isoformat()}.")
+        if waiting:
+            click.echo(f"Daily limit of {app.settings.daily_limit} reached: {waiting} more due wait for a later day.")
+        else:
+            click.echo(f"Nothing due on {day.isoformat()}.")
         return
     rows = []
     for item in items:
@@ -55,3 +66,5 @@ def due(app: App, on: str | None, as_json: bool) -> None:
             ]
         )
     click.echo(table(["ID", "TITLE", "STAGE", "WHEN", "PROGRESS"], rows, {1: 40}))
+    if waiting:
+        click.echo(f"{waiting} more due, waiting for a later day (daily limit {app.settings.daily_limit}).")

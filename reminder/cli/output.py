@@ -49,3 +49,17 @@ def echo_json(data: Any) -> None:
 
 def days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
+
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(value: float, maximum: float, columns: int) -> str:
+    """A horizontal bar of block characters, ``columns`` wide at ``maximum``, in eighths of a column; padded to
+    ``columns`` so what follows it lines up. A value above zero always shows at least a sliver."""
+    if maximum <= 0 or value <= 0:
+        return " " * columns
+    eighths = max(1, round(min(value, maximum) / maximum * columns * 8))
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (_EIGHTHS[part] if part else "")
+    return text + " " * (columns - len(text))

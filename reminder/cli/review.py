@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -68,7 +70,8 @@ def review(app: App, note: str | None) -> None:
             for number, cue in enumerate(questions, start=1):
                 click.echo(f"\nQ{number}. {cue.question}")
                 _ask("  (Enter: answer)")
-                click.echo(click.style(cue.answer or "(no answer written)", dim=not cue.answer))
+                answer = textwrap.indent(cue.answer, "    ") if cue.answer else "    (no answer written)"
+                click.echo(click.style(answer, dim=not cue.answer))
             if not questions:
                 click.echo("  No cue questions in this note: recall it, then rate.")
             if summary:

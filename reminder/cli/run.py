@@ -21,6 +21,9 @@ def _require_push_settings(app: App) -> str:
     the topic."""
     s = app.settings
     check_cron(s.cron)
+    for name in ("nudge_cron", "summary_cron"):
+        if getattr(s, name):
+            check_cron(getattr(s, name), name)
     if not s.ntfy_topic:
         raise UserError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
     s.ntfy_token_value()
@@ -158,7 +161,7 @@ def _runner(app: App, client: Any) -> Any:
     from reminder.runner import Runner
 
     store, settings = app.store, app.settings
-    buttons = tap = None
+    buttons = tap = stats_url = None
     if public_url := settings.public_url:
         from reminder import actions
 
@@ -170,7 +173,12 @@ def _runner(app: App, client: Any) -> Any:
         def tap(listed: Any, day: Any) -> str:
             return actions.click_url(public_url, key, listed, day=day)
 
-    return Runner(store, settings, client, before_slot=_vault_sync(app), actions=buttons, click=tap)
+        def stats_url(day: Any) -> str:
+            return actions.action_url(public_url, "stats", actions.sign(key, "stats", [], day))
+
+    return Runner(
+        store, settings, client, before_slot=_vault_sync(app), actions=buttons, click=tap, stats_url=stats_url
+    )
 
 
 def _vault_sync(app: App) -> Any:
@@ -231,7 +239,11 @@ _NOT_CLAIMED = {
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Process the most recent slot and deliver what is pending, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Process the most recent slots (digest, nudge, summary), deliver what is pending, exit.",
+)
 @click.option("--dry-run", is_flag=True, help="With --once: print the notification instead of sending it.")
 @click.option("--serve", "serve_web", is_flag=True, help="Also serve the phone buttons, today's page and /healthz.")
 @pass_app
@@ -261,6 +273,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
             slot = runner.process_slot(runner.current_slot())
             if not slot.claimed:
                 click.echo(_NOT_CLAIMED[slot.reason].format(key=slot.key))
+            runner.process_other_slots(runner.clock())  # a timer run at the nudge's or summary's time does them
             outcomes = runner.dispatch()
             bad = [o for o in outcomes if o.status != "sent"]
             for o in bad:

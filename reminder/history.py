@@ -1,0 +1,116 @@
+"""Reading the review history out of the store, as plain rows for reminder.stats.
+
+Two readers: ``read_notes`` (every note with its review slots, done and pending, and its scheduler: what the
+forecast, the streak and the subjects are computed from) and ``read_events`` (one row per review the learner did,
+from the review events: what the history chart and the recall are computed from). The statistics never see a
+Session, so they are tested on made-up rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reminder import schedule, schedulers, stats
+from reminder.config import parse_ladder
+from reminder.db.models import Note, Review
+from reminder.db.models import ReviewEvent as EventRow
+from reminder.stats import NoteHistory, ReviewEvent
+
+
+def read_notes(session: Session) -> list[NoteHistory]:
+    """Every note with its review slots. Plain rows rather than ORM objects: the statistics read the whole store,
+    and building an object per review costs ten times the query."""
+    by_note: dict[int, list[schedule.Review]] = {}
+    for note_id, offset, extra, due_on, done_on in session.execute(
+        select(Review.note_id, Review.offset, Review.extra, Review.due_on, Review.done_on).order_by(
+            Review.note_id, Review.extra, Review.offset
+        )
+    ):
+        by_note.setdefault(note_id, []).append(schedule.Review(offset, bool(extra), due_on, done_on))
+    columns = (Note.id, Note.title, Note.subject, Note.first_studied_on, Note.ladder, Note.long_term_on)
+    rows = session.execute(
+        select(*columns, Note.snoozed_until, Note.archived_at, Note.scheduler, Note.scheduler_state).order_by(Note.id)
+    )
+    ladders: dict[str, tuple[int, ...]] = {}
+    return [
+        NoteHistory(
+            id=note_id,
+            title=title,
+            subject=subject,
+            first_studied_on=first,
+            ladder=ladders.setdefault(ladder, parse_ladder(ladder)),
+            long_term_on=long_term_on,
+            snoozed_until=snoozed_until,
+            archived=archived_at is not None,
+            reviews=tuple(by_note.get(note_id, ())),
+            scheduler=scheduler or "ladder",
+            state=schedulers.decode_state(state) if scheduler not in (None, "ladder") and state else None,
+        )
+        for note_id, title, subject, first, ladder, long_term_on, snoozed_until, archived_at, scheduler, state in rows
+    ]
+
+
+def read_events(session: Session, since: date) -> list[ReviewEvent]:
+    """The reviews done on or after ``since``, oldest first: one per note and day, with the rating of that note's
+    first review of the day. One review ticks every stage due (an event each), and a second try after `again`
+    the same day says nothing more about what the learner remembered when the note came due.
+    """
+    rows = session.execute(
+        select(EventRow.note_id, EventRow.reviewed_on, EventRow.rating)
+        .where(EventRow.reviewed_on >= since)
+        .order_by(EventRow.reviewed_on, EventRow.note_id, EventRow.id)
+    )
+    seen: set[tuple[int, date]] = set()
+    events = []
+    for note_id, day, rating in rows:
+        if (note_id, day) not in seen:
+            seen.add((note_id, day))
+            events.append(ReviewEvent(note_id, day, rating))
+    return events
+
+
+def predicted_recall(session: Session, note_ids: Iterable[int], day: date) -> dict[int, float]:
+    """The probability of recall on ``day`` that FSRS predicts, for those of ``note_ids`` it schedules."""
+    ids = list(note_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Note.id, Note.scheduler_state).where(Note.id.in_(ids), Note.scheduler == "fsrs")
+    ).all()
+    fsrs = schedulers.scheduler_named("fsrs")
+    return {note_id: fsrs.recall(schedulers.decode_state(state), day) for note_id, state in rows if state}
+
+
+def daily_allowance(session: Session, day: date, limit: int | None) -> int | None:
+    """How many more reviews a daily limit allows on ``day``: the limit less the notes already reviewed that day
+    (from the CLI, the phone or the vault); None without a limit."""
+    if limit is None:
+        return None
+    reviewed = {e.note_id for e in read_events(session, day) if e.day == day}
+    return max(0, limit - len(reviewed))
+
+
+def choose_due(
+    session: Session, due: Sequence[schedule.DueNote], day: date, limit: int | None
+) -> tuple[list[schedule.DueNote], int]:
+    """What a digest, today's page or `due` lists on ``day`` under a daily limit, and how many wait: the most
+    urgent the day's quota still allows (most overdue first, then the lowest predicted recall)."""
+    if limit is None:
+        return schedule.apply_daily_limit(due, None)
+    recall = predicted_recall(session, (d.note_id for d in due), day)
+    return schedule.apply_daily_limit(due, daily_allowance(session, day, limit), recall)
+
+
+def read_stats(session: Session, today: date, extra_every: int, *, daily_limit: int | None = None) -> stats.Stats:
+    """Everything `reminder stats`, the stats page and the weekly summary show, for ``today``."""
+    return stats.compute(
+        read_notes(session),
+        read_events(session, stats.events_since(today)),
+        today,
+        extra_every,
+        daily_limit=daily_limit,
+    )

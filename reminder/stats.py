@@ -1,0 +1,301 @@
+"""How it is going: forecast, history, streak, recall and subjects. Pure: plain rows in, ``today`` a parameter.
+
+Rules (README, "Statistics"):
+- forecast: the reviews shown on each of the next FORECAST_DAYS days, today first with everything overdue, if the
+  learner does each day what is shown that day; under a daily limit a day shows at most that many (the most
+  urgent) and the rest move on to the next day, so the forecast is the load the phone will actually show;
+- history: reviews done on each of the last HISTORY_DAYS days (12 weeks, today included);
+- streak: days in a row on which everything due was done. A day is kept when no review due by its end was still
+  open then, or, under a daily limit, when that many reviews were done on it (the phone showed no more); today
+  counts once what is due today is done, and does not break the streak while it is still open;
+  days before the first study are not counted. Open reviews of notes that no longer get reminders (archived or
+  long-term) break nothing; a snoozed review is due from the end of its snooze;
+- recall: the share of rated reviews over the last RECALL_DAYS days not rated `again`; None without ratings;
+- subjects: per subject, the notes, how many are in long-term memory, and their average progress (archived
+  notes are left out).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+from reminder import schedule
+
+RATINGS = ("again", "hard", "good", "easy")
+
+
+@dataclass(frozen=True)
+class NoteHistory:
+    """A note and all its review slots (schedule.Review, done ones with their done_on)."""
+
+    id: int
+    title: str
+    subject: str | None
+    first_studied_on: date
+    ladder: tuple[int, ...]
+    long_term_on: date | None
+    snoozed_until: date | None
+    archived: bool
+    reviews: tuple[schedule.Review, ...]
+    scheduler: str = "ladder"  # ladder, fsrs or sr (reminder.schedulers)
+    state: Any = None  # the scheduler's state (FSRS card, SR fields); None for the ladder
+
+
+@dataclass(frozen=True)
+class ReviewEvent:
+    """One review the learner did on ``day``. ``rating`` is one of RATINGS, or None when only the day is known."""
+
+    note_id: int
+    day: date
+    rating: str | None = None
+
+
+FORECAST_DAYS = 30
+HISTORY_DAYS = 84
+RECALL_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    count: int
+
+
+@dataclass(frozen=True)
+class SubjectStats:
+    subject: str | None
+    notes: int
+    long_term: int
+    progress: int  # average percent, rounded
+
+
+@dataclass(frozen=True)
+class Stats:
+    today: date
+    forecast: tuple[DayCount, ...]
+    history: tuple[DayCount, ...]
+    streak: int
+    recall: float | None
+    subjects: tuple[SubjectStats, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "forecast": [{"date": d.day.isoformat(), "count": d.count} for d in self.forecast],
+            "history": [{"date": d.day.isoformat(), "reviews": d.count} for d in self.history],
+            "streak": self.streak,
+            "recall": None if self.recall is None else round(self.recall, 4),
+            "subjects": [
+                {"subject": s.subject, "notes": s.notes, "long_term": s.long_term, "progress": s.progress}
+                for s in self.subjects
+            ],
+        }
+
+
+def _gets_reminders(note: NoteHistory) -> bool:
+    return not note.archived and note.long_term_on is None
+
+
+# --- forecast ----------------------------------------------------------------------------------------------------
+
+
+def forecast(
+    notes: Iterable[NoteHistory],
+    today: date,
+    extra_every: int,
+    *,
+    daily_limit: int | None = None,
+    days: int = FORECAST_DAYS,
+    reviewed_today: int = 0,
+) -> tuple[DayCount, ...]:
+    """Reviews shown on each day from ``today`` on, simulating a learner who does each day what is shown.
+
+    A daily limit is a quota for the day: ``reviewed_today`` reviews already done today count against today's.
+    On the ladder, doing a review ticks every stage due that day (as `done` does) and replaces a pending extra
+    review by the next one after that day, so a note comes back on its next stage's absolute date whatever day it
+    was reviewed. A note with another scheduler (FSRS, the SR plugin) comes back when that scheduler says after a
+    review rated `good` on that day.
+    """
+    from reminder.schedulers import scheduler_named
+
+    # Only the notes due on a day are looked at that day: the others wait in a heap by the day they come due.
+    pending: dict[int, list[schedule.Review]] = {}
+    active: dict[int, NoteHistory] = {}
+    coming: list[tuple[date, int]] = []
+    for note in notes:
+        open_reviews = [r for r in note.reviews if r.done_on is None]
+        if _gets_reminders(note) and open_reviews:
+            active[note.id] = note
+            pending[note.id] = open_reviews
+            first_due = min(r.due_on for r in open_reviews)
+            if note.snoozed_until is not None:
+                first_due = max(first_due, note.snoozed_until)
+            coming.append((first_due, note.id))
+    heapq.heapify(coming)
+    waiting: set[int] = set()  # due, not yet shown (a daily limit held them back)
+    result = []
+    for i in range(days):
+        day = today + timedelta(days=i)
+        while coming and coming[0][0] <= day:
+            waiting.add(heapq.heappop(coming)[1])
+        due = []
+        for note_id in waiting:
+            note = active[note_id]
+            if note.state is not None:
+                summary = schedule.summarise_scheduled(pending[note_id], day)
+            else:
+                summary = schedule.summarise_due(note.first_studied_on, note.ladder, extra_every, pending[note_id], day)
+            if summary is not None:
+                stage, extra, due_on = summary
+                due.append(schedule.DueNote(note_id, note.title, None, stage, extra, due_on, (day - due_on).days, 0))
+        limit = daily_limit - reviewed_today if daily_limit is not None and i == 0 else daily_limit
+        shown, _ = schedule.apply_daily_limit(due, limit)
+        for item in shown:
+            note = active[item.note_id]
+            if note.state is not None:
+                scheduler = scheduler_named(note.scheduler)
+                state = scheduler.review(note.state, "good", day)
+                active[item.note_id] = note = replace(note, state=state)
+                nxt = scheduler.due_on(state)
+                # One slot standing for the scheduler's next day (the offset only labels it).
+                left = [schedule.Review((nxt - note.first_studied_on).days, False, nxt)] if nxt else []
+            else:
+                left = [r for r in pending[item.note_id] if r.due_on > day]
+            if note.state is None and any(r.extra and r.due_on <= day for r in pending[item.note_id]):
+                offset = schedule.next_extra_offset(note.first_studied_on, note.ladder, extra_every, day)
+                left.append(schedule.Review(offset, True, schedule.due_date(note.first_studied_on, offset)))
+            pending[item.note_id] = left
+            waiting.discard(item.note_id)
+            if left:
+                heapq.heappush(coming, (min(r.due_on for r in left), item.note_id))
+        result.append(DayCount(day, len(shown)))
+    return tuple(result)
+
+
+# --- history, recall ---------------------------------------------------------------------------------------------
+
+
+def history(events: Iterable[ReviewEvent], today: date, days: int = HISTORY_DAYS) -> tuple[DayCount, ...]:
+    """Reviews done on each of the ``days`` days ending with ``today``, oldest first."""
+    start = today - timedelta(days=days - 1)
+    counts = Counter(e.day for e in events if start <= e.day <= today)
+    return tuple(DayCount(start + timedelta(days=i), counts[start + timedelta(days=i)]) for i in range(days))
+
+
+def recall(events: Iterable[ReviewEvent], today: date, days: int = RECALL_DAYS) -> float | None:
+    """Share of the rated reviews of the ``days`` days ending with ``today`` not rated `again`."""
+    start = today - timedelta(days=days - 1)
+    rated = [e.rating for e in events if e.rating is not None and start <= e.day <= today]
+    if not rated:
+        return None
+    return sum(1 for r in rated if r != "again") / len(rated)
+
+
+# --- streak ------------------------------------------------------------------------------------------------------
+
+
+def streak(
+    notes: Iterable[NoteHistory],
+    today: date,
+    events: Iterable[ReviewEvent] = (),
+    daily_limit: int | None = None,
+) -> int:
+    """Days in a row, ending today, on which everything due was done (see the module's rules).
+
+    Under a daily limit the phone shows at most that many a day, so a day on which the learner did that many
+    reviews (``events``) is kept too, though a backlog is still open at its end.
+    """
+    notes = list(notes)
+    if not notes:
+        return 0
+    start = min(n.first_studied_on for n in notes)
+    span = (today - start).days + 1
+    # open_at_end[i]: how many reviews were still open at the end of day start + i (a difference array).
+    delta = [0] * (span + 1)
+    for note in notes:
+        for review in note.reviews:
+            if review.done_on is None and not _gets_reminders(note):
+                continue
+            due = review.due_on
+            if review.done_on is None and note.snoozed_until is not None:
+                due = max(due, note.snoozed_until)
+            # Open at the end of each day from its due date to the day before it was done.
+            last = review.done_on - timedelta(days=1) if review.done_on else today
+            first, last = max(due, start), min(last, today)
+            if first <= last:
+                delta[(first - start).days] += 1
+                delta[(last - start).days + 1] -= 1
+    done = Counter(e.day for e in events) if daily_limit else Counter()
+    kept = 0
+    open_at_end = 0
+    days_open = []
+    for i in range(span):
+        open_at_end += delta[i]
+        days_open.append(open_at_end)
+    for i in range(span - 1, -1, -1):
+        day = start + timedelta(days=i)
+        if days_open[i] == 0 or (daily_limit and done[day] >= daily_limit):
+            kept += 1
+        elif day != today:  # today still has time: it breaks nothing yet
+            break
+    return kept
+
+
+# --- subjects ----------------------------------------------------------------------------------------------------
+
+
+def note_progress(note: NoteHistory) -> int:
+    done = sum(1 for r in note.reviews if not r.extra and r.done_on is not None)
+    return schedule.progress(done, len(note.ladder), note.long_term_on is not None)
+
+
+def subjects(notes: Iterable[NoteHistory]) -> tuple[SubjectStats, ...]:
+    """Per subject (None for notes without one, listed last), sorted by name."""
+    groups: dict[str | None, list[NoteHistory]] = {}
+    for note in notes:
+        if not note.archived:
+            groups.setdefault(note.subject, []).append(note)
+    result = []
+    for subject in sorted(groups, key=lambda s: (s is None, (s or "").casefold())):
+        members = groups[subject]
+        average = sum(note_progress(n) for n in members) / len(members)
+        result.append(
+            SubjectStats(subject, len(members), sum(1 for n in members if n.long_term_on), int(average + 0.5))
+        )
+    return tuple(result)
+
+
+# --- all of it ---------------------------------------------------------------------------------------------------
+
+
+def compute(
+    notes: Sequence[NoteHistory],
+    events: Sequence[ReviewEvent],
+    today: date,
+    extra_every: int,
+    *,
+    daily_limit: int | None = None,
+) -> Stats:
+    return Stats(
+        today=today,
+        forecast=forecast(
+            notes,
+            today,
+            extra_every,
+            daily_limit=daily_limit,
+            reviewed_today=len({e.note_id for e in events if e.day == today}),
+        ),
+        history=history(events, today),
+        streak=streak(notes, today, events, daily_limit),
+        recall=recall(events, today),
+        subjects=subjects(notes),
+    )
+
+
+def events_since(today: date) -> date:
+    """The first day whose reviews compute() needs."""
+    return today - timedelta(days=max(HISTORY_DAYS, RECALL_DAYS) - 1)
