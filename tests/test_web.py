@@ -493,7 +493,14 @@ def test_digest_buttons_for_several_notes_fit_ntfy(store: Store, key: str) -> No
     assert buttons[2]["action"] == "view"
     assert buttons[2]["url"].startswith("https://reminder.example.com/today/")
     message = build_digest(
-        due, topic="t", language="en", priority=3, overdue_priority=4, overdue_days=3, tags=(), actions=buttons
+        due,
+        topic="t",
+        language="en",
+        priority=3,
+        overdue_priority=4,
+        overdue_days=3,
+        tags=(),
+        listed_actions=lambda _: buttons,
     )
     assert message["actions"] == buttons  # validated by the ntfy rules inside build_digest
 
