@@ -30,9 +30,10 @@ def note_ladder(note: Note) -> tuple[int, ...]:
 
 # The longest text each optional field takes, from its column: one definition for the CLI, the vault sync and
 # both databases (SQLite would store a longer one silently, PostgreSQL refuses it).
-FIELD_LIMITS = {
-    name: cast(String, Note.__table__.c[name].type).length for name in ("subject", "source", "pages", "level")
+FIELD_LIMITS: dict[str, int] = {
+    name: cast(String, Note.__table__.c[name].type).length or 0 for name in ("subject", "source", "pages", "level")
 }
+assert all(FIELD_LIMITS.values()), "each limited text column is declared with its length"
 
 
 def check_text(name: str, value: str) -> str:
@@ -862,17 +863,3 @@ def set_flags(
         note.updated_at = utcnow()
         session.flush()
     return changed
-
-
-def record_in_vault(session: Session, note: Note) -> bool:
-    """After a review is recorded here (CLI or phone), tick the flag in the note's Obsidian file too, when the
-    note comes from a vault registered with write-back. True when the file was written."""
-    if note.vault_id is None:
-        return False
-    if note.scheduler == "sr":
-        from reminder.srnote import write_back_sr
-
-        return write_back_sr(session, note)
-    from reminder.vault import write_back_note
-
-    return write_back_note(session, note)

@@ -122,7 +122,7 @@ def write_back_sr(session: Any, note: Any) -> bool:
     """Write the note's SR fields into its file when its vault has write-back. True when written."""
     from reminder.db.models import Vault
     from reminder.schedulers import decode_state
-    from reminder.vault.files import _read, _replace_if_unchanged
+    from reminder.vault.files import Outcome, WriteRefused, read_file, replace_if_unchanged
 
     if note.scheduler != "sr" or not note.scheduler_state or note.vault_id is None or note.vault_path is None:
         return False
@@ -137,13 +137,16 @@ def write_back_sr(session: Any, note: Any) -> bool:
         return False
     for _attempt in range(3):
         try:
-            got = _read(path)
+            got = read_file(path)
             if read_sr(got.data) == state:
                 return False
-            written, now = _replace_if_unchanged(path, got, with_sr(got.data, state), dry_run=False)
-        except (OSError, ValueError):
+            done = replace_if_unchanged(path, got, with_sr(got.data, state), dry_run=False)
+        except (OSError, ValueError, WriteRefused):
             return False
-        if written:
+        if done.outcome is not Outcome.CHANGED and done.outcome is not Outcome.WRITTEN:
+            return False  # deleted, or open for writing elsewhere: the next sync writes it
+        if done.outcome is Outcome.WRITTEN and done.now is not None:
+            now = done.now
             if got.sha256 == note.content_hash:
                 note.file_size, note.file_mtime_ns, note.content_hash = now.size, now.mtime_ns, now.sha256
             session.flush()

@@ -3,14 +3,20 @@
 Pure functions over bytes: no file system, no clock, no database (the vault sync does the I/O).
 
 What counts as a study note: the file's first line (after an optional UTF-8 BOM) is ``---``, a later line is
-``---``, and the YAML between them is a mapping with a first-study date. Only that frontmatter is decoded and
-YAML-parsed; the body is hashed and otherwise never read, so a large body costs a hash and nothing more.
+``---``, and the YAML between them is a mapping with a review-like key: a first-study date (even empty), a stage
+or long-term flag, or the template's first-day placeholder (``🛑첫날: "✏첫날 :"``). A note made from a template has
+flags but no date: ``parse_note`` returns it with ``first_studied_on`` None and the vault sync dates it. Only the
+frontmatter is decoded and YAML-parsed; the body is hashed and otherwise never read (the status block's few
+lines aside, found by a byte search).
 
 Decisions worth knowing:
 - Keys are matched on ``normalise_key`` with spaces, ``_`` and ``-`` removed, so ``first studied``,
   ``first_studied``, ``First-Study`` and ``첫 학습날``/``첫학습날`` all name the first-study date.
-- A first-study key with an empty value reads as "not scheduled yet" (``parse_note`` returns None), so the
-  learner's template file does not fail every sync.
+- A first-study key with an empty value is a note without a date yet (not an error).
+- Stage flags, after dropping spaces: ``N일복습여부``, ``review_Nd``, and the keys of Notion-style templates that
+  end in 복습: ``N일후 복습``, ``N일차 복습``, ``7일후(주말) 복습`` (a parenthetical note is allowed), ``N주 후 복습``
+  (N x 7 days), ``1달후 복습``/``N개월 후 복습`` (N x 30 days). Values: true/false, yes/no (Notion's checkbox
+  export writes Yes/No), O/X, ✅/❌, 1/0. ``완료`` (done) is not a stage.
 - A time or UTC offset after the date is checked and dropped: the date as written is the day of study in the
   learner's zone (Notion and Obsidian both write local times).
 - The flag the learner ticks (``N일복습여부``, ``review_Nd``, ``장기기억``, ``long_term``) wins over the template's
@@ -36,7 +42,19 @@ from urllib.parse import quote
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-__all__ = ["NoteFormatError", "ParsedNote", "normalise_key", "obsidian_link", "parse_note", "set_flag"]
+__all__ = [
+    "NoteFormatError",
+    "ParsedNote",
+    "classify_key",
+    "normalise_key",
+    "obsidian_link",
+    "parse_note",
+    "set_first_study",
+    "set_flag",
+    "set_mirrors",
+    "set_status_block",
+    "status_section",
+]
 
 BOM = b"\xef\xbb\xbf"
 # The opening line is line 1 (a BOM does not start a line), so the frontmatter text starts on line 2.
@@ -46,8 +64,8 @@ _CLOSE_RE = re.compile(rb"^---[ \t]*\r?$", re.MULTILINE)
 # The learner's template prefixes every formula field with 🛑; none of them is ever input.
 _DERIVED_PREFIX = "🛑"
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_TRUE = frozenset({"true", "yes", "1"})
-_FALSE = frozenset({"false", "no", "0"})
+_TRUE = frozenset({"true", "yes", "1", "o", "✅", "✔", "✔️", "☑", "☑️"})
+_FALSE = frozenset({"false", "no", "0", "x", "❌", "✖", "✖️"})
 _BOOLS = _TRUE | _FALSE
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -57,7 +75,7 @@ except AttributeError:  # PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
 
-class _AsWrittenLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _AsWrittenLoader(_BaseLoader):
     """Composes nodes without YAML 1.1's implicit types: values are interpreted here, as written."""
 
     # Tags are never looked at (values are read from node.value and node.style), so resolving is a constant
@@ -94,7 +112,7 @@ class NoteFormatError(ValueError):
 @dataclass(frozen=True)
 class ParsedNote:
     title: str
-    first_studied_on: date
+    first_studied_on: date | None  # None: a note made from a template, not dated yet
     subject: str | None
     source: str | None
     pages: str | None
@@ -102,6 +120,9 @@ class ParsedNote:
     stages: dict[int, bool]  # stage day -> done, only for flags present in the file
     long_term: bool | None  # None when the file has no long-term key
     content_hash: str  # sha256 hex of the raw bytes
+    first_study_key: str | None = None  # the first-study key as written (the vault's style), if any
+    # The stages named by flags the learner ticks (not the template's derived 1/0 copies, which stop at day 7).
+    ticked_stages: tuple[int, ...] = ()
 
 
 # --- keys ---------------------------------------------------------------------------------------------------------
@@ -131,6 +152,13 @@ _PLAIN_KEYS: dict[str, str] = {
 # Priority 0 is the flag the learner ticks, 1 the template's derived 1/0 copy of it.
 _LONG_TERM_KEYS = {"장기기억": 0, "longterm": 0, "장기기억저장여부1,0": 1, "장기기억저장여부": 1}
 _STAGE_PRIMARY_RE = re.compile(r"([1-9]\d{0,3})일복습여부|review([1-9]\d{0,3})d")
+# Notion-style keys that end in 복습: "1일후 복습", "3일차 복습", "7일후(주말) 복습", "2주 후 복습", "1달후 복습",
+# "3개월 후 복습" (spaces already dropped). The unit gives the days per N; a month is 30 days.
+_STAGE_WORDS_RE = re.compile(r"([1-9]\d{0,2})(일후|일차|일|주후|주|달후|달|개월후|개월)(?:\([^()]*\))?복습")
+_UNIT_DAYS = {"일후": 1, "일차": 1, "일": 1, "주후": 7, "주": 7, "달후": 30, "달": 30, "개월후": 30, "개월": 30}
+# The template's first-day formula, "🛑첫날: \"✏첫날 :\"": a note made from the template before it has a date.
+_PLACEHOLDER = "첫날"
+PLACEHOLDER = "placeholder"
 _STAGE_DERIVED_RE = re.compile(r"([1-9]\d{0,3})일차복습여부(?:1,0)?")
 _SEPARATORS_RE = re.compile(r"[\s_\-]+")
 
@@ -138,11 +166,13 @@ Field = str | int  # a field name, or a stage day for a review flag
 
 
 @lru_cache(maxsize=4096)
-def _classify(key: str) -> tuple[Field, int] | None:
-    """(field, priority) for a key reminder reads, None for keys it ignores. Cached: every note repeats them."""
-    if key.startswith(_DERIVED_PREFIX):
-        return None
+def classify_key(key: str) -> tuple[Field, int] | None:
+    """(field, priority) for a key reminder reads, None for keys it ignores. Cached: every note repeats them.
+
+    The template's first-day placeholder is (PLACEHOLDER, 9): review-like, never a value."""
     compact = _SEPARATORS_RE.sub("", normalise_key(key))
+    if key.startswith(_DERIVED_PREFIX):
+        return (PLACEHOLDER, 9) if compact == _PLACEHOLDER else None
     if compact in _PLAIN_KEYS:
         return _PLAIN_KEYS[compact], 0
     if compact in _LONG_TERM_KEYS:
@@ -151,6 +181,8 @@ def _classify(key: str) -> tuple[Field, int] | None:
         return int(m.group(1) or m.group(2)), 0
     if m := _STAGE_DERIVED_RE.fullmatch(compact):
         return int(m.group(1)), 1
+    if m := _STAGE_WORDS_RE.fullmatch(compact):
+        return int(m.group(1)) * _UNIT_DAYS[m.group(2)], 0
     return None
 
 
@@ -240,7 +272,7 @@ def _flag(key: str, node: Node, line: int) -> bool:
         return True
     if folded in _FALSE:
         return False
-    raise NoteFormatError(line, f"{key} should be true or false (or yes/no, 1/0), not {_shown(value)}")
+    raise NoteFormatError(line, f"{key} should be true or false (or yes/no, O/X, ✅, 1/0), not {_shown(value)}")
 
 
 _ISO_DATE_RE = re.compile(
@@ -290,6 +322,8 @@ class _Found:
 
 
 def _read_value(field: Field, key: str, node: Node, line: int) -> object:
+    if field == PLACEHOLDER:
+        return None
     if field == FIRST_STUDY:
         return _date(key, node, line)
     if isinstance(field, int) or field == LONG_TERM:
@@ -302,7 +336,8 @@ def _strip_md(path: str) -> str:
 
 
 def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> ParsedNote | None:
-    """The note's schedule fields, or None when it is not a study note (no frontmatter, or no first-study date).
+    """The note's schedule fields, or None when it is not a study note (no frontmatter, or no review-like key).
+    A study note without a date (made from a template) has ``first_studied_on`` None.
 
     Raises NoteFormatError for a note the learner must fix: over ``max_bytes``, frontmatter that is not UTF-8,
     not YAML or not a mapping, an unreadable date or flag, or two keys for one field that disagree.
@@ -316,14 +351,20 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
     if root is None:
         return None
     found: dict[Field, _Found] = {}
+    review_like = False
+    first_key: str | None = None
     for key_node, value_node in root.value:
         if not isinstance(key_node, ScalarNode):
             continue
-        kind = _classify(key_node.value)
+        kind = classify_key(key_node.value)
         if kind is None:
             continue
         field, priority = kind
+        if field in (FIRST_STUDY, PLACEHOLDER) or isinstance(field, int) or field == LONG_TERM:
+            review_like = True
         key, line = key_node.value, _line(key_node)
+        if field == FIRST_STUDY and first_key is None:
+            first_key = key
         value = _read_value(field, key, value_node, line)
         if value is None:
             continue
@@ -333,22 +374,24 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
         elif priority == earlier.priority and value != earlier.value:
             raise NoteFormatError(line, f"{key} disagrees with {earlier.key} on line {earlier.line}")
     first = found.get(FIRST_STUDY)
-    if first is None:
+    if not review_like:
         return None
 
-    def value(field: Field) -> Any:
+    def found_value(field: Field) -> Any:
         return found[field].value if field in found else None
 
     return ParsedNote(
         title=_strip_md(rel_path.rsplit("/", 1)[-1]),
-        first_studied_on=first.value,  # type: ignore[arg-type]
-        subject=value("subject"),
-        source=value("source"),
-        pages=value("pages"),
-        level=value("level"),
-        stages={day: found[day].value for day in sorted(f for f in found if isinstance(f, int))},
-        long_term=value(LONG_TERM),
+        first_studied_on=first.value if first else None,  # type: ignore[arg-type]
+        subject=found_value("subject"),
+        source=found_value("source"),
+        pages=found_value("pages"),
+        level=found_value("level"),
+        stages={day: found[day].value is True for day in sorted(f for f in found if isinstance(f, int))},
+        long_term=found_value(LONG_TERM),
         content_hash=hashlib.sha256(data).hexdigest(),
+        first_study_key=first.key if first else first_key,
+        ticked_stages=tuple(sorted(f for f, v in found.items() if isinstance(f, int) and v.priority == 0)),
     )
 
 
@@ -360,6 +403,11 @@ def _flag_spelling(old: str, derived: bool, done: bool) -> str:
     folded = old.lower()
     if folded in ("1", "0") or (derived and folded not in _BOOLS):
         return "1" if done else "0"
+    if folded in ("o", "x"):
+        new = "O" if done else "X"
+        return new if old.isupper() else new.lower()
+    if old and not old.isascii():  # ✅ / ❌ and their kin
+        return "✅" if done else "❌"
     new = ("yes" if done else "no") if folded in ("yes", "no") else ("true" if done else "false")
     if len(old) > 1 and old.isupper():
         return new.upper()
@@ -405,7 +453,7 @@ def set_flag(data: bytes, stage: int | None, done: bool) -> bytes:
     edits: list[tuple[int, int, str]] = []
     anchors: dict[int, tuple[int, bool]] = {}  # priority -> (end of the last stage flag's line, English key)
     for key_node, value_node in root.value if root is not None else ():
-        if not isinstance(key_node, ScalarNode) or (kind := _classify(key_node.value)) is None:
+        if not isinstance(key_node, ScalarNode) or (kind := classify_key(key_node.value)) is None:
             continue
         field, priority = kind
         if isinstance(field, int):
@@ -422,12 +470,141 @@ def set_flag(data: bytes, stage: int | None, done: bool) -> bytes:
         else:
             key = f"review_{stage}d" if english else f"{stage}일복습여부"
         edits.append((at, at, f"{key}: {'true' if done else 'false'}{fm.newline}"))
+    return _apply(data, fm, edits)
+
+
+def _plain_ok(value: str) -> bool:
+    """Whether ``value`` can be written as a plain YAML scalar and read back as the same text."""
+    return bool(value) and not (
+        value[0] in "[]{}&*!|>'\"%@`#,?:-" or ": " in value or " #" in value or value != value.strip()
+    )
+
+
+def _scalar_edit(node: Node, new: str) -> tuple[int, int, str] | None:
+    """(start, end, replacement) for a one-line scalar's value, in its own quoting; None when it is not one."""
+    if not isinstance(node, ScalarNode) or node.style in ("|", ">") or node.end_mark.line != node.start_mark.line:
+        return None
+    start, end = node.start_mark.index, node.end_mark.index
+    if node.style in ('"', "'"):
+        return start, end, node.style + new + node.style
+    if start == end:
+        return start, end, " " + (new if _plain_ok(new) else f'"{new}"')
+    return start, end, new if _plain_ok(new) else f'"{new}"'
+
+
+def _apply(data: bytes, fm: _Frontmatter, edits: list[tuple[int, int, str]]) -> bytes:
     out = bytearray(data)
+    text = fm.text
     for start, end, new in sorted(edits, reverse=True):
         byte_start = fm.start + len(text[:start].encode("utf-8"))
         byte_end = byte_start + len(text[start:end].encode("utf-8"))
         out[byte_start:byte_end] = new.encode("utf-8")
     return bytes(out)
+
+
+def set_first_study(data: bytes, key: str, day: date) -> bytes:
+    """The note with its first-study date written, every other byte kept: into an empty first-study key if the
+    note has one, else as a new line ``key: YYYY-MM-DD`` opening the frontmatter (where Notion's export puts it)."""
+    fm = _frontmatter(data)
+    if fm is None:
+        raise NoteFormatError(1, "the note has no frontmatter (a first line --- closed by a later --- line)")
+    root = _mapping(fm)
+    value = day.isoformat()
+    for key_node, value_node in root.value if root is not None else ():
+        if isinstance(key_node, ScalarNode) and classify_key(key_node.value) == (FIRST_STUDY, 0):
+            edit = _scalar_edit(value_node, value)
+            if edit is None or (isinstance(value_node, ScalarNode) and value_node.value.strip()):
+                raise NoteFormatError(_line(key_node), f"{key_node.value} cannot take the first-study date")
+            return _apply(data, fm, [edit])
+    shown = key if _plain_ok(key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _apply(data, fm, [(0, 0, f"{shown}: {value}{fm.newline}")])
+
+
+# The template's derived copies of the progress, which Obsidian does not recompute (Notion did).
+MIRRORS = ("학습률", "진행바")
+
+
+def set_mirrors(data: bytes, values: dict[str, str]) -> bytes:
+    """The note with the template's mirror fields (``학습률``, ``진행바``: keys of ``values``) set to these values,
+    in their own quoting. Only keys the note has are changed; none is added; every other byte is kept."""
+    fm = _frontmatter(data)
+    if fm is None:
+        return data
+    root = _mapping(fm)
+    edits = []
+    for key_node, value_node in root.value if root is not None else ():
+        if not isinstance(key_node, ScalarNode) or key_node.value.startswith(_DERIVED_PREFIX):
+            continue
+        name = _SEPARATORS_RE.sub("", normalise_key(key_node.value))
+        if name in values and isinstance(value_node, ScalarNode) and value_node.value.strip() != values[name]:
+            edit = _scalar_edit(value_node, values[name])
+            if edit is not None:
+                edits.append(edit)
+    return _apply(data, fm, edits) if edits else data
+
+
+# --- the status block ---------------------------------------------------------------------------------------------
+
+STATUS_OPEN = "<!-- reminder:status -->"
+STATUS_CLOSE = "<!-- /reminder:status -->"
+_STATUS_HEADING_RE = re.compile(
+    rb"^#{1,6}[ \t]+(" + "복습 ?알림".encode() + rb"|[Rr]eview [Rr]eminders)[ \t]*(\r?\n|$)", re.M
+)
+_STATUS_BLOCK_RE = re.compile(
+    rb"^"
+    + re.escape(STATUS_OPEN.encode())
+    + rb"[ \t]*\r?\n(.*?)^"
+    + re.escape(STATUS_CLOSE.encode())
+    + rb"[ \t]*(\r?\n|$)",
+    re.M | re.S,
+)
+
+
+@dataclass(frozen=True)
+class StatusSection:
+    """Where a note's 복습알림 (Review reminders) section is, and its status block if it has one."""
+
+    language: str  # "ko" for 복습알림, "en" for Review reminders
+    heading_end: int  # byte offset just after the heading line
+    block: tuple[int, int] | None  # the block's span, markers included, when the note has one
+    newline: bytes
+
+
+def status_section(data: bytes) -> StatusSection | None:
+    """The note's review-reminders heading, or None when it has none (it then gets no block)."""
+    fm = _frontmatter(data)
+    body = 0
+    if fm is not None:
+        closing = _CLOSE_RE.search(data, fm.start + len(fm.text.encode("utf-8")))
+        body = closing.end() if closing else 0
+    heading = _STATUS_HEADING_RE.search(data, body)
+    if heading is None:
+        return None
+    language = "en" if heading.group(1)[:1] in b"Rr" else "ko"
+    block = _STATUS_BLOCK_RE.search(data, body)
+    newline = heading.group(2) or (b"\r\n" if b"\r\n" in data else b"\n")
+    return StatusSection(language, heading.end(), (block.start(), block.end()) if block else None, newline)
+
+
+def set_status_block(data: bytes, lines: list[str]) -> bytes:
+    """The note with its status block holding ``lines``: rewritten between its markers, or added right under the
+    review-reminders heading. Nothing outside the markers changes. The note must have the heading."""
+    section = status_section(data)
+    if section is None:
+        raise ValueError("the note has no review-reminders heading")
+    nl = section.newline
+    block = nl.join([STATUS_OPEN.encode(), *(line.encode("utf-8") for line in lines), STATUS_CLOSE.encode()]) + nl
+    if section.block is not None:
+        start, end = section.block
+        old = data[start:end]
+        if not old.endswith((b"\n",)):
+            block = block[: -len(nl)]  # the old block ended the file without a line break: keep it so
+        return data[:start] + block + data[end:]
+    at = section.heading_end
+    head = data[:at]
+    if not head.endswith(b"\n"):
+        head += nl  # the heading is the file's last line, without a line break
+    return head + block + data[at:]
 
 
 # --- links --------------------------------------------------------------------------------------------------------

@@ -294,6 +294,26 @@ class ReminderApp:
         now = self.now()
         return now, now.astimezone(self.zone).date()
 
+    def _write_back(self, session: Any, note: Any, today: date) -> None:
+        """The review is recorded; the vault writes it into the note's file (with write-back). A file that cannot
+        be written is logged: the button's answer is about the review, which is done."""
+        from reminder.vault import Delivery, WriteBack, write_back_note
+
+        if note.scheduler == "sr":  # the Spaced Repetition plugin's fields, not the template's flags
+            from reminder.srnote import write_back_sr
+
+            write_back_sr(session, note)
+            return
+        result = write_back_note(
+            session,
+            note,
+            today=today,
+            extra_every=self.settings.extra_every,
+            delivery=Delivery(self.settings.cron, self.settings.timezone),
+        )
+        if result.outcome in (WriteBack.FAILED, WriteBack.LOST):
+            log.warning("write-back note=%s result=%s reason=%s", note.id, result.outcome.value, result.reason)
+
     def done(self, environ: dict[str, Any], token: str) -> Response:
         claim = self._claim(environ, token, "done")
         if isinstance(claim, Response):
@@ -325,8 +345,8 @@ class ReminderApp:
                     already.append(note_id)  # issued for a day ahead of ours: nothing is due yet
                     continue
                 (marked if result.marked else already).append(note_id)
-                if result.marked:
-                    notes.record_in_vault(session, note)
+                if result.marked and note.vault_id is not None:
+                    self._write_back(session, note, today)
         status = "done" if marked else "already_done"
         message = t(self.language, "marked", n=len(marked)) if marked else t(self.language, "already")
         page = self._return_page(environ)
@@ -499,8 +519,8 @@ class ReminderApp:
                     rated = True
                 except notes.NoteError:
                     pass  # held until tomorrow by an `again` already, or not due yet on our day
-                if rated:
-                    notes.record_in_vault(session, note)
+                if rated and note.vault_id is not None:
+                    self._write_back(session, note, today)
             due = notes.due_on(session, today, self.settings.extra_every)
         flash = "rated" if rated else "already"
         if due:

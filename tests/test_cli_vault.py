@@ -35,7 +35,7 @@ def test_seed_note_synced_and_shown(any_db_url: str, run_cli, vault_dir: Path) -
     result = run_cli("sync")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "study: 1 added, 0 updated, 0 renamed, 0 archived, 0 written back, 0 skipped; 0 unchanged\n"
+        "study: 1 added, 0 updated, 0 renamed, 0 archived, 0 written back, 0 skipped, 0 not scheduled; 0 unchanged\n"
     )
     shown = _json(run_cli("show", "kubernetes", "--json"))
     assert shown["first_studied_on"] == "2024-07-07"
@@ -58,7 +58,7 @@ def test_seed_note_synced_and_shown(any_db_url: str, run_cli, vault_dir: Path) -
     due = _json(run_cli("due", "--json"))["notes"]
     assert [(d["stage"], d["extra"], d["days_late"]) for d in due] == [(104, True, 8)]
     again = run_cli("sync")
-    assert again.stdout.endswith("0 skipped; 1 unchanged\n")
+    assert again.stdout.endswith("0 skipped, 0 not scheduled; 1 unchanged\n")
 
 
 def test_vault_add_list_rm(db_url: str, run_cli, vault_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -69,6 +69,8 @@ def test_vault_add_list_rm(db_url: str, run_cli, vault_dir: Path, tmp_path: Path
     assert listed[1].split()[:5] == ["공부", "노트", str(vault_dir), "yes", "0"] and listed[1].endswith("never")
     run_cli("sync")
     assert run_cli("vault", "list").output.splitlines()[1].split()[4] == "1"
+    synced = (vault_dir / SEED_REL).read_bytes()  # with its status block under 복습알림
+    assert b"<!-- reminder:status -->" in synced
 
     duplicate = run_cli("vault", "add", str(tmp_path), "--name", "공부 노트")
     assert duplicate.exit_code == 2
@@ -85,7 +87,7 @@ def test_vault_add_list_rm(db_url: str, run_cli, vault_dir: Path, tmp_path: Path
     assert _json(run_cli("list", "--json")) == []
     archived = _json(run_cli("list", "--all", "--json"))
     assert [(n["title"], n["archived"], n["progress"]) for n in archived] == [("kubernetes-3.2-objects", True, 60)]
-    assert (vault_dir / SEED_REL).read_bytes() == SEED_NOTE.read_bytes()
+    assert (vault_dir / SEED_REL).read_bytes() == synced
 
 
 @freeze_time("2024-10-27 05:01:00")
@@ -97,7 +99,9 @@ def test_bad_files_exit_1_and_the_rest_syncs(db_url: str, run_cli, vault_dir: Pa
     run_cli("vault", "add", str(vault_dir))
     result = run_cli("sync")
     assert result.exit_code == 1
-    assert result.stdout == "study: 1 added, 0 updated, 0 renamed, 0 archived, 0 written back, 2 skipped; 0 unchanged\n"
+    assert result.stdout == (
+        "study: 1 added, 0 updated, 0 renamed, 0 archived, 0 written back, 2 skipped, 0 not scheduled; 0 unchanged\n"
+    )
     assert sorted(result.stderr.splitlines()) == sorted(
         [
             f"{broken}:3: the frontmatter is not valid YAML: mapping values are not allowed in this context",

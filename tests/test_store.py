@@ -22,7 +22,17 @@ from reminder.db.migrate import alembic_config, downgrade, upgrade
 from reminder.db.models import Base, Note
 
 REPO = Path(__file__).resolve().parents[1]
-TABLES = {"notes", "reviews", "review_events", "vaults", "slots", "outbox", "meta", "alembic_version"}
+TABLES = {
+    "notes",
+    "reviews",
+    "review_events",
+    "vaults",
+    "slots",
+    "outbox",
+    "meta",
+    "forgotten_files",
+    "alembic_version",
+}
 
 
 def test_revision_constants_match_the_scripts() -> None:

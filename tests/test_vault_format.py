@@ -11,7 +11,18 @@ import pytest
 from conftest import SEED_NOTE
 from notefiles import crlf, note
 
-from reminder.vault_format import NoteFormatError, normalise_key, obsidian_link, parse_note, set_flag
+from reminder.vault_format import (
+    NoteFormatError,
+    classify_key,
+    normalise_key,
+    obsidian_link,
+    parse_note,
+    set_first_study,
+    set_flag,
+    set_mirrors,
+    set_status_block,
+    status_section,
+)
 
 BOM = b"\xef\xbb\xbf"
 
@@ -166,7 +177,6 @@ def test_review_flags(flags: list[str], stages: dict[int, bool], long_term: bool
         pytest.param(note("title: a page", "tags: [x]"), id="frontmatter without a date"),
         pytest.param(note("첫학습날text: 2024/07/07"), id="only the derived text copy of the date"),
         pytest.param(note("🛑첫 학습날: 2024-07-07"), id="only a formula field"),
-        pytest.param(note("❕첫 학습날:", "❤1일복습여부: false"), id="the template before the first study"),
         pytest.param(note(), id="empty frontmatter"),
         pytest.param(note("# only a comment"), id="comment-only frontmatter"),
         pytest.param(b"---\nfirst_study: 2024-07-07\nno closing line\n", id="unclosed frontmatter"),
@@ -419,3 +429,113 @@ def test_obsidian_link(vault: str, path: str, link: str) -> None:
 def test_obsidian_link_refuses_paths_outside_the_vault(vault: str, path: str) -> None:
     with pytest.raises(ValueError):
         obsidian_link(vault, path)
+
+
+# --- notes made from a template, the flags people write, mirrors, the status block -------------------------------
+
+TEMPLATE_FLAGS = (
+    "❤1일복습여부: false",
+    "🧡4일복습여부: false",
+    "💛7일복습여부: false",
+    "💚14일복습여부: false",
+    "🧠장기기억: false",
+    '🛑첫날: "✏첫날 :"',
+)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param(TEMPLATE_FLAGS, id="the learner's template: flags, placeholder, no date"),
+        pytest.param(("❕첫 학습날:", "❤1일복습여부: false"), id="an empty first-study key"),
+        pytest.param(('🛑첫날: "✏첫날 :"', "tags: [k8s]"), id="only the first-day placeholder"),
+        pytest.param(("1일후 복습: No", "완료: No"), id="a Notion flag"),
+    ],
+)
+def test_a_note_made_from_a_template_is_a_study_note_without_a_date(lines: tuple[str, ...]) -> None:
+    parsed = parse_note("n.md", note(*lines))
+    assert parsed is not None and parsed.first_studied_on is None
+
+
+@pytest.mark.parametrize(
+    ("key", "stage"),
+    [
+        ("1일후 복습", 1),
+        ("3일차 복습", 3),
+        ("7일후(주말) 복습", 7),
+        ("2주 후 복습", 14),
+        ("1달후 복습", 30),
+        ("3개월 후 복습", 90),
+        ("❤1일복습여부", 1),
+        ("review_4d", 4),
+    ],
+)
+def test_stage_flag_keys(key: str, stage: int) -> None:
+    assert classify_key(key) == (stage, 0)
+
+
+@pytest.mark.parametrize("key", ["완료", "4일후", "4일후(text)", "복습", "🛑1일후 복습", "진행바", "sr-due"])
+def test_keys_that_are_not_stage_flags(key: str) -> None:
+    kind = classify_key(key)
+    assert kind is None or not isinstance(kind[0], int)
+
+
+@pytest.mark.parametrize(
+    ("value", "done"),
+    [("Yes", True), ("No", False), ("O", True), ("X", False), ("✅", True), ("❌", False), ("1", True), ("0", False)],
+)
+def test_flag_values_people_write(value: str, done: bool) -> None:
+    parsed = parse_note("n.md", note("첫 학습날: 2024-10-24", f"1일후 복습: {value}"))
+    assert parsed is not None and parsed.stages == {1: done}
+
+
+@pytest.mark.parametrize(("old", "new"), [("No", "Yes"), ("X", "O"), ("x", "o"), ("❌", "✅"), ("0", "1")])
+def test_set_flag_keeps_the_spelling(old: str, new: str) -> None:
+    data = note("첫 학습날: 2024-10-24", f"1일후 복습: {old}")
+    assert set_flag(data, 1, True) == note("첫 학습날: 2024-10-24", f"1일후 복습: {new}")
+
+
+def test_notion_dates_with_a_time_still_read() -> None:
+    parsed = parse_note("n.md", note("⭕첫 학습날: 2026년 1월 18일 오후 10:28"))
+    assert parsed is not None and parsed.first_studied_on == date(2026, 1, 18)
+    assert parsed.first_study_key == "⭕첫 학습날"
+
+
+def test_set_first_study_inserts_one_line_and_keeps_every_other_byte() -> None:
+    data = b"\xef\xbb\xbf" + crlf(note(*TEMPLATE_FLAGS, body="# 본문\n"))
+    out = set_first_study(data, "⭕첫 학습날", date(2024, 10, 30))
+    assert out == data[:8] + "⭕첫 학습날: 2024-10-30\r\n".encode() + data[8:]
+    got = parse_note("n.md", out)
+    assert got is not None and got.first_studied_on == date(2024, 10, 30)
+
+
+def test_set_first_study_fills_an_empty_key() -> None:
+    data = note("❕첫 학습날:", "❤1일복습여부: false")
+    filled = note("❕첫 학습날: 2024-10-30", "❤1일복습여부: false")
+    assert set_first_study(data, "첫 학습날", date(2024, 10, 30)) == filled
+
+
+def test_set_mirrors_changes_only_the_mirror_values() -> None:
+    data = note('학습률: "0"', "진행바: ⬜⬜⬜⬜⬜⬜⬜⬜⬜⬜ 0%", '🛑진행바: "x"', "tags: [a]")
+    out = set_mirrors(data, {"학습률": "0.6", "진행바": "🟩🟩🟩🟩🟩🟩⬜⬜⬜⬜ 60%"})
+    assert out == note('학습률: "0.6"', "진행바: 🟩🟩🟩🟩🟩🟩⬜⬜⬜⬜ 60%", '🛑진행바: "x"', "tags: [a]")
+    plain = note("첫 학습날: 2024-10-24")
+    assert set_mirrors(plain, {"학습률": "0.6"}) == plain  # none added
+
+
+def test_status_block_goes_under_the_heading_and_is_rewritten_between_its_markers() -> None:
+    body = "### 복습알림\n\n- 자동으로 핸드폰에 알림이 오도록 설정하고 싶으면 다음과 같이 한다.\n"
+    data = note("첫 학습날: 2024-10-24", body=body)
+    section = status_section(data)
+    assert section is not None and section.language == "ko" and section.block is None
+    out = set_status_block(data, ["- 다음 복습: 2024-10-25 (D+1)"])
+    assert out == note(
+        "첫 학습날: 2024-10-24",
+        body="### 복습알림\n<!-- reminder:status -->\n- 다음 복습: 2024-10-25 (D+1)\n<!-- /reminder:status -->\n"
+        + body[len("### 복습알림\n") :],
+    )
+    again = set_status_block(out, ["- 다음 복습: 2024-10-28 (D+4)"])
+    assert again == out.replace(b"2024-10-25 (D+1)", b"2024-10-28 (D+4)")
+    english = status_section(note("first_study: 2024-10-24", body="## Review reminders\n"))
+    assert english is not None and english.language == "en"
+    assert status_section(note("첫 학습날: 2024-10-24")) is None

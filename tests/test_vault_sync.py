@@ -21,7 +21,8 @@ from reminder.db.models import Note
 from reminder.notes import NoteError
 from reminder.vault import SyncReport
 from reminder.vault import sync as sync_engine
-from reminder.vault_format import obsidian_link, set_flag
+from reminder.vault.writeback import WriteBack, mirror_values
+from reminder.vault_format import obsidian_link, set_flag, set_mirrors
 
 LADDER = (1, 4, 7, 14)
 EVERY = 30
@@ -33,6 +34,18 @@ HOUR_NS = 3600 * 10**9
 
 def seed() -> bytes:
     return SEED_NOTE.read_bytes()
+
+
+def mirrored(data: bytes, *done: int, long_term: bool = False) -> bytes:
+    """``data`` with the template's 학습률/진행바 mirrors showing these stages done (of the 1/4/7/14 ladder)."""
+    flags = {stage: stage in done for stage in LADDER} | {None: long_term}
+    return set_mirrors(data, mirror_values(LADDER, flags))
+
+
+def write_back(session, note: Note):  # type: ignore[no-untyped-def]
+    return sync.write_back_note(
+        session, note, today=TODAY, extra_every=EVERY, delivery=sync.Delivery("0 8 * * *", "Asia/Seoul")
+    )
 
 
 def replace_line(data: bytes, old: str, new: str) -> bytes:
@@ -77,9 +90,12 @@ def vault_dir(tmp_path: Path) -> Path:
     return root
 
 
-def register(store: Store, root: Path, *, write_back: bool = False, name: str | None = "study") -> int:
+def register(
+    store: Store, root: Path, *, write_back: bool = False, name: str | None = "study", status: bool = False
+) -> int:
+    """A vault; without the status block unless asked (these tests are about the flags, byte for byte)."""
     with store.write() as session:
-        return sync.add_vault(session, root, name, write_back).id
+        return sync.add_vault(session, root, name, write_back, status_block=status).id
 
 
 def run(store: Store, vault_id: int, *, today: date = TODAY, dry_run: bool = False) -> SyncReport:
@@ -241,10 +257,20 @@ def test_deleted_file_archives_and_its_return_restores_the_same_note(store: Stor
     assert done_stages(store, SEED_REL) == {1: True, 4: True, 7: True, 14: True}
 
 
-def test_note_whose_first_study_date_is_removed_is_archived(store: Store, vault_dir: Path) -> None:
+def test_note_whose_first_study_date_is_removed_keeps_its_date(store: Store, vault_dir: Path) -> None:
+    """Its flags still make it a study note; the date once known is kept, not moved to the file's mtime."""
     vault_id = register(store, vault_dir)
     run(store, vault_id)
     write(vault_dir / SEED_REL, replace_line(seed(), "❕첫 학습날:", "❕첫 학습날:"))
+    report = run(store, vault_id)
+    assert (report.archived, report.dated) == (0, [])
+    assert view(store, SEED_REL).first_studied_on == date(2024, 7, 7)
+
+
+def test_note_that_stops_looking_like_a_study_note_is_archived(store: Store, vault_dir: Path) -> None:
+    vault_id = register(store, vault_dir)
+    run(store, vault_id)
+    write(vault_dir / SEED_REL, note("title: just a page", "tags: [k8s]"))
     assert run(store, vault_id).archived == 1
     assert active_paths(store) == set()
 
@@ -388,9 +414,10 @@ def test_a_flag_respelled_in_the_file_is_not_a_change(store: Store, vault_dir: P
     report = run(store, vault_id)
     assert report.written_back == 1
     assert done_stages(store, SEED_REL)[7] is False
-    assert (vault_dir / SEED_REL).read_bytes() == set_flag(
-        replace_line(seed(), "💛7일복습여부:", "💛7일복습여부: no"), 7, False
+    assert (vault_dir / SEED_REL).read_bytes() == mirrored(
+        set_flag(replace_line(seed(), "💛7일복습여부:", "💛7일복습여부: no"), 7, False), 1, 4, 14
     )
+    assert '학습률: "0.45"\n진행바: 🟩🟩🟩🟩⬜⬜⬜⬜⬜⬜ 45%'.encode() in (vault_dir / SEED_REL).read_bytes()
 
 
 def test_the_file_wins_when_both_sides_set_the_same_flag(store: Store, tmp_path: Path) -> None:
@@ -463,7 +490,7 @@ def test_write_back_undo_and_a_missing_flag_key(store: Store, tmp_path: Path) ->
     expected = expected.replace("💛7일복습여부: true\n".encode(), "💛7일복습여부: true\n14일복습여부: true\n".encode())
     # The template's derived copy of the flag follows it.
     expected = replace_line(expected, '"4일차복습여부1,0":', '"4일차복습여부1,0": "0"')
-    assert path.read_bytes() == expected
+    assert path.read_bytes() == mirrored(expected, 1, 7, 14)
 
 
 def test_a_file_changed_between_read_and_write_is_merged_not_overwritten(
@@ -476,7 +503,7 @@ def test_a_file_changed_between_read_and_write_is_merged_not_overwritten(
     mark(store, "k8s.md", 14)
     # The learner saves the note (unticking D+1, a new line in the body) after the sync read it, before it writes.
     learners = replace_line(path.read_bytes(), "❤1일복습여부:", "❤1일복습여부: false") + "\n추가 메모\n".encode()
-    real = sync_engine._replace_if_unchanged
+    real = sync_engine.replace_if_unchanged
     calls = []
 
     def learner_saves_first(file_path: str, expected, new: bytes, *, dry_run: bool):  # type: ignore[no-untyped-def]
@@ -485,11 +512,11 @@ def test_a_file_changed_between_read_and_write_is_merged_not_overwritten(
         calls.append(file_path)
         return real(file_path, expected, new, dry_run=dry_run)
 
-    monkeypatch.setattr(sync_engine, "_replace_if_unchanged", learner_saves_first)
+    monkeypatch.setattr(sync_engine, "replace_if_unchanged", learner_saves_first)
     report = run(store, vault_id)
     assert len(calls) == 2 and report.written_back == 1
     # Both edits survive: the learner's (body and D+1) and the phone's D+14.
-    assert path.read_bytes() == set_flag(learners, 14, True)
+    assert path.read_bytes() == mirrored(set_flag(learners, 14, True), 4, 7, 14)
     assert done_stages(store, "k8s.md") == {1: False, 4: True, 7: True, 14: True}
 
 
@@ -503,8 +530,8 @@ def test_write_back_note_right_after_done(store: Store, tmp_path: Path) -> None:
         target = session.scalar(select(Note).where(Note.vault_path == "k8s.md").options(selectinload(Note.reviews)))
         assert target is not None
         notes.mark_done(session, target, day=TODAY, today=TODAY, extra_every=EVERY, stage=14)
-        assert sync.write_back_note(session, target) is True
-        assert sync.write_back_note(session, target) is False  # nothing left to write
+        assert write_back(session, target).outcome is WriteBack.WRITTEN
+        assert write_back(session, target).outcome is WriteBack.NOTHING  # nothing left to write
     assert path.read_bytes() == set_flag(original, 14, True)
     age(path, 0.5)
     report = run(store, vault_id)
@@ -523,8 +550,8 @@ def test_write_back_note_keeps_an_edit_not_synced_yet(store: Store, tmp_path: Pa
         target = session.scalar(select(Note).where(Note.vault_path == "k8s.md").options(selectinload(Note.reviews)))
         assert target is not None
         notes.mark_done(session, target, day=TODAY, today=TODAY, extra_every=EVERY, stage=14)
-        assert sync.write_back_note(session, target) is True
-    assert path.read_bytes() == set_flag(unsynced, 14, True)  # D+1 stays unticked in the file
+        assert write_back(session, target).outcome is WriteBack.WRITTEN
+    assert path.read_bytes() == mirrored(set_flag(unsynced, 14, True), 4, 7, 14)  # D+1 stays unticked in the file
     run(store, vault_id)  # and the next sync takes the learner's untick
     assert done_stages(store, "k8s.md") == {1: False, 4: True, 7: True, 14: True}
 
@@ -535,7 +562,7 @@ def test_write_back_note_on_a_read_only_vault_writes_nothing(store: Store, vault
         target = session.scalar(select(Note).options(selectinload(Note.reviews)))
         assert target is not None
         notes.undo(session, target, stage=4, extra_every=EVERY)
-        assert sync.write_back_note(session, target) is False
+        assert write_back(session, target).outcome is WriteBack.NOTHING
     assert (vault_dir / SEED_REL).read_bytes() == seed()
 
 
@@ -641,8 +668,13 @@ def test_removing_a_vault_archives_its_notes_and_leaves_the_files(store: Store, 
     shown = view(store, SEED_REL)
     assert shown.archived and shown.progress == 60
     assert (vault_dir / SEED_REL).read_bytes() == seed()
-    # Registered again, the folder imports afresh.
-    assert run(store, register(store, vault_dir)).added == 1
+    # Registered again, the folder brings the note back: same id, history kept.
+    before = by_path(store, SEED_REL).id
+    report = run(store, register(store, vault_dir))
+    assert (report.added, report.updated) == (0, 1)
+    back = by_path(store, SEED_REL)
+    assert back.id == before and back.archived_at is None
+    assert view(store, SEED_REL).progress == 60
 
 
 # --- PostgreSQL too -----------------------------------------------------------------------------------------------

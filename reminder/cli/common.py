@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -111,3 +112,37 @@ def stop_on_signals() -> threading.Event:
 
     threading.Thread(target=wait, name="signals", daemon=True).start()
     return stop
+
+
+def write_back(app: Any, session: Any, note: Any) -> Any:
+    """After a review is recorded (done, undo), write it into the note's Obsidian file when its vault has
+    write-back: the vault's WriteBackResult, or None for a note without a vault (the vault code and its YAML
+    parser are not loaded then)."""
+    if note.vault_id is None:
+        return None
+    from reminder.vault import Delivery, WriteBack, WriteBackResult, write_back_note
+
+    if note.scheduler == "sr":  # the Spaced Repetition plugin's fields, not the template's flags
+        from reminder.srnote import write_back_sr
+
+        return WriteBackResult(WriteBack.WRITTEN if write_back_sr(session, note) else WriteBack.NOTHING)
+    return write_back_note(
+        session,
+        note,
+        today=app.today(),
+        extra_every=app.settings.extra_every,
+        delivery=Delivery(app.settings.cron, app.settings.timezone),
+    )
+
+
+def report_write_back(result: Any) -> None:
+    """Say what became of the write-back; a file that could not be written (read-only, broken) exits 1 after
+    the review is recorded in the store."""
+    if result is None or not result.reason:
+        return
+    from reminder.vault import WriteBack
+
+    if result.outcome is WriteBack.FAILED:
+        click.echo(f"Error: not written back to the note: {result.reason}", err=True)
+        sys.exit(1)
+    click.echo(f"  not written back yet: {result.reason}")

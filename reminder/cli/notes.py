@@ -8,7 +8,15 @@ import click
 
 from reminder import notes, schedule
 from reminder.cli import App, pass_app
-from reminder.cli.common import fsrs_options, ladder_option, parse_date, parse_stage, stage_text
+from reminder.cli.common import (
+    fsrs_options,
+    ladder_option,
+    parse_date,
+    parse_stage,
+    report_write_back,
+    stage_text,
+    write_back,
+)
 from reminder.cli.output import days, echo_json, table
 
 
@@ -202,13 +210,15 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
             rating=rating,
             source="cli",
         )
-        notes.record_in_vault(session, target)
+        written = write_back(app, session, target)
         view = notes.view_note(target, today, app.settings.extra_every)
     if result.already_done:
         click.echo(f"#{view.id} {view.title}: D+{stage} was already done.")
+        report_write_back(written)
         return
     if result.again and result.next_due:
         click.echo(f"#{view.id} {view.title}: again on {day.isoformat()}; back on {result.next_due.isoformat()}")
+        report_write_back(written)
         return
     parts = [stage_text(s, extra) for s, extra in result.marked]
     if result.long_term:
@@ -216,6 +226,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
     nxt = "" if view.long_term_on else f"; next {_next_text(view, today)}"
     click.echo(f"#{view.id} {view.title}: done {', '.join(parts)} on {day.isoformat()}{nxt}")
     click.echo(f"  {schedule.progress_bar(view.progress)}")
+    report_write_back(written)
 
 
 @click.command()
@@ -229,14 +240,14 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
     with app.store.write() as session:
         target = notes.resolve_note(session, note)
         changed = notes.undo(session, target, stage=stage, long_term=long_term, extra_every=app.settings.extra_every)
-        if changed:
-            notes.record_in_vault(session, target)
+        written = write_back(app, session, target) if changed else None
         view = notes.view_note(target, today, app.settings.extra_every)
     what = " and ".join(x for x in (f"D+{stage}" if stage is not None else "", "long-term" if long_term else "") if x)
     if not changed:
         click.echo(f"#{view.id} {view.title}: {what} was not marked; nothing changed.")
         return
     click.echo(f"#{view.id} {view.title}: {what} undone; {schedule.progress_bar(view.progress)}")
+    report_write_back(written)
 
 
 # --- edit / rm -------------------------------------------------------------------------------------------------
@@ -300,15 +311,34 @@ def edit(
 @click.command()
 @click.argument("note")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--forget-file",
+    "forget",
+    is_flag=True,
+    help="For a note from a vault: the sync ignores its file from now on (else it comes back at the next sync).",
+)
 @pass_app
-def rm(app: App, note: str, yes: bool) -> None:
+def rm(app: App, note: str, yes: bool, forget: bool) -> None:
     """Delete a note and its review history."""
     with app.store.read() as session:
         target = notes.resolve_note(session, note)
-        note_id, label = target.id, f"#{target.id} {target.title}"
+        note_id, label, path = target.id, f"#{target.id} {target.title}", target.vault_path
     # Ask outside any transaction: a prompt must not hold the store's write lock.
     if not yes:
         click.confirm(f"Delete {label} and its review history?", abort=True)
+    forgotten = None
     with app.store.write() as session:
-        notes.remove_note(session, notes.resolve_note(session, str(note_id)))
+        target = notes.resolve_note(session, str(note_id))
+        if forget and path is not None:
+            from reminder.vault import forget_file
+
+            forgotten = forget_file(session, target)
+        notes.remove_note(session, target)
     click.echo(f"Deleted {label}.")
+    if forgotten:
+        click.echo(f"  The sync ignores {forgotten} from now on.")
+    elif path is not None:
+        click.echo(
+            f"  Its file {path} is still in the vault: the next sync brings the note back while the file exists "
+            "(delete the file, or use --forget-file)."
+        )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from reminder import notes
 from reminder.cli import App, pass_app
-from reminder.cli.common import stage_text
+from reminder.cli.common import stage_text, write_back
 from reminder.cli.output import echo_json
 from reminder.texts import when
 
@@ -87,10 +87,12 @@ def review(app: App, note: str | None) -> None:
                 result = notes.mark_done(
                     session, current, day=today, today=today, extra_every=extra_every, rating=KEYS[rating]
                 )
-                notes.record_in_vault(session, current)
+                written = write_back(app, session, current)
                 after = notes.view_note(current, today, extra_every).next_review
             back = result.next_due if result.again else (after[2] if after else None)
             click.echo(f"  {KEYS[rating]}: back {when('en', back, today)}")
+            if written is not None and written.reason:  # the review is recorded; the file says why not
+                click.echo(f"  not written back to the note: {written.reason}")
             done += 1
     except _Stop:
         pass

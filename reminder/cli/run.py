@@ -203,7 +203,12 @@ def _vault_sync(app: App) -> Any:
         try:
             started = utcnow()
             reports = vault.sync_all(
-                app.store, today=day, ladder=app.settings.ladder, extra_every=app.settings.extra_every
+                app.store,
+                today=day,
+                ladder=app.settings.ladder,
+                extra_every=app.settings.extra_every,
+                zone=app.settings.timezone,
+                delivery=vault.Delivery(app.settings.cron, app.settings.timezone),
             )
             adopt_default_scheduler(app, started)
         except (NoteError, OSError, SQLAlchemyError) as exc:  # expected: one line, and the digest still goes out
@@ -223,8 +228,14 @@ def _vault_sync(app: App) -> Any:
                 archived=report.archived,
                 written_back=report.written_back,
                 skipped=len(report.skipped),
+                not_scheduled=len(report.not_scheduled),
                 **extra,
             )
+            # Every file not scheduled, by name: a line each, so nothing drops out of the log in silence.
+            for line in report.skipped:
+                log_event("sync_skipped", level=logging.WARNING, vault=name, file=line)
+            for line in (*report.not_scheduled, *report.dated, *report.lost):
+                log_event("sync_file", vault=name, file=line)
 
     return sync
 

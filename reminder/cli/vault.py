@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import func, select
 
 from reminder.cli import App, pass_app
 from reminder.cli.common import adopt_default_scheduler
 from reminder.cli.output import table
+from reminder.db.models import Note
 from reminder.notes import NoteError, utcnow
-from reminder.vault import SyncReport, add_vault, list_vaults, remove_vault, sync_all, vault_note_counts
+from reminder.vault import Delivery, SyncReport, add_vault, list_vaults, remove_vault, sync_all, vault_note_counts
 
 # A bar for a few hundred files would flash and vanish; it is for the first sync of a large vault.
 PROGRESS_MIN_FILES = 1000
@@ -32,14 +34,23 @@ def vault() -> None:
     is_flag=True,
     help="Write reviews marked done elsewhere (phone, CLI) into the notes' flags.",
 )
+@click.option(
+    "--templates",
+    metavar="FOLDER",
+    help="The vault's templates folder (default: Obsidian's Templates/Templater setting, else a folder named so).",
+)
+@click.option("--no-status", "no_status", is_flag=True, help="Do not write the status block under 복습알림 headings.")
 @pass_app
-def add(app: App, path: Path, name: str | None, write_back: bool) -> None:
-    """Register the vault at PATH."""
+def add(app: App, path: Path, name: str | None, write_back: bool, templates: str | None, no_status: bool) -> None:
+    """Register the vault at PATH (a folder removed earlier comes back with its notes' history)."""
     with app.store.write() as session:
-        registered = add_vault(session, path, name, write_back)
+        registered = add_vault(session, path, name, write_back, templates=templates, status_block=not no_status)
         label, folder = registered.name, registered.path
+        back = session.scalar(select(func.count()).where(Note.vault_id == registered.id)) or 0
     mode = "with write-back" if write_back else "read-only"
     click.echo(f"Added vault {label} ({folder}, {mode}). Import its notes with: reminder sync")
+    if back:
+        click.echo(f"  {back} notes removed with this folder earlier are back (history kept); sync restores them.")
 
 
 @vault.command("list")
@@ -93,6 +104,7 @@ def _summary(name: str, report: SyncReport, dry_run: bool) -> str:
         f"{report.archived} archived",
         f"{report.written_back} written back",
         f"{len(report.skipped)} skipped",
+        f"{len(report.not_scheduled)} not scheduled",
     ]
     if dry_run:
         return f"{name} (dry run, nothing changed): would be {', '.join(parts)}; {report.unchanged} unchanged"
@@ -148,6 +160,8 @@ def sync(app: App, dry_run: bool) -> None:
             extra_every=settings.extra_every,
             dry_run=dry_run,
             progress=progress,
+            zone=settings.timezone,
+            delivery=Delivery(settings.cron, settings.timezone),
         )
     finally:
         for bar in bars:
@@ -164,6 +178,11 @@ def sync(app: App, dry_run: bool) -> None:
             status = 2
         else:
             click.echo(_summary(name, report, dry_run))
+            # What a learner needs to see about files that are not plain imports, on stdout: not errors.
+            if report.templates:
+                click.echo(f"  {report.templates}")
+            for line in (*report.dated, *report.not_scheduled, *report.lost):
+                click.echo(f"  {line}")
     for report in reports.values():
         for line in report.skipped:
             click.echo(line, err=True)

@@ -83,6 +83,11 @@ class Vault(Base):
     write_back: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # `vault add --templates FOLDER`: the vault-relative folder of templates, overriding what Obsidian's settings
+    # or the folder names say (None: found at each sync).
+    templates: Mapped[str | None] = mapped_column(Text)
+    # `vault add --no-status` turns off the status block written under the notes' 복습알림 heading.
+    status_block: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
 
 class Note(Base):
@@ -115,6 +120,15 @@ class Note(Base):
     # three-way merge, so a flag changes in the store only when the learner changed it in the file, and a review
     # done on the phone is not undone by a file that still shows the old value.
     file_flags: Mapped[str | None] = mapped_column(Text)
+    # Where first_studied_on came from: "file" (the note states it), "git" (the commit that added the file) or
+    # "mtime" (the file's modification time). A date not from the file is chosen once and kept.
+    first_study_from: Mapped[str | None] = mapped_column(String(10))
+    # The status block under the note's 복습알림 heading: "shown" once written, "removed" when the learner deleted
+    # it by hand (it is not written again), None before either.
+    status_block: Mapped[str | None] = mapped_column(String(10))
+    # The real path of the vault folder a note was detached from by `vault rm`: adding that folder again
+    # re-attaches the note (id, history and snoozes kept) instead of importing it afresh.
+    detached_from: Mapped[str | None] = mapped_column(Text)
     # Which rule decides when the note is due next (reminder.schedulers): "ladder", "fsrs" or "sr". A server
     # default, because the vault sync inserts notes with plain INSERTs that name only the columns it knows.
     scheduler: Mapped[str] = mapped_column(String(10), default="ladder", server_default="ladder")
@@ -142,6 +156,20 @@ class Note(Base):
         # Ids are never reused: a deleted note's id must not name a new note (signed phone buttons carry ids).
         {"sqlite_autoincrement": True},
     )
+
+
+class ForgottenFile(Base):
+    """A vault file the sync ignores: its note was deleted with `reminder rm --forget-file`."""
+
+    __tablename__ = "forgotten_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The vault folder's real path rather than the vault's id, so `vault rm` then `vault add` keeps the record.
+    vault_folder: Mapped[str] = mapped_column(Text)
+    vault_path: Mapped[str] = mapped_column(Text)
+    forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("vault_folder", "vault_path"),)
 
 
 class Review(Base):

@@ -1,12 +1,13 @@
 """Obsidian vault sync: study notes come into the store from their frontmatter, and review flags go both ways.
 
-The library behind `reminder vault ...` and `reminder sync`; the runner calls ``sync_all`` before each slot and
-the phone/CLI ``done`` may call ``write_back_note``. No click here. Parsing is reminder.vault_format's.
+The library behind `reminder vault ...` and `reminder sync`; the runner calls ``sync_all`` before each slot, and
+the CLI's done/undo and the phone's button call ``write_back_note`` after recording a review. No click here.
+Parsing is reminder.vault_format's.
 
 Identity. A note is its vault-relative path. A file that disappears while a new file with the very same bytes
 appears is a rename or move: the note follows it (new path, title and link; history kept). A deleted file
 archives its note (history kept, reminders stop); a file that comes back at its path, or with the same bytes
-elsewhere, un-archives it. A file that stops being a study note (its first-study date removed) is archived too.
+elsewhere, un-archives it. A file that stops being a study note (no review-like key left) is archived too.
 A rename combined with an edit in the same sync cannot be told from delete + add, and is treated as such.
 
 Which side wins a review flag. Each note keeps the flags its file stated when the sync last read or wrote it
@@ -33,11 +34,16 @@ such a file is read only when the store's flags differ from its recorded ones. A
 second of the previous sync is read again once (as git does with "racily clean" files): an edit in the same
 timestamp tick as our read would otherwise go unseen. A file re-read with the same bytes is not parsed.
 
-Write-back. Only the flag values change (vault_format.set_flag keeps every other byte: key order, quotes, emoji,
-comments, CRLF, BOM, the body). Right before writing, the file is read again; if it changed since it was read
-(size, mtime or bytes), it is merged again from the new content instead of being overwritten, up to three times.
-The new content goes to a temporary file in the same folder (hidden, so Obsidian and the next sync ignore it),
-takes the old file's permissions and owner, and replaces it with os.replace.
+Notes made from a template (flags, no date) are dated once: the day git first added the file, else its mtime in
+the learner's zone (vault/gitdates.py); the store keeps the day (``Note.first_study_from`` says where it came
+from) and a later touch does not move it. Templates folders (vault/templates.py) hold templates, not notes;
+they, and paths forgotten with `reminder rm --forget-file`, are reported, never dropped in silence.
+
+Write-back (vault/writeback.py plans it, vault/files.py writes it). The flag values, the template's mirrors of
+them, the chosen first-study date and the status block under 복습알림 change; every other byte stays (key order,
+quotes, emoji, comments, CRLF, BOM, the body). The write itself (files.replace_if_unchanged) lets a concurrent
+writer make the write-back lose, never the learner: see its docstring. A write-back that lost is retried: merged
+again from the new content up to three times, else at the next sync.
 
 Skipped silently: hidden files and folders (``.obsidian/``, ``.trash/``, ...), symlinks (one leading outside the
 vault must never be read or written through; one leading inside names a file synced under its own path already),
@@ -49,18 +55,23 @@ folder that does not exist is an error for that vault (NoteError, exit 2); one w
 while the store holds its notes looks unmounted, so nothing is archived and that is reported as a skip.
 
 Removing a vault archives its notes and detaches them from it (history kept, the files untouched); adding the
-folder again imports its notes afresh.
+same folder again re-attaches them (ids, history, snoozes), and the next sync un-archives those still there.
 """
 
 from reminder.vault.files import MAX_NOTE_BYTES
-from reminder.vault.registry import add_vault, list_vaults, remove_vault, vault_note_counts
+from reminder.vault.registry import add_vault, forget_file, list_vaults, remove_vault, vault_note_counts
+from reminder.vault.status import Delivery
 from reminder.vault.sync import SyncReport, sync_all, sync_vault
-from reminder.vault.writeback import write_back_note
+from reminder.vault.writeback import WriteBack, WriteBackResult, write_back_note
 
 __all__ = [
     "MAX_NOTE_BYTES",
+    "Delivery",
     "SyncReport",
+    "WriteBack",
+    "WriteBackResult",
     "add_vault",
+    "forget_file",
     "list_vaults",
     "remove_vault",
     "sync_all",

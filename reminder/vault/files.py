@@ -1,13 +1,21 @@
-"""The vault's files: walking a vault, reading a note, replacing a file only if it did not change, and the
+"""The vault's files: walking a vault, reading a note, replacing a file only if nothing else wrote it, and the
 fields a note file gives its store row."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import enum
+import errno
+import fcntl
+import functools
 import hashlib
 import os
+import signal
 import stat
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,10 +26,11 @@ from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link
 
 MAX_NOTE_BYTES = 1_000_000
 WRITE_ATTEMPTS = 3
+SETTLE_SECONDS = 0.002
 
 
 @dataclass(frozen=True, slots=True)
-class _File:
+class VaultFile:
     rel: str  # vault-relative, "/"-separated: the note's identity
     path: str  # absolute, under the vault's real path
     size: int
@@ -29,22 +38,29 @@ class _File:
 
 
 @dataclass(frozen=True, slots=True)
-class _Read:
+class FileRead:
+    """A note's bytes and the fingerprint of the inode they were read from."""
+
     data: bytes
     size: int
     mtime_ns: int
     mode: int
     uid: int
     gid: int
+    ino: int = 0
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
+    @classmethod
+    def of(cls, data: bytes, st: os.stat_result) -> FileRead:
+        return cls(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid, st.st_ino)
 
-def _walk(root: str, skipped: list[str]) -> list[_File]:
+
+def walk_vault(root: str, skipped: list[str]) -> list[VaultFile]:
     """Every candidate note under ``root`` (a real path), in no particular order."""
-    files: list[_File] = []
+    files: list[VaultFile] = []
     stack = [(root, "")]
     while stack:
         folder, prefix = stack.pop()
@@ -79,11 +95,11 @@ def _walk(root: str, skipped: list[str]) -> list[_File]:
                     shown = os.fsencode(entry.path).decode("utf-8", "backslashreplace")
                     skipped.append(f"{shown}:1: the file name is not UTF-8 (rename it)")
                     continue
-                files.append(_File(rel, entry.path, st.st_size, st.st_mtime_ns))
+                files.append(VaultFile(rel, entry.path, st.st_size, st.st_mtime_ns))
     return files
 
 
-def _read(path: str, max_bytes: int = MAX_NOTE_BYTES) -> _Read:
+def read_file(path: str, max_bytes: int = MAX_NOTE_BYTES) -> FileRead:
     """The file's bytes and the fingerprint they were read with. Never follows a symlink (O_NOFOLLOW)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
@@ -104,35 +120,329 @@ def _read(path: str, max_bytes: int = MAX_NOTE_BYTES) -> _Read:
         os.close(fd)
     if len(data) > max_bytes:
         raise NoteFormatError(1, f"the file is over the {max_bytes:,}-byte limit for a note")
-    return _Read(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid)
+    return FileRead(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid, st.st_ino)
 
 
-def _replace_if_unchanged(path: str, expected: _Read, new: bytes, *, dry_run: bool) -> tuple[bool, _Read]:
-    """Write ``new`` over ``path`` if the file still is ``expected``: (True, the written file). Otherwise leave
-    it and return (False, what is there now), so the caller merges the newer content instead of losing it."""
-    current = _read(path)
-    if (current.size, current.mtime_ns, current.data) != (expected.size, expected.mtime_ns, expected.data):
-        return False, current
+class WriteRefused(Exception):
+    """A note reminder must not write: the file or its folder is read-only, or the file system cannot swap two
+    files atomically. ``str()`` says which, in a phrase ("the note is read-only")."""
+
+
+class Outcome(enum.Enum):
+    WRITTEN = "written"
+    CHANGED = "changed"  # the file changed since it was read: merge the newer content (``Replace.now``)
+    GONE = "gone"  # the file was deleted: it stays deleted
+    BUSY = "busy"  # another program holds it open for writing: try again at the next sync
+    KEPT = "kept"  # a race with two other writers: the learner's versions are both on disk (``Replace.kept``)
+
+
+@dataclass(frozen=True, slots=True)
+class Replace:
+    outcome: Outcome
+    now: FileRead | None = None  # the file as written (WRITTEN) or as found (CHANGED)
+    kept: str | None = None  # KEPT: where the displaced version of the learner's file was kept
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@functools.cache
+def _renameat2() -> Any:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def exchange(a: str, b: str) -> None:
+    """Swap the files at ``a`` and ``b`` in one step (Linux renameat2 RENAME_EXCHANGE): neither name is ever
+    missing, and whatever was at ``b`` at that instant ends up at ``a``, not overwritten."""
+    fn = _renameat2()
+    if fn is None:
+        raise WriteRefused("this system cannot swap two files atomically (renameat2), so notes are not written")
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        raise WriteRefused("the vault's file system cannot swap two files atomically, so notes are not written")
+    raise OSError(err, os.strerror(err), b)
+
+
+def open_for_writing(dev: int, ino: int) -> bool:
+    """Whether a process we can see holds this inode open for writing (Linux /proc; False where there is none).
+    Processes of other users are invisible to an unprivileged service: see the write-back notes in the README."""
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return False
+    for pid in pids:
+        base = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(base)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                st = os.stat(f"{base}/{fd}")
+                if st.st_ino != ino or st.st_dev != dev:
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as info:
+                    flags = next((int(line.split()[1], 8) for line in info if line.startswith("flags:")), 0)
+            except (OSError, ValueError):
+                continue
+            if flags & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR):
+                return True
+    return False
+
+
+def check_writable(path: str, got: FileRead) -> None:
+    """WriteRefused when the learner made the note or its folder read-only (mode bits, whoever we run as: a
+    service running as root must not overrule a chmod) or we may not write them."""
+    if not got.mode & 0o222 or not os.access(path, os.W_OK):
+        raise WriteRefused(f"the note is read-only (mode {stat.S_IMODE(got.mode):o})")
+    folder = os.path.dirname(path)
+    try:
+        mode = os.stat(folder).st_mode
+    except OSError as exc:
+        raise WriteRefused(f"its folder cannot be read: {exc.strerror}") from None
+    if not mode & 0o222 or not os.access(folder, os.W_OK | os.X_OK):
+        raise WriteRefused(f"its folder {folder} is read-only (mode {stat.S_IMODE(mode):o})")
+
+
+def replace_if_unchanged(path: str, expected: FileRead, new: bytes, *, dry_run: bool) -> Replace:
+    """Put ``new`` at ``path`` only if the file still holds exactly ``expected`` (the read ``new`` was computed
+    from), so that another writer can make this write lose but never make the learner lose a byte.
+
+    The way, and why each interleaving is safe (Linux):
+    1. The note is opened and a write lease taken on it. The kernel grants a write lease only while no other
+       process has the file open, and while it is held anyone opening the file (to read, write or truncate)
+       waits until we let go. Refused because the file is open elsewhere (an editor, a writer appending through
+       a descriptor it keeps): BUSY, try again at the next sync, nothing touched.
+    2. Under the lease, the open file must still be the inode read and hold exactly the bytes read (size, mtime,
+       content); otherwise CHANGED: the caller merges the newer content. No one can write it from here on: there
+       is no other descriptor, and new ones wait.
+    3. The learner's bytes are first copied to a hidden file beside the note (fsynced), then ``new`` is written
+       into the note in place (same inode: a writer that opens it after us appends to what we wrote) and
+       fsynced, and the copy is deleted. A crash in between leaves the copy, ``.NAME.reminder-backup``.
+    4. Before letting go, the path must still name this inode: an editor that saved by rename meanwhile (rename
+       does not wait for leases) put its own file there, and ours went to the replaced inode: CHANGED, its save
+       stands. A note deleted meanwhile: GONE, and nothing is recreated.
+    What is left: writes through a shared memory map made before the lease, and writers on another machine
+    (network file systems, where leases are not offered). Where the kernel refuses a lease for a reason other
+    than an open file (a file system without leases, a note owned by another user without CAP_LEASE), the note
+    is swapped instead (``_by_swap``), which checks after the fact: a little weaker, see there.
+    """
+    check_writable(path, expected)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return Replace(Outcome.GONE)
+    if (st.st_ino, st.st_size, st.st_mtime_ns) != (expected.ino, expected.size, expected.mtime_ns):
+        return _now(path)
     if dry_run:
-        return True, current
+        return Replace(Outcome.WRITTEN, expected)
+    done = _in_place(path, expected, new)
+    return done if done is not None else _by_swap(path, expected, new)
+
+
+def _now(path: str) -> Replace:
+    try:
+        return Replace(Outcome.CHANGED, read_file(path))
+    except FileNotFoundError:
+        return Replace(Outcome.GONE)
+
+
+def _in_place(path: str, expected: FileRead, new: bytes) -> Replace | None:
+    """Steps 1-4 of replace_if_unchanged; None when the kernel offers no lease here."""
+    try:
+        fd = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return Replace(Outcome.GONE)
+    except PermissionError:
+        raise WriteRefused("the note cannot be opened for writing") from None
+    try:
+        done = _under_lease(fd, path, expected, new)
+    finally:
+        os.close(fd)  # and with it the lease: whoever waits to open the note goes on, and finds ``new``
+    # Read again only now: our own open of the note would wait for our own lease to go.
+    return _now(path) if done is _REREAD else done  # type: ignore[return-value]
+
+
+_REREAD = object()
+
+
+def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace | object | None:
+    if os.fstat(fd).st_ino != expected.ino:
+        return _REREAD
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGURG)  # a lease break signals us: SIGURG is ignored
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+    except OSError as exc:
+        return Replace(Outcome.BUSY) if exc.errno == errno.EAGAIN else None
+    if not _holds(fd, expected):
+        return _REREAD
     folder, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    backup = os.path.join(folder, f".{name}.reminder-backup")
+    try:
+        with _creating(folder), open(backup, "xb") as fh:
+            fh.write(expected.data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except FileExistsError:
+        raise WriteRefused(f"{backup} is left from an interrupted write-back: look at it, then delete it") from None
+    os.pwrite(fd, new, 0)
+    os.ftruncate(fd, len(new))
+    os.fsync(fd)  # the new bytes are on disk before the copy of the old ones goes
+    os.unlink(backup)
+    written = os.fstat(fd)
+    try:
+        at_path = os.lstat(path)
+    except FileNotFoundError:
+        return Replace(Outcome.GONE)
+    if at_path.st_ino != written.st_ino:
+        return _REREAD  # an editor saved by rename meanwhile: its file stands, ours went to the old inode
+    return Replace(Outcome.WRITTEN, FileRead.of(new, written))
+
+
+@contextlib.contextmanager
+def _creating(folder: str) -> Iterator[None]:
+    """Creating a file beside the note: a folder or file system that refuses is WriteRefused."""
+    try:
+        yield
+    except PermissionError:
+        raise WriteRefused(f"its folder {folder} is read-only") from None
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            raise WriteRefused("the vault is on a read-only file system") from None
+        raise
+
+
+def _by_swap(path: str, expected: FileRead, new: bytes) -> Replace:
+    """Without leases: the new content is swapped in whole (renameat2 RENAME_EXCHANGE, so the path is never
+    missing and nothing is overwritten), then the displaced file O is checked: still the inode read, no process
+    holding it open for writing (a look through /proc), the bytes read. All pass: O is deleted. Any fails: O is
+    swapped back, unless the file we put in was written to meanwhile (an opener found it at the path): then it
+    stays, and O is kept beside it under a hidden name (KEPT), so both versions survive. Left: a process that
+    found O by the path just before the swap and gets its descriptor after the check (it waits SETTLE_SECONDS
+    for that), and writers hidden from /proc (other users).
+    """
+    folder, name = os.path.split(path)
+    with _creating(folder):
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(new)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, stat.S_IMODE(current.mode))
+        os.chmod(tmp, stat.S_IMODE(expected.mode))
         with contextlib.suppress(OSError):
             # A service running as another user (root in a container) must not hand the note to itself.
-            os.chown(tmp, current.uid, current.gid)
-        os.replace(tmp, path)
-    except BaseException:
+            os.chown(tmp, expected.uid, expected.gid)
+        ours = os.lstat(tmp)
+        try:
+            exchange(tmp, path)
+        except FileNotFoundError:
+            return Replace(Outcome.GONE)
+        # An open() that found the old file by its path just before the swap is still inside the kernel: let it
+        # finish, so its descriptor is there to be seen (the lease refused, the /proc look finds it).
+        time.sleep(SETTLE_SECONDS)
+        outcome = _settle(path, tmp, expected, ours, new)
+    finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise
-    st = os.stat(path, follow_symlinks=False)
-    return True, _Read(new, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid)
+    _fsync_folder(folder)
+    return outcome
+
+
+def _settle(path: str, aside: str, expected: FileRead, ours: os.stat_result, new: bytes) -> Replace:
+    """Steps 4 and 5 of replace_if_unchanged: ``aside`` holds what the path held at the swap."""
+    fd = os.open(aside, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        old = os.fstat(fd)
+        same = old.st_ino == expected.ino
+        busy = False
+        if same:
+            # A write lease is granted only while no other process has the file open; while it is held, anyone
+            # opening the file waits for us. So with the lease, nothing can write O any more.
+            leased = _lease(fd)
+            busy = not leased and open_for_writing(old.st_dev, old.st_ino)
+            if not busy and _holds(fd, expected) and (not leased or _still_leased(fd)):
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    return Replace(Outcome.GONE)  # deleted right after the swap: it stays deleted
+                if st.st_ino == ours.st_ino:
+                    os.unlink(aside)
+                    return Replace(Outcome.WRITTEN, FileRead.of(new, st))
+    finally:
+        os.close(fd)  # and with it the lease
+    # The learner's version goes back. After this swap ``aside`` holds what was at the path: ours, normally.
+    try:
+        exchange(aside, path)
+    except FileNotFoundError:
+        # Ours was deleted since the swap: the deletion stands, and the learner's displaced bytes are kept.
+        return Replace(Outcome.KEPT, kept=_keep(aside, path))
+    back = os.lstat(aside)
+    touched = (back.st_size, back.st_mtime_ns) != (ours.st_size, ours.st_mtime_ns)
+    if back.st_ino != ours.st_ino or touched or open_for_writing(back.st_dev, back.st_ino):
+        # A third save replaced ours, or someone wrote into ours: that is the newest, it goes back to the path.
+        exchange(aside, path)
+        return Replace(Outcome.KEPT, kept=_keep(aside, path))
+    if busy:
+        return Replace(Outcome.BUSY)
+    try:
+        return Replace(Outcome.CHANGED, read_file(path))
+    except FileNotFoundError:
+        return Replace(Outcome.GONE)
+
+
+def _lease(fd: int) -> bool:
+    """Take a write lease (Linux): True when granted, i.e. no other process has the file open. The lease-break
+    signal is SIGURG, ignored by default: a break only makes the caller wait the microseconds we hold it."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGURG)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+    except (OSError, AttributeError):
+        return False  # open elsewhere (EAGAIN), or no leases here: the /proc check decides
+    return True
+
+
+def _still_leased(fd: int) -> bool:
+    """False once someone started opening the file (the lease is being broken)."""
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETLEASE) == fcntl.F_WRLCK
+    except OSError:
+        return False
+
+
+def _holds(fd: int, expected: FileRead) -> bool:
+    """Whether the open file holds exactly the bytes read (size, mtime and content)."""
+    st = os.fstat(fd)
+    if (st.st_size, st.st_mtime_ns) != (expected.size, expected.mtime_ns):
+        return False
+    data = os.pread(fd, st.st_size + 1, 0)
+    return data == expected.data
+
+
+def _keep(aside: str, path: str) -> str:
+    folder, name = os.path.split(path)
+    kept = os.path.join(folder, f".{name}.reminder-kept-{time.time_ns()}")
+    os.rename(aside, kept)
+    return kept
+
+
+def _fsync_folder(folder: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _field_line(data: bytes, wanted: str | int | None) -> int:
@@ -143,23 +453,23 @@ def _field_line(data: bytes, wanted: str | int | None) -> int:
         if text.rstrip() == "---":
             break
         key = text.split(":", 1)[0].strip().strip("\"'")
-        kind = vault_format._classify(key) if key else None
+        kind = vault_format.classify_key(key) if key else None
         if kind is not None and kind[0] == wanted:
             return number
     return 2
 
 
-_LIMITS = notes.FIELD_LIMITS  # one definition of the column limits, shared with the CLI
+FIELD_LIMITS = notes.FIELD_LIMITS  # one definition of the column limits, shared with the CLI
 
 
-def _problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tuple[int, str] | None:
+def note_problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tuple[int, str] | None:
     """Why the store cannot take this note as it is, with the line to fix; None when it can."""
-    if parsed.first_studied_on > today:
+    if parsed.first_studied_on is not None and parsed.first_studied_on > today:
         return (
             _field_line(data, vault_format.FIRST_STUDY),
             f"first-study date {parsed.first_studied_on.isoformat()} is after today ({today.isoformat()})",
         )
-    for name, limit in _LIMITS.items():
+    for name, limit in FIELD_LIMITS.items():
         value = getattr(parsed, name)
         if value is None:
             continue
@@ -187,7 +497,7 @@ def _title(rel: str) -> str | None:
     return title if 0 < len(title) <= notes.TITLE_MAX else None
 
 
-def _fields(vault_name: str, rel: str, parsed: ParsedNote) -> dict[str, Any]:
+def note_fields(vault_name: str, rel: str, parsed: ParsedNote) -> dict[str, Any]:
     return {
         "title": _title(rel),
         "link": obsidian_link(vault_name, rel),

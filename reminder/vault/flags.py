@@ -45,7 +45,7 @@ def decode_flags(text: str | None) -> Flags | None:
 
 def parsed_flags(parsed: ParsedNote) -> Flags:
     """The flags a note's file states."""
-    flags: Flags = dict(parsed.stages)
+    flags: Flags = {day: ticked for day, ticked in parsed.stages.items()}
     if parsed.long_term is not None:
         flags[None] = parsed.long_term
     return flags
@@ -86,13 +86,13 @@ def _ladder(text: str) -> tuple[int, ...]:
     return parse_ladder(text)
 
 
-def _row_flags(ladder_text: str, done: set[int], long_term: bool) -> Flags:
+def row_flags(ladder_text: str, done: set[int], long_term: bool) -> Flags:
     flags: Flags = {stage: stage in done for stage in _ladder(ladder_text)}
     flags[None] = long_term
     return flags
 
 
-def _with_flags(data: bytes, flags: Flags) -> bytes:
+def with_flags(data: bytes, flags: Flags) -> bytes:
     for flag, value in sorted(flags.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
         data = set_flag(data, flag, value)
     return data

@@ -8,15 +8,27 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from reminder.db.models import Note, Vault
+from reminder.db.models import ForgottenFile, Note, Vault
 from reminder.notes import NoteError, utcnow
 
 NAME_MAX = 200
 
 
-def add_vault(session: Session, path: Path, name: str | None, write_back: bool) -> Vault:
+def add_vault(
+    session: Session,
+    path: Path,
+    name: str | None,
+    write_back: bool,
+    *,
+    templates: str | None = None,
+    status_block: bool = True,
+) -> Vault:
     """Register a vault folder. ``name`` (default: the folder's name) is the vault's name in Obsidian, used in
-    obsidian:// links. NoteError when the folder does not exist or the name or folder is taken."""
+    obsidian:// links; ``templates`` a vault-relative folder of templates (default: as Obsidian's settings or
+    the folder names say). NoteError when the folder does not exist or the name or folder is taken.
+
+    Notes detached from this folder by an earlier ``remove_vault`` come back to it, with their ids, history and
+    snoozes; the next sync un-archives those whose files are still there."""
     folder = Path(os.path.abspath(Path(path).expanduser()))
     if not folder.exists():
         raise NoteError(f"vault folder {folder} does not exist")
@@ -33,10 +45,56 @@ def add_vault(session: Session, path: Path, name: str | None, write_back: bool) 
     for other in session.scalars(select(Vault)):
         if os.path.realpath(other.path) == real:
             raise NoteError(f"{folder} is already registered as vault {other.name!r}")
-    vault = Vault(name=name, path=str(folder), write_back=write_back, created_at=utcnow())
+    if templates is not None:
+        templates = "/".join(part for part in templates.replace("\\", "/").split("/") if part and part != ".")
+        if not templates or ".." in templates.split("/") or not (folder / templates).is_dir():
+            raise NoteError(f"--templates: {templates or '(empty)'} is not a folder inside the vault")
+    vault = Vault(
+        name=name,
+        path=str(folder),
+        write_back=write_back,
+        created_at=utcnow(),
+        templates=templates,
+        status_block=status_block,
+    )
     session.add(vault)
     session.flush()
+    _reattach(session, vault, real)
     return vault
+
+
+def _reattach(session: Session, vault: Vault, real: str) -> None:
+    """Give the vault back the notes detached from its folder: the newest note per path (an older one, from a
+    vault removed and added before this rule, stays detached rather than break the path's uniqueness)."""
+    rows = session.execute(
+        select(Note.id, Note.vault_path).where(Note.vault_id.is_(None), Note.detached_from == real).order_by(Note.id)
+    ).all()
+    newest = {path: note_id for note_id, path in rows if path is not None}
+    ids = sorted(newest.values())
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(Note)
+            .where(Note.id.in_(ids[start : start + 500]))
+            .values(vault_id=vault.id, detached_from=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def forget_file(session: Session, note: Note) -> str | None:
+    """Record that the sync must ignore this vault note's file from now on (`reminder rm --forget-file`).
+    Returns the vault-relative path, or None for a note that does not come from a vault."""
+    if note.vault_path is None:
+        return None
+    vault = session.get(Vault, note.vault_id) if note.vault_id is not None else None
+    folder = os.path.realpath(vault.path) if vault is not None else note.detached_from
+    if folder is None:
+        return None
+    same = (ForgottenFile.vault_folder == folder, ForgottenFile.vault_path == note.vault_path)
+    exists = session.scalar(select(ForgottenFile.id).where(*same))
+    if exists is None:
+        session.add(ForgottenFile(vault_folder=folder, vault_path=note.vault_path, forgotten_at=utcnow()))
+        session.flush()
+    return note.vault_path
 
 
 def list_vaults(session: Session) -> list[Vault]:
@@ -50,7 +108,7 @@ def vault_note_counts(session: Session) -> dict[int, int]:
         .where(Note.vault_id.is_not(None), Note.archived_at.is_(None))
         .group_by(Note.vault_id)
     )
-    return {vault_id: count for vault_id, count in rows}
+    return {vault_id: count for vault_id, count in rows if vault_id is not None}  # None: filtered above
 
 
 def remove_vault(session: Session, name: str) -> int:
@@ -66,9 +124,14 @@ def remove_vault(session: Session, name: str) -> int:
         .where(Note.vault_id == vault.id, Note.archived_at.is_(None))
         .values(archived_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult; Session.execute is typed Result
+    # The folder's real path stays on the notes, so adding the folder again brings them back (remove_vault is
+    # not a delete: `reminder rm` is).
     session.execute(
-        update(Note).where(Note.vault_id == vault.id).values(vault_id=None).execution_options(synchronize_session=False)
+        update(Note)
+        .where(Note.vault_id == vault.id)
+        .values(vault_id=None, detached_from=os.path.realpath(vault.path))
+        .execution_options(synchronize_session=False)
     )
     session.delete(vault)
     session.flush()

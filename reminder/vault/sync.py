@@ -4,10 +4,12 @@ the runner's sync before each slot."""
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, true, update
 from sqlalchemy.orm import Session, selectinload
@@ -16,35 +18,40 @@ from reminder import notes, schedule
 from reminder.config import format_ladder
 from reminder.cues import refresh_cues
 from reminder.db import Store
-from reminder.db.models import Note, Review, ReviewEvent, Vault
+from reminder.db.models import ForgottenFile, Note, Review, ReviewEvent, Vault
 from reminder.notes import NoteError, utcnow
 from reminder.srnote import refresh_sr
 from reminder.srnote import study_note as sr_study_note
+from reminder.vault import gitdates
 from reminder.vault.files import (
-    _LIMITS,
+    FIELD_LIMITS,
     MAX_NOTE_BYTES,
     WRITE_ATTEMPTS,
-    _fields,
-    _File,
-    _problem,
-    _Read,
-    _read,
-    _replace_if_unchanged,
-    _walk,
+    FileRead,
+    Outcome,
+    VaultFile,
+    WriteRefused,
+    note_fields,
+    note_problem,
+    read_file,
+    replace_if_unchanged,
+    walk_vault,
 )
 from reminder.vault.flags import (
     Flags,
-    _row_flags,
-    _with_flags,
     decode_flags,
     encode_flags,
     flags_from_file,
     flags_to_write,
     note_flags,
     parsed_flags,
+    row_flags,
 )
 from reminder.vault.registry import list_vaults
-from reminder.vault_format import NoteFormatError, ParsedNote, parse_note
+from reminder.vault.status import Delivery
+from reminder.vault.templates import TemplateFolders, template_folders
+from reminder.vault.writeback import REMOVED, SHOWN, WriteContext, lost_reason, plan_write
+from reminder.vault_format import NoteFormatError, ParsedNote, parse_note, status_section
 
 RACY_NS = 1_000_000_000
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's parameter limit
@@ -62,8 +69,16 @@ class SyncReport:
     renamed: int = 0
     archived: int = 0
     written_back: int = 0
+    lost: list[str] = field(default_factory=list)  # write-backs that lost to another writer, retried next sync
     skipped: list[str] = field(default_factory=list)  # "path:line: why"
     error: str | None = None  # set by sync_all when the vault could not be synced at all (its folder is gone)
+    # Files with review-like frontmatter that are not scheduled, "path: why" (templates, forgotten files): not
+    # errors, but never dropped without a word.
+    not_scheduled: list[str] = field(default_factory=list)
+    # "path: no first-study date; scheduled from ..., YYYY-MM-DD": the date chosen for each note made from a
+    # template, said once, when it is chosen.
+    dated: list[str] = field(default_factory=list)
+    templates: str = ""  # which folder was treated as templates, and why
 
     @property
     def changed(self) -> int:
@@ -78,6 +93,7 @@ _LIGHT_COLUMNS = (
     Note.file_mtime_ns,
     Note.content_hash,
     Note.file_flags,
+    Note.status_block,
     Note.archived_at.is_not(None).label("archived"),
 )
 _DETAIL_COLUMNS = (
@@ -93,7 +109,7 @@ _DETAIL_COLUMNS = (
     Note.long_term_on,
 )
 _EVENT_COLUMNS = ("note_id", "stage", "extra", "rating", "reviewed_on", "source", "created_at")
-_FIELD_NAMES = ("title", "link", "first_studied_on", *_LIMITS)
+_FIELD_NAMES = ("title", "link", "first_studied_on", *FIELD_LIMITS)
 _NEW_NOTE_COLUMNS = (
     "title",
     "link",
@@ -112,6 +128,7 @@ _NEW_NOTE_COLUMNS = (
     "file_mtime_ns",
     "content_hash",
     "file_flags",
+    "first_study_from",
 )
 
 
@@ -121,6 +138,7 @@ class _Details:
 
     fields: dict[str, Any]
     flags: Flags
+    ladder: str
 
 
 class _Inserter:
@@ -153,11 +171,33 @@ class _Inserter:
 class _Work:
     """One study note read from disk that is, or becomes, an existing note of the store."""
 
-    file: _File
+    file: VaultFile
     row: Any  # the note's row as loaded at the start of the sync
-    got: _Read
-    parsed: ParsedNote
+    got: FileRead
+    parsed: ParsedNote  # first_studied_on resolved (a dateless file's date is the store's or the chosen one)
     renamed: bool = False
+    undated: bool = False  # the file itself states no first-study date
+
+
+@dataclass(frozen=True, slots=True)
+class _New:
+    file: VaultFile
+    got: FileRead
+    parsed: ParsedNote
+    first_study_from: str  # "file", "git" or "mtime"
+
+
+DATED_BY = {"git": "the date git added it", "mtime": "its modification time"}
+DEFAULT_FIRST_KEY = "첫 학습날"
+
+
+def ladder_of(parsed: ParsedNote, default: Sequence[int]) -> tuple[int, ...] | None:
+    """A note's stages come from the flags it carries: the stage flags the learner ticks (1/7/30 for a template
+    with 1일후/7일후/1달후). None, for the default ladder, when they are all on it: a note with the 1/4/7 flags of a
+    1/4/7/14 template lacks a key (the write-back adds it), and the template's derived 1/0 copies, which stop at
+    day 7, never set the ladder."""
+    ticked = parsed.ticked_stages
+    return ticked if ticked and not set(ticked) <= set(default) else None
 
 
 class _VaultSync:
@@ -171,8 +211,16 @@ class _VaultSync:
         extra_every: int,
         dry_run: bool,
         progress: ProgressFn | None,
+        zone: str = "UTC",
+        delivery: Delivery | None = None,
     ) -> None:
         self.session = session
+        self.zone = ZoneInfo(zone)
+        self.delivery = delivery or Delivery("0 8 * * *", zone)
+        self._git: dict[str, date] | None = None
+        self.first_keys: Counter[str] = Counter()
+        self.templates = TemplateFolders((), "")
+        self.files: list[VaultFile] = []
         self.vault = vault
         self.today = today
         self.ladder = tuple(ladder)
@@ -186,8 +234,48 @@ class _VaultSync:
         if not os.path.isdir(self.root):
             raise NoteError(f"vault {vault.name}: folder {vault.path} does not exist")
 
-    def skip(self, file: _File, line: int, why: str) -> None:
+    def skip(self, file: VaultFile, line: int, why: str) -> None:
         self.report.skipped.append(f"{file.path}:{line}: {why}")
+
+    def parse(self, file: VaultFile, got: FileRead) -> ParsedNote | None:
+        """The one parse of a note file per sync: what the frontmatter says (NoteFormatError for a broken one).
+        Everything the sync learns from a file's text goes through here."""
+        parsed = parse_note(file.rel, got.data, max_bytes=MAX_NOTE_BYTES)
+        if parsed is None:  # not a study note of the template; maybe one of the Spaced Repetition plugin
+            parsed = sr_study_note(file.rel, got.data, self.today)
+        if parsed is not None and parsed.first_studied_on is not None and parsed.first_study_key:
+            self.first_keys[parsed.first_study_key] += 1
+        return parsed
+
+    def first_key(self, files: Sequence[VaultFile]) -> str:
+        """The first-study key in the vault's own style: the one its notes use most, else 첫 학습날."""
+        if not self.first_keys:
+            for file in files[:50]:
+                try:
+                    self.parse(file, read_file(file.path))
+                except (OSError, NoteFormatError):
+                    continue
+        return self.first_keys.most_common(1)[0][0] if self.first_keys else DEFAULT_FIRST_KEY
+
+    def choose_date(self, file: VaultFile) -> tuple[date, str]:
+        """The first-study day of a new note whose file states none: the day git first added it, else the day
+        of its modification time, in the learner's zone (never after today)."""
+        if self._git is None:
+            self._git = gitdates.added_dates(self.root, self.zone)
+        day = self._git.get(file.rel)
+        if day is not None:
+            return min(day, self.today), "git"
+        mtime = datetime.fromtimestamp(file.mtime_ns / 1e9, UTC).astimezone(self.zone).date()
+        return min(mtime, self.today), "mtime"
+
+    def context(self, files: Sequence[VaultFile], undated: bool) -> WriteContext:
+        return WriteContext(
+            self.today,
+            self.extra_every,
+            self.delivery,
+            status=self.vault.status_block,
+            first_key=self.first_key(files) if undated else None,
+        )
 
     # The sync in steps: pick the files to read, read them, then adds, existing notes, renames, archives.
 
@@ -200,7 +288,7 @@ class _VaultSync:
             select(*_LIGHT_COLUMNS, touched.label("touched")).where(Note.vault_id == self.vault.id)
         ).all()
         by_path = {row.vault_path: row for row in rows}
-        files = _walk(self.root, self.report.skipped)
+        walked = files = walk_vault(self.root, self.report.skipped)
         active = sum(1 for row in rows if not row.archived)
         if not files and active:
             self.report.skipped.append(
@@ -208,9 +296,10 @@ class _VaultSync:
                 f"(is the folder mounted? `reminder vault rm {self.vault.name}` if the vault is gone)"
             )
             return self.report
+        files = self.files = self._set_aside(files)
         racy_from = self._racy_threshold(previous)
-        to_read: list[tuple[_File, Any]] = []
-        unchanged: list[tuple[_File, Any]] = []
+        to_read: list[tuple[VaultFile, Any]] = []
+        unchanged: list[tuple[VaultFile, Any]] = []
         for file in files:
             row = by_path.get(file.rel)
             if (
@@ -230,7 +319,7 @@ class _VaultSync:
         to_read += [(file, row) for file, row in maybe_dirty if row.id in dirty]
         self.report.unchanged += len(unchanged) - len(dirty)
 
-        new: list[tuple[_File, _Read, ParsedNote]] = []
+        new: list[tuple[VaultFile, FileRead, ParsedNote]] = []
         existing: list[_Work] = []
         fingerprints: list[dict[str, Any]] = []
         not_notes: list[int] = []
@@ -238,33 +327,31 @@ class _VaultSync:
             if self.progress:
                 self.progress(done, len(to_read))
             try:
-                got = _read(file.path)
+                got = read_file(file.path)
                 if row is not None and not row.archived and got.sha256 == row.content_hash and not self._dirty(row):
                     # Same bytes as last time: a touched file, or one written within a second of the last sync.
                     fingerprints.append(self._fingerprint(row.id, got, row.file_flags))
                     self.report.unchanged += 1
                     continue
-                parsed = parse_note(file.rel, got.data, max_bytes=MAX_NOTE_BYTES)
+                parsed = self.parse(file, got)
             except NoteFormatError as exc:
                 self.skip(file, exc.line, exc.reason)
                 continue
             except OSError as exc:
                 self.skip(file, 1, f"cannot read the file: {exc.strerror}")
                 continue
-            if parsed is None:  # not a study note of the template; maybe one of the Spaced Repetition plugin
-                parsed = sr_study_note(file.rel, got.data, self.today)
             if parsed is None:
                 if row is not None and not row.archived:
                     not_notes.append(row.id)
                 continue
-            problem = _problem(file.rel, got.data, parsed, self.today)
+            problem = note_problem(file.rel, got.data, parsed, self.today)
             if problem:
                 self.skip(file, *problem)
                 continue
             if row is None:
                 new.append((file, got, parsed))
             else:
-                existing.append(_Work(file, row, got, parsed))
+                existing.append(self._work(file, row, got, parsed))
 
         seen = {file.rel for file in files}
         gone = {row.vault_path: row for row in rows if row.vault_path not in seen}
@@ -273,33 +360,80 @@ class _VaultSync:
         for row in sorted(gone.values(), key=lambda r: (r.archived, r.vault_path)):
             if row.content_hash:
                 by_hash.setdefault(row.content_hash, []).append(row)
-        added: list[tuple[_File, _Read, ParsedNote]] = []
+        added: list[_New] = []
         for file, got, parsed in sorted(new, key=lambda item: item[0].rel):
             candidates = by_hash.get(parsed.content_hash)
             if candidates:
                 row = candidates.pop(0)
                 del gone[row.vault_path]
-                existing.append(_Work(file, row, got, parsed, renamed=True))
+                self._load_details([row.id])
+                existing.append(self._work(file, row, got, parsed, renamed=True))
+            elif parsed.first_studied_on is not None:
+                added.append(_New(file, got, parsed, "file"))
             else:
-                added.append((file, got, parsed))
+                # Made from a template, no date: the day git added the file, else its modification time; chosen
+                # now and kept (the store remembers it; a later touch of the file does not move it).
+                day, source = self.choose_date(file)
+                added.append(_New(file, got, replace(parsed, first_studied_on=day), source))
+                self.report.dated.append(
+                    f"{file.path}: no first-study date; scheduled from {DATED_BY[source]}, {day.isoformat()}"
+                )
 
         self._update_fingerprints(fingerprints)
         self._reconcile_existing(existing)
         self._insert(added)
+        self._write_new(added)
         self._archive([*not_notes, *(row.id for row in gone.values() if not row.archived)])
-        read = {w.file.rel: w.got.data for w in existing} | {f.rel: g.data for f, g, _ in added}
-        refresh_cues(self.session, self.vault.id, files, read)
+        read = {w.file.rel: w.got.data for w in existing} | {a.file.rel: a.got.data for a in added}
+        refresh_cues(self.session, self.vault.id, walked, read)  # every file: the templates' placeholders too
         refresh_sr(self.session, self.vault.id, read, self.extra_every, self.today)
         self.vault.synced_at = self.started
         self.session.flush()
         return self.report
+
+    def _set_aside(self, files: list[VaultFile]) -> list[VaultFile]:
+        """The files that may be notes: templates and paths forgotten with `reminder rm --forget-file` are not,
+        and are reported (templates only when they look like study notes). Their stored notes, if any, archive."""
+        folders = {file.rel.rsplit("/", 1)[0] for file in files if "/" in file.rel}
+        for folder in list(folders):
+            while "/" in folder:
+                folder = folder.rsplit("/", 1)[0]
+                folders.add(folder)
+        self.templates = template_folders(self.root, self.vault.templates, folders)
+        self.report.templates = self.templates.describe()
+        forgotten = set(
+            self.session.scalars(select(ForgottenFile.vault_path).where(ForgottenFile.vault_folder == self.root))
+        )
+        kept: list[VaultFile] = []
+        for file in files:
+            if file.rel in forgotten:
+                self.report.not_scheduled.append(
+                    f"{file.path}: not scheduled: its note was deleted with `reminder rm --forget-file`"
+                )
+            elif self.templates.holds(file.rel):
+                try:
+                    parsed = parse_note(file.rel, read_file(file.path).data, max_bytes=MAX_NOTE_BYTES)
+                except (OSError, NoteFormatError):
+                    parsed = None
+                if parsed is not None:
+                    self.report.not_scheduled.append(f"{file.path}: not scheduled: a template (templates folder)")
+            else:
+                kept.append(file)
+        return kept
+
+    def _work(self, file: VaultFile, row: Any, got: FileRead, parsed: ParsedNote, *, renamed: bool = False) -> _Work:
+        """An existing note's file; one that states no date keeps the date the store has (chosen once)."""
+        if parsed.first_studied_on is not None:
+            return _Work(file, row, got, parsed, renamed=renamed)
+        kept = self.details[row.id].fields["first_studied_on"]
+        return _Work(file, row, got, replace(parsed, first_studied_on=kept), renamed=renamed, undated=True)
 
     @staticmethod
     def _racy_threshold(previous: datetime | None) -> int:
         """Files modified at or after this instant (ns) are read even when their size and mtime match."""
         if previous is None:
             return 1 << 62
-        return int(previous.replace(tzinfo=UTC).timestamp() * 1e9) - RACY_NS
+        return int(previous.timestamp() * 1e9) - RACY_NS
 
     def _load_details(self, note_ids: list[int]) -> None:
         """Fields and flags of these notes into self.details: per chunk of ids, or for the whole vault when most
@@ -323,18 +457,21 @@ class _VaultSync:
             for row in self.session.execute(notes_stmt):
                 self.details[row.id] = _Details(
                     {name: getattr(row, name) for name in _FIELD_NAMES},
-                    _row_flags(row.ladder, done.get(row.id, set()), row.long_term_on is not None),
+                    row_flags(row.ladder, done.get(row.id, set()), row.long_term_on is not None),
+                    row.ladder,
                 )
 
     def _dirty(self, row: Any) -> bool:
         """Whether the store holds flags the file should show (only with write-back; details loaded)."""
         if not self.vault.write_back:
             return False
+        if row.touched and self.vault.status_block and row.status_block == SHOWN:
+            return True  # the schedule may have moved (an extra review done, a snooze): the block may be stale
         base = decode_flags(row.file_flags)
         return base is not None and bool(flags_to_write(base, base, self.details[row.id].flags))
 
     @staticmethod
-    def _fingerprint(note_id: int, got: _Read, file_flags: str | None) -> dict[str, Any]:
+    def _fingerprint(note_id: int, got: FileRead, file_flags: str | None) -> dict[str, Any]:
         return {
             "b_id": note_id,
             "b_size": got.size,
@@ -384,17 +521,26 @@ class _VaultSync:
         if item.renamed or row.archived:
             return True
         details = self.details[row.id]
-        if parsed.content_hash != row.content_hash and details.fields != _fields(
+        if parsed.content_hash != row.content_hash and details.fields != note_fields(
             self.vault.name, item.file.rel, parsed
         ):
+            return True
+        wanted_ladder = ladder_of(parsed, self.ladder)
+        if parsed.content_hash != row.content_hash and wanted_ladder and format_ladder(wanted_ladder) != details.ladder:
             return True
         base = decode_flags(row.file_flags)
         file = parsed_flags(parsed)
         if flags_from_file(file, base, details.flags):
             return True
-        return bool(self.vault.write_back and flags_to_write(file, base, details.flags))
+        if not self.vault.write_back:
+            return False
+        if item.undated or (
+            self.vault.status_block and row.status_block != REMOVED and status_section(item.got.data) is not None
+        ):
+            return True  # a date or a status block to write
+        return bool(flags_to_write(file, base, details.flags))
 
-    def _reconcile(self, note: Note, item: _Work) -> None:
+    def _reconcile(self, note: Note, item: _Work, *, count: bool = True) -> None:
         file, got, parsed = item.file, item.got, item.parsed
         base = decode_flags(note.file_flags)
         last_hash = note.content_hash
@@ -406,6 +552,7 @@ class _VaultSync:
             note.archived_at = None
             note.updated_at = utcnow()
             changed = True
+        undated = item.undated
         for _attempt in range(WRITE_ATTEMPTS):
             if parsed.content_hash != last_hash:
                 changed |= self._apply_fields(note, file.rel, parsed)
@@ -422,38 +569,53 @@ class _VaultSync:
                     day=self.today,
                     extra_every=self.extra_every,
                 )
-            write = flags_to_write(flags, base, note_flags(note)) if self.vault.write_back else {}
-            if not write:
+            if not self.vault.write_back:
                 self._record(note, got, flags)
                 break
             try:
-                new = _with_flags(got.data, write)
-                written, now = _replace_if_unchanged(file.path, got, new, dry_run=self.dry_run)
+                plan = plan_write(got.data, parsed, note, base, self.context(self.files, undated), undated=undated)
+                if plan.new == got.data:
+                    note.status_block = plan.status
+                    self._record(note, got, flags)
+                    break
+                done = replace_if_unchanged(file.path, got, plan.new, dry_run=self.dry_run)
             except NoteFormatError as exc:
-                self.skip(file, exc.line, f"cannot write the review flags back: {exc.reason}")
+                self.skip(file, exc.line, f"cannot write back: {exc.reason}")
+                self._record(note, got, flags)
+                break
+            except WriteRefused as exc:
+                self.skip(file, 1, f"not written back: {exc}")
                 self._record(note, got, flags)
                 break
             except OSError as exc:
-                self.skip(file, 1, f"cannot write the review flags back: {exc.strerror}")
+                self.skip(file, 1, f"cannot write back: {exc.strerror}")
                 break
-            if written:
+            if done.outcome is Outcome.WRITTEN and done.now is not None:
                 self.report.written_back += 1
-                self._record(note, now, {**flags, **write})
+                note.status_block = plan.status
+                self._record(note, done.now, {**flags, **plan.flags})
+                break
+            if done.outcome is not Outcome.CHANGED or done.now is None:
+                self._lost(note, got, flags, file, done.outcome, done.kept)
                 break
             # Changed since it was read: merge the newer content rather than overwrite it.
-            got = now
+            got = done.now
             try:
-                newer = parse_note(file.rel, got.data, max_bytes=MAX_NOTE_BYTES)
+                newer = self.parse(file, got)
             except NoteFormatError as exc:
                 self.skip(file, exc.line, exc.reason)
                 break
-            if newer is None or (problem := _problem(file.rel, got.data, newer, self.today)):
-                self.skip(file, *(problem if newer else (1, "the file stopped being a study note while syncing")))
+            if newer is None:
+                self.skip(file, 1, "the file stopped being a study note while syncing")
                 break
-            parsed = newer
+            if problem := note_problem(file.rel, got.data, newer, self.today):
+                self.skip(file, *problem)
+                break
+            undated = newer.first_studied_on is None
+            parsed = replace(newer, first_studied_on=note.first_studied_on) if undated else newer
         else:
-            self.skip(file, 1, "the file kept changing while its review flags were written; tried again next sync")
-        if item.renamed:
+            self._lost(note, got, parsed_flags(parsed), file, Outcome.CHANGED, None)
+        if item.renamed or not count:
             return
         if changed:
             self.report.updated += 1
@@ -461,15 +623,18 @@ class _VaultSync:
             self.report.unchanged += 1
 
     def _apply_fields(self, note: Note, rel: str, parsed: ParsedNote, *, path_only: bool = False) -> bool:
-        wanted = _fields(self.vault.name, rel, parsed)
+        wanted = note_fields(self.vault.name, rel, parsed)
         if path_only:
             wanted = {"title": wanted["title"], "link": wanted["link"]}
         diff = {name: value for name, value in wanted.items() if getattr(note, name) != value}
-        if not diff:
+        stages = None if path_only else ladder_of(parsed, self.ladder)
+        ladder = stages if stages and format_ladder(stages) != note.ladder else None
+        if not diff and ladder is None:
             return False
         # edit_note reads None as "leave it" and "" as "clear it"; the file removing a field clears it.
         first = diff.pop("first_studied_on", None)
         title = diff.pop("title", None)
+        cleared: dict[str, Any] = {name: value or "" for name, value in diff.items()}
         notes.edit_note(
             self.session,
             note,
@@ -477,11 +642,22 @@ class _VaultSync:
             extra_every=self.extra_every,
             title=title,
             first_studied_on=first,
-            **{name: value or "" for name, value in diff.items()},
+            ladder=ladder,
+            **cleared,
         )
         return True
 
-    def _record(self, note: Note, got: _Read, flags: Flags) -> None:
+    def _lost(
+        self, note: Note, got: FileRead, flags: Flags, file: VaultFile, outcome: Outcome, kept: str | None
+    ) -> None:
+        """The write-back lost to another writer: the learner's file stands, and the next sync reads the file
+        again (no fingerprint recorded) and writes what is still to write."""
+        self._record(note, got, flags)
+        note.content_hash = None
+        line = f"{lost_reason(file.path, outcome, kept)}"
+        (self.report.skipped if outcome is Outcome.KEPT else self.report.lost).append(line)
+
+    def _record(self, note: Note, got: FileRead, flags: Flags) -> None:
         note.file_size = got.size
         note.file_mtime_ns = got.mtime_ns
         note.content_hash = got.sha256
@@ -489,7 +665,7 @@ class _VaultSync:
 
     # --- new and gone notes
 
-    def _insert(self, added: list[tuple[_File, _Read, ParsedNote]]) -> None:
+    def _insert(self, added: list[_New]) -> None:
         """New notes in two executemany statements: the ORM's one flush per note is minutes for a large vault."""
         if not added:
             return
@@ -497,10 +673,10 @@ class _VaultSync:
         # updated_at is the sync's start, which the next sync compares with: these notes are as their files say.
         now = out.datetime(self.started)
         today = out.date(self.today)
-        ladder_text = format_ladder(self.ladder)
         note_rows = []
-        for file, got, parsed in added:
-            fields = _fields(self.vault.name, file.rel, parsed)
+        for item in added:
+            file, got, parsed = item.file, item.got, item.parsed
+            fields = note_fields(self.vault.name, file.rel, parsed)
             note_rows.append(
                 (
                     fields["title"],
@@ -510,7 +686,7 @@ class _VaultSync:
                     parsed.source,
                     parsed.pages,
                     parsed.level,
-                    ladder_text,
+                    format_ladder(ladder_of(parsed, self.ladder) or self.ladder),
                     today if parsed.long_term else None,
                     now,
                     now,
@@ -520,45 +696,73 @@ class _VaultSync:
                     got.mtime_ns,
                     parsed.content_hash,
                     encode_flags(parsed_flags(parsed)),
+                    item.first_study_from,
                 )
             )
         out.insert(Note.__table__, _NEW_NOTE_COLUMNS, note_rows)
-        ids = self._ids_of([file.rel for file, _got, _parsed in added])
+        ids = self._ids_of([item.file.rel for item in added])
         # The same reviews add_note schedules, ticked as the file states (done on the due day, or today when ticked
         # ahead: the file does not say when); a long-term note has no extra review, as after mark_done.
-        extra = schedule.first_extra_offset(self.ladder, self.extra_every)
-        # Per first-study day: each stage's (offset, due, done-on when ticked), and the extra review's due day.
-        plans: dict[date, tuple[list[tuple[int, Any, Any]], Any]] = {}
+        # Per first-study day and ladder: each stage's (offset, due, done-on when ticked), and the extra review.
+        plans: dict[tuple[date, tuple[int, ...]], tuple[list[tuple[int, Any, Any]], int, Any]] = {}
         review_rows: list[tuple[Any, ...]] = []
-        for file, _got, parsed in added:
+        for item in added:
+            parsed = item.parsed
             first = parsed.first_studied_on
-            plan = plans.get(first)
+            assert first is not None  # resolved before the insert
+            ladder = ladder_of(parsed, self.ladder) or self.ladder
+            plan = plans.get((first, ladder))
             if plan is None:
-                days = [(offset, schedule.due_date(first, offset)) for offset in self.ladder]
+                extra = schedule.first_extra_offset(ladder, self.extra_every)
+                days = [(offset, schedule.due_date(first, offset)) for offset in ladder]
                 stages = [(offset, out.date(day), out.date(min(day, self.today))) for offset, day in days]
-                plan = plans[first] = (stages, out.date(schedule.due_date(first, extra)))
-            note_id, ticked = ids[file.rel], parsed.stages
+                plan = plans[(first, ladder)] = (stages, extra, out.date(schedule.due_date(first, extra)))
+            note_id, ticked = ids[item.file.rel], parsed.stages
             review_rows += [
                 (note_id, offset, False, due_on, done_on if ticked.get(offset) else None)
                 for offset, due_on, done_on in plan[0]
             ]
             if not parsed.long_term:
-                review_rows.append((note_id, extra, True, plan[1], None))
+                review_rows.append((note_id, plan[1], True, plan[2], None))
         out.insert(Review.__table__, ("note_id", "offset", "extra", "due_on", "done_on"), review_rows)
         # A flag the file states ticked is a `good` review in the note's history, on the day it is done.
         events = [(r[0], r[1], False, "good", r[4], "vault", now) for r in review_rows if r[4] is not None]
         out.insert(ReviewEvent.__table__, _EVENT_COLUMNS, events)
         self.report.added += len(added)
 
+    def _write_new(self, added: list[_New]) -> None:
+        """With write-back, new notes get what the store adds to a file: the chosen first-study date of a note
+        made from a template, and the status block under a 복습알림 heading."""
+        if not self.vault.write_back:
+            return
+        wanted = [
+            item
+            for item in added
+            if item.first_study_from != "file"
+            or (self.vault.status_block and status_section(item.got.data) is not None)
+        ]
+        if not wanted:
+            return
+        ids = self._ids_of([item.file.rel for item in wanted])
+        by_id = {ids[item.file.rel]: item for item in wanted}
+        self.session.flush()
+        stmt = select(Note).where(Note.id.in_(sorted(by_id))).options(selectinload(Note.reviews))
+        for note in self.session.scalars(stmt):
+            item = by_id[note.id]
+            work = _Work(item.file, None, item.got, item.parsed, undated=item.first_study_from != "file")
+            self._reconcile(note, work, count=False)
+
     def _ids_of(self, paths: list[str]) -> dict[str, int]:
         in_vault = Note.vault_id == self.vault.id
         if len(paths) > 5 * _CHUNK:
-            return dict(self.session.execute(select(Note.vault_path, Note.id).where(in_vault)).all())
-        ids: dict[str, int] = {}
-        for start in range(0, len(paths), _CHUNK):
-            stmt = select(Note.vault_path, Note.id).where(in_vault, Note.vault_path.in_(paths[start : start + _CHUNK]))
-            ids.update(self.session.execute(stmt).all())
-        return ids
+            stmts = [select(Note.vault_path, Note.id).where(in_vault)]
+        else:
+            stmts = [
+                select(Note.vault_path, Note.id).where(in_vault, Note.vault_path.in_(paths[start : start + _CHUNK]))
+                for start in range(0, len(paths), _CHUNK)
+            ]
+        # A vault's notes all have a path (the column is nullable for the notes added by hand).
+        return {rel: note_id for stmt in stmts for rel, note_id in self.session.execute(stmt) if rel is not None}
 
     def _archive(self, note_ids: Iterable[int]) -> None:
         ids = sorted(set(note_ids))
@@ -589,6 +793,8 @@ def sync_vault(
     extra_every: int,
     dry_run: bool = False,
     progress: ProgressFn | None = None,
+    zone: str = "UTC",
+    delivery: Delivery | None = None,
 ) -> SyncReport:
     """Sync one vault in one transaction. ``dry_run`` reports what would change and changes nothing (store and
     files). NoteError when the vault is unknown or its folder does not exist."""
@@ -605,6 +811,8 @@ def sync_vault(
                 extra_every=extra_every,
                 dry_run=dry_run,
                 progress=progress,
+                zone=zone,
+                delivery=delivery,
             ).run()
             if dry_run:
                 raise _DryRun(report)
@@ -621,6 +829,8 @@ def sync_all(
     extra_every: int,
     dry_run: bool = False,
     progress: Callable[[str], ProgressFn | None] | None = None,
+    zone: str = "UTC",
+    delivery: Delivery | None = None,
 ) -> dict[str, SyncReport]:
     """Sync every registered vault, by name. A vault whose folder is missing gets a report with ``error`` set;
     the others still sync. ``progress(name)`` may return a callback for that vault's reading phase."""
@@ -637,6 +847,8 @@ def sync_all(
                 extra_every=extra_every,
                 dry_run=dry_run,
                 progress=progress(name) if progress else None,
+                zone=zone,
+                delivery=delivery,
             )
         except NoteError as exc:
             reports[name] = SyncReport(error=str(exc))
