@@ -4,7 +4,8 @@ A ``ReminderError`` is something the user can fix (a setting, a note reference, 
 in use), not a bug. The CLI turns every one into ``Error: ...`` and exit status 2 (reminder.cli.LazyGroup), the
 web into its class's ``http_status`` (reminder.web.WebApp.__call__): each mapping exists once, so a new error
 only has to pick its base. The classes stay importable from where they were defined before (reminder.config,
-reminder.notes, reminder.db, reminder.server).
+reminder.notes, reminder.db, reminder.server). The vault's own, NoteFormatError (a note's line to fix) and
+WriteRefused (a note reminder must not write), stay beside the code that raises them, on this base.
 """
 
 from __future__ import annotations

@@ -42,6 +42,8 @@ from urllib.parse import quote
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reminder.errors import ReminderError
+
 __all__ = [
     "NoteFormatError",
     "ParsedNote",
@@ -96,7 +98,7 @@ class _AsWrittenLoader(_BaseLoader):
         pass
 
 
-class NoteFormatError(ValueError):
+class NoteFormatError(ReminderError, ValueError):
     """A note the learner can fix. ``str()`` is one line: "line N: reason", N 1-based in the file."""
 
     def __init__(self, line: int, reason: str) -> None:

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from reminder import notes, vault_format
+from reminder.errors import ReminderError
 from reminder.notes import NoteError
 from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link
 
@@ -123,7 +124,7 @@ def read_file(path: str, max_bytes: int = MAX_NOTE_BYTES) -> FileRead:
     return FileRead(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid, st.st_ino)
 
 
-class WriteRefused(Exception):
+class WriteRefused(ReminderError):
     """A note reminder must not write: the file or its folder is read-only, or the file system cannot swap two
     files atomically. ``str()`` says which, in a phrase ("the note is read-only")."""
 
