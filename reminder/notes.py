@@ -511,7 +511,7 @@ def set_scheduler(
         for review in [r for r in note.reviews if not r.extra and r.done_on is None]:
             note.reviews.remove(review)
     note.scheduler = name
-    note.scheduler_state = schedulers.encode_state(state)
+    store_state(note, state)
     _place_pending(note, due, extra_every)
 
 
@@ -533,6 +533,17 @@ def adopt_scheduler(
         count += 1
     session.flush()
     return count
+
+
+def store_state(note: Note, state: Any) -> None:
+    """Keep the scheduler's new state, and what the note's file last said (an SR note's ``file`` entry, which
+    lets a sync tell the plugin's own review from a file that has not caught up with one done here)."""
+    import json
+
+    kept = {}
+    if note.scheduler_state:
+        kept = {k: v for k, v in json.loads(note.scheduler_state).items() if k == "file"}
+    note.scheduler_state = json.dumps({**json.loads(schedulers.encode_state(state)), **kept}, sort_keys=True)
 
 
 def _fsrs_options_of(note: Note) -> FsrsOptions:
@@ -575,7 +586,7 @@ def _review_scheduled(note: Note, *, day: date, rating: str, source: str, extra_
         day=day,
         source=source,
     )
-    note.scheduler_state = schedulers.encode_state(new)
+    store_state(note, new)
     _place_pending(note, due, extra_every)
     return DoneResult(tuple(marked), already_done=False, long_term=False, again=rating == "again", next_due=due)
 

@@ -13,6 +13,7 @@ An SR note carries no first-study date; the store takes the last review the plug
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from datetime import date, timedelta
@@ -147,6 +148,7 @@ def write_back_sr(session: Any, note: Any) -> bool:
             return False  # deleted, or open for writing elsewhere: the next sync writes it
         if done.outcome is Outcome.WRITTEN and done.now is not None:
             now = done.now
+            remember_file(note, state)
             if got.sha256 == note.content_hash:
                 note.file_size, note.file_mtime_ns, note.content_hash = now.size, now.mtime_ns, now.sha256
             session.flush()
@@ -154,9 +156,25 @@ def write_back_sr(session: Any, note: Any) -> bool:
     return False
 
 
+def file_seen(note: Any) -> SrState | None:
+    """The SR fields the note's file held when the store last read or wrote them."""
+    if not note.scheduler_state:
+        return None
+    seen = json.loads(note.scheduler_state).get("file")
+    return SrState(date.fromisoformat(seen["due"]), int(seen["interval"]), int(seen["ease"])) if seen else None
+
+
+def remember_file(note: Any, state: SrState) -> None:
+    data = json.loads(note.scheduler_state) if note.scheduler_state else {}
+    data["file"] = {"due": state.due.isoformat(), "interval": state.interval, "ease": state.ease}
+    note.scheduler_state = json.dumps(data, sort_keys=True)
+
+
 def refresh_sr(session: Any, vault_id: int, read: dict[str, bytes], extra_every: int, today: date) -> None:
-    """After a sync read these files: an SR note takes the schedule its file states (the plugin may have
-    reviewed it in Obsidian; that review joins the history, its rating inferred from the ease)."""
+    """After a sync read these files: an SR note takes the schedule its file states when the file changed it
+    since the store last saw it (the plugin reviewed it in Obsidian; that review joins the history, its rating
+    inferred from the ease). A file still showing what it showed is behind a review done here (without
+    write-back), and the store's schedule stands, as with the flags."""
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
@@ -175,7 +193,7 @@ def refresh_sr(session: Any, vault_id: int, read: dict[str, bytes], extra_every:
     for note in session.scalars(stmt):
         state = states[note.vault_path]
         old = decode_state(note.scheduler_state) if note.scheduler == "sr" and note.scheduler_state else None
-        if old == state:
+        if old == state or (old is not None and file_seen(note) == state):
             continue
         if isinstance(old, SrState) and state.due > old.due:
             day = min(first_study_of(state, today), today)
@@ -183,5 +201,6 @@ def refresh_sr(session: Any, vault_id: int, read: dict[str, bytes], extra_every:
                 note, stage=None, extra=True, rating=inferred_rating(old, state), day=day, source="vault"
             )
         notes.set_scheduler(note, "sr", extra_every=extra_every, sr=state)
+        remember_file(note, state)
         note.updated_at = notes.utcnow()
     session.flush()

@@ -73,16 +73,23 @@ def _json(result) -> object:  # type: ignore[no-untyped-def]
     return json.loads(result.stdout)
 
 
-def test_an_sr_vault_note_is_due_on_sr_due_and_a_rating_writes_the_three_fields_back(
-    tmp_path: Path, db_url: str, run_cli
-) -> None:  # type: ignore[no-untyped-def]
+def sr_vault(tmp_path: Path, run_cli, day: str, *options: str) -> Path:  # type: ignore[no-untyped-def]
+    """A vault holding one SR note, registered and synced on ``day``; the note's path."""
     vault = tmp_path / "vault"
     vault.mkdir()
     path = vault / "pods.md"
     path.write_bytes(SR_NOTE)
-    with freeze_time("2024-07-09 03:00:00"):
-        assert run_cli("vault", "add", str(vault), "--name", "study", "--write-back").exit_code == 0
+    with freeze_time(f"{day} 03:00:00"):
+        assert run_cli("vault", "add", str(vault), "--name", "study", *options).exit_code == 0
         assert run_cli("sync").exit_code == 0
+    return path
+
+
+def test_an_sr_vault_note_is_due_on_sr_due_and_a_rating_writes_the_three_fields_back(
+    tmp_path: Path, db_url: str, run_cli
+) -> None:  # type: ignore[no-untyped-def]
+    path = sr_vault(tmp_path, run_cli, "2024-07-09", "--write-back")
+    with freeze_time("2024-07-09 03:00:00"):
         assert _json(run_cli("due", "--json"))["count"] == 0
         shown = _json(run_cli("show", "pods", "--json"))
     assert shown["scheduler"] == "sr" and shown["next_review"]["due_on"] == "2024-07-10"
@@ -105,13 +112,7 @@ def test_an_sr_vault_note_is_due_on_sr_due_and_a_rating_writes_the_three_fields_
 def test_a_review_done_in_obsidian_moves_the_schedule_and_joins_the_history(
     tmp_path: Path, db_url: str, run_cli
 ) -> None:  # type: ignore[no-untyped-def]
-    vault = tmp_path / "vault"
-    vault.mkdir()
-    path = vault / "pods.md"
-    path.write_bytes(SR_NOTE)
-    with freeze_time("2024-07-09 03:00:00"):
-        assert run_cli("vault", "add", str(vault), "--name", "study").exit_code == 0
-        assert run_cli("sync").exit_code == 0
+    path = sr_vault(tmp_path, run_cli, "2024-07-09")
     # The plugin's Hard on 2024-07-10: ease 230, interval 2.
     path.write_bytes(srnote.with_sr(SR_NOTE, SrState(date(2024, 7, 12), 2, 230)))
     with freeze_time("2024-07-10 05:00:00"):
@@ -119,3 +120,16 @@ def test_a_review_done_in_obsidian_moves_the_schedule_and_joins_the_history(
         shown = _json(run_cli("show", "pods", "--json"))
     assert shown["next_review"]["due_on"] == "2024-07-12"
     assert [(h["reviewed_on"], h["rating"], h["source"]) for h in shown["history"]] == [("2024-07-10", "hard", "vault")]
+
+
+def test_without_write_back_a_review_done_here_is_not_undone_by_the_file(tmp_path: Path, db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    path = sr_vault(tmp_path, run_cli, "2024-07-10")
+    with freeze_time("2024-07-10 03:00:00"):
+        assert run_cli("done", "pods", "--rating", "good").exit_code == 0
+    assert path.read_bytes() == SR_NOTE  # no write-back
+    path.write_bytes(SR_NOTE + b"\r\nan edit of the body\r\n")  # the learner edits the note, not its schedule
+    with freeze_time("2024-07-11 03:00:00"):
+        assert run_cli("sync").exit_code == 0
+        shown = _json(run_cli("show", "pods", "--json"))
+    assert shown["next_review"]["due_on"] == "2024-07-18"  # good on the due day: 3 * 2.5 -> 8 days
+    assert [h["rating"] for h in shown["history"]] == ["good"]
