@@ -1,9 +1,15 @@
 """Benchmark: the due query and `reminder due --json` on stores of 10k, 100k and 1M notes, and the cold start.
 
-Each store has the same number of due notes (1,000 by default), so a store ten times larger should cost about
-the same: the query reads the partial index of pending reviews, not every note.
+Each store has the same number of due notes (1,000 by default), so a store a hundred times larger should cost
+about the same: the query reads the partial index of pending reviews, not every note.
 
-    python bench/due.py [--sizes 10000,100000,1000000] [--due 1000] [--runs 7] [--dir DIR]
+    python bench/due.py [--sizes 10000,100000,1000000] [--due 1000] [--runs 7] [--dir DIR] [--json]
+    python bench/due.py --database postgresql+psycopg://postgres@127.0.0.1:5432/postgres [--json]
+
+With ``--database`` the stores are PostgreSQL databases on that server: the benchmark creates one scratch
+database per size (``reminder_bench_due_<size>``, filled server-side) and drops it afterwards, so the URL's
+user needs CREATEDB. It also times the join form of the query the store used before (with JIT on, as a
+server's default is), in the same run, for comparison.
 """
 
 from __future__ import annotations
@@ -14,16 +20,66 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import itertools
-
-from common import BENCH_DAY, EXTRA_EVERY, fill_store, machine, median_command, median_seconds, reminder_cmd
+from common import (
+    BENCH_DAY,
+    EXTRA_EVERY,
+    baselines,
+    emit,
+    fill_pg_store,
+    fill_store,
+    machine,
+    pg_database,
+    reminder_cmd,
+    spread,
+    timed_calls,
+    timed_command,
+)
+from sqlalchemy import text
 
 from reminder import notes
-from reminder.db import open_store
-from reminder.duelist import due_from_sqlite_file
+from reminder.db import Store, open_store
+from reminder.duelist import group_due
+from reminder.lightread import due_from_sqlite_file
+
+
+def query_figures(store: Store, due: int, runs: int) -> dict[str, dict]:
+    def query() -> None:
+        with store.read() as session:
+            got = notes.due_on(session, BENCH_DAY, EXTRA_EVERY)
+        assert len(got) == due, len(got)
+
+    figures = {"query (store)": timed_calls(query, runs)}
+    if not store.is_sqlite:
+
+        def old_join() -> None:
+            with store.read() as session:
+                session.execute(text("SET LOCAL jit = on"))
+                rows = session.execute(notes.due_statement(BENCH_DAY, lateral=False))
+                assert len(group_due(rows, BENCH_DAY, EXTRA_EVERY)) == due
+
+        figures["query (join form, JIT on: before)"] = timed_calls(old_join, runs)
+
+        # The server's own time for each form (EXPLAIN ANALYZE), steadier than the round trip on a busy machine.
+        def server_ms(stmt: Any, jit: str) -> float:
+            with store.read() as session:
+                session.execute(text(f"SET LOCAL jit = {jit}"))
+                compiled = stmt.compile(session.get_bind())
+                plan = (
+                    session.connection()
+                    .exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}", compiled.params)
+                    .scalar()
+                )
+            return plan[0]["Execution Time"] / 1000
+
+        new_form = notes.due_statement(BENCH_DAY, lateral=True)
+        old_form = notes.due_statement(BENCH_DAY, lateral=False)
+        figures["server time (EXPLAIN ANALYZE)"] = spread([server_ms(new_form, "off") for _ in range(runs)])
+        figures["server time, join form, JIT on: before"] = spread([server_ms(old_form, "on") for _ in range(runs)])
+    return figures
 
 
 def main() -> None:
@@ -31,60 +87,71 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--due", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--dir", help="where to build the stores (default: a temporary folder)")
+    parser.add_argument("--dir", help="where to build the SQLite stores (default: a temporary folder)")
+    parser.add_argument("--database", metavar="URL", help="a PostgreSQL server to build the stores on")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-
-    print(f"machine: {machine()}")
-    print(f"day {BENCH_DAY}, {args.due} due notes in every store, median of {args.runs} runs\n")
+    result: dict = {
+        "benchmark": "due",
+        "machine": machine(),
+        "store": "postgresql" if args.database else "sqlite",
+        "day": BENCH_DAY.isoformat(),
+        "due_notes": args.due,
+        "runs": args.runs,
+    }
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        env = {**os.environ, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_CONFIG": str(Path(tmp) / "none.toml")}
-
-        # Cold start: a new process on a small store, beside the bare interpreter with sqlite3.
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("REMINDER_")},
+            "REMINDER_TIMEZONE": "Asia/Seoul",
+            "REMINDER_CONFIG": str(Path(tmp) / "none.toml"),
+        }
         small = Path(tmp) / "small.db"
         fill_store(small, 100, 10)
         env_small = {**env, "REMINDER_DATABASE_URL": f"sqlite:///{small}"}
-        base = median_command([sys.executable, "-c", "import sqlite3"], 21, env_small)
-        cold = median_command([*reminder_cmd(), "due"], 21, env_small)
-        print("cold start (100 notes, median of 21 processes)")
-        print(f"  python -c 'import sqlite3'      {base * 1000:8.1f} ms   (baseline)")
-        print(f"  reminder due                    {cold * 1000:8.1f} ms   target < 150 ms\n")
+        result["baseline"] = baselines(21, env_small)
+        result["baseline"]["python -c 'import sqlite3'"] = timed_command([sys.executable, "-c", "import sqlite3"], 21)
+        result["cold reminder due (100 notes, SQLite)"] = timed_command([*reminder_cmd(), "due"], 21, env_small)
 
-        print(f"{'notes':>9}  {'fill':>8}  {'query (SQLAlchemy)':>19}  {'query (light)':>14}  {'due --json':>11}")
-        results = {}
+        by_size: dict[str, dict] = {}
         for size in sizes:
-            path = Path(tmp) / f"n{size}.db"
             t0 = time.perf_counter()
-            fill_store(path, size, args.due)
-            fill = time.perf_counter() - t0
-            store = open_store(f"sqlite:///{path}")
-
-            def query(store=store) -> None:
-                with store.read() as session:
-                    got = notes.due_on(session, BENCH_DAY, EXTRA_EVERY)
-                assert len(got) == args.due, len(got)
-
-            def light(path=path) -> None:
-                got = due_from_sqlite_file(path, BENCH_DAY, EXTRA_EVERY)
-                assert got is not None and len(got) == args.due
-
-            q = median_seconds(query, args.runs)
-            lq = median_seconds(light, args.runs)
+            if args.database:
+                url = pg_database(args.database, f"reminder_bench_due_{size}")
+                fill_pg_store(url, size, args.due)
+            else:
+                path = Path(tmp) / f"n{size}.db"
+                url = f"sqlite:///{path}"
+                fill_store(path, size, args.due)
+            figures: dict = {"fill_s": round(time.perf_counter() - t0, 1)}
+            store = open_store(url)
+            figures.update(query_figures(store, args.due, args.runs))
             store.dispose()
-            e2e = median_command(
+            if not args.database:
+
+                def light(path: Path = path) -> None:
+                    got = due_from_sqlite_file(path, BENCH_DAY, EXTRA_EVERY)
+                    assert got is not None and len(got) == args.due
+
+                figures["query (light, sqlite3)"] = timed_calls(light, args.runs)
+            figures["reminder due --json"] = timed_command(
                 [*reminder_cmd(), "due", "--json", "--on", BENCH_DAY.isoformat()],
                 args.runs,
-                {**env, "REMINDER_DATABASE_URL": f"sqlite:///{path}"},
+                {**env, "REMINDER_DATABASE_URL": url},
             )
-            results[size] = q
-            print(f"{size:>9}  {fill:>7.1f}s  {q * 1000:>16.1f} ms  {lq * 1000:>11.1f} ms  {e2e * 1000:>8.1f} ms")
-            path.unlink()
+            by_size[str(size)] = figures
+            if args.database:
+                pg_database(args.database, f"reminder_bench_due_{size}", drop=True)
+            else:
+                path.unlink()
+        result["sizes"] = by_size
         if len(sizes) > 1:
-            print()
-            for a, b in itertools.pairwise(sizes):
-                print(f"  {b} vs {a} notes: query x{results[b] / results[a]:.2f} (target < 1.5 for 10x notes)")
-        largest = max(sizes)
-        print(f"  due query at {largest} notes: {results[largest] * 1000:.1f} ms (target < 200 ms)")
+            lo, hi = by_size[str(min(sizes))], by_size[str(max(sizes))]
+            result[f"ratio {max(sizes)} / {min(sizes)} notes"] = {
+                "query": round(hi["query (store)"]["median_ms"] / lo["query (store)"]["median_ms"], 2),
+                "due --json": round(hi["reminder due --json"]["median_ms"] / lo["reminder due --json"]["median_ms"], 2),
+            }
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

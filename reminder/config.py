@@ -11,6 +11,7 @@ the setting call the matching ``check_*`` helper where the setting enters (setup
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -57,6 +58,12 @@ def parse_ladder(value: Any) -> tuple[int, ...]:
     if any(b <= a for a, b in itertools.pairwise(days)):
         raise ValueError(f"stages must be strictly increasing: {','.join(map(str, days))}")
     return tuple(days)
+
+
+@functools.lru_cache(maxsize=1024)
+def stored_ladder(text: str) -> tuple[int, ...]:
+    """A note's stored ladder ("1,4,7,14"), parsed once per distinct text: most notes share a few ladders."""
+    return parse_ladder(text)
 
 
 def format_ladder(ladder: tuple[int, ...]) -> str:

@@ -11,21 +11,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, String, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from reminder import schedule, schedulers
 from reminder.clock import utcnow as utcnow  # re-exported for the callers that take it from here
-from reminder.config import format_ladder, parse_ladder
+from reminder.config import format_ladder
 from reminder.db.models import Note, Review, ReviewEvent
-from reminder.duelist import due_json, group_due
+from reminder.duelist import group_due
 from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
+from reminder.views import NoteView, like_prefix, note_ladder, note_ref, pick_note, views_from_rows
+from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
 
 TITLE_MAX = 500
 
 
-def note_ladder(note: Note) -> tuple[int, ...]:
-    return parse_ladder(note.ladder)
 
 
 # The longest text each optional field takes, from its column: one definition for the CLI, the vault sync and
@@ -141,11 +141,23 @@ def add_note(
     return note
 
 
+def resolve_statements() -> tuple[Select, Select]:
+    """(id, title) of the active notes a title reference names: those whose lowered title is ``title`` (the
+    reference lowered), and the first 11 whose title starts with ``prefix`` (views.like_prefix of it)."""
+    active = Note.archived_at.is_(None)
+    exact = select(Note.id, Note.title).where(active, func.lower(Note.title) == bindparam("title", type_=String))
+    prefix = (
+        select(Note.id, Note.title)
+        .where(active, func.lower(Note.title).like(func.lower(bindparam("prefix", type_=String)), escape="/"))
+        .order_by(Note.id)
+        .limit(11)
+    )
+    return exact, prefix
+
+
 def resolve_note(session: Session, ref: str) -> Note:
     """A note by numeric id or by an unambiguous, case-insensitive title prefix (archived notes excluded)."""
-    ref = ref.strip()
-    if ref.startswith("#") and ref[1:].isdigit():
-        ref = ref[1:]  # "#12", as list and show print it
+    ref = note_ref(ref)  # "#12", as list and show print it, is id 12
     if not ref:
         raise NoteError("no note given")
     options = [selectinload(Note.reviews), selectinload(Note.events)]
@@ -154,203 +166,69 @@ def resolve_note(session: Session, ref: str) -> Note:
         if note is None or note.archived_at is not None:
             raise NoteError(f"no note with id {ref}")
         return note
-    active = Note.archived_at.is_(None)
-    exact = session.scalars(select(Note).where(active, func.lower(Note.title) == ref.lower()).options(*options)).all()
-    if len(exact) == 1:
-        return exact[0]
-    matches = session.scalars(
-        select(Note).where(active, Note.title.istartswith(ref, autoescape=True)).order_by(Note.id).limit(11)
-    ).all()
-    if not matches:
-        raise NoteError(f"no note matches {ref!r}")
-    if len(matches) > 1:
-        shown = ", ".join(f"#{n.id} {n.title}" for n in matches[:10])
-        more = " ..." if len(matches) > 10 else ""
-        raise NoteError(f"{ref!r} matches several notes: {shown}{more}; use the id")
-    session.refresh(matches[0], attribute_names=["reviews", "events"])
-    return matches[0]
+    exact_q, prefix_q = resolve_statements()
+    note_id = pick_note(
+        ref,
+        session.execute(exact_q, {"title": ref.lower()}).all(),
+        lambda: session.execute(prefix_q, {"prefix": like_prefix(ref)}).all(),
+    )
+    note = session.get(Note, note_id, options=options)
+    assert note is not None
+    return note
 
 
 # --- reading -----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StageView:
-    stage: int
-    due_on: date
-    done_on: date | None
+def list_statements(*, include_archived: bool = False, note_id: Any = None) -> tuple[Select, Select]:
+    """The notes `list` shows (every column, by id) and their reviews (by note, then offset, as Note.reviews);
+    with ``note_id``, just that note (what `show` reads).
+
+    Two plain queries whose rows views.views_from_rows turns into views: an ORM object per note and per review
+    is most of the cost of listing thousands of notes.
+    """
+    notes_q = select(*Note.__table__.c).order_by(Note.id)
+    reviews_q = (
+        select(Review.note_id, Review.offset, Review.extra, Review.due_on, Review.done_on)
+        .join(Note, Note.id == Review.note_id)
+        .order_by(Review.note_id, Review.offset)
+    )
+    if not include_archived:
+        notes_q = notes_q.where(Note.archived_at.is_(None))
+        reviews_q = reviews_q.where(Note.archived_at.is_(None))
+    if note_id is not None:
+        notes_q = notes_q.where(Note.id == note_id)
+        reviews_q = reviews_q.where(Note.id == note_id)
+    return notes_q, reviews_q
 
 
-@dataclass(frozen=True)
-class NoteView:
-    """Everything `show` and `list` print about a note, computed for ``today``."""
-
-    id: int
-    title: str
-    subject: str | None
-    source: str | None
-    pages: str | None
-    level: str | None
-    link: str | None
-    first_studied_on: date
-    ladder: tuple[int, ...]
-    stages: tuple[StageView, ...]
-    extra_review: StageView | None  # the pending extra review (after the ladder), if any
-    long_term_on: date | None
-    snoozed_until: date | None
-    progress: int
-    due: schedule.DueNote | None  # set when the note is due on ``today``
-    next_review: tuple[int, bool, date] | None  # (stage, extra, due date) of the next review not yet due
-    archived: bool = False
-    scheduler: str = "ladder"
-    history: tuple[HistoryItem, ...] | None = None  # set by show (with_history=True)
-    recall: float | None = None  # FSRS: predicted probability of recall today
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "subject": self.subject,
-            "source": self.source,
-            "pages": self.pages,
-            "level": self.level,
-            "link": self.link,
-            "first_studied_on": self.first_studied_on.isoformat(),
-            "ladder": list(self.ladder),
-            "stages": [
-                {"stage": s.stage, "due_on": s.due_on.isoformat(), "done_on": _iso(s.done_on)} for s in self.stages
-            ],
-            "extra_review": (
-                {"stage": self.extra_review.stage, "due_on": self.extra_review.due_on.isoformat()}
-                if self.extra_review
-                else None
-            ),
-            "long_term": self.long_term_on is not None,
-            "long_term_on": _iso(self.long_term_on),
-            "snoozed_until": _iso(self.snoozed_until),
-            "progress": self.progress,
-            "progress_bar": schedule.progress_bar(self.progress),
-            "due": due_json(self.due) if self.due else None,
-            "next_review": (
-                {"stage": self.next_review[0], "extra": self.next_review[1], "due_on": self.next_review[2].isoformat()}
-                if self.next_review
-                else None
-            ),
-            "archived": self.archived,
-            "scheduler": self.scheduler,
-            **({"recall": round(self.recall, 4)} if self.recall is not None else {}),
-            **({"history": [h.as_json() for h in self.history]} if self.history is not None else {}),
-        }
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    reviewed_on: date
-    stage: int | None
-    extra: bool
-    rating: str
-    source: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "reviewed_on": self.reviewed_on.isoformat(),
-            "stage": self.stage,
-            "extra": self.extra,
-            "rating": self.rating,
-            "source": self.source,
-        }
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _is_active(note: Note, today: date) -> bool:
-    """Whether reminders apply: not archived, not long-term, not snoozed past today."""
+def history_statement(note_id: Any) -> Select:
+    """A note's review events, in the order of Note.events: what `show` lists as its history."""
     return (
-        note.archived_at is None
-        and note.long_term_on is None
-        and (note.snoozed_until is None or note.snoozed_until <= today)
+        select(*ReviewEvent.__table__.c)
+        .where(ReviewEvent.note_id == note_id)
+        .order_by(ReviewEvent.reviewed_on, ReviewEvent.id)
     )
-
-
-def view_note(note: Note, today: date, extra_every: int, *, with_history: bool = False) -> NoteView:
-    ladder = note_ladder(note)
-    stages = tuple(StageView(r.offset, r.due_on, r.done_on) for r in note.reviews if not r.extra)
-    pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
-    extra = StageView(pending_extra[0].offset, pending_extra[0].due_on, None) if pending_extra else None
-    done = sum(1 for s in stages if s.done_on is not None)
-    pct = schedule.progress(done, len(ladder), note.long_term_on is not None)
-    pending = [schedule.Review(r.offset, r.extra, r.due_on, r.done_on) for r in note.reviews if r.done_on is None]
-    due_item = None
-    next_review = None
-    if _is_active(note, today):
-        if note.scheduler == "ladder":
-            summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
-        else:
-            summary = schedule.summarise_scheduled(pending, today)
-        if summary:
-            stage, is_extra, due_on = summary
-            due_item = schedule.DueNote(
-                note.id, note.title, note.link, stage, is_extra, due_on, (today - due_on).days, pct
-            )
-            if is_extra:
-                extra = StageView(stage, due_on, None)  # the occurrence due now, as `due` names it
-        upcoming = sorted((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today)
-        if upcoming:
-            next_review = (upcoming[0][1], upcoming[0][2], upcoming[0][0])
-    elif note.archived_at is None and note.long_term_on is None and pending and note.snoozed_until:
-        # Held (snoozed, or rated `again` on the ladder): the earliest open review comes back on that day.
-        first = min(pending, key=lambda r: (r.due_on, r.extra, r.offset))
-        next_review = (first.offset, first.extra, max(first.due_on, note.snoozed_until))
-    return NoteView(
-        id=note.id,
-        title=note.title,
-        subject=note.subject,
-        source=note.source,
-        pages=note.pages,
-        level=note.level,
-        link=note.link,
-        first_studied_on=note.first_studied_on,
-        ladder=ladder,
-        stages=stages,
-        extra_review=extra,
-        long_term_on=note.long_term_on,
-        snoozed_until=note.snoozed_until,
-        progress=pct,
-        due=due_item,
-        next_review=next_review,
-        archived=note.archived_at is not None,
-        scheduler=note.scheduler,
-        history=(
-            tuple(HistoryItem(e.reviewed_on, e.stage, e.extra, e.rating, e.source) for e in note.events)
-            if with_history
-            else None
-        ),
-        recall=_recall(note, today),
-    )
-
-
-def _recall(note: Note, today: date) -> float | None:
-    if note.scheduler != "fsrs" or not note.scheduler_state:
-        return None
-    state = schedulers.decode_state(note.scheduler_state)
-    assert isinstance(state, schedulers.FsrsState)
-    return schedulers.Fsrs().recall(state, today)
 
 
 def list_notes(session: Session, today: date, extra_every: int, *, include_archived: bool = False) -> list[NoteView]:
-    stmt = select(Note).options(selectinload(Note.reviews)).order_by(Note.id)
-    if not include_archived:
-        stmt = stmt.where(Note.archived_at.is_(None))
-    return [view_note(note, today, extra_every) for note in session.scalars(stmt)]
+    notes_q, reviews_q = list_statements(include_archived=include_archived)
+    note_rows = session.execute(notes_q).mappings()
+    return views_from_rows(note_rows, session.execute(reviews_q), today, extra_every)
 
 
-def due_statement(day: date) -> Select:
+def due_statement(day: date | ColumnElement[date], *, lateral: bool = False) -> Select:
     """Pending reviews due by ``day`` of notes that get reminders, with each note's count of done stages.
 
     It reads the partial index of pending reviews (ix_reviews_pending_due), so its cost follows the number of due
     reviews, not the number of notes; the count uses the (note_id, extra, offset) unique index.
+
+    ``lateral`` (PostgreSQL) fetches each review's note in a LATERAL subquery with LIMIT 1. PostgreSQL's
+    statistics cannot see that a pending review is almost never in the past (due date and done date are
+    correlated), so it expects a large share of all reviews from the index and would hash-join every note; a
+    lateral subquery with a LIMIT is never flattened into a join, so it can only be answered review by review
+    through the notes' primary key, and the plan follows the due count. SQLite has no LATERAL and already loops
+    over the index this way.
     """
     done = aliased(Review)
     done_count = (
@@ -358,6 +236,36 @@ def due_statement(day: date) -> Select:
         .where(done.note_id == Review.note_id, done.extra.is_(False), done.done_on.is_not(None))
         .scalar_subquery()
     )
+    active = (
+        # the same conditions as views.is_active, in SQL
+        Note.archived_at.is_(None),
+        Note.long_term_on.is_(None),
+        or_(Note.snoozed_until.is_(None), Note.snoozed_until <= day),
+    )
+    pending = (Review.done_on.is_(None), Review.due_on <= day)
+    if lateral:
+        note = (
+            select(Note.title, Note.link, Note.first_studied_on, Note.ladder, Note.scheduler)
+            .where(Note.id == Review.note_id, *active)
+            .limit(1)
+            .lateral("note")
+        )
+        return (
+            select(
+                Review.note_id,
+                Review.offset,
+                Review.extra,
+                Review.due_on,
+                note.c.title,
+                note.c.link,
+                note.c.first_studied_on,
+                note.c.ladder,
+                done_count,
+                note.c.scheduler,
+            )
+            .join(note, true())
+            .where(*pending)
+        )
     return (
         select(
             Review.note_id,
@@ -372,20 +280,18 @@ def due_statement(day: date) -> Select:
             Note.scheduler,
         )
         .join(Note, Note.id == Review.note_id)
-        .where(
-            Review.done_on.is_(None),
-            Review.due_on <= day,
-            # the same conditions as _is_active, in SQL
-            Note.archived_at.is_(None),
-            Note.long_term_on.is_(None),
-            or_(Note.snoozed_until.is_(None), Note.snoozed_until <= day),
-        )
+        .where(*pending, *active)
     )
+
+
+def due_query(session: Session, day: date) -> Select:
+    """The due statement in the form for the session's database."""
+    return due_statement(day, lateral=session.get_bind().dialect.name == "postgresql")
 
 
 def due_on(session: Session, day: date, extra_every: int) -> list[schedule.DueNote]:
     """Notes due on ``day`` (overdue included), most overdue first."""
-    return group_due(session.execute(due_statement(day)), day, extra_every)
+    return group_due(session.execute(due_query(session, day)), day, extra_every)
 
 
 # --- changing ----------------------------------------------------------------------------------------------------

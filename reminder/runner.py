@@ -33,10 +33,8 @@ import contextlib
 import ctypes
 import gc
 import json
-import logging
 import os
 import random
-import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -54,9 +52,8 @@ from reminder.clock import utcnow as utcnow  # the runner's default clock, impor
 from reminder.config import ConfigError, Settings
 from reminder.db import Store
 from reminder.db.models import Meta, Outbox, OutboxStatus, Slot
+from reminder.events import log_event, runner_name
 from reminder.ntfy import NtfyClient, NtfyError, is_stored
-
-log = logging.getLogger("reminder.runner")
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
@@ -92,10 +89,6 @@ def fault_point(name: str) -> None:
             sleep(float(seconds or 0))
 
 
-def runner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def backoff(attempts: int, rng: random.Random) -> timedelta:
     """Exponential backoff with jitter: 30 s, 1 min, 2 min ... capped at 30 min, each scaled by 0.5-1.0."""
     delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(attempts - 1, 0)))
@@ -108,15 +101,6 @@ def _release_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
-    """One structured line: event=... key=value ...; values with spaces are quoted."""
-    parts = [f"event={event}"]
-    for key, value in fields.items():
-        text = str(value)
-        parts.append(f"{key}={json.dumps(text, ensure_ascii=False) if (' ' in text or not text) else text}")
-    log.log(level, " ".join(parts))
 
 
 # Why a slot was not claimed (SlotOutcome.reason).
@@ -161,6 +145,7 @@ class Runner:
         rng: random.Random | None = None,
         before_slot: Callable[[date], None] | None = None,
         actions: Callable[[Sequence[Any], date], list[dict[str, Any]]] | None = None,
+        last_key: str | None = None,
         click: Callable[[Sequence[Any], date], str] | None = None,
         stats_url: Callable[[date], str] | None = None,
     ) -> None:
@@ -173,9 +158,9 @@ class Runner:
         self.before_slot = before_slot
         self.actions = actions
         self.click = click
+        self.last_key = last_key  # the slot this runner processed last (a child of `run` is told it)
         self.stats_url = stats_url
-        self._last_key: str | None = None
-        self._last_other: dict[str, str] = {}  # kind -> key of the nudge / summary slot last seen
+        self.last_other: dict[str, str] = {}  # kind -> key of the nudge / summary slot last seen
         self.worked = False  # whether the last step processed a slot or sent something
 
     # --- slots ---
@@ -370,9 +355,9 @@ class Runner:
         for kind, cron in self.other_crons().items():
             slot = slots.previous_slot(cron, self.settings.timezone, now)
             key = slots.kind_key(kind, slot)
-            if key != self._last_other.get(kind):
+            if key != self.last_other.get(kind):
                 outcomes.append(self.process_other_slot(kind, slot))
-                self._last_other[kind] = key
+                self.last_other[kind] = key
         return outcomes
 
     def process_other_slot(self, kind: str, slot: datetime) -> SlotOutcome:
@@ -528,9 +513,9 @@ class Runner:
         slot = self.current_slot(now)
         key = slots.local_key(slot)
         self.worked = False
-        if key != self._last_key:
+        if key != self.last_key:
             self.process_slot(slot)
-            self._last_key = key
+            self.last_key = key
             self.worked = True
         if self.process_other_slots(now):
             self.worked = True

@@ -43,6 +43,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reminder.errors import ReminderError
+from reminder.flat_frontmatter import read_flat
 
 __all__ = [
     "NoteFormatError",
@@ -349,13 +350,16 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
     fm = _frontmatter(data)
     if fm is None:
         return None
-    root = _mapping(fm)
-    if root is None:
-        return None
+    pairs = read_flat(fm.text, classify_key)  # the template's flat frontmatter without libyaml; None for the rest
+    if pairs is None:
+        root = _mapping(fm)
+        if root is None:
+            return None
+        pairs = root.value
     found: dict[Field, _Found] = {}
     review_like = False
     first_key: str | None = None
-    for key_node, value_node in root.value:
+    for key_node, value_node in pairs:
         if not isinstance(key_node, ScalarNode):
             continue
         kind = classify_key(key_node.value)
@@ -625,4 +629,12 @@ def obsidian_link(vault_name: str, rel_path: str) -> str:
         raise ValueError("the vault name is empty")
     if rel_path.startswith("/") or ".." in parts or not parts:
         raise ValueError(f"{rel_path!r} is not a path inside the vault")
-    return f"obsidian://open?vault={quote(vault_name, safe='')}&file={quote(_strip_md('/'.join(parts)), safe='')}"
+    return _link_prefix(vault_name, "/".join(parts[:-1])) + quote(_strip_md(parts[-1]), safe="")
+
+
+@lru_cache(maxsize=4096)
+def _link_prefix(vault_name: str, folder: str) -> str:
+    """The link up to the file name: built once per folder (percent-encoding works character by character, so
+    the folder's encoding followed by the name's is the whole path's)."""
+    folder_part = quote(folder + "/", safe="") if folder else ""
+    return f"obsidian://open?vault={quote(vault_name, safe='')}&file={folder_part}"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import SEED_NOTE
 from freezegun import freeze_time
 from ntfy_server import FakeNtfy
 
@@ -284,6 +285,36 @@ def test_run_serve_buttons_work_against_the_running_service(tmp_path: Path, ntfy
     assert code == 0
     due = json.loads(_reminder("due", "--json", env=env).stdout)
     assert due["count"] == 0  # both notes' due stages were marked by the phone's button
+
+
+def test_the_idle_service_holds_neither_the_store_library_nor_the_yaml_parser(
+    tmp_path: Path, ntfy_server: FakeNtfy
+) -> None:
+    # A slot's work runs in a child process that exits, so its memory goes back to the system between slots.
+    env = _service_env(tmp_path, ntfy_server, REMINDER_CRON="0 8 * * *")
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "k8s.md").write_bytes(SEED_NOTE.read_bytes())
+    _reminder("vault", "add", str(vault), "--name", "study", env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reminder", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = []
+        assert proc.stderr is not None
+        for line in proc.stderr:  # until the service goes to sleep after its first wake
+            lines.append(line)
+            if "event=sleep" in line:
+                break
+        assert any("event=sync" in ln and "added=1" in ln for ln in lines), lines
+        maps = Path(f"/proc/{proc.pid}/maps").read_text()
+        assert "sqlalchemy" not in maps and "_yaml" not in maps
+        assert not Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()  # no child left
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 # --- the vault sync before a slot -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 
 from reminder.db import HEAD, StoreError, open_store
 from reminder.db.models import Meta
-from reminder.duelist import due_from_sqlite_file
+from reminder.lightread import due_from_sqlite_file
 
 
 def mode(path: Path) -> int:

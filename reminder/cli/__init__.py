@@ -23,9 +23,9 @@ from reminder.errors import ReminderError
 # name -> (module, attribute); each module holds the click command(s) of one area.
 COMMANDS: dict[str, tuple[str, str]] = {
     "add": ("reminder.cli.notes", "add"),
-    "list": ("reminder.cli.notes", "list_"),
+    "list": ("reminder.cli.browse", "list_"),
     "due": ("reminder.cli.due", "due"),
-    "show": ("reminder.cli.notes", "show"),
+    "show": ("reminder.cli.browse", "show"),
     "done": ("reminder.cli.notes", "done"),
     "undo": ("reminder.cli.notes", "undo"),
     "edit": ("reminder.cli.notes", "edit"),

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from reminder import schedule
 from reminder.cli import App, pass_app
 from reminder.cli.common import parse_date, stage_text
 from reminder.cli.output import days, echo_json, table
-from reminder.duelist import due_from_sqlite_file, due_json
-
-
-def _sqlite_file(url: str) -> Path | None:
-    """The file of a plain `sqlite:///path` URL (anything fancier goes through SQLAlchemy)."""
-    if url.startswith("sqlite:///") and "?" not in url:
-        return Path(url.removeprefix("sqlite:///"))
-    return None
+from reminder.duelist import due_json
+from reminder.lightread import due_from_sqlite_file, sqlite_file
 
 
 @click.command()
@@ -31,7 +23,7 @@ def due(app: App, on: str | None, as_json: bool) -> None:
     every = app.settings.extra_every
     limit = app.settings.daily_limit
     # The light path cannot count today's reviews for a daily limit: with one, the store answers.
-    path = _sqlite_file(app.settings.database_url) if limit is None else None
+    path = sqlite_file(app.settings.database_url) if limit is None else None
     items = due_from_sqlite_file(path, day, every) if path else None
     if items is None:
         from reminder import history, notes

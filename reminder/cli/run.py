@@ -156,6 +156,19 @@ def notify_now(app: App) -> None:
 # --- run -----------------------------------------------------------------------------------------------------
 
 
+def _global_args(app: App) -> list[str]:
+    """The command-line settings of this `reminder`, for its child processes (the environment they inherit)."""
+    args = []
+    for option, value in (
+        ("--database", app.flags.get("database_url")),
+        ("--timezone", app.flags.get("timezone")),
+        ("--config", app.config_path),
+    ):
+        if value:
+            args += [option, value]
+    return args
+
+
 def _runner(app: App, client: Any) -> Any:
     """A runner wired to the vaults (synced before each slot) and, with a public URL, the phone buttons."""
     from reminder.runner import Runner
@@ -257,14 +270,23 @@ _NOT_CLAIMED = {
 )
 @click.option("--dry-run", is_flag=True, help="With --once: print the notification instead of sending it.")
 @click.option("--serve", "serve_web", is_flag=True, help="Also serve the phone buttons, today's page and /healthz.")
+@click.option("--step", is_flag=True, hidden=True, help="Internal: one wake of the service, in a child process.")
+@click.option("--last-key", hidden=True, default="", help="Internal: with --step, the slot processed last.")
 @pass_app
-def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
+def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_key: str) -> None:
     """The service: wait for each cron slot, push due reviews, retry failed sends."""
     if dry_run and not once:
         raise UserError("--dry-run goes with --once")
     if serve_web and once:
         raise UserError("--serve goes with the service, not with --once")
     _require_push_settings(app)
+    if not (once or serve_web or step):
+        # The plain service: a parent that imports neither the store nor the ntfy client, and a child per wake.
+        from reminder.supervisor import supervise
+
+        configure_logging()
+        stop = stop_on_signals()
+        sys.exit(supervise(_global_args(app), stop, cron=app.settings.cron, timezone=app.settings.timezone))
     _ = app.store  # opened (a new SQLite file migrated) before the log starts
     configure_logging()
     if dry_run:
@@ -280,6 +302,16 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool) -> None:
 
     with _client(app, connect_timeout=SEND_TIMEOUTS[0], read_timeout=SEND_TIMEOUTS[1]) as client:
         runner = _runner(app, client)
+        if step:
+            # ``last_key`` is the runner's memory between wakes, as the previous child printed it: the digest
+            # slot and the nudge / summary slots it processed last (the parent keeps it without reading it).
+            stop = stop_on_signals()
+            seen = json.loads(last_key) if last_key else {}
+            runner.last_key, runner.last_other = seen.get("digest"), dict(seen.get("other", {}))
+            delay = runner.step(stop)
+            seen = {"digest": runner.last_key, "other": runner.last_other}
+            click.echo(json.dumps({"key": json.dumps(seen), "delay": delay.total_seconds()}))
+            return
         if once:
             slot = runner.process_slot(runner.current_slot())
             if not slot.claimed:

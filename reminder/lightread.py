@@ -1,0 +1,143 @@
+"""The light read path: `due`, `list` and `show NOTE-ID` on an up-to-date SQLite file without SQLAlchemy.
+
+The queries are the SQLAlchemy statements of reminder.notes, compiled ahead of time for SQLite into
+reminder/compiled_sql.py (see reminder.compile_sql); here they run through the standard library's sqlite3, and
+their rows become the same DueNote and NoteView objects as on the store path, through the same functions
+(duelist.group_due, views.views_from_rows). Every function returns None when the store path must answer
+instead: no file yet, or a file (or a compiled module) at a schema other than this version's, which that path
+upgrades or refuses with its own message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from reminder import schedule
+from reminder.compiled_sql import QUERIES, REVISION
+from reminder.duelist import group_due
+from reminder.revision import HEAD
+from reminder.sqlite_files import read_only_uri
+from reminder.views import NoteError, NoteView, like_prefix, note_ref, pick_note, views_from_rows
+
+CONVERT: dict[str, Callable[[Any], Any]] = {
+    "date": date.fromisoformat,
+    # The stored form is naive UTC (reminder.db.models.UTCDateTime); read aware, as the store path reads it.
+    "datetime": lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC),
+    "bool": bool,
+}
+
+
+class Unavailable(Exception):
+    """This file is not one the light path can read: the store path opens it instead."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a plain `sqlite:///path` URL (anything fancier goes through SQLAlchemy)."""
+    if url.startswith("sqlite:///") and "?" not in url:
+        return Path(url.removeprefix("sqlite:///"))
+    return None
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to a file at this version's schema; Unavailable otherwise."""
+    if REVISION != HEAD or not path.is_file():
+        raise Unavailable
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=10)
+    except sqlite3.Error:
+        raise Unavailable from None
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        if not row or row[0] != HEAD:
+            raise Unavailable
+        yield conn
+    except sqlite3.Error:
+        raise Unavailable from None
+    finally:
+        conn.close()
+
+
+def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[tuple]:
+    """The rows of compiled query ``name`` as they come, each value as SQLAlchemy would have returned it."""
+    sql, names, columns, fixed = QUERIES[name]
+    given = {**fixed, **params}
+    values = [given[n].isoformat() if isinstance(given[n], date) else given[n] for n in names]
+    cursor = conn.execute(sql, values)
+    converters = [(i, CONVERT[kind]) for i, (_, kind) in enumerate(columns) if kind]
+    if not converters:
+        yield from cursor
+        return
+    seen: dict[tuple[int, Any], Any] = {}  # a store's dates repeat a lot: parse each text once
+    for raw in cursor:
+        row = list(raw)
+        for i, convert in converters:
+            text = row[i]
+            if text is not None:
+                value = seen.get((i, text))
+                if value is None:
+                    value = seen[(i, text)] = convert(text)
+                row[i] = value
+        yield tuple(row)
+
+
+def mappings(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[dict[str, Any]]:
+    keys = [key for key, _ in QUERIES[name][2]]
+    for row in fetch(conn, name, **params):
+        yield dict(zip(keys, row, strict=True))
+
+
+def due_from_sqlite_file(path: Path, day: date, extra_every: int) -> list[schedule.DueNote] | None:
+    try:
+        with connect(path) as conn:
+            rows = list(fetch(conn, "due", day=day))
+    except Unavailable:
+        return None
+    return group_due(rows, day, extra_every)
+
+
+def list_from_sqlite_file(
+    path: Path, today: date, extra_every: int, *, include_archived: bool = False
+) -> list[NoteView] | None:
+    prefix = "list_all" if include_archived else "list"
+    try:
+        with connect(path) as conn:
+            # Two cursors read side by side, both in note order: no row list is held in memory.
+            return views_from_rows(
+                mappings(conn, f"{prefix}_notes"), fetch(conn, f"{prefix}_reviews"), today, extra_every
+            )
+    except Unavailable:
+        return None
+
+
+def note_from_sqlite_file(path: Path, ref: str, today: date, extra_every: int) -> NoteView | None:
+    """The note ``ref`` names (an id or a title, as notes.resolve_note reads it); None also when it names none,
+    or several, so that the store path gives its own error."""
+    ref = note_ref(ref)
+    try:
+        with connect(path) as conn:
+            if ref.isdigit():
+                note_id = int(ref)
+            else:
+                exact = list(fetch(conn, "resolve_exact", title=ref.lower()))
+                try:
+                    note_id = pick_note(
+                        ref, exact, lambda: list(fetch(conn, "resolve_prefix", prefix=like_prefix(ref)))
+                    )
+                except NoteError:
+                    return None
+            views = views_from_rows(
+                mappings(conn, "note", note_id=note_id),
+                fetch(conn, "note_reviews", note_id=note_id),
+                today,
+                extra_every,
+                event_rows=mappings(conn, "note_events", note_id=note_id),
+            )
+    except Unavailable:
+        return None
+    return views[0] if views else None

@@ -1,0 +1,255 @@
+"""What `show` and `list` print about a note, computed for a day from the note and its reviews.
+
+No SQLAlchemy here: the light read path (reminder.lightread) builds the same views from rows it reads with the
+standard library's sqlite3, and the store path from ORM objects; both go through view_note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from types import SimpleNamespace
+from typing import Any, NamedTuple
+
+from reminder import schedule, schedulers
+from reminder.config import stored_ladder
+from reminder.duelist import due_json
+from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
+
+
+def note_ref(ref: str) -> str:
+    """A NOTE argument as the lookup reads it: trimmed, and "#12" (as list and show print ids) is id 12."""
+    ref = ref.strip()
+    return ref[1:] if ref.startswith("#") and ref[1:].isdigit() else ref
+
+
+def like_prefix(ref: str) -> str:
+    """A LIKE pattern (escape character /) for the titles that start with ``ref``, its own % and _ literal."""
+    return ref.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def pick_note(ref: str, exact: Sequence[Sequence], prefixed: Callable[[], Sequence[Sequence]]) -> int:
+    """The id a title reference names, from the (id, title) rows of notes.resolve_statements: the one exact
+    match, else the one title it starts; NoteError when there is none, or several."""
+    if len(exact) == 1:
+        return exact[0][0]
+    matches = prefixed()
+    if not matches:
+        raise NoteError(f"no note matches {ref!r}")
+    if len(matches) > 1:
+        shown = ", ".join(f"#{note_id} {title}" for note_id, title in matches[:10])
+        more = " ..." if len(matches) > 10 else ""
+        raise NoteError(f"{ref!r} matches several notes: {shown}{more}; use the id")
+    return matches[0][0]
+
+
+def note_ladder(note: Any) -> tuple[int, ...]:
+    return stored_ladder(note.ladder)
+
+
+@dataclass(frozen=True)
+class StageView:
+    stage: int
+    due_on: date
+    done_on: date | None
+
+
+@dataclass(frozen=True)
+class NoteView:
+    """Everything `show` and `list` print about a note, computed for ``today``."""
+
+    id: int
+    title: str
+    subject: str | None
+    source: str | None
+    pages: str | None
+    level: str | None
+    link: str | None
+    first_studied_on: date
+    ladder: tuple[int, ...]
+    stages: tuple[StageView, ...]
+    extra_review: StageView | None  # the pending extra review (after the ladder), if any
+    long_term_on: date | None
+    snoozed_until: date | None
+    progress: int
+    due: schedule.DueNote | None  # set when the note is due on ``today``
+    next_review: tuple[int, bool, date] | None  # (stage, extra, due date) of the next review not yet due
+    archived: bool = False
+    scheduler: str = "ladder"
+    history: tuple[HistoryItem, ...] | None = None  # set by show (with_history=True)
+    recall: float | None = None  # FSRS: predicted probability of recall today
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "subject": self.subject,
+            "source": self.source,
+            "pages": self.pages,
+            "level": self.level,
+            "link": self.link,
+            "first_studied_on": self.first_studied_on.isoformat(),
+            "ladder": list(self.ladder),
+            "stages": [
+                {"stage": s.stage, "due_on": s.due_on.isoformat(), "done_on": _iso(s.done_on)} for s in self.stages
+            ],
+            "extra_review": (
+                {"stage": self.extra_review.stage, "due_on": self.extra_review.due_on.isoformat()}
+                if self.extra_review
+                else None
+            ),
+            "long_term": self.long_term_on is not None,
+            "long_term_on": _iso(self.long_term_on),
+            "snoozed_until": _iso(self.snoozed_until),
+            "progress": self.progress,
+            "progress_bar": schedule.progress_bar(self.progress),
+            "due": due_json(self.due) if self.due else None,
+            "next_review": (
+                {"stage": self.next_review[0], "extra": self.next_review[1], "due_on": self.next_review[2].isoformat()}
+                if self.next_review
+                else None
+            ),
+            "archived": self.archived,
+            "scheduler": self.scheduler,
+            **({"recall": round(self.recall, 4)} if self.recall is not None else {}),
+            **({"history": [h.as_json() for h in self.history]} if self.history is not None else {}),
+        }
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    reviewed_on: date
+    stage: int | None
+    extra: bool
+    rating: str
+    source: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reviewed_on": self.reviewed_on.isoformat(),
+            "stage": self.stage,
+            "extra": self.extra,
+            "rating": self.rating,
+            "source": self.source,
+        }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def is_active(note: Any, today: date) -> bool:
+    """Whether reminders apply: not archived, not long-term, not snoozed past today."""
+    return (
+        note.archived_at is None
+        and note.long_term_on is None
+        and (note.snoozed_until is None or note.snoozed_until <= today)
+    )
+
+
+def view_note(note: Any, today: date, extra_every: int, *, with_history: bool = False) -> NoteView:
+    """The view of ``note``: a Note with its reviews (and events, with history), or a NoteRow read without the ORM."""
+    ladder = note_ladder(note)
+    stages = tuple(StageView(r.offset, r.due_on, r.done_on) for r in note.reviews if not r.extra)
+    pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
+    extra = StageView(pending_extra[0].offset, pending_extra[0].due_on, None) if pending_extra else None
+    done = sum(1 for s in stages if s.done_on is not None)
+    pct = schedule.progress(done, len(ladder), note.long_term_on is not None)
+    pending = [schedule.Review(r.offset, r.extra, r.due_on, r.done_on) for r in note.reviews if r.done_on is None]
+    due_item = None
+    next_review = None
+    if is_active(note, today):
+        if note.scheduler == "ladder":
+            summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
+        else:
+            summary = schedule.summarise_scheduled(pending, today)
+        if summary:
+            stage, is_extra, due_on = summary
+            due_item = schedule.DueNote(
+                note.id, note.title, note.link, stage, is_extra, due_on, (today - due_on).days, pct
+            )
+            if is_extra:
+                extra = StageView(stage, due_on, None)  # the occurrence due now, as `due` names it
+        upcoming = sorted((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today)
+        if upcoming:
+            next_review = (upcoming[0][1], upcoming[0][2], upcoming[0][0])
+    elif note.archived_at is None and note.long_term_on is None and pending and note.snoozed_until:
+        # Held (snoozed, or rated `again` on the ladder): the earliest open review comes back on that day.
+        first = min(pending, key=lambda r: (r.due_on, r.extra, r.offset))
+        next_review = (first.offset, first.extra, max(first.due_on, note.snoozed_until))
+    return NoteView(
+        id=note.id,
+        title=note.title,
+        subject=note.subject,
+        source=note.source,
+        pages=note.pages,
+        level=note.level,
+        link=note.link,
+        first_studied_on=note.first_studied_on,
+        ladder=ladder,
+        stages=stages,
+        extra_review=extra,
+        long_term_on=note.long_term_on,
+        snoozed_until=note.snoozed_until,
+        progress=pct,
+        due=due_item,
+        next_review=next_review,
+        archived=note.archived_at is not None,
+        scheduler=note.scheduler,
+        history=(
+            tuple(HistoryItem(e.reviewed_on, e.stage, e.extra, e.rating, e.source) for e in note.events)
+            if with_history
+            else None
+        ),
+        recall=_recall(note, today),
+    )
+
+
+def _recall(note: Any, today: date) -> float | None:
+    if note.scheduler != "fsrs" or not note.scheduler_state:
+        return None
+    state = schedulers.decode_state(note.scheduler_state)
+    assert isinstance(state, schedulers.FsrsState)
+    return schedulers.Fsrs().recall(state, today)
+
+
+class ReviewRow(NamedTuple):
+    note_id: int
+    offset: int
+    extra: bool
+    due_on: date
+    done_on: date | None
+
+
+class NoteRow(SimpleNamespace):
+    """A note's columns as attributes and its ``reviews``: what view_note reads from a Note, without the ORM.
+    (A namespace: its attributes are read at C speed, where a __getattr__ would cost a call each.)"""
+
+
+def views_from_rows(
+    note_rows: Iterable[Mapping[Any, Any]],
+    review_rows: Iterable[Sequence],
+    today: date,
+    extra_every: int,
+    *,
+    event_rows: Iterable[Mapping[str, Any]] | None = None,
+) -> list[NoteView]:
+    """Views of notes from the rows of notes.list_statements: the notes by id and their reviews by note id,
+    merged as they come (neither side is held in memory). With ``event_rows`` (notes.history_statement's, for
+    `show`), each view carries its review history."""
+    events: dict[int, list[SimpleNamespace]] = {}
+    for event in event_rows or ():
+        events.setdefault(event["note_id"], []).append(SimpleNamespace(**event))
+    reviews = iter(review_rows)
+    row = next(reviews, None)
+    views = []
+    for note in note_rows:
+        own: list[ReviewRow] = []
+        while row is not None and row[0] <= note["id"]:
+            if row[0] == note["id"]:
+                own.append(ReviewRow(row[0], row[1], bool(row[2]), row[3], row[4]))
+            row = next(reviews, None)
+        item = NoteRow(**note, reviews=own, events=events.get(note["id"], []))
+        views.append(view_note(item, today, extra_every, with_history=event_rows is not None))
+    return views

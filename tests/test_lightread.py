@@ -1,0 +1,185 @@
+"""`due`, `list` and `show` read an up-to-date SQLite file without SQLAlchemy: they must answer exactly like the store,
+through SQL compiled from the store's own statements."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from reminder import compile_sql, compiled_sql, notes
+from reminder.db import open_store
+from reminder.lightread import due_from_sqlite_file, list_from_sqlite_file, note_from_sqlite_file
+from reminder.revision import HEAD
+from reminder.schedulers import SrState
+
+
+def test_compiled_sql_is_what_sqlalchemy_compiles_now() -> None:
+    # A changed statement, model or schema revision fails here until `python -m reminder.compile_sql` is run.
+    assert Path(compiled_sql.__file__).read_text(encoding="utf-8") == compile_sql.render()
+    assert compiled_sql.REVISION == HEAD
+    assert compile_sql.main(["--check"]) == 0
+
+
+def _fill(path: Path) -> None:
+    store = open_store(f"sqlite:///{path}")
+    day = date(2024, 10, 27)
+    with store.write() as s:
+        for i in range(120):
+            first = day - timedelta(days=i)
+            note = notes.add_note(
+                s,
+                title=f"note {i:03d} 한국어",
+                first_studied_on=first,
+                today=day,
+                ladder=(1, 4, 7, 14),
+                extra_every=30,
+                link=f"obsidian://open?file={i}",
+            )
+            if i % 3 == 0 and i > 0:
+                notes.mark_done(s, note, day=day, today=day, extra_every=30, stage=1)
+            if i % 7 == 0 and i > 20:
+                notes.mark_done(s, note, day=day, today=day, extra_every=30)
+            if i % 11 == 0:
+                notes.mark_done(s, note, day=day, today=day, extra_every=30, long_term=True)
+        # Notes on FSRS and on the SR plugin's schedule: due when their scheduler says, through the same rows.
+        for i in range(30):
+            first = day - timedelta(days=3 * i)
+            note = notes.add_note(
+                s,
+                title=f"fsrs {i:02d}",
+                first_studied_on=first,
+                today=day,
+                ladder=(1, 4, 7, 14),
+                extra_every=30,
+                scheduler="fsrs",
+            )
+            if i % 4 == 1 and note.reviews[0].due_on <= day:
+                notes.mark_done(s, note, day=day, today=day, extra_every=30, rating="again")
+            sr = notes.add_note(s, title=f"sr {i:02d}", first_studied_on=first, today=day, ladder=(1,), extra_every=30)
+            notes.set_scheduler(sr, "sr", extra_every=30, sr=SrState(day + timedelta(days=i - 15), 5, 250))
+        notes.snooze_notes(s, [5, 6], day + timedelta(days=1))
+    store.dispose()
+
+
+def test_both_paths_return_the_same_notes(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    _fill(path)
+    store = open_store(f"sqlite:///{path}")
+    titles: set[str] = set()
+    for day in (date(2024, 10, 27), date(2024, 10, 28), date(2024, 12, 1), date(2024, 7, 1)):
+        with store.read() as s:
+            expected = notes.due_on(s, day, 30)
+        assert due_from_sqlite_file(path, day, 30) == expected
+        titles |= {d.title for d in expected}
+    assert len(expected) < 180
+    assert any(t.startswith("fsrs") for t in titles) and any(t.startswith("sr") for t in titles)
+    store.dispose()
+
+
+def test_list_and_show_read_the_same_views_as_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    _fill(path)
+    store = open_store(f"sqlite:///{path}")
+    with store.write() as s:  # an archived note: listed only with --all, shown by neither path
+        s.get(notes.Note, 9).archived_at = notes.utcnow()
+    for day in (date(2024, 10, 27), date(2024, 12, 1)):
+        for archived in (False, True):
+            with store.read() as s:
+                expected = notes.list_notes(s, day, 30, include_archived=archived)
+            assert list_from_sqlite_file(path, day, 30, include_archived=archived) == expected
+        assert len(expected) == 180 and any(v.archived for v in expected)
+        with store.read() as s:  # the rows give the views the ORM objects give
+            orm = s.scalars(select(notes.Note).order_by(notes.Note.id)).all()
+            assert expected == [notes.view_note(n, day, 30) for n in orm]
+        # ids, an exact title, a unique prefix in other letter case, a prefix with LIKE's own characters
+        for ref in ("1", "#5", "12", "33", "77", "130", "150", "note 004 한국어", "NOTE 099", "note 1%", "note_"):
+            with store.read() as s:
+                try:
+                    view = notes.view_note(notes.resolve_note(s, ref), day, 30, with_history=True)
+                except notes.NoteError:
+                    view = None  # the light path leaves the refusal to the store path
+            assert note_from_sqlite_file(path, ref, day, 30) == view, ref
+            assert view is None or ref not in ("note 1%", "note_")
+        assert note_from_sqlite_file(path, "NOTE 099", day, 30).id == 100
+    for ref in ("9", "999", "note 00", "no such note"):  # archived, absent, ambiguous, nothing matches
+        assert note_from_sqlite_file(path, ref, day, 30) is None
+    store.dispose()
+
+
+def test_an_older_or_missing_file_takes_the_store_path(tmp_path: Path) -> None:
+    assert due_from_sqlite_file(tmp_path / "absent.db", date(2024, 1, 1), 30) is None
+    path = tmp_path / "old.db"
+    open_store(f"sqlite:///{path}").dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0000'")
+    assert due_from_sqlite_file(path, date(2024, 1, 1), 30) is None
+    assert list_from_sqlite_file(path, date(2024, 1, 1), 30) is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["due", "--json", "--on", "2024-10-27"],
+        ["list", "--json"],
+        ["show", "3", "--json"],
+        ["show", "note 004", "--json"],
+    ],
+)
+def test_read_commands_do_not_import_sqlalchemy(tmp_path: Path, argv: list[str]) -> None:
+    path = tmp_path / "r.db"
+    _fill(path)
+    code = (
+        "import sys\n"
+        "from reminder.cli import cli\n"
+        "try:\n"
+        f"    cli.main({argv!r}, standalone_mode=False)\n"
+        "finally:\n"
+        "    print('SQLALCHEMY' if 'sqlalchemy' in sys.modules else 'LIGHT', file=sys.stderr)\n"
+    )
+    env = {
+        "REMINDER_DATABASE_URL": f"sqlite:///{path}",
+        "REMINDER_TIMEZONE": "Asia/Seoul",
+        "REMINDER_CONFIG": str(tmp_path / "none.toml"),
+        "HOME": str(tmp_path),
+    }
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stderr.strip().endswith("LIGHT")
+    assert json.loads(out.stdout)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["add", "TCP handshake", "--first-study", "2024-10-20"],
+        ["done", "3", "--stage", "1", "--on", "2024-10-27"],
+        ["edit", "3", "--pages", "p1"],
+    ],
+)
+def test_write_commands_load_only_the_store(tmp_path: Path, argv: list[str]) -> None:
+    # Each of these costs a cold start: the migration tool, the YAML parser, the HTTP client, the cron parser and
+    # the web server are for other commands (a note from a write-back vault would load the vault code).
+    path = tmp_path / "r.db"
+    _fill(path)
+    code = (
+        "import sys\n"
+        "from reminder.cli import cli\n"
+        f"cli.main({argv!r}, standalone_mode=False)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    )
+    env = {
+        "REMINDER_DATABASE_URL": f"sqlite:///{path}",
+        "REMINDER_TIMEZONE": "Asia/Seoul",
+        "REMINDER_CONFIG": str(tmp_path / "none.toml"),
+        "HOME": str(tmp_path),
+    }
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    loaded = set(json.loads(out.stderr.strip().splitlines()[-1].replace("'", '"')))
+    assert "sqlalchemy" in loaded
+    assert not loaded & {"alembic", "yaml", "requests", "croniter", "waitress", "mako", "segno", "itsdangerous"}
