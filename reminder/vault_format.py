@@ -388,7 +388,7 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
 
     return ParsedNote(
         title=_strip_md(rel_path.rsplit("/", 1)[-1]),
-        first_studied_on=first.value if first else None,  # type: ignore[arg-type]
+        first_studied_on=first.value if first and isinstance(first.value, date) else None,
         subject=found_value("subject"),
         source=found_value("source"),
         pages=found_value("pages"),

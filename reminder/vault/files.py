@@ -271,13 +271,17 @@ def _in_place(path: str, expected: FileRead, new: bytes) -> Replace | None:
     finally:
         os.close(fd)  # and with it the lease: whoever waits to open the note goes on, and finds ``new``
     # Read again only now: our own open of the note would wait for our own lease to go.
-    return _now(path) if done is _REREAD else done  # type: ignore[return-value]
+    return _now(path) if isinstance(done, _Reread) else done
 
 
-_REREAD = object()
+class _Reread:
+    """What _under_lease answers when the note must be read again once the lease is gone."""
 
 
-def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace | object | None:
+_REREAD = _Reread()
+
+
+def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace | _Reread | None:
     if os.fstat(fd).st_ino != expected.ino:
         return _REREAD
     try:
