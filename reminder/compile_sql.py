@@ -22,6 +22,7 @@ from sqlalchemy import Boolean, Date, DateTime, Integer, Select, bindparam
 from sqlalchemy.dialects import sqlite
 
 from reminder import notes
+from reminder.db.models import UTCDateTime
 from reminder.revision import HEAD
 
 TARGET = Path(__file__).with_name("compiled_sql.py")
@@ -50,7 +51,7 @@ def statements() -> dict[str, Select]:
 
 def _kind(column_type: object) -> str:
     """How sqlite3's value of a column becomes SQLAlchemy's: dates and instants are ISO text in SQLite."""
-    if isinstance(column_type, DateTime):
+    if isinstance(column_type, UTCDateTime | DateTime):
         return "datetime"
     if isinstance(column_type, Date):
         return "date"

@@ -17,11 +17,12 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from reminder.errors import ConfigError as ConfigError  # re-exported: defined with the other user errors
 from reminder.i18n import Invalid, LocalizedError
 
 APP_NAME = "reminder"
@@ -35,11 +36,6 @@ TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
 RESERVED_TOPICS = frozenset(
     {"docs", "static", "file", "app", "metrics", "account", "settings", "signup", "login", "v1"}
 )
-
-
-class ConfigError(LocalizedError, ValueError):
-    """A setting has a value reminder cannot use. The message is one line and never holds a secret; its message
-    id and values are translated where it is shown (reminder.i18n.LocalizedError)."""
 
 
 # --- parsers: str (or TOML value) -> typed value; raise Invalid("reason") (a ValueError) ------------------------
@@ -275,24 +271,48 @@ SETTINGS: tuple[Setting, ...] = (
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    values: dict[str, Any]
-    sources: dict[str, str]
-    config_path: Path
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Every setting, resolved (defaults < config file < environment < flags) and parsed: one typed field per
+    entry of SETTINGS, with the same name, so a misspelt setting is a type error rather than a run-time one."""
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    database_url: str
+    timezone: str
+    ladder: tuple[int, ...]
+    extra_every: int
+    scheduler: str
+    fsrs_retention: float
+    fsrs_max_interval: int
+    fsrs_parameters: tuple[float, ...] | None
+    ntfy_server: str
+    ntfy_topic: str | None
+    ntfy_token: str | None
+    ntfy_token_file: str | None
+    ntfy_user: str | None
+    ntfy_password: str | None
+    cron: str
+    language: str
+    priority: int
+    overdue_priority: int
+    overdue_days: int
+    tags: tuple[str, ...]
+    daily_limit: int | None
+    min_due: int
+    nudge_cron: str | None
+    summary_cron: str | None
+    public_url: str | None
+    secret_key: str | None
+    host: str
+    port: int
+    # Where each value came from ("default", "flag", "environment (REMINDER_X)", "config file (path)").
+    sources: Mapping[str, str] = field(repr=False)
+    config_path: Path
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, shown value, source) for every setting, secrets masked."""
         rows = []
         for s in SETTINGS:
-            value = self.values[s.name]
+            value = getattr(self, s.name)
             if value is None:
                 shown = "(unset)"
             elif s.secret:
@@ -312,9 +332,9 @@ class Settings:
 
     def ntfy_token_value(self) -> str | None:
         """The token itself, from REMINDER_NTFY_TOKEN or read from REMINDER_NTFY_TOKEN_FILE."""
-        if self.values["ntfy_token"]:
-            return self.values["ntfy_token"]
-        path = self.values["ntfy_token_file"]
+        if self.ntfy_token:
+            return self.ntfy_token
+        path = self.ntfy_token_file
         if not path:
             return None
         try:
@@ -402,7 +422,7 @@ def load_settings(
         except ValueError as exc:
             raise ConfigError("{label}: {reason}", label=label, reason=exc) from None
         sources[s.name] = source
-    return Settings(values=values, sources=sources, config_path=path)
+    return Settings(**values, sources=sources, config_path=path)
 
 
 CRON_NAMES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
@@ -456,3 +476,9 @@ def save_config_values(path: Path, updates: Mapping[str, Any]) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+# A setting added to SETTINGS without its typed field (or the reverse) fails at import, not when first read.
+_FIELDS = {f.name for f in fields(Settings)} - {"sources", "config_path"}
+if set(SETTINGS_BY_NAME) != _FIELDS:
+    raise RuntimeError(f"Settings fields and SETTINGS differ: {sorted(_FIELDS ^ set(SETTINGS_BY_NAME))}")

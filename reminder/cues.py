@@ -57,13 +57,15 @@ def cue_columns(text: str, placeholders: frozenset[str]) -> dict[str, Any]:
 def refresh_cues(session: Session, vault_id: int, files: list[Any], read: Mapping[str, bytes]) -> None:
     """Store the questions of every note file read in this sync (``read``: path -> bytes), and of notes that
     have none stored yet."""
-    missing = set(
-        session.scalars(
+    missing = {
+        rel
+        for rel in session.scalars(
             select(Note.vault_path).where(
                 Note.vault_id == vault_id, Note.cue_questions.is_(None), Note.archived_at.is_(None)
             )
         )
-    )
+        if rel is not None  # a vault's notes all have a path; the column is nullable for notes added by hand
+    }
     by_rel = {f.rel: f for f in files}
     todo: dict[str, str] = {rel: data.decode("utf-8", "replace") for rel, data in read.items()}
     for rel in missing - set(todo):

@@ -119,8 +119,6 @@ def build_digest(
     overdue_priority: int,
     overdue_days: int,
     tags: Sequence[str],
-    actions: Sequence[dict[str, Any]] = (),
-    note_actions: Callable[[DueNote], list[dict[str, Any]]] | None = None,
     listed_actions: Callable[[Sequence[DueNote]], list[dict[str, Any]]] | None = None,
     click: Callable[[Sequence[DueNote]], str] | None = None,
     waiting: int = 0,
@@ -128,8 +126,6 @@ def build_digest(
 ) -> dict[str, Any]:
     """The one ntfy JSON message for the notes due in a slot (``waiting``: more held back by a daily limit).
 
-    ``actions`` are buttons for the whole digest; ``note_actions(note)`` gives buttons for a single note and is
-    called only when exactly one note is due (with several, one note's buttons would be ambiguous).
     ``listed_actions(notes)`` gives buttons that act on the notes the message lists: when not every note fits,
     they are asked again for the notes that do, so a "done" button never marks a note the learner did not see.
     ``title`` replaces the digest's title (the nudge lists the same way under its own).
@@ -156,11 +152,7 @@ def build_digest(
     lines = [note_line(n, language) for n in notes]
     limit = count
     while True:
-        buttons = [dict(a) for a in actions]
-        if listed_actions is not None:
-            buttons += [dict(a) for a in listed_actions(notes[:limit])]
-        if single is not None and note_actions is not None:
-            buttons += [dict(a) for a in note_actions(single)]
+        buttons = [dict(a) for a in listed_actions(notes[:limit])] if listed_actions is not None else []
         if len(buttons) > MAX_ACTIONS:
             raise ValueError(f"{len(buttons)} action buttons asked for; ntfy allows at most {MAX_ACTIONS}")
         tap = click(notes[:limit]) if click is not None else None

@@ -70,13 +70,14 @@ def read_flat(text: str, keep: Callable[[str], object] | None = None) -> list[tu
             key = key[1:-1]
         if keep is not None and not keep(key):
             continue
-        style = value[:1] if value[:1] in ("\"", "'") else ""
+        style = value[:1] if value[:1] in ('"', "'") else ""
         value = value[1:-1] if style else value.rstrip(" ")
         mark = Mark(number)
         pairs.append(
             (
-                ScalarNode(STR_TAG, key, start_mark=mark, style=key_style),
-                ScalarNode(STR_TAG, value, start_mark=mark, style=style),
+                # A duck-typed mark: the readers use only its .line, and yaml's own Mark costs more to build.
+                ScalarNode(STR_TAG, key, start_mark=mark, style=key_style),  # type: ignore[arg-type]
+                ScalarNode(STR_TAG, value, start_mark=mark, style=style),  # type: ignore[arg-type]
             )
         )
     return pairs

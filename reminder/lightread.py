@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,8 @@ from reminder.views import NoteError, NoteView, like_prefix, note_ref, pick_note
 
 CONVERT: dict[str, Callable[[Any], Any]] = {
     "date": date.fromisoformat,
-    "datetime": datetime.fromisoformat,
+    # The stored form is naive UTC (reminder.db.models.UTCDateTime); read aware, as the store path reads it.
+    "datetime": lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC),
     "bool": bool,
 }
 

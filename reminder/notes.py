@@ -9,33 +9,30 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, String, bindparam, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from reminder import schedule, schedulers
+from reminder.clock import utcnow as utcnow  # re-exported for the callers that take it from here
 from reminder.config import format_ladder
 from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import group_due
+from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
 from reminder.i18n import N_
-from reminder.views import NoteError as NoteError  # raised here, defined where the light path can raise it
 from reminder.views import NoteView, like_prefix, note_ladder, note_ref, pick_note, views_from_rows
 from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
 
 TITLE_MAX = 500
 
 
-def utcnow() -> datetime:
-    """Naive UTC, as the store keeps instants."""
-    from datetime import UTC
-
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 # The longest text each optional field takes, from its column: one definition for the CLI, the vault sync and
 # both databases (SQLite would store a longer one silently, PostgreSQL refuses it).
-FIELD_LIMITS = {name: Note.__table__.c[name].type.length for name in ("subject", "source", "pages", "level")}
+FIELD_LIMITS: dict[str, int] = {
+    name: cast(String, Note.__table__.c[name].type).length or 0 for name in ("subject", "source", "pages", "level")
+}
+assert all(FIELD_LIMITS.values()), "each limited text column is declared with its length"
 
 
 # The fields as an error names them, in the learner's language.
@@ -237,7 +234,7 @@ def list_notes(session: Session, today: date, extra_every: int, *, include_archi
     return views_from_rows(note_rows, session.execute(reviews_q), today, extra_every)
 
 
-def due_statement(day: date, *, lateral: bool = False) -> Select:
+def due_statement(day: date | ColumnElement[date], *, lateral: bool = False) -> Select:
     """Pending reviews due by ``day`` of notes that get reminders, with each note's count of done stages.
 
     It reads the partial index of pending reviews (ix_reviews_pending_due), so its cost follows the number of due
@@ -695,7 +692,7 @@ def undo(session: Session, note: Note, *, stage: int | None = None, long_term: b
     if changed and note.scheduler == "fsrs":
         set_scheduler(note, "fsrs", extra_every=extra_every)  # the history without that review, replayed
     elif changed and note.scheduler == "sr" and note.scheduler_state:
-        _place_pending(note, schedulers.Sr().due_on(schedulers.decode_state(note.scheduler_state)), extra_every)
+        _place_pending(note, schedulers.Sr().due_on(schedulers.decode_sr_state(note.scheduler_state)), extra_every)
     if changed:
         note.updated_at = utcnow()
         session.flush()
@@ -757,7 +754,7 @@ def edit_note(
         # a new first-study date is a new first review.
         set_scheduler(note, scheduler or note.scheduler, extra_every=extra_every, fsrs=fsrs)
     elif note.scheduler == "sr" and note.scheduler_state:
-        sr_state = schedulers.decode_state(note.scheduler_state)
+        sr_state = schedulers.decode_sr_state(note.scheduler_state)
         _place_pending(note, schedulers.Sr().due_on(sr_state), extra_every)
     note.updated_at = utcnow()
     session.flush()
@@ -811,7 +808,7 @@ def set_flags(
             record_event(note, stage=review.offset, extra=False, rating="good", day=day, source="vault")
             if note.scheduler == "fsrs" and note.scheduler_state:
                 engine = schedulers.Fsrs()
-                state = engine.review(schedulers.decode_state(note.scheduler_state), "good", day)
+                state = engine.review(schedulers.decode_fsrs_state(note.scheduler_state), "good", day)
                 note.scheduler_state = schedulers.encode_state(state)
         elif not stages[review.offset] and review.done_on is not None:
             review.done_on = None
@@ -825,7 +822,7 @@ def set_flags(
     if ticked:
         note.snoozed_until = None
         if note.scheduler == "fsrs" and note.scheduler_state:
-            fsrs_state = schedulers.decode_state(note.scheduler_state)
+            fsrs_state = schedulers.decode_fsrs_state(note.scheduler_state)
             _place_pending(note, schedulers.Fsrs().due_on(fsrs_state), extra_every)
     if changed:
         note.updated_at = utcnow()

@@ -28,7 +28,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 from urllib.parse import urlsplit
 
 import requests
@@ -55,6 +55,14 @@ _ERROR_TEXT_MAX = 200
 
 
 # --- errors --------------------------------------------------------------------------------------------------
+
+
+class _Detail(TypedDict):
+    """What the server said, passed on to every error built from its answer."""
+
+    error: str
+    status: int | None
+    code: int | None
 
 
 class NtfyError(Exception):
@@ -451,7 +459,7 @@ class NtfyClient:
                 error = data["error"]
         error = self._scrub(_one_line(error or response.reason or f"HTTP {status}"))[:_ERROR_TEXT_MAX]
         suffix = f" (HTTP {status}, code {code})" if code else f" (HTTP {status})"
-        detail = {"error": error, "status": status, "code": code}
+        detail = _Detail(error=error, status=status, code=code)
 
         if status == 429 and code == 42909:
             # Checked before the credentials, per address, refilled one a minute: retry later.

@@ -39,7 +39,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from time import sleep
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,9 +48,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from reminder import digest, notes, slots
-from reminder.config import Settings
+from reminder.clock import utcnow as utcnow  # the runner's default clock, importable from here as before
+from reminder.config import ConfigError, Settings
 from reminder.db import Store
-from reminder.db.models import Meta, Outbox, Slot
+from reminder.db.models import Meta, Outbox, OutboxStatus, Slot
 from reminder.events import log_event, runner_name
 from reminder.ntfy import NtfyClient, NtfyError, is_stored
 
@@ -65,22 +66,10 @@ SEND_TIMEOUTS = (3.0, 6.0)
 # finishes or times out well within it. Younger rows may be another runner's send in progress.
 STUCK_AFTER = timedelta(minutes=2)
 
-PENDING, SENDING, SENT, FAILED, SUPERSEDED = "pending", "sending", "sent", "failed", "superseded"
+PENDING, SENDING, SENT, FAILED, SUPERSEDED = OutboxStatus  # the short names the runner has always used
 # The notes the latest digest listed, for that day's nudge: {"day": ..., "outbox": id or null, "notes": [ids]}.
 # One row, rewritten by each digest slot: a nudge is only ever about its own day's latest digest.
 LISTED_KEY = "digest_listed"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None)
-
-
-def aware(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC)
 
 
 FAULT_ENV = "REMINDER_TEST_FAULTS"
@@ -176,20 +165,27 @@ class Runner:
 
     # --- slots ---
 
+    def topic(self) -> str:
+        """The topic every message goes to (the commands check it at start; the runner says so too)."""
+        if not self.settings.ntfy_topic:
+            raise ConfigError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
+        return self.settings.ntfy_topic
+
     def build_message(self, due: list[Any], day: date, waiting: int = 0, title: str | None = None) -> dict[str, Any]:
         s = self.settings
+        actions, click = self.actions, self.click
         return digest.build_digest(
             due,
-            topic=s.ntfy_topic,
+            topic=self.topic(),
             language=s.language,
             priority=s.priority,
             overdue_priority=s.overdue_priority,
             overdue_days=s.overdue_days,
             tags=s.tags,
-            listed_actions=(lambda listed: self.actions(listed, day)) if self.actions else None,
+            listed_actions=(lambda listed: actions(listed, day)) if actions else None,
             waiting=waiting,
             title=title,
-            click=(lambda listed: self.click(listed, day)) if self.click else None,
+            click=(lambda listed: click(listed, day)) if click else None,
         )
 
     def digest_notes(self, session: Any, due: list[Any], day: date) -> tuple[list[Any], int]:
@@ -217,7 +213,7 @@ class Runner:
         day = slot.date()  # "today" is the calendar day in the learner's zone at the slot's instant
         if self.before_slot is not None:
             self.before_slot(day)
-        now = naive(self.clock())
+        now = self.clock()
         fault_point("before-claim")
         try:
             with self.store.write() as session:
@@ -229,7 +225,7 @@ class Runner:
                 if refused is not None:
                     log_event("slot", slot=key, zone=zone, result=refused, runner=self.name)
                     return SlotOutcome(key, False, 0, None, refused)
-                row = Slot(local_key=key, zone=zone, scheduled_at=naive(slot), claimed_at=now, claimed_by=self.name)
+                row = Slot(local_key=key, zone=zone, scheduled_at=slot, claimed_at=now, claimed_by=self.name)
                 session.add(row)
                 session.flush()  # the unique key decides here which runner owns the slot
                 due = notes.due_on(session, day, self.settings.extra_every)
@@ -274,7 +270,7 @@ class Runner:
     @staticmethod
     def _refusal(session: Any, slot: datetime, key: str, zone: str) -> str | None:
         """Why ``slot`` must not be claimed, or None. Read inside the claiming transaction."""
-        at = naive(slot)
+        at = slot
         digest_slots = slots.digest_slots()  # a nudge or summary sets no high-water mark for digests
         newest = session.scalar(select(func.max(Slot.scheduled_at)).where(digest_slots))
         if newest is not None and at <= newest:
@@ -283,8 +279,8 @@ class Runner:
         # A slot claimed under another zone (or before zones were recorded) whose instant falls on this local day
         # served the learner's day already: REMINDER_TIMEZONE changed from Asia/Seoul to UTC must not send again.
         tz = ZoneInfo(zone)
-        start = naive(datetime.combine(slot.date(), time(0), tzinfo=tz))
-        end = naive(datetime.combine(slot.date() + timedelta(days=1), time(0), tzinfo=tz))
+        start = datetime.combine(slot.date(), time(0), tzinfo=tz)
+        end = datetime.combine(slot.date() + timedelta(days=1), time(0), tzinfo=tz)
         other = session.scalar(
             select(Slot.id)
             .where(Slot.scheduled_at >= start, Slot.scheduled_at < end)
@@ -308,7 +304,7 @@ class Runner:
             if not listed:
                 return None  # the day's limit is reached: the rest wait, as in a digest
             message = self.build_message(listed, day, waiting)
-            outbox_id = self._queue(session, message, naive(now), slot_id=None, kind="now")
+            outbox_id = self._queue(session, message, now, slot_id=None, kind="now")
         log_event("now", due=len(due), outbox=outbox_id)
         return outbox_id
 
@@ -342,7 +338,7 @@ class Runner:
             return None, 0  # no notes: nothing to summarise
         done = sum(d.count for d in data.history[-7:])
         message = digest.build_summary(
-            topic=s.ntfy_topic,
+            topic=self.topic(),
             language=s.language,
             tags=s.tags,
             done_this_week=done,
@@ -368,7 +364,7 @@ class Runner:
         """Claim a nudge or summary ``slot`` and queue its message, if it has one, in one transaction."""
         key = slots.kind_key(kind, slot)
         day = slot.date()
-        now = naive(self.clock())
+        now = self.clock()
         if self.clock().astimezone(slot.tzinfo).date() != day:
             log_event("slot", slot=key, result=SKIPPED_LATE, runner=self.name)
             return SlotOutcome(key, False, 0, None, SKIPPED_LATE)
@@ -378,7 +374,7 @@ class Runner:
         try:
             with self.store.write() as session:
                 zone = self.settings.timezone
-                row = Slot(local_key=key, zone=zone, scheduled_at=naive(slot), claimed_at=now, claimed_by=self.name)
+                row = Slot(local_key=key, zone=zone, scheduled_at=slot, claimed_at=now, claimed_by=self.name)
                 session.add(row)
                 session.flush()
                 message, count = build(session, day)
@@ -403,7 +399,7 @@ class Runner:
     def _recover_in_flight(self) -> None:
         """Rows left ``sending`` by a runner that died mid-send: ntfy may have the message. Put them back as
         pending and uncertain in one statement (no I/O here); whoever claims one next looks on the topic first."""
-        cutoff = naive(self.clock()) - STUCK_AFTER
+        cutoff = self.clock() - STUCK_AFTER
         with self.store.write() as session:
             ids = session.scalars(
                 update(Outbox)
@@ -418,7 +414,7 @@ class Runner:
         """(ntfy's id of ``message`` if the topic holds it, whether the topic could be read at all)."""
         assert self.client is not None
         try:
-            seen = self.client.poll(message["topic"], since=str(int(aware(since).timestamp()) - 5))
+            seen = self.client.poll(message["topic"], since=str(int(since.timestamp()) - 5))
         except NtfyError:
             return None, False  # e.g. a write-only token: the resend may duplicate
         matching = [str(item.get("id")) for item in seen if is_stored(message, item)]
@@ -435,7 +431,7 @@ class Runner:
     def next_retry(self) -> datetime | None:
         with self.store.read() as session:
             at = session.scalar(select(func.min(Outbox.next_attempt_at)).where(Outbox.status == PENDING))
-        return aware(at) if at else None
+        return at
 
     def dispatch(self, stop: threading.Event | None = None) -> list[SendOutcome]:
         """Send every pending message whose time has come, oldest first."""
@@ -444,7 +440,7 @@ class Runner:
         self._recover_in_flight()
         outcomes = []
         while stop is None or not stop.is_set():
-            now = naive(self.clock())
+            now = self.clock()
             with self.store.write() as session:
                 entry = session.scalars(
                     select(Outbox)
@@ -478,7 +474,7 @@ class Runner:
             result = self.client.publish(payload)
         except NtfyError as exc:
             transient = exc.transient
-            now = naive(self.clock())
+            now = self.clock()
             with self.store.write() as session:
                 entry = session.get(Outbox, entry_id)
                 assert entry is not None
@@ -504,7 +500,7 @@ class Runner:
         with self.store.write() as session:
             entry = session.get(Outbox, entry_id)
             assert entry is not None
-            entry.status, entry.ntfy_id, entry.sent_at = SENT, ntfy_id, naive(self.clock())
+            entry.status, entry.ntfy_id, entry.sent_at = SENT, ntfy_id, self.clock()
             entry.last_error, entry.uncertain = None, False
         log_event("send", outbox=entry_id, result=result, attempt=attempts, ntfy_id=ntfy_id)
         return SendOutcome(entry_id, SENT, None, ntfy_id)

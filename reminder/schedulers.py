@@ -309,6 +309,20 @@ def decode_state(text: str) -> FsrsState | SrState:
     return SrState(date.fromisoformat(sr["due"]), int(sr["interval"]), int(sr["ease"]))
 
 
+def decode_fsrs_state(text: str) -> FsrsState:
+    state = decode_state(text)
+    if not isinstance(state, FsrsState):
+        raise ValueError("scheduler_state holds no FSRS state")
+    return state
+
+
+def decode_sr_state(text: str) -> SrState:
+    state = decode_state(text)
+    if not isinstance(state, SrState):
+        raise ValueError("scheduler_state holds no SR state")
+    return state
+
+
 SCHEDULER_OBJECTS: dict[str, Any] = {"ladder": Ladder(), "fsrs": Fsrs(), "sr": Sr()}
 
 

@@ -9,13 +9,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from reminder.i18n import LocalizedError
+from reminder.errors import ServerError as ServerError  # re-exported: defined with the other user errors
 
 log = logging.getLogger(__name__)
-
-
-class ServerError(LocalizedError):
-    """The server cannot start (address in use, unknown host). One line, for the user (translated where shown)."""
 
 
 class WebServer:
@@ -53,7 +49,8 @@ class WebServer:
         if not self._thread.is_alive():
             return False
         try:
-            self._trigger.pull_trigger(run)
+            # types-waitress declares the thunk as taking an argument; waitress calls thunk() with none.
+            self._trigger.pull_trigger(run)  # type: ignore[arg-type]
         except OSError:
             return False
         return ran.wait(timeout)
@@ -131,7 +128,8 @@ def start_server(
     if hasattr(server, "effective_listen"):
         bound_host, bound_port = server.effective_listen[0]
     else:
-        bound_host, bound_port = server.effective_host, server.effective_port
+        # BaseWSGIServer.__init__ sets these from getsockname(); types-waitress does not declare them.
+        bound_host, bound_port = server.effective_host, server.effective_port  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.run, name="reminder-web", daemon=True)
     thread.start()
     return WebServer(server, socket_map, thread, str(bound_host), int(bound_port))

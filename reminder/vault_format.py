@@ -42,6 +42,7 @@ from urllib.parse import quote
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reminder.errors import ReminderError
 from reminder.flat_frontmatter import read_flat
 
 __all__ = [
@@ -77,7 +78,7 @@ except AttributeError:  # PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
 
-class _AsWrittenLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _AsWrittenLoader(_BaseLoader):
     """Composes nodes without YAML 1.1's implicit types: values are interpreted here, as written."""
 
     # Tags are never looked at (values are read from node.value and node.style), so resolving is a constant
@@ -98,7 +99,7 @@ class _AsWrittenLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         pass
 
 
-class NoteFormatError(ValueError):
+class NoteFormatError(ReminderError, ValueError):
     """A note the learner can fix. ``str()`` is one line: "line N: reason", N 1-based in the file."""
 
     def __init__(self, line: int, reason: str) -> None:
@@ -382,18 +383,18 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
     if not review_like:
         return None
 
-    def value(field: Field) -> Any:
+    def found_value(field: Field) -> Any:
         return found[field].value if field in found else None
 
     return ParsedNote(
         title=_strip_md(rel_path.rsplit("/", 1)[-1]),
-        first_studied_on=first.value if first else None,  # type: ignore[arg-type]
-        subject=value("subject"),
-        source=value("source"),
-        pages=value("pages"),
-        level=value("level"),
-        stages={day: found[day].value for day in sorted(f for f in found if isinstance(f, int))},
-        long_term=value(LONG_TERM),
+        first_studied_on=first.value if first and isinstance(first.value, date) else None,
+        subject=found_value("subject"),
+        source=found_value("source"),
+        pages=found_value("pages"),
+        level=found_value("level"),
+        stages={day: found[day].value is True for day in sorted(f for f in found if isinstance(f, int))},
+        long_term=found_value(LONG_TERM),
         content_hash=hashlib.sha256(data).hexdigest(),
         first_study_key=first.key if first else first_key,
         ticked_stages=tuple(sorted(f for f, v in found.items() if isinstance(f, int) and v.priority == 0)),

@@ -7,7 +7,7 @@ standard library's sqlite3, and the store path from ORM objects; both go through
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from types import SimpleNamespace
 from typing import Any, NamedTuple
@@ -15,11 +15,7 @@ from typing import Any, NamedTuple
 from reminder import schedule, schedulers
 from reminder.config import stored_ladder
 from reminder.duelist import due_json
-from reminder.i18n import LocalizedError
-
-
-class NoteError(LocalizedError, ValueError):
-    """A request the store cannot honour because of what the user asked (exit status 2, nothing changed)."""
+from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
 
 
 def note_ref(ref: str) -> str:
@@ -80,7 +76,6 @@ class NoteView:
     due: schedule.DueNote | None  # set when the note is due on ``today``
     next_review: tuple[int, bool, date] | None  # (stage, extra, due date) of the next review not yet due
     archived: bool = False
-    vault_path: str | None = field(default=None)
     scheduler: str = "ladder"
     history: tuple[HistoryItem, ...] | None = None  # set by show (with_history=True)
     recall: float | None = None  # FSRS: predicted probability of recall today
@@ -201,7 +196,6 @@ def view_note(note: Any, today: date, extra_every: int, *, with_history: bool = 
         due=due_item,
         next_review=next_review,
         archived=note.archived_at is not None,
-        vault_path=note.vault_path,
         scheduler=note.scheduler,
         history=(
             tuple(HistoryItem(e.reviewed_on, e.stage, e.extra, e.rating, e.source) for e in note.events)
@@ -234,7 +228,7 @@ class NoteRow(SimpleNamespace):
 
 
 def views_from_rows(
-    note_rows: Iterable[Mapping[str, Any]],
+    note_rows: Iterable[Mapping[Any, Any]],
     review_rows: Iterable[Sequence],
     today: date,
     extra_every: int,

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from reminder import actions, notes
 from reminder.config import check_cron
+from reminder.errors import ReminderError
 from reminder.pages import CSP, render_message, render_review, render_stats, render_today
 from reminder.schedulers import RATINGS
 from reminder.slots import digest_slots, local_key, next_slot, previous_slot
@@ -94,7 +95,7 @@ def health(
         return False, info
     if last is not None:
         info["last_slot"] = last.local_key
-        info["last_slot_claimed_at"] = last.claimed_at.replace(tzinfo=UTC).isoformat(timespec="seconds")
+        info["last_slot_claimed_at"] = last.claimed_at.isoformat(timespec="seconds")
     if claimed:
         return True, info
     if started_at is not None and started_at.astimezone(UTC) > expected.astimezone(UTC):
@@ -220,6 +221,16 @@ class ReminderApp:
                 response = _json(
                     "503 Service Unavailable", {"status": "error", "reason": "unavailable", "message": message}
                 )
+        except ReminderError as exc:
+            # The one place a user error becomes its HTTP status: one line in the log, no traceback, nothing
+            # changed (the write transaction rolled back). Never the path: it holds a token.
+            log.warning("%s answering %s: %s", type(exc).__name__, _route_name(environ), _one_line(exc))
+            message = _one_line(exc)
+            if _wants_html(environ):
+                response = _html(exc.http_status, render_message(self.language, message))
+            else:
+                reason = exc.http_status.partition(" ")[2].lower()
+                response = _json(exc.http_status, {"status": "error", "reason": reason, "message": message})
         except Exception:
             # Never the path: it holds a token.
             log.exception("internal error answering %s %s", environ.get("REQUEST_METHOD"), _route_name(environ))
@@ -308,7 +319,9 @@ class ReminderApp:
         if isinstance(claim, Response):
             return claim
         _, today = self._local_now()
-        marked, already, gone = [], [], []
+        marked: list[int] = []
+        already: list[int] = []
+        gone: list[int] = []
         with self.store.write() as session:
             for note_id in claim.note_ids:
                 try:
@@ -600,7 +613,7 @@ def secured_channel_class() -> type:
 
     class SecuredErrorTask(ErrorTask):
         def execute(self) -> None:
-            self.response_headers.extend(ALL_SECURITY_HEADERS)
+            self.response_headers = [*self.response_headers, *ALL_SECURITY_HEADERS]
             super().execute()
 
     class SecuredChannel(HTTPChannel):

@@ -117,5 +117,13 @@ def run_cli() -> Callable[..., Result]:
     return run
 
 
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel the image's builder stage makes, built once for every test that needs it."""
+    from image import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
 # The loopback ntfy-compatible server (tests/ntfy_server.py), as a fixture for every test module.
 from ntfy_server import ntfy_server  # noqa: E402, F401

@@ -222,3 +222,22 @@ def test_a_late_extra_review_records_the_occurrence_reviewed(db_url: str, run_cl
     shown = _json(run_cli("show", "1", "--json"))
     assert shown["extra_review"] == {"stage": 134, "due_on": "2024-11-18"}
     assert _json(run_cli("due", "--json"))["count"] == 0
+
+
+@freeze_time("2024-07-12 03:00:00")
+def test_undo_long_term_puts_the_note_back_on_its_ladder(db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("add", "Pods", "--first-study", "2024-07-10").exit_code == 0
+    assert run_cli("done", "Pods", "--long-term").exit_code == 0  # D+1, and no more reminders
+    shown = _json(run_cli("show", "Pods", "--json"))
+    assert shown["long_term_on"] == "2024-07-12" and shown["next_review"] is None
+
+    result = run_cli("undo", "Pods", "--long-term")
+
+    assert result.exit_code == 0, result.output
+    assert "long-term undone" in result.output
+    shown = _json(run_cli("show", "Pods", "--json"))
+    assert shown["long_term_on"] is None
+    # The review done that day stays done; the ladder goes on from D+4, then an extra review 30 days after D+14.
+    assert [s["done_on"] for s in shown["stages"]] == ["2024-07-12", None, None, None]
+    assert shown["next_review"] == {"stage": 4, "extra": False, "due_on": "2024-07-14"}
+    assert shown["extra_review"] == {"stage": 44, "due_on": "2024-08-23"}

@@ -79,3 +79,15 @@ def test_config_show_rejects_a_bad_cron(run_cli, monkeypatch: pytest.MonkeyPatch
     result = run_cli("config", "show")
     assert result.exit_code == 2
     assert "cron" in result.output and "not a valid cron expression" in result.output
+
+
+def test_settings_are_read_only_typed_fields_one_per_setting(tmp_path: Path) -> None:
+    import dataclasses
+
+    from reminder.config import SETTINGS
+
+    s = load_settings(environ={"REMINDER_PORT": "9000"}, config_path=tmp_path / "absent.toml")
+    assert [f.name for f in dataclasses.fields(s)][: len(SETTINGS)] == [x.name for x in SETTINGS]
+    assert s.port == 9000 and s.sources["port"] == "environment (REMINDER_PORT)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.port = 1  # type: ignore[misc]  # the point: a command cannot change a setting behind the others' back

@@ -5,45 +5,22 @@ environment) against an empty /data-like folder. It must migrate, answer /health
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import venv
 from pathlib import Path
 
 import pytest
 import requests
+from image import image_command, image_env
 from ntfy_server import FakeNtfy
 
 from reminder.revision import HEAD
-
-ROOT = Path(__file__).resolve().parents[1]
-DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-
-
-def image_command() -> list[str]:
-    """ENTRYPOINT + CMD of the runtime stage, as Docker joins them."""
-    text = DOCKERFILE.read_text(encoding="utf-8")
-    entry = json.loads(re.findall(r"^ENTRYPOINT (\[.*\])$", text, re.M)[-1])
-    cmd = json.loads(re.findall(r"^CMD (\[.*\])$", text, re.M)[-1])
-    return entry + cmd
-
-
-def image_env() -> dict[str, str]:
-    """The ENV block of the runtime stage."""
-    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
-    env: dict[str, str] = {}
-    for line in re.findall(r"^ENV (.*)$", text, re.M):
-        for key, value in re.findall(r'(\w+)=("[^"]*"|\S+)', line):
-            env[key] = value.strip('"')
-    return env
 
 
 def free_port() -> int:
@@ -53,20 +30,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def installed_wheel(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment holding only the wheel built from this tree (and its dependencies)."""
-    tmp = tmp_path_factory.mktemp("wheel")
-    # Nothing of the test's own interpreter leaks in (a PYTHONPATH naming this tree would satisfy the install).
+    tmp = tmp_path_factory.mktemp("venv")
+    wheel = built_wheel
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    build = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp / "dist"), str(ROOT)],
-        capture_output=True,
-        text=True,
-        cwd=tmp,
-        env=clean,
-    )
-    assert build.returncode == 0, build.stderr[-3000:]
-    (wheel,) = (tmp / "dist").glob("reminder-*.whl")
     env_dir = tmp / "venv"
     venv.create(env_dir, with_pip=True)
     pip = subprocess.run(

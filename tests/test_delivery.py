@@ -27,7 +27,7 @@ from reminder.config import Settings, load_settings
 from reminder.db import Store, open_store
 from reminder.db.models import Outbox, Slot
 from reminder.ntfy import NtfyAuth, NtfyClient
-from reminder.runner import DAY_SERVED, OLDER_THAN_CLAIMED, SENDING, STUCK_AFTER, Runner, naive
+from reminder.runner import DAY_SERVED, OLDER_THAN_CLAIMED, SENDING, STUCK_AFTER, Runner
 
 TOPIC = "study-reviews"
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -164,8 +164,8 @@ def test_the_look_up_compares_what_ntfy_stores(tmp_path: Path, store: Store, ntf
                     payload=json.dumps(payload, ensure_ascii=False),
                     status=SENDING,
                     attempts=1,
-                    next_attempt_at=naive(now),
-                    created_at=naive(now) - timedelta(seconds=1),
+                    next_attempt_at=now,
+                    created_at=now - timedelta(seconds=1),
                 )
             )
         clock = Clock(datetime.now(UTC) + STUCK_AFTER + timedelta(seconds=10))
@@ -192,8 +192,8 @@ def test_two_runners_recovering_one_stuck_row_send_it_once(
                     payload=json.dumps({"topic": TOPIC, "title": "t", "message": f"stuck {trial}"}),
                     status=SENDING,
                     attempts=1,
-                    next_attempt_at=naive(created),
-                    created_at=naive(created),
+                    next_attempt_at=created,
+                    created_at=created,
                 )
             )
         ntfy_server.slow(0.5)  # every look-up and send is slow, so the two runners overlap
@@ -236,8 +236,8 @@ def test_a_slow_look_up_does_not_stall_a_phone_press(tmp_path: Path, store: Stor
                 payload=json.dumps({"topic": TOPIC, "title": "t", "message": "m"}),
                 status=SENDING,
                 attempts=1,
-                next_attempt_at=naive(old),
-                created_at=naive(old),
+                next_attempt_at=old,
+                created_at=old,
             )
         )
     key = actions.secret_key(store, settings)

@@ -7,8 +7,8 @@ from the operating system: without CI they may be absent (skip, with the reason)
 
 from __future__ import annotations
 
-import fnmatch
 import http.server
+import json
 import os
 import re
 import shutil
@@ -22,6 +22,16 @@ from typing import Any
 
 import pytest
 import yaml
+from image import (
+    dockerfile_instructions,
+    dockerignore_patterns,
+    final_stage,
+    healthcheck_argv,
+    ignored,
+    image_command,
+    image_env,
+    last,
+)
 
 from reminder.config import SETTINGS
 
@@ -63,32 +73,6 @@ def run(*args: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
 # ---- Dockerfile ---------------------------------------------------------------------------------------------
 
 
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined and comment lines dropped."""
-    joined: list[str] = []
-    pending = ""
-    for raw in (DEPLOY / "Dockerfile").read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if line.startswith("#") or (not line and not pending):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        joined.append(pending + line)
-        pending = ""
-    out = []
-    for line in joined:
-        word, _, rest = line.partition(" ")
-        out.append((word.upper(), rest.strip()))
-    return out
-
-
-def final_stage() -> list[tuple[str, str]]:
-    instructions = dockerfile_instructions()
-    last_from = max(i for i, (word, _) in enumerate(instructions) if word == "FROM")
-    return instructions[last_from:]
-
-
 def test_hadolint_finds_nothing_at_warning_level() -> None:
     result = run(venv_tool("hadolint"), "--no-color", "--failure-threshold", "warning", DEPLOY / "Dockerfile")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -103,43 +87,35 @@ def test_hadolint_is_really_checking(tmp_path: Path) -> None:
     assert "DL3008" in result.stdout
 
 
-def test_image_is_multi_stage_and_installs_only_the_wheel() -> None:
+def test_runtime_stage_installs_the_builders_wheel_not_the_source_tree() -> None:
     instructions = dockerfile_instructions()
-    froms = [args for word, args in instructions if word == "FROM"]
-    assert len(froms) == 2
-    assert re.fullmatch(r"python:3\.1[12]-slim(-\w+)? AS builder", froms[0], flags=re.IGNORECASE)
-    assert re.fullmatch(r"python:3\.1[12]-slim(-\w+)?", froms[1])
-    builder = instructions[: [w for w, _ in instructions].index("FROM", 1)]
-    assert any(w == "RUN" and "python -m build --wheel" in a for w, a in builder)
+    assert sum(1 for w, _ in instructions if w == "FROM") == 2
     runtime = final_stage()
-    # The runtime stage never copies the source tree: it installs from the builder's wheel.
-    assert not [a for w, a in runtime if w in ("COPY", "ADD")]
-    install = [a for w, a in runtime if w == "RUN" and "pip install" in a]
-    assert len(install) == 1 and "from=builder" in install[0]
+    # Only what a builder stage made reaches the runtime: no COPY/ADD of the context into it.
+    assert all("--from=" in a for w, a in runtime if w in ("COPY", "ADD")), runtime
+    assert any("from=builder" in a for w, a in runtime if w in ("RUN", "COPY"))
 
 
-def test_runtime_runs_as_a_numeric_non_root_user_with_data_volume() -> None:
-    runtime = final_stage()
-    users = [a for w, a in runtime if w == "USER"]
-    assert users and re.fullmatch(r"[1-9]\d{3,}(:\d+)?", users[-1]), users
-    uid = users[-1].split(":")[0]
-    assert any(w == "RUN" and f"chown {uid}" in a and "/data" in a for w, a in runtime)
-    assert ("VOLUME", '["/data"]') in runtime
-    env = " ".join(a for w, a in runtime if w == "ENV")
-    assert "REMINDER_DATABASE_URL=sqlite:////data/reminder.db" in env
-    assert "REMINDER_HOST=0.0.0.0" in env
+def test_runtime_runs_as_a_numeric_non_root_user_that_owns_its_data_volume() -> None:
+    user = last("USER")
+    assert user is not None, "the image runs as root"
+    uid, _, gid = user.partition(":")
+    # Numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
+    assert uid.isdigit() and int(uid) >= 1000 and (not gid or gid.isdigit()), user
+    assert "/data" in json.loads(last("VOLUME") or "[]")
+    owner = re.compile(rf"\bchown\s+(-R\s+)?{uid}(:\d+)?\s+/data\b|\binstall\s+.*-o\s+{uid}\b.*\s/data\b")
+    assert any(w == "RUN" and owner.search(a) for w, a in final_stage()), "/data is not the user's"
+    env = image_env()
+    assert env["REMINDER_DATABASE_URL"] == "sqlite:////data/reminder.db"
+    assert env["REMINDER_HOST"] == "0.0.0.0"
 
 
 def test_entrypoint_runs_the_service_under_tini_with_a_python_healthcheck() -> None:
-    runtime = final_stage()
-    entry = [a for w, a in runtime if w == "ENTRYPOINT"]
-    cmd = [a for w, a in runtime if w == "CMD"]
-    assert entry == ['["/usr/bin/tini", "--", "reminder"]']
-    assert cmd == ['["run", "--serve"]']
-    assert any(w == "RUN" and "install" in a and "tini" in a for w, a in runtime)
-    health = [a for w, a in runtime if w == "HEALTHCHECK"]
-    assert len(health) == 1 and '"python"' in health[0] and "/healthz" in health[0]
-    assert "curl" not in health[0]
+    assert image_command() == ["/usr/bin/tini", "--", "reminder", "run", "--serve"]
+    assert any(w == "RUN" and re.search(r"\binstall\b.*\btini\b", a) for w, a in final_stage())
+    argv = healthcheck_argv()
+    # The image's own Python (no curl in a slim image); what the one-liner does is run below.
+    assert Path(argv[0]).name.startswith("python") and argv[1] == "-c" and "/healthz" in argv[2]
 
 
 def test_no_secret_is_baked_into_the_image() -> None:
@@ -149,12 +125,6 @@ def test_no_secret_is_baked_into_the_image() -> None:
             secret_like = [n for n in names if re.search(r"TOKEN|PASSWORD|SECRET|_KEY$", n, re.I)]
             assert not secret_like, f"{word} {args}"
     assert "tk_" not in (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
-
-
-def healthcheck_snippet(text: str) -> str:
-    match = re.search(r'"-c", "(.+?)"\]', text)
-    assert match, 'HEALTHCHECK should be CMD ["python", "-c", "..."]'
-    return match.group(1)
 
 
 class _Health(http.server.BaseHTTPRequestHandler):
@@ -191,7 +161,7 @@ def compose() -> dict[str, Any]:
 def test_healthcheck_command_follows_healthz(source: str, health_server) -> None:  # type: ignore[no-untyped-def]
     """The python one-liner exits 0 on 200 and non-zero on the 503 an unhealthy service answers."""
     if source == "Dockerfile":
-        snippet = healthcheck_snippet((DEPLOY / "Dockerfile").read_text(encoding="utf-8"))
+        snippet = healthcheck_argv()[2]
     else:
         test = compose()["services"]["reminder"]["healthcheck"]["test"]
         assert test[:3] == ["CMD", "python", "-c"]
@@ -208,39 +178,6 @@ def test_healthcheck_command_follows_healthz(source: str, health_server) -> None
 
 
 # ---- .dockerignore and the builder's context ----------------------------------------------------------------
-
-
-def dockerignore_patterns() -> list[tuple[bool, str]]:
-    patterns = []
-    for raw in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        patterns.append((negate, line.lstrip("!").strip("/")))
-    return patterns
-
-
-def _pattern_re(pattern: str) -> re.Pattern[str]:
-    parts = []
-    for piece in re.split(r"(\*\*/?)", pattern):
-        if piece.startswith("**"):
-            parts.append("(?:.*/)?" if piece.endswith("/") else ".*")
-        else:
-            parts.append(fnmatch.translate(piece).removeprefix("(?s:").removesuffix(")\\Z").replace(".*", "[^/]*"))
-    return re.compile("".join(parts) + r"\Z")
-
-
-def ignored(rel: str, patterns: list[tuple[bool, str]]) -> bool:
-    """Docker's rule: the last matching pattern wins; a pattern matching a parent folder matches its files."""
-    parts = rel.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    result = False
-    for negate, pattern in patterns:
-        regex = _pattern_re(pattern)
-        if any(regex.match(p) for p in prefixes):
-            result = not negate
-    return result
 
 
 def test_build_context_holds_the_package_and_no_secrets() -> None:
@@ -275,19 +212,9 @@ def test_build_context_holds_the_package_and_no_secrets() -> None:
                 assert not ignored(source.strip("/"), patterns), source
 
 
-def test_wheel_builds_from_the_docker_context_and_can_migrate(tmp_path: Path) -> None:
+def test_wheel_builds_from_the_docker_context_and_can_migrate(built_wheel: Path, tmp_path: Path) -> None:
     """What the builder stage does, on the files .dockerignore lets through; then the wheel migrates a store."""
-    patterns = dockerignore_patterns()
-    context = tmp_path / "context"
-    for path in ROOT.rglob("*"):
-        rel = path.relative_to(ROOT).as_posix()
-        if path.is_file() and not rel.startswith(".git/") and not ignored(rel, patterns):
-            (context / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, context / rel)
-    dist = tmp_path / "dist"
-    result = run(sys.executable, "-m", "build", "--wheel", "--outdir", dist, context, cwd=context)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (wheel,) = dist.glob("reminder-*.whl")
+    wheel = built_wheel
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         entry_points = next(zf.read(n).decode() for n in names if n.endswith("entry_points.txt"))

@@ -206,7 +206,7 @@ def test_a_digest_whose_json_would_be_exactly_8192_bytes_drops_a_note():
 
 def test_long_signed_action_urls_leave_less_room_and_the_json_limit_still_holds():
     buttons = [{**DONE, "url": "https://r.example/a/" + "s" * 1800, "label": f"b{i}"} for i in range(3)]
-    message = digest([note(i, f"노트 {i}", days_late=1) for i in range(2000)], actions=buttons)
+    message = digest([note(i, f"노트 {i}", days_late=1) for i in range(2000)], listed_actions=lambda _: buttons)
     assert len(encode_message(message)) <= JSON_BODY_LIMIT
     assert [a["url"] for a in message["actions"]] == [b["url"] for b in buttons]
     shown = note_lines(message)
@@ -259,29 +259,14 @@ def test_no_click_and_no_open_button_unless_exactly_one_linked_note(due: list[Du
     ],
 )
 def test_caller_actions_take_precedence_and_the_total_stays_at_three(extra: list[dict], labels: list[str]):
-    message = digest([note(link=LINK)], actions=extra)
+    message = digest([note(link=LINK)], listed_actions=lambda _: extra)
     assert [a["label"] for a in message["actions"]] == labels
     assert message["click"] == LINK  # tapping still opens the note
 
 
-def test_note_actions_are_asked_for_only_when_one_note_is_due():
-    asked: list[int] = []
-
-    def per_note(due: DueNote) -> list[dict[str, Any]]:
-        asked.append(due.note_id)
-        return [{**DONE, "url": f"https://r.example/done/{due.note_id}"}]
-
-    single = digest([note(7, link=LINK)], actions=[SNOOZE], note_actions=per_note)
-    assert [a["label"] for a in single["actions"]] == ["열기", "내일", "완료"]
-    assert single["actions"][2]["url"] == "https://r.example/done/7"
-    several = digest([note(1, "a"), note(2, "b")], actions=[SNOOZE], note_actions=per_note)
-    assert [a["label"] for a in several["actions"]] == ["내일"]
-    assert asked == [7]
-
-
 def test_more_than_three_caller_actions_is_a_programming_error():
     with pytest.raises(ValueError, match="at most 3"):
-        digest([note(link=LINK)], actions=[DONE, SNOOZE, SKIP], note_actions=lambda n: [DONE])
+        digest([note(link=LINK)], listed_actions=lambda _: [DONE, SNOOZE, SKIP, DONE])
 
 
 def test_a_huge_link_is_dropped_rather_than_the_notes():

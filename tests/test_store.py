@@ -209,3 +209,51 @@ def test_due_and_done_on_postgres(pg_url: str) -> None:
     with store.read() as session:
         assert notes.due_on(session, date(2024, 7, 12), 30) == []
     store.dispose()
+
+
+def test_instants_are_stored_naive_utc_and_read_back_aware(any_db_url: str) -> None:
+    """The stored form is the one reminder always wrote (so older rows and the light sqlite3 read paths read the
+    same text); Python code only ever sees aware UTC, whatever zone it wrote in."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    seoul_morning = datetime(2024, 7, 12, 9, 30, 15, 250000, tzinfo=timezone(timedelta(hours=9)))
+    store = open_store(any_db_url, auto_upgrade=True)
+    try:
+        with store.write() as session:
+            note = notes.add_note(
+                session,
+                title="Pods",
+                first_studied_on=date(2024, 7, 12),
+                today=date(2024, 7, 12),
+                ladder=(1, 4),
+                extra_every=30,
+            )
+            note.created_at = seoul_morning
+            session.flush()
+            note_id = note.id
+            # A row as an older release wrote it (naive UTC), straight through SQL.
+            session.execute(
+                text("UPDATE notes SET updated_at = :at WHERE id = :id"),
+                {"at": datetime(2024, 7, 12, 1, 0), "id": note_id},
+            )
+        with store.read() as session:
+            stored = session.execute(
+                text("SELECT created_at FROM notes WHERE id = :id"), {"id": note_id}
+            ).scalar_one()
+            loaded = session.get(Note, note_id)
+            assert loaded is not None
+            created, updated = loaded.created_at, loaded.updated_at
+    finally:
+        store.dispose()
+
+    if any_db_url.startswith("sqlite"):
+        assert stored == "2024-07-12 00:30:15.250000"  # SQLAlchemy's SQLite text form, in UTC
+        raw = sqlite3.connect(any_db_url.removeprefix("sqlite:///"))
+        try:
+            assert raw.execute("SELECT created_at FROM notes").fetchone()[0] == stored
+        finally:
+            raw.close()
+    else:
+        assert stored == datetime(2024, 7, 12, 0, 30, 15, 250000)  # timestamp without time zone
+    assert created == seoul_morning and created.tzinfo is UTC
+    assert updated == datetime(2024, 7, 12, 1, 0, tzinfo=UTC)

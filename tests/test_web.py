@@ -34,6 +34,7 @@ from reminder.config import Settings, load_settings
 from reminder.db import Store, open_store
 from reminder.db.models import Meta, Note, Slot
 from reminder.digest import build_digest
+from reminder.errors import ConfigError, NoteError, StoreError
 from reminder.i18n import format_day
 from reminder.server import WebServer, start_server
 from reminder.web import health
@@ -493,7 +494,14 @@ def test_digest_buttons_for_several_notes_fit_ntfy(store: Store, key: str) -> No
     assert buttons[2]["action"] == "view"
     assert buttons[2]["url"].startswith("https://reminder.example.com/today/")
     message = build_digest(
-        due, topic="t", language="en", priority=3, overdue_priority=4, overdue_days=3, tags=(), actions=buttons
+        due,
+        topic="t",
+        language="en",
+        priority=3,
+        overdue_priority=4,
+        overdue_days=3,
+        tags=(),
+        listed_actions=lambda _: buttons,
     )
     assert message["actions"] == buttons  # validated by the ntfy rules inside build_digest
 
@@ -604,6 +612,39 @@ def test_a_store_that_does_not_answer_gives_503_not_a_traceback(
     assert done_resp.status_code == 503
     assert done_resp.json()["message"] == "This cannot be done right now. Try again in a moment."
     assert token not in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (StoreError("cannot open database /data/r.db: disk I/O error"), 503),
+        (ConfigError("timezone: unknown zone 'Mars/Base'"), 500),
+        (NoteError("no note 7"), 409),
+    ],
+)
+def test_a_user_error_reaching_the_web_is_its_status_and_one_log_line(
+    server: WebServer,
+    store: Store,
+    key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+    status: int,
+) -> None:
+    note_id = add_note(store, SEED_TITLE, date(2024, 7, 7))
+    token = actions.sign(key, "done", [note_id], TODAY)
+
+    def refuse() -> Any:
+        raise error
+
+    monkeypatch.setattr(store, "write", refuse)  # the store refusing the press, however it comes to refuse
+    resp = post(f"{server.url}/a/done/{token}")
+
+    assert resp.status_code == status
+    assert resp.json()["status"] == "error" and resp.json()["message"] == str(error)
+    assert stage_done(store, note_id)[4] is None  # nothing changed
+    assert "Traceback" not in caplog.text and token not in caplog.text
+    assert f"{type(error).__name__} answering" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +26,8 @@ from typing import Any
 import click
 
 from reminder import __version__, i18n
-from reminder.config import ConfigError, Settings, load_settings
+from reminder.config import Settings, load_settings
+from reminder.errors import ReminderError
 
 
 def explicit_language(environ: dict[str, str] | os._Environ[str]) -> str | None:
@@ -38,7 +40,7 @@ def explicit_language(environ: dict[str, str] | os._Environ[str]) -> str | None:
     try:
         path = Path(environ.get("REMINDER_CONFIG") or default_config_path()).expanduser()
         values = read_config_file(path, must_exist=False)
-    except (ConfigError, OSError, ValueError):
+    except (OSError, ValueError):  # ConfigError is a ValueError
         return None
     language = values.get("language")
     return str(language) if language else None
@@ -148,15 +150,6 @@ class UserError(click.ClickException):
         super().__init__(i18n.render(i18n.catalogue(LANGUAGE), message, values) if translate else message)
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from reminder.views import NoteError
-
-    types: list[type[BaseException]] = [ConfigError, NoteError]
-    if "reminder.db" in sys.modules:
-        types.append(sys.modules["reminder.db"].StoreError)
-    return tuple(types)
-
-
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
@@ -170,17 +163,22 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.ClickException:
-            raise
-        except Exception as exc:
-            if isinstance(exc, _user_error_types()):
-                raise UserError(error_text(exc), translate=False) from None
-            raise
+        except ReminderError as exc:
+            # The one place a user error becomes `Error: ...` and exit status 2, whichever command raised it; in
+            # the command line's language (the error carries an English message id and its values).
+            raise UserError(error_text(exc), translate=False) from None
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Like click's, but every usage error is one line: `Error: ...` (no usage block)."""
         try:
-            rv = super().main(*args, standalone_mode=False, **kwargs)
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as exc:
             if not standalone_mode:
                 raise

@@ -14,12 +14,13 @@ import click
 from reminder.cli import App, UserError, _, error_text, ngettext, pass_app
 from reminder.cli.common import checked_option, configure_logging, stop_on_signals
 from reminder.cli.output import fit, width
-from reminder.config import ConfigError, check_cron, parse_http_url, parse_topic, save_config_values
+from reminder.config import check_cron, parse_http_url, parse_topic, save_config_values
 from reminder.i18n import N_
 
 
-def _require_push_settings(app: App) -> None:
-    """Everything `run` needs, checked where it enters so a bad setting fails at start, not at 08:00."""
+def _require_push_settings(app: App) -> str:
+    """Everything `run` needs, checked where it enters so a bad setting fails at start, not at 08:00. Returns
+    the topic."""
     s = app.settings
     check_cron(s.cron)
     for name in ("nudge_cron", "summary_cron"):
@@ -28,6 +29,7 @@ def _require_push_settings(app: App) -> None:
     if not s.ntfy_topic:
         raise UserError("no ntfy topic is configured: run `reminder setup` first (or set REMINDER_NTFY_TOPIC)")
     s.ntfy_token_value()
+    return s.ntfy_topic
 
 
 def _client(app: App, **kwargs: Any) -> Any:
@@ -80,14 +82,11 @@ def setup(
     if app.settings.sources["timezone"] == "default":
         updates["timezone"] = app.settings.timezone  # pin the zone the reviews are counted in
     path = app.settings.config_path
-    try:
-        save_config_values(path, updates)
-    except ConfigError as exc:
-        raise UserError(error_text(exc), translate=False) from None
+    save_config_values(path, updates)
     # What was just said wins over the environment for the rest of this command (the test push included).
     app.flags.update({k: v for k, v in updates.items() if k in ("ntfy_server", "ntfy_topic", "ntfy_token", "language")})
     app.__dict__.pop("settings", None)  # re-read: the file just changed
-    server, topic = app.settings.ntfy_server, app.settings.ntfy_topic
+    server, topic = app.settings.ntfy_server, app.settings.ntfy_topic or updates["ntfy_topic"]  # one of the two
     url = _subscribe_url(server, topic)
     click.echo(_("Saved to {path}.").format(path=path))
     click.echo(
@@ -97,7 +96,7 @@ def setup(
     try:
         import segno
 
-        click.echo(segno.make(url, error="m").terminal(compact=True) or "", nl=False)
+        segno.make(url, error="m").terminal(compact=True)  # writes to stdout itself
     except Exception:  # a QR code is a convenience; the URL above is what matters
         pass
     if not no_test:
@@ -111,9 +110,9 @@ def _send_test(app: App) -> None:
     from reminder.digest import build_test_message
     from reminder.ntfy import NtfyError
 
-    _require_push_settings(app)
+    topic = _require_push_settings(app)
     s = app.settings
-    message = build_test_message(s.ntfy_topic, s.language)
+    message = build_test_message(topic, s.language)
     with _client(app) as client:
         try:
             result = client.publish(message)
@@ -121,9 +120,7 @@ def _send_test(app: App) -> None:
             click.echo(_("Error: test notification not sent: {reason}").format(reason=error_text(exc)), err=True)
             sys.exit(1)
     click.echo(
-        _("Test notification sent to {url} (id {id}).").format(
-            url=_subscribe_url(s.ntfy_server, s.ntfy_topic), id=result.id
-        )
+        _("Test notification sent to {url} (id {id}).").format(url=_subscribe_url(s.ntfy_server, topic), id=result.id)
     )
 
 
@@ -192,19 +189,19 @@ def _runner(app: App, client: Any) -> Any:
 
     store, settings = app.store, app.settings
     buttons = tap = stats_url = None
-    if settings.public_url:
+    if public_url := settings.public_url:
         from reminder import actions
 
         key = actions.secret_key(store, settings)
 
         def buttons(listed: Any, day: Any) -> list[dict[str, Any]]:
-            return actions.digest_actions(settings.public_url, key, listed, language=settings.language, day=day)
+            return actions.digest_actions(public_url, key, listed, language=settings.language, day=day)
 
         def tap(listed: Any, day: Any) -> str:
-            return actions.click_url(settings.public_url, key, listed, day=day)
+            return actions.click_url(public_url, key, listed, day=day)
 
         def stats_url(day: Any) -> str:
-            return actions.action_url(settings.public_url, "stats", actions.sign(key, "stats", [], day))
+            return actions.action_url(public_url, "stats", actions.sign(key, "stats", [], day))
 
     return Runner(
         store, settings, client, before_slot=_vault_sync(app), actions=buttons, click=tap, stats_url=stats_url
@@ -248,7 +245,7 @@ def _vault_sync(app: App) -> Any:
             logging.getLogger("reminder.runner").exception("event=sync result=bug")
             return
         for name, report in reports.items():
-            extra = {"error": report.error} if report.error else {}
+            extra: dict[str, Any] = {"error": report.error} if report.error else {}
             log_event(
                 "sync",
                 vault=name,
@@ -347,12 +344,9 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
         stop = stop_on_signals()
         server = None
         if serve_web:
-            from reminder.server import ServerError, start_server
+            from reminder.server import start_server
 
-            try:
-                server = start_server(app.store, app.settings, started_at=datetime.now(UTC))
-            except ServerError as exc:
-                raise UserError(error_text(exc), translate=False) from None
+            server = start_server(app.store, app.settings, started_at=datetime.now(UTC))
             logging.getLogger("reminder.web").info("event=serve url=%s", server.url)
         try:
             runner.run(stop)
@@ -370,18 +364,15 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
 def status(app: App, as_json: bool) -> None:
     from reminder.runner import status as read_status
 
-    try:
-        check_cron(app.settings.cron)
-    except ConfigError as exc:
-        raise UserError(error_text(exc), translate=False) from None
+    check_cron(app.settings.cron)
     now = datetime.now(UTC)
     st = read_status(app.store, app.settings, now)
     zone = app.now().tzinfo
 
     def local(dt: datetime | None) -> str | None:
-        return dt.replace(tzinfo=UTC).astimezone(zone).isoformat(timespec="minutes") if dt else None
+        return dt.astimezone(zone).isoformat(timespec="minutes") if dt else None
 
-    data = {
+    data: dict[str, Any] = {
         "topic": app.settings.ntfy_topic,
         "server": app.settings.ntfy_server,
         "last_slot": (

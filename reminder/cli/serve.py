@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from reminder.cli import App, UserError, _, error_text, pass_app
+from reminder.cli import App, _, pass_app
 from reminder.cli.common import configure_logging, stop_on_signals
 from reminder.config import check_cron
 
@@ -22,17 +22,14 @@ log = logging.getLogger("reminder.web")
 )
 @pass_app
 def serve(app: App, host: str | None, port: int | None) -> None:
-    from reminder.server import ServerError, start_server
+    from reminder.server import start_server
 
     settings = app.settings
     check_cron(settings.cron)
     store = app.store  # opened (and a new SQLite file migrated) before logging is on: the URL line stays alone
     configure_logging()
     stop = stop_on_signals()  # before the server's threads start, so they inherit the blocked signals
-    try:
-        server = start_server(store, settings, host=host, port=port)
-    except ServerError as exc:
-        raise UserError(error_text(exc), translate=False) from None
+    server = start_server(store, settings, host=host, port=port)
     public = f" public_url={settings.public_url}" if settings.public_url else ""
     log.info("event=serve url=%s%s", server.url, public)
     try:

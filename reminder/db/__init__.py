@@ -11,23 +11,19 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reminder.config import mask_url
-from reminder.i18n import LocalizedError
+from reminder.errors import StoreError as StoreError  # re-exported: defined with the other user errors
 from reminder.revision import HEAD, REVISIONS
 from reminder.sqlite_files import FOLDER_MODE, create_private_file, is_sqlite_file, make_private, read_only_uri
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-class StoreError(LocalizedError):
-    """The store cannot be used: the message is one line for the user, with any password masked (a catalogue
-    message id and its values, translated where it is shown)."""
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -58,7 +54,7 @@ def _read_sqlite_revision(path: Path) -> str | None:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's implicit BEGIN is deferred).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -69,7 +65,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         # Writers take the write lock up front: a deferred transaction that later upgrades to a write can fail
         # with SQLITE_BUSY at once in WAL mode, whatever the busy timeout. Readers stay deferred.
         if conn.get_execution_options().get("sqlite_write", False):

@@ -6,7 +6,9 @@ autogenerate finds no difference between these models and the migrations.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -18,12 +20,15 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 # Named constraints keep migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -35,8 +40,36 @@ NAMING = {
 }
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant: naive UTC in the column (the stored form reminder always had, so no migration), aware UTC in
+    Python. The one place the two meet; a naive value given to it is taken as UTC already."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class OutboxStatus(StrEnum):
+    """Where a notification is: queued, being sent, sent, given up on, or replaced by a newer one."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    # Every model maps one plain table (DeclarativeBase allows any FromClause), so Core statements can take it.
+    __table__: ClassVar[Table]
 
 
 class Vault(Base):
@@ -48,8 +81,8 @@ class Vault(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     path: Mapped[str] = mapped_column(Text)
     write_back: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # `vault add --templates FOLDER`: the vault-relative folder of templates, overriding what Obsidian's settings
     # or the folder names say (None: found at each sync).
     templates: Mapped[str | None] = mapped_column(Text)
@@ -73,9 +106,9 @@ class Note(Base):
     ladder: Mapped[str] = mapped_column(String(200))
     long_term_on: Mapped[date | None] = mapped_column(Date)
     snoozed_until: Mapped[date | None] = mapped_column(Date)
-    archived_at: Mapped[datetime | None] = mapped_column(DateTime)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Where a synced note comes from: identity is the vault-relative path; size, mtime and hash let a sync skip
     # unchanged files and follow a renamed one.
     vault_id: Mapped[int | None] = mapped_column(ForeignKey("vaults.id", ondelete="SET NULL"))
@@ -134,7 +167,7 @@ class ForgottenFile(Base):
     # The vault folder's real path rather than the vault's id, so `vault rm` then `vault add` keeps the record.
     vault_folder: Mapped[str] = mapped_column(Text)
     vault_path: Mapped[str] = mapped_column(Text)
-    forgotten_at: Mapped[datetime] = mapped_column(DateTime)
+    forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("vault_folder", "vault_path"),)
 
@@ -184,7 +217,7 @@ class ReviewEvent(Base):
     rating: Mapped[str] = mapped_column(String(10))  # again, hard, good, easy
     reviewed_on: Mapped[date] = mapped_column(Date)  # the learner's local day
     source: Mapped[str] = mapped_column(String(10))  # cli, phone, vault, web
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     note: Mapped[Note] = relationship(back_populates="events")
 
@@ -202,8 +235,8 @@ class Slot(Base):
     # was recorded) it identifies the slot: 08:00 in Asia/Seoul and 08:00 in UTC are different instants.
     local_key: Mapped[str] = mapped_column(String(32))
     zone: Mapped[str | None] = mapped_column(String(64))
-    scheduled_at: Mapped[datetime] = mapped_column(DateTime)
-    claimed_at: Mapped[datetime] = mapped_column(DateTime)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str] = mapped_column(String(200))
     due_count: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -219,13 +252,13 @@ class Outbox(Base):
     slot_id: Mapped[int | None] = mapped_column(ForeignKey("slots.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20), default="digest")
     payload: Mapped[str] = mapped_column(Text)  # the ntfy JSON message, topic included
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sending, sent, failed
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.PENDING)  # an OutboxStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     ntfy_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # True once an attempt ended without an answer (read timeout, cut connection, crash mid-send): ntfy may hold
     # the message, so the next attempt looks on the topic first. ntfy has no idempotency key.
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from reminder import notes, vault_format
+from reminder.errors import ReminderError
 from reminder.notes import NoteError
 from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link
 
@@ -123,7 +124,7 @@ def read_file(path: str, max_bytes: int = MAX_NOTE_BYTES) -> FileRead:
     return FileRead(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid, st.st_ino)
 
 
-class WriteRefused(Exception):
+class WriteRefused(ReminderError):
     """A note reminder must not write: the file or its folder is read-only, or the file system cannot swap two
     files atomically. ``str()`` says which, in a phrase ("the note is read-only")."""
 
@@ -270,13 +271,17 @@ def _in_place(path: str, expected: FileRead, new: bytes) -> Replace | None:
     finally:
         os.close(fd)  # and with it the lease: whoever waits to open the note goes on, and finds ``new``
     # Read again only now: our own open of the note would wait for our own lease to go.
-    return _now(path) if done is _REREAD else done  # type: ignore[return-value]
+    return _now(path) if isinstance(done, _Reread) else done
 
 
-_REREAD = object()
+class _Reread:
+    """What _under_lease answers when the note must be read again once the lease is gone."""
 
 
-def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace | object | None:
+_REREAD = _Reread()
+
+
+def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace | _Reread | None:
     if os.fstat(fd).st_ino != expected.ino:
         return _REREAD
     try:

@@ -45,7 +45,7 @@ def decode_flags(text: str | None) -> Flags | None:
 
 def parsed_flags(parsed: ParsedNote) -> Flags:
     """The flags a note's file states."""
-    flags: Flags = dict(parsed.stages)
+    flags: Flags = {day: ticked for day, ticked in parsed.stages.items()}
     if parsed.long_term is not None:
         flags[None] = parsed.long_term
     return flags

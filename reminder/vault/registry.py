@@ -110,7 +110,7 @@ def vault_note_counts(session: Session) -> dict[int, int]:
         .where(Note.vault_id.is_not(None), Note.archived_at.is_(None))
         .group_by(Note.vault_id)
     )
-    return {vault_id: count for vault_id, count in rows}
+    return {vault_id: count for vault_id, count in rows if vault_id is not None}  # None: filtered above
 
 
 def remove_vault(session: Session, name: str) -> int:
@@ -128,7 +128,7 @@ def remove_vault(session: Session, name: str) -> int:
         .where(Note.vault_id == vault.id, Note.archived_at.is_(None))
         .values(archived_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult; Session.execute is typed Result
     # The folder's real path stays on the notes, so adding the folder again brings them back (remove_vault is
     # not a delete: `reminder rm` is).
     session.execute(

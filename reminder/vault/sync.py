@@ -434,7 +434,7 @@ class _VaultSync:
         """Files modified at or after this instant (ns) are read even when their size and mtime match."""
         if previous is None:
             return 1 << 62
-        return int(previous.replace(tzinfo=UTC).timestamp() * 1e9) - RACY_NS
+        return int(previous.timestamp() * 1e9) - RACY_NS
 
     def _load_details(self, note_ids: list[int]) -> None:
         """Fields and flags of these notes into self.details: per chunk of ids, or for the whole vault when most
@@ -606,8 +606,11 @@ class _VaultSync:
             except NoteFormatError as exc:
                 self.skip(file, exc.line, exc.reason)
                 break
-            if newer is None or (problem := note_problem(file.rel, got.data, newer, self.today)):
-                self.skip(file, *(problem if newer else (1, "the file stopped being a study note while syncing")))
+            if newer is None:
+                self.skip(file, 1, "the file stopped being a study note while syncing")
+                break
+            if problem := note_problem(file.rel, got.data, newer, self.today):
+                self.skip(file, *problem)
                 break
             undated = newer.first_studied_on is None
             parsed = replace(newer, first_studied_on=note.first_studied_on) if undated else newer
@@ -632,6 +635,7 @@ class _VaultSync:
         # edit_note reads None as "leave it" and "" as "clear it"; the file removing a field clears it.
         first = diff.pop("first_studied_on", None)
         title = diff.pop("title", None)
+        cleared: dict[str, Any] = {name: value or "" for name, value in diff.items()}
         notes.edit_note(
             self.session,
             note,
@@ -640,7 +644,7 @@ class _VaultSync:
             title=title,
             first_studied_on=first,
             ladder=ladder,
-            **{name: value or "" for name, value in diff.items()},
+            **cleared,
         )
         return True
 
@@ -752,12 +756,14 @@ class _VaultSync:
     def _ids_of(self, paths: list[str]) -> dict[str, int]:
         in_vault = Note.vault_id == self.vault.id
         if len(paths) > 5 * _CHUNK:
-            return dict(self.session.execute(select(Note.vault_path, Note.id).where(in_vault)).all())
-        ids: dict[str, int] = {}
-        for start in range(0, len(paths), _CHUNK):
-            stmt = select(Note.vault_path, Note.id).where(in_vault, Note.vault_path.in_(paths[start : start + _CHUNK]))
-            ids.update(self.session.execute(stmt).all())
-        return ids
+            stmts = [select(Note.vault_path, Note.id).where(in_vault)]
+        else:
+            stmts = [
+                select(Note.vault_path, Note.id).where(in_vault, Note.vault_path.in_(paths[start : start + _CHUNK]))
+                for start in range(0, len(paths), _CHUNK)
+            ]
+        # A vault's notes all have a path (the column is nullable for the notes added by hand).
+        return {rel: note_id for stmt in stmts for rel, note_id in self.session.execute(stmt) if rel is not None}
 
     def _archive(self, note_ids: Iterable[int]) -> None:
         ids = sorted(set(note_ids))
