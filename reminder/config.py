@@ -408,6 +408,7 @@ def load_settings(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for s in SETTINGS:
+        label: str | _InFile  # where the bad value is; in the config file, a phrase the catalogue translates
         if s.name in flags:
             raw, source, label = flags[s.name], "flag", "--" + s.name.replace("_", "-")
         elif environ.get(s.env, "") != "":

@@ -70,7 +70,7 @@ def read_flat(text: str, keep: Callable[[str], object] | None = None) -> list[tu
             key = key[1:-1]
         if keep is not None and not keep(key):
             continue
-        style = value[:1] if value[:1] in ('"', "'") else ""
+        style = value[:1] if value[:1] in ("\"", "'") else ""
         value = value[1:-1] if style else value.rstrip(" ")
         mark = Mark(number)
         pairs.append(
