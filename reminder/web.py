@@ -37,6 +37,7 @@ from reminder.pages import CSP, render_message, render_review, render_stats, ren
 from reminder.schedulers import RATINGS
 from reminder.slots import digest_slots, local_key, next_slot, previous_slot
 from reminder.texts import format_day, t
+from reminder.views import is_active
 
 log = logging.getLogger(__name__)
 
@@ -502,8 +503,7 @@ class ReminderApp:
             # tomorrow by an `again` is not rated twice (the page sent again with the back button).
             if (
                 note is not None
-                and note.long_term_on is None
-                and (note.snoozed_until is None or note.snoozed_until <= today)
+                and is_active(note, today)
                 and any(r.done_on is None and r.due_on <= claim.day for r in note.reviews)
             ):
                 try:
