@@ -19,8 +19,12 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from reminder.schedulers import SrState, parse_sr_due
+from reminder.schedulers import SR_MAXIMUM_INTERVAL, SrState, parse_sr_due
 
+# An interval 10 times the plugin's default maximum, an ease 10,000 % (the plugin starts at 250 and adds 20 for
+# each Easy): far beyond any schedule the plugin writes.
+SR_INTERVAL_LIMIT = 10 * SR_MAXIMUM_INTERVAL
+SR_EASE_LIMIT = 10_000
 KEYS = ("sr-due", "sr-interval", "sr-ease")
 BOM = b"\xef\xbb\xbf"
 _OPEN = re.compile(rb"---[ \t]*\r?\n")
@@ -63,9 +67,13 @@ def read_sr(data: bytes) -> SrState | None:
         # The plugin reads both with parseFloat and stores the interval rounded (RepItemScheduleInfoOsr).
         interval = round(float(found["sr-interval"].group(3)))
         ease = round(float(found["sr-ease"].group(3)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, OverflowError, UnicodeDecodeError):  # nan, inf
         return None
-    if interval < 0 or ease <= 0:
+    # Bounds that keep the dates this note is given (its last review, sr-due minus sr-interval, and the next
+    # schedule's sums) valid dates: a value beyond them is a typo, not a schedule, and must not stop the sync.
+    if not 0 <= interval <= SR_INTERVAL_LIMIT or not 0 < ease <= SR_EASE_LIMIT:
+        return None
+    if (due - date.min).days < interval or (date.max - due).days <= SR_INTERVAL_LIMIT:
         return None
     return SrState(due=due, interval=interval, ease=ease)
 

@@ -133,3 +133,23 @@ def test_without_write_back_a_review_done_here_is_not_undone_by_the_file(tmp_pat
         shown = _json(run_cli("show", "pods", "--json"))
     assert shown["next_review"]["due_on"] == "2024-07-18"  # good on the due day: 3 * 2.5 -> 8 days
     assert [h["rating"] for h in shown["history"]] == ["good"]
+
+
+@pytest.mark.parametrize("interval, ease", [("800000", "250"), ("inf", "250"), ("3", "1e400"), ("nan", "250")])
+def test_an_sr_note_with_values_out_of_range_does_not_stop_the_sync(
+    tmp_path: Path, db_url: str, run_cli, interval: str, ease: str
+) -> None:  # type: ignore[no-untyped-def]
+    """An interval reaching before year 1, or an infinite value, used to end the whole sync in a traceback (and
+    the service's sync before every slot with it); the note is not read as an SR note, the rest syncs."""
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    bad = f"---\nsr-due: 2024-07-10\nsr-interval: {interval}\nsr-ease: {ease}\n---\nbody\n".encode()
+    (vault / "odd.md").write_bytes(bad)
+    (vault / "kept.md").write_bytes("---\n첫 학습날: 2024-07-07\n---\n본문\n".encode())
+    with freeze_time("2024-07-12 03:00:00"):
+        assert run_cli("vault", "add", str(vault), "--name", "study").exit_code == 0
+        result = run_cli("sync")
+        assert result.exit_code == 0, result.output
+        titles = [n["title"] for n in _json(run_cli("due", "--json"))["notes"]]
+    assert titles == ["kept"]
+    assert (vault / "odd.md").read_bytes() == bad
