@@ -129,3 +129,51 @@ def test_a_writer_appending_all_along_never_loses_a_line(tmp_path: Path, how: st
         assert all(count == written for count in lines_when_written)
     else:
         assert outcomes[Outcome.WRITTEN] > 0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 64 KiB tmpfs: a file system that fills up (mounting needs root, as CI runs)."""
+    import os
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        reason = f"cannot mount a small tmpfs: {mounted.stderr.decode().strip()}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def fill(disk: Path, leave_pages: int) -> None:
+    """Fill ``disk`` with page-sized files until only ``leave_pages`` pages are free."""
+    import os
+
+    for i in range(10_000):
+        if os.statvfs(disk).f_bavail <= leave_pages:
+            return
+        (disk / f".fill{i}").write_bytes(b"x" * 4096)
+
+
+@pytest.mark.parametrize("free_pages", [0, 1], ids=["no-room-for-the-copy", "room-for-the-copy-only"])
+def test_a_full_disk_never_costs_the_learner_a_byte(small_disk: Path, free_pages: int) -> None:
+    """A write-back that grows the note on a full disk: pwrite wrote what fitted and the rest of the note (the
+    learner's text) became NUL bytes, reported as written, its copy deleted. Now it is refused with the disk's
+    error, the note as the learner left it, and nothing left behind that would block the next write-back."""
+    note = small_disk / "note.md"
+    old = base_note() + "본문 끝\n".encode() * 300  # a little over one page
+    note.write_bytes(old)
+    got = read_file(str(note))
+    new = set_flag(old, 14, True).replace("본문 끝".encode(), "본문 끝!".encode(), 1) + b"x" * 4096
+    fill(small_disk, free_pages)
+    with pytest.raises(OSError, match="No space left"):
+        replace_if_unchanged(str(note), got, new, dry_run=False)
+    assert note.read_bytes() == old
+    assert sorted(p.name for p in small_disk.iterdir() if not p.name.startswith(".fill")) == ["note.md"]
+    for p in small_disk.glob(".fill*"):
+        p.unlink()
+    assert replace_if_unchanged(str(note), read_file(str(note)), new, dry_run=False).outcome is Outcome.WRITTEN
+    assert note.read_bytes() == new

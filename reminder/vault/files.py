@@ -295,14 +295,23 @@ def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace 
     backup = os.path.join(folder, f".{name}.reminder-backup")
     try:
         with _creating(folder), open(backup, "xb") as fh:
-            fh.write(expected.data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            try:
+                fh.write(expected.data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError:
+                os.unlink(backup)  # a full disk: the note is untouched, and a partial copy must not block the next try
+                raise
     except FileExistsError:
         raise WriteRefused(f"{backup} is left from an interrupted write-back: look at it, then delete it") from None
-    os.pwrite(fd, new, 0)
-    os.ftruncate(fd, len(new))
-    os.fsync(fd)  # the new bytes are on disk before the copy of the old ones goes
+    try:
+        _write_whole(fd, new)
+    except OSError:
+        # A full disk mid-write: the learner's bytes go back into the note (they fit in the blocks it had); only
+        # then is the copy deleted. Should that fail too, the copy stays beside the note.
+        _write_whole(fd, expected.data)
+        os.unlink(backup)
+        raise
     os.unlink(backup)
     written = os.fstat(fd)
     try:
@@ -312,6 +321,20 @@ def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace 
     if at_path.st_ino != written.st_ino:
         return _REREAD  # an editor saved by rename meanwhile: its file stands, ours went to the old inode
     return Replace(Outcome.WRITTEN, FileRead.of(new, written))
+
+
+def _write_whole(fd: int, data: bytes) -> None:
+    """``data`` as the file's whole content, on disk. pwrite may write less than asked (a full disk writes what
+    fits, then refuses): each short write is continued, so a refusal is an OSError, never a silent gap."""
+    view = memoryview(data)
+    done = 0
+    while done < len(data):
+        written = os.pwrite(fd, view[done:], done)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        done += written
+    os.ftruncate(fd, len(data))
+    os.fsync(fd)  # the new bytes are on disk before the copy of the old ones goes
 
 
 @contextlib.contextmanager
