@@ -317,7 +317,7 @@ class Settings:
                 shown = "(unset)"
             elif s.secret:
                 shown = "********"
-            elif s.name == "database_url":
+            elif s.name in ("database_url", "ntfy_server", "public_url"):  # a URL may carry user:password@
                 shown = mask_url(value)
             elif s.name == "ladder":
                 shown = format_ladder(value)

@@ -74,6 +74,18 @@ def test_config_show_masks_secrets(run_cli, monkeypatch: pytest.MonkeyPatch) -> 
     assert data["settings"]["timezone"]["value"] == "Asia/Seoul"
 
 
+def test_a_password_in_the_ntfy_server_url_is_never_printed(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """`config show` masked the database URL's password but printed the ntfy server's as given, and `status`
+    put it into the subscribe link; requests sends a URL's user and password as basic auth, so it is a secret."""
+    monkeypatch.setenv("REMINDER_NTFY_SERVER", "https://me:hunter2@ntfy.example.com")
+    monkeypatch.setenv("REMINDER_NTFY_TOPIC", "reminder-abc")
+    for args in (("config", "show"), ("config", "show", "--json"), ("status",), ("status", "--json")):
+        result = run_cli(*args)
+        assert result.exit_code == 0, result.output
+        assert "hunter2" not in result.output, args
+        assert "ntfy.example.com" in result.output, args
+
+
 def test_config_show_rejects_a_bad_cron(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("REMINDER_CRON", "0 25 * * *")
     result = run_cli("config", "show")

@@ -8,13 +8,14 @@ import secrets
 import sys
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
 from reminder.cli import App, UserError, _, error_text, ngettext, pass_app
 from reminder.cli.common import checked_option, configure_logging, stop_on_signals
 from reminder.cli.output import fit, width
-from reminder.config import check_cron, parse_http_url, parse_topic, save_config_values
+from reminder.config import check_cron, mask_url, parse_http_url, parse_topic, save_config_values
 from reminder.i18n import N_
 
 
@@ -39,7 +40,10 @@ def _client(app: App, **kwargs: Any) -> Any:
 
 
 def _subscribe_url(server: str, topic: str) -> str:
-    return f"{server.rstrip('/')}/{topic}"
+    # Without a user:password@ the server URL may carry (requests sends it as basic auth): the link is shown,
+    # and the ntfy app takes credentials of its own.
+    parts = urlsplit(server.rstrip("/"))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) + f"/{topic}"
 
 
 def _new_topic() -> str:
@@ -90,7 +94,9 @@ def setup(
     url = _subscribe_url(server, topic)
     click.echo(_("Saved to {path}.").format(path=path))
     click.echo(
-        _("Subscribe in the ntfy app (server {server}, topic {topic}), or open:").format(server=server, topic=topic)
+        _("Subscribe in the ntfy app (server {server}, topic {topic}), or open:").format(
+            server=mask_url(server), topic=topic
+        )
         + f"\n  {url}\n"
     )
     try:
@@ -374,7 +380,7 @@ def status(app: App, as_json: bool) -> None:
 
     data: dict[str, Any] = {
         "topic": app.settings.ntfy_topic,
-        "server": app.settings.ntfy_server,
+        "server": mask_url(app.settings.ntfy_server),
         "last_slot": (
             {
                 "slot": st.last_slot.local_key,
