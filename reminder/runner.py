@@ -33,6 +33,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import logging
 import os
 import random
 import sys
@@ -45,7 +46,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from reminder import digest, notes, slots
 from reminder.clock import utcnow as utcnow  # the runner's default clock, importable from here as before
@@ -65,6 +66,8 @@ SEND_TIMEOUTS = (3.0, 6.0)
 # A row still ``sending`` this long after its attempt began belongs to a runner that died mid-send: a live one
 # finishes or times out well within it. Younger rows may be another runner's send in progress.
 STUCK_AFTER = timedelta(minutes=2)
+# After a wake the store failed: try again this much later.
+STORE_RETRY = timedelta(minutes=1)
 
 PENDING, SENDING, SENT, FAILED, SUPERSEDED = OutboxStatus  # the short names the runner has always used
 # The notes the latest digest listed, for that day's nudge: {"day": ..., "outbox": id or null, "notes": [ids]}.
@@ -535,7 +538,15 @@ class Runner:
         waiter = wait or (lambda event, seconds: event.wait(seconds))
         log_event("start", runner=self.name, cron=self.settings.cron, timezone=self.settings.timezone)
         while not stop.is_set():
-            delay = self.step(stop)
+            try:
+                delay = self.step(stop)
+            except SQLAlchemyError as exc:
+                # The store busy beyond its timeout, or PostgreSQL restarting: nothing was committed halfway (each
+                # write is one transaction), and the next wake does it again, as the supervisor does for a child.
+                reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]  # not the SQL and its parameters
+                retry_in = STORE_RETRY.total_seconds()
+                log_event("step", level=logging.ERROR, result="store-error", error=reason, retry_in=retry_in)
+                delay = STORE_RETRY
             if stop.is_set():
                 break
             if self.worked:

@@ -318,3 +318,32 @@ def test_crash_between_send_and_record_does_not_resend(tmp_path: Path, store: St
     with store.read() as s:
         entry = s.scalars(select(Outbox)).one()
     assert (entry.status, entry.ntfy_id) == ("sent", published.id)
+
+
+def test_a_store_error_does_not_end_the_service(tmp_path: Path, ntfy_server: FakeNtfy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The store locked by another writer beyond its busy timeout (or PostgreSQL restarting) at a wake: the
+    exception used to leave Runner.run, ending `reminder run --serve` (the container's service) with a traceback.
+    Now the wake is logged as failed and tried again a minute later, and the slot still goes out."""
+    import sqlite3
+
+    import reminder.db
+
+    monkeypatch.setattr(reminder.db, "SQLITE_BUSY_TIMEOUT_MS", 50)  # the lock below is met at once, not in 10 s
+    path = tmp_path / "locked.db"
+    store = open_store(f"sqlite:///{path}")
+    settings = make_settings(tmp_path, ntfy_server)
+    with freeze_time("2024-07-07 23:00:30") as frozen:  # 08:00:30 on 07-08 in Seoul
+        add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
+        store.dispose()  # new connections, with the short busy timeout
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the store
+
+        def release(now: datetime) -> None:
+            other.execute("ROLLBACK")
+
+        clock = Clock(frozen, until=datetime(2024, 7, 7, 23, 10, tzinfo=UTC), on_wake=release)
+        runner_for(store, settings, clock).run(threading.Event(), clock.wait)
+    other.close()
+    store.dispose()
+    assert clock.sleeps[0] == 60
+    assert [m["title"] for m in ntfy_server.messages("study-reviews")] == ["📚 오늘 복습 1개"]
