@@ -128,6 +128,31 @@ def test_unopenable_url_is_one_line_with_the_password_masked(url: str, expected:
     assert "Traceback" not in result.output
 
 
+def test_a_store_locked_by_another_writer_is_one_line_not_a_traceback(tmp_path: Path, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Another writer holding the SQLite store past the busy timeout made `done` and `add` end in a traceback
+    (SQLAlchemy's OperationalError with the SQL); now it is one `Error:` line, exit 2, and nothing is stored."""
+    import reminder.db
+
+    monkeypatch.setattr(reminder.db, "SQLITE_BUSY_TIMEOUT_MS", 50)  # met at once instead of in 10 s
+    path = tmp_path / "locked.db"
+    monkeypatch.setenv("REMINDER_DATABASE_URL", f"sqlite:///{path}")
+    assert run_cli("add", "TCP handshake", "--first-study", "2024-07-07").exit_code == 0
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        for args in (("add", "UDP", "--first-study", "2024-07-07"), ("done", "tcp")):
+            result = run_cli(*args)
+            assert result.exit_code == 2, result.output
+            assert "database is locked" in result.output and result.output.startswith("Error: ")
+            assert result.output.strip().count("\n") == 0 and "SQL" not in result.output
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT title FROM notes").fetchall() == [("TCP handshake",)]
+        assert conn.execute("SELECT count(*) FROM review_events").fetchone() == (0,)
+
+
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'busy.db'}"
     open_store(url).dispose()
