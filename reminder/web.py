@@ -324,6 +324,7 @@ class ReminderApp:
         already: list[int] = []
         gone: list[int] = []
         with self.store.write() as session:
+            lock_notes(session, claim.note_ids)
             for note_id in claim.note_ids:
                 try:
                     note = notes.resolve_note(session, str(note_id))
@@ -495,6 +496,7 @@ class ReminderApp:
         key = self.key()
         rated = False
         with self.store.write() as session:
+            lock_notes(session, claim.note_ids)
             try:
                 note = notes.resolve_note(session, str(claim.note_ids[0]))
             except notes.NoteError:
@@ -528,6 +530,17 @@ class ReminderApp:
         else:
             location = f"../today/{actions.sign(key, 'page', [], today)}?m={flash}"
         return Response("303 See Other", [("Location", location), *SECURITY_HEADERS], b"")
+
+
+def lock_notes(session: Any, note_ids: Iterable[int]) -> None:
+    """Take the notes' rows before reading their reviews, so that a second press of the same button waits for
+    the first one's transaction and then reads what it recorded. PostgreSQL runs two presses side by side
+    (SQLite's BEGIN IMMEDIATE already queues every writer; SQLAlchemy renders no FOR UPDATE there)."""
+    from sqlalchemy import select
+
+    from reminder.db.models import Note
+
+    session.execute(select(Note.id).where(Note.id.in_(sorted(note_ids))).order_by(Note.id).with_for_update())
 
 
 def _route_name(environ: dict[str, Any]) -> str:

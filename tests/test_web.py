@@ -758,3 +758,46 @@ def test_reminder_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path: Path, db
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
     assert errors == [f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_two_presses_at_once_on_postgresql_record_one_review(tmp_path: Path, pg_url: str) -> None:
+    """PostgreSQL runs two presses side by side (SQLite's BEGIN IMMEDIATE queues them): a second press while
+    the first was still in its transaction read the stages as open, waited for the first only at its own
+    UPDATE, then ticked them again: two reviews in the history for one, answered "done" twice. The second press
+    now waits for the first before it reads, and says it was already done."""
+    import psycopg
+
+    store = open_store(pg_url, auto_upgrade=True)
+    settings = make_settings(tmp_path, pg_url, language="en")
+    with freeze_time(NOW):
+        seed = add_note(store, SEED_TITLE, date(2024, 7, 7))
+        key = actions.secret_key(store, settings)
+        srv = start_server(store, settings, port=0, started_at=NOW - timedelta(days=2))
+        try:
+            url = actions.digest_actions(srv.url, key, due_notes(store), language="en", day=TODAY)[0]["url"]
+            answers: list[requests.Response] = []
+            with store.write() as first:  # the first press, inside its transaction
+                note = notes.resolve_note(first, str(seed))
+                notes.mark_done(first, note, day=TODAY, today=TODAY, extra_every=30, source="phone")
+                first.flush()
+                second = threading.Thread(target=lambda: answers.append(post(url)))
+                second.start()
+                admin = pg_url.replace("postgresql+psycopg", "postgresql")
+                with psycopg.connect(admin, autocommit=True) as watch:
+                    for _ in range(500):  # until the second press waits on the first's lock
+                        waiting = watch.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND datname = current_database()"
+                        ).fetchone()
+                        if waiting and waiting[0]:
+                            break
+                        time.sleep(0.01)
+            second.join(TIMEOUT)
+        finally:
+            srv.stop()
+    with store.read() as session:
+        events = notes.resolve_note(session, str(seed)).events
+        assert [(e.stage, e.reviewed_on) for e in events] == [(1, TODAY), (4, TODAY)]
+    store.dispose()
+    assert answers[0].json()["status"] == "already_done"
