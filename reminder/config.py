@@ -91,6 +91,14 @@ def _positive_int(value: Any) -> int:
     return int(text)
 
 
+def _interval_days(value: Any) -> int:
+    """Days between extra reviews: the ladder's limit too, so that their due dates stay on the calendar."""
+    days = _positive_int(value)
+    if days > LADDER_MAX_DAYS:
+        raise Invalid("{part} days is beyond the longest stage, {longest} days", part=days, longest=LADDER_MAX_DAYS)
+    return days
+
+
 def _priority(value: Any) -> int:
     names = {"min": 1, "low": 2, "default": 3, "high": 4, "max": 5, "urgent": 5}
     text = str(value).strip().lower()
@@ -242,7 +250,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database_url", _text, default_database_url, "SQLAlchemy URL of the store (SQLite or PostgreSQL)"),
     Setting("timezone", parse_timezone, system_timezone, "IANA time zone of the learner"),
     Setting("ladder", parse_ladder, DEFAULT_LADDER, "review stages in days after the first study"),
-    Setting("extra_every", _positive_int, 30, "days between extra reviews after the ladder"),
+    Setting("extra_every", _interval_days, 30, "days between extra reviews after the ladder"),
     Setting("scheduler", parse_scheduler, "ladder", "scheduler of new notes: ladder or fsrs"),
     Setting("fsrs_retention", _retention, 0.9, "FSRS: share of reviews to recall (desired retention)"),
     Setting("fsrs_max_interval", _positive_int, 365, "FSRS: longest interval in days"),

@@ -44,6 +44,17 @@ def test_bad_settings_name_the_setting(env: dict[str, str], message: str, tmp_pa
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("value", ["999999999", "4000000"])
+def test_an_extra_interval_beyond_the_calendar_is_refused_where_it_enters(value: str, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """REMINDER_EXTRA_EVERY had no upper bound: `add` then computed a due date past year 9999 and ended in an
+    OverflowError traceback. It has the ladder's limit (3650 days), named in one line."""
+    monkeypatch.setenv("REMINDER_EXTRA_EVERY", value)
+    result = run_cli("add", "TCP handshake", "--first-study", "2024-07-07")
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: REMINDER_EXTRA_EVERY:") and "3650" in result.output
+    assert result.output.strip().count("\n") == 0
+
+
 def test_broken_or_unknown_config_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("timezone = \n")
