@@ -203,7 +203,9 @@ def refresh_sr(session: Any, vault_id: int, read: dict[str, bytes], extra_every:
         old = decode_state(note.scheduler_state) if note.scheduler == "sr" and note.scheduler_state else None
         if old == state or (old is not None and file_seen(note) == state):
             continue
-        if isinstance(old, SrState) and state.due > old.due:
+        # A review moves the last review day (sr-due - sr-interval) on; sr-due itself may move earlier (Hard,
+        # done before the note was due).
+        if isinstance(old, SrState) and first_study_of(state, today) > first_study_of(old, today):
             day = min(first_study_of(state, today), today)
             notes.record_event(
                 note, stage=None, extra=True, rating=inferred_rating(old, state), day=day, source="vault"

@@ -153,3 +153,24 @@ def test_an_sr_note_with_values_out_of_range_does_not_stop_the_sync(
         titles = [n["title"] for n in _json(run_cli("due", "--json"))["notes"]]
     assert titles == ["kept"]
     assert (vault / "odd.md").read_bytes() == bad
+
+
+def test_a_hard_review_done_early_in_obsidian_joins_the_history(tmp_path: Path, db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """Reviewed in Obsidian before its due day and rated Hard, a note comes back earlier than it was due: the
+    sync took the new schedule but left the review out of the history (and the stats), because it only counted
+    a review that moved sr-due later. A review is what moves the last review day (sr-due - sr-interval) on."""
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    path = vault / "pods.md"
+    path.write_bytes(srnote.with_sr(SR_NOTE, SrState(date(2024, 7, 20), 10, 250)))  # last reviewed 07-10
+    with freeze_time("2024-07-11 03:00:00"):
+        assert run_cli("vault", "add", str(vault), "--name", "study").exit_code == 0
+        assert run_cli("sync").exit_code == 0
+    hard = Sr().review(SrState(date(2024, 7, 20), 10, 250), "hard", date(2024, 7, 12))
+    assert hard == SrState(date(2024, 7, 17), 5, 230)  # earlier than it was due
+    path.write_bytes(srnote.with_sr(SR_NOTE, hard))
+    with freeze_time("2024-07-12 05:00:00"):
+        assert run_cli("sync").exit_code == 0
+        shown = _json(run_cli("show", "pods", "--json"))
+    assert shown["next_review"]["due_on"] == "2024-07-17"
+    assert [(h["reviewed_on"], h["rating"], h["source"]) for h in shown["history"]] == [("2024-07-12", "hard", "vault")]
