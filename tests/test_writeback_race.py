@@ -177,3 +177,34 @@ def test_a_full_disk_never_costs_the_learner_a_byte(small_disk: Path, free_pages
         p.unlink()
     assert replace_if_unchanged(str(note), read_file(str(note)), new, dry_run=False).outcome is Outcome.WRITTEN
     assert note.read_bytes() == new
+
+
+def test_an_error_checking_the_displaced_note_keeps_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Swapping (no leases): the note an editor had just appended to is swapped out, and reading it back to
+    check it fails (an I/O error). The clean-up then deleted the swapped-out file, the learner's newest bytes
+    with it; now it is swapped back to the note's path and the error is raised."""
+    import errno
+
+    monkeypatch.setattr(files, "_under_lease", lambda *args: None)  # a file system without leases
+    (tmp_path / "v").mkdir()
+    note = tmp_path / "v" / "note.md"
+    old = base_note()
+    note.write_bytes(old)
+    got = read_file(str(note))
+    new = set_flag(old, 14, True)
+    real_exchange = files.exchange
+
+    def editor_appends_first(a: str, b: str) -> None:
+        with open(b, "ab") as fh:  # the learner's editor saves a line just before the swap
+            fh.write("마지막 줄\n".encode())
+        real_exchange(a, b)
+
+    def unreadable(fd: int, expected: files.FileRead) -> bool:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(files, "exchange", editor_appends_first)
+    monkeypatch.setattr(files, "_holds", unreadable)
+    with pytest.raises(OSError, match="Input/output error"):
+        replace_if_unchanged(str(note), got, new, dry_run=False)
+    assert note.read_bytes() == old + "마지막 줄\n".encode()
+    assert [p.name for p in note.parent.iterdir()] == ["note.md"]

@@ -376,10 +376,21 @@ def _by_swap(path: str, expected: FileRead, new: bytes) -> Replace:
             exchange(tmp, path)
         except FileNotFoundError:
             return Replace(Outcome.GONE)
-        # An open() that found the old file by its path just before the swap is still inside the kernel: let it
-        # finish, so its descriptor is there to be seen (the lease refused, the /proc look finds it).
-        time.sleep(SETTLE_SECONDS)
-        outcome = _settle(path, tmp, expected, ours, new)
+        try:
+            # An open() that found the old file by its path just before the swap is still inside the kernel: let
+            # it finish, so its descriptor is there to be seen (the lease refused, the /proc look finds it).
+            time.sleep(SETTLE_SECONDS)
+            outcome = _settle(path, tmp, expected, ours, new)
+        except BaseException:
+            # ``tmp`` may hold the learner's displaced file now: it goes back to the path if it can, and whatever
+            # is not ours is kept, never cleaned up with ours.
+            with contextlib.suppress(OSError):
+                if os.lstat(tmp).st_ino != ours.st_ino:
+                    exchange(tmp, path)
+            with contextlib.suppress(OSError):
+                if os.lstat(tmp).st_ino != ours.st_ino:
+                    _keep(tmp, path)
+            raise
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
