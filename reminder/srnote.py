@@ -17,9 +17,12 @@ import json
 import os
 import re
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reminder.schedulers import SR_MAXIMUM_INTERVAL, SrState, parse_sr_due
+
+if TYPE_CHECKING:
+    from reminder.vault.writeback import WriteBackResult
 
 # An interval 10 times the plugin's default maximum, an ease 10,000 % (the plugin starts at 250 and adds 20 for
 # each Easy): far beyond any schedule the plugin writes.
@@ -127,41 +130,49 @@ def inferred_rating(old: SrState, new: SrState) -> str:
     return "good"
 
 
-def write_back_sr(session: Any, note: Any) -> bool:
-    """Write the note's SR fields into its file when its vault has write-back. True when written."""
+def write_back_sr(session: Any, note: Any) -> WriteBackResult:
+    """Write the note's SR fields into its file when its vault has write-back: a vault WriteBackResult (FAILED
+    with the reason for a note that must not or cannot be written, as a flag note's write-back says it)."""
     from reminder.db.models import Vault
     from reminder.schedulers import decode_state
     from reminder.vault.files import Outcome, WriteRefused, read_file, replace_if_unchanged
+    from reminder.vault.writeback import WriteBack, WriteBackResult, lost_reason
 
     if note.scheduler != "sr" or not note.scheduler_state or note.vault_id is None or note.vault_path is None:
-        return False
+        return WriteBackResult(WriteBack.NOTHING)
     vault = session.get(Vault, note.vault_id)
     if vault is None or not vault.write_back:
-        return False
+        return WriteBackResult(WriteBack.NOTHING)
     state = decode_state(note.scheduler_state)
     assert isinstance(state, SrState)
     root = os.path.realpath(vault.path)
     path = os.path.join(root, *note.vault_path.split("/"))
     if not os.path.realpath(path).startswith(root + os.sep):
-        return False
+        return WriteBackResult(WriteBack.NOTHING)
     for _attempt in range(3):
         try:
             got = read_file(path)
             if read_sr(got.data) == state:
-                return False
+                return WriteBackResult(WriteBack.NOTHING)
             done = replace_if_unchanged(path, got, with_sr(got.data, state), dry_run=False)
-        except (OSError, ValueError, WriteRefused):
-            return False
-        if done.outcome is not Outcome.CHANGED and done.outcome is not Outcome.WRITTEN:
-            return False  # deleted, or open for writing elsewhere: the next sync writes it
+        except FileNotFoundError:
+            return WriteBackResult(WriteBack.LOST, f"{path} is gone")
+        except WriteRefused as exc:
+            return WriteBackResult(WriteBack.FAILED, f"{path}: {exc}")
+        except OSError as exc:
+            return WriteBackResult(WriteBack.FAILED, f"{path}: {exc.strerror}")
+        except ValueError as exc:  # the file no longer carries the three fields, or is not a note any more
+            return WriteBackResult(WriteBack.FAILED, f"{path}: {exc}")
         if done.outcome is Outcome.WRITTEN and done.now is not None:
             now = done.now
             remember_file(note, state)
             if got.sha256 == note.content_hash:
                 note.file_size, note.file_mtime_ns, note.content_hash = now.size, now.mtime_ns, now.sha256
             session.flush()
-            return True
-    return False
+            return WriteBackResult(WriteBack.WRITTEN)
+        if done.outcome is not Outcome.CHANGED:  # deleted, or open for writing elsewhere: the next sync writes it
+            return WriteBackResult(WriteBack.LOST, lost_reason(path, done.outcome, done.kept))
+    return WriteBackResult(WriteBack.LOST, f"{path} kept changing while it was written")
 
 
 def file_seen(note: Any) -> SrState | None:

@@ -303,15 +303,15 @@ class ReminderApp:
         if note.scheduler == "sr":  # the Spaced Repetition plugin's fields, not the template's flags
             from reminder.srnote import write_back_sr
 
-            write_back_sr(session, note)
-            return
-        result = write_back_note(
-            session,
-            note,
-            today=today,
-            extra_every=self.settings.extra_every,
-            delivery=Delivery(self.settings.cron, self.settings.timezone),
-        )
+            result = write_back_sr(session, note)
+        else:
+            result = write_back_note(
+                session,
+                note,
+                today=today,
+                extra_every=self.settings.extra_every,
+                delivery=Delivery(self.settings.cron, self.settings.timezone),
+            )
         if result.outcome in (WriteBack.FAILED, WriteBack.LOST):
             log.warning("write-back note=%s result=%s reason=%s", note.id, result.outcome.value, result.reason)
 

@@ -174,3 +174,23 @@ def test_a_hard_review_done_early_in_obsidian_joins_the_history(tmp_path: Path, 
         shown = _json(run_cli("show", "pods", "--json"))
     assert shown["next_review"]["due_on"] == "2024-07-17"
     assert [(h["reviewed_on"], h["rating"], h["source"]) for h in shown["history"]] == [("2024-07-12", "hard", "vault")]
+
+
+def test_a_read_only_sr_note_is_not_written_and_done_says_so(tmp_path: Path, db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """A read-only SR note (chmod 444) in a write-back vault: `done` recorded the review, wrote nothing and said
+    nothing, exit 0, as if the file showed it; a flag note says why and exits 1, and so does an SR note now."""
+    import os
+
+    path = sr_vault(tmp_path, run_cli, "2024-07-09", "--write-back")
+    os.chmod(path, 0o444)
+    try:
+        with freeze_time("2024-07-10 03:00:00"):
+            result = run_cli("done", "pods", "--rating", "easy")
+            shown = _json(run_cli("show", "pods", "--json"))
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error: not written back to the note: ")
+        assert "the note is read-only (mode 444)" in result.stderr
+        assert shown["next_review"]["due_on"] == "2024-07-21"  # the review itself is recorded
+        assert path.read_bytes() == SR_NOTE
+    finally:
+        os.chmod(path, 0o644)

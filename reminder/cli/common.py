@@ -124,12 +124,12 @@ def write_back(app: Any, session: Any, note: Any) -> Any:
     parser are not loaded then)."""
     if note.vault_id is None:
         return None
-    from reminder.vault import Delivery, WriteBack, WriteBackResult, write_back_note
+    from reminder.vault import Delivery, write_back_note
 
     if note.scheduler == "sr":  # the Spaced Repetition plugin's fields, not the template's flags
         from reminder.srnote import write_back_sr
 
-        return WriteBackResult(WriteBack.WRITTEN if write_back_sr(session, note) else WriteBack.NOTHING)
+        return write_back_sr(session, note)
     return write_back_note(
         session,
         note,
