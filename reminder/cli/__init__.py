@@ -170,14 +170,15 @@ class LazyGroup(click.Group):
         except Exception as exc:
             # The store busy beyond its timeout (another writer) or gone (PostgreSQL restarting) in the middle of a
             # command: one line, as when it cannot be opened, not a traceback with the SQL and its parameters.
-            # Looked up by name: a command that never loaded SQLAlchemy cannot have raised its errors.
+            # Exit 1, not a mistake's 2: trying again later works (the service's supervisor retries a wake that
+            # exits 1). Looked up by name: a command that never loaded SQLAlchemy cannot have raised its errors.
             sa_exc = sys.modules.get("sqlalchemy.exc")
             if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError) or not isinstance(ctx.obj, App):
                 raise
             from reminder.db import describe_db_error
 
             failed = describe_db_error(ctx.obj.settings.database_url, exc)
-            raise UserError(error_text(failed), translate=False) from None
+            raise click.ClickException(error_text(failed)) from None
 
     def main(
         self,
