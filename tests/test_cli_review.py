@@ -97,3 +97,38 @@ def test_optimize_fits_a_learners_history_and_scores_it_on_held_out_reviews(stor
     assert report["fitted"]["log_loss"] < report["default"]["log_loss"]
     text = run_cli("fsrs", "optimize")
     assert "defaults: log loss" in text.output and "fitted:   log loss" in text.output
+
+
+@freeze_time("2024-07-11 03:00:00")
+def test_a_note_done_elsewhere_while_it_is_on_screen_does_not_end_the_session(
+    store: Store, db_url: str, run_cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The phone's done button pressed while the note was on the desk's screen: rating it ended the whole
+    session with `Error: nothing is due ...` (exit 2), the notes after it never shown. Now the session says so
+    and goes on to the next note."""
+    from reminder import notes
+    from reminder.cli import review as review_cli
+
+    assert run_cli("add", "Pods", "--first-study", "2024-07-07").exit_code == 0
+    assert run_cli("add", "Services", "--first-study", "2024-07-10").exit_code == 0
+    real_ask = review_cli._ask
+    asked: list[str] = []
+
+    def ask_while_the_phone_presses_done(text: str) -> str:
+        answer = real_ask(text)
+        if "q quit" in text and not asked:  # the first rating prompt: meanwhile, Pods is done on the phone
+            with store.write() as session:
+                pods = notes.resolve_note(session, "Pods")
+                today = date(2024, 7, 11)
+                notes.mark_done(session, pods, day=today, today=today, extra_every=30, source="phone")
+        asked.append(text)
+        return answer
+
+    monkeypatch.setattr(review_cli, "_ask", ask_while_the_phone_presses_done)
+    result = run_cli("review", input="3\n3\n")
+    assert result.exit_code == 0, result.output
+    assert "nothing is due for 'Pods'" in result.output and "Reviewed 1 of 2." in result.output
+    pods = _json(run_cli("show", "Pods", "--json"))
+    services = _json(run_cli("show", "Services", "--json"))
+    assert [h["source"] for h in pods["history"]] == ["phone", "phone"]  # D+1 and D+4, once
+    assert [(h["stage"], h["rating"]) for h in services["history"]] == [(1, "good")]

@@ -91,13 +91,18 @@ def review(app: App, note: str | None) -> None:
             rating = ""
             while rating not in KEYS:
                 rating = _ask("\n" + _("{options}  q quit:").format(options=options))
-            with app.store.write() as session:
-                current = notes.resolve_note(session, str(note_id))
-                result = notes.mark_done(
-                    session, current, day=today, today=today, extra_every=extra_every, rating=KEYS[rating]
-                )
-                written = write_back(app, session, current)
-                after = notes.view_note(current, today, extra_every).next_review
+            try:
+                with app.store.write() as session:
+                    current = notes.resolve_note(session, str(note_id))
+                    result = notes.mark_done(
+                        session, current, day=today, today=today, extra_every=extra_every, rating=KEYS[rating]
+                    )
+                    written = write_back(app, session, current)
+                    after = notes.view_note(current, today, extra_every).next_review
+            except notes.NoteError as exc:
+                # Done (or removed) elsewhere while it was on screen, on the phone say: nothing recorded, go on.
+                click.echo("  " + error_text(exc))
+                continue
             back = result.next_due if result.again else (after[2] if after else None)
             back_text = when(cli.LANGUAGE, back, today)
             click.echo(_("  {rating}: back {when}").format(rating=_rating_name(KEYS[rating]), when=back_text))
