@@ -176,6 +176,7 @@ class Runner:
         actions, click = self.actions, self.click
         return digest.build_digest(
             due,
+            day=day,
             topic=self.topic(),
             language=s.language,
             priority=s.priority,

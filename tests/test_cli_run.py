@@ -129,7 +129,7 @@ def test_run_once_dry_run_then_for_real(run_cli, push_env: FakeNtfy) -> None:  #
     dry = run_cli("run", "--once", "--dry-run")
     assert dry.exit_code == 0, dry.output
     message = json.loads(dry.stdout)
-    assert message["title"] == "📚 오늘 복습 1개"
+    assert message["title"] == "📚 오늘 복습 1개 · 7월 12일 (금)"
     assert message["click"] == "obsidian://open?vault=s&file=k"
     assert push_env.requests == []
     assert "last slot:  none yet" in run_cli("status").output
