@@ -223,3 +223,39 @@ def test_vault_errors_in_korean(db_url: str, run_cli, tmp_path: Path) -> None:  
     assert (
         run_cli("vault", "list").output.strip() == "아직 보관함이 없습니다. 이렇게 추가하세요: reminder vault add PATH"
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "summary", "templates", "template", "broken"),
+    [
+        (
+            KO,
+            "study: 추가 0, 갱신 0, 이름 변경 0, 보관 처리 0, 노트에 기록 0, 건너뜀 1, 일정 없음 1, 그대로 0",
+            "  템플릿 폴더 05 - Template/ (폴더 이름으로 판단)",
+            "일정 없음: 템플릿입니다 (템플릿 폴더)",
+            "3: 프런트매터가 올바른 YAML이 아닙니다: mapping values are not allowed in this context",
+        ),
+        (
+            C,
+            "study: 0 added, 0 updated, 0 renamed, 0 archived, 0 written back, 1 skipped, 1 not scheduled; 0 unchanged",
+            "  templates folder 05 - Template/ (its name says so)",
+            "not scheduled: a template (templates folder)",
+            "3: the frontmatter is not valid YAML: mapping values are not allowed in this context",
+        ),
+    ],
+)
+def test_sync_reports_each_file_in_the_locales_language(
+    tmp_path: Path, env: dict[str, str], summary: str, templates: str, template: str, broken: str
+) -> None:
+    vault = tmp_path / "study"
+    (vault / "05 - Template").mkdir(parents=True)
+    source = Path(__file__).parent / "data" / "vault" / "05 - Template" / "필기 템플릿.md"
+    (vault / "05 - Template" / "필기 템플릿.md").write_bytes(source.read_bytes())
+    (vault / "깨진 노트.md").write_text("---\n❕첫 학습날: 2024-07-07\n❕과목: a: b\n---\n", encoding="utf-8")
+    env = {**env, "REMINDER_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    assert run("vault", "add", str(vault), env=env).returncode == 0
+    out = run("sync", env=env)
+    assert out.returncode == 1, out.stderr
+    made = vault / "05 - Template" / "필기 템플릿.md"
+    assert out.stdout.splitlines() == [summary, templates, f"  {made}: {template}"]
+    assert out.stderr.splitlines() == [f"{vault / '깨진 노트.md'}:{broken}"]

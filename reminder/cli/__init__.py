@@ -68,6 +68,12 @@ def error_text(exc: BaseException) -> str:
     return i18n.translate_error(exc, LANGUAGE)
 
 
+def shown(text: str) -> str:
+    """A text the core reported (a reminder.i18n.Phrase: a sync's line, a write-back's reason) in the command
+    line's language."""
+    return i18n.shown(text, LANGUAGE)
+
+
 # click's own texts (usage, help headings, its parameter errors) go through the standard library's gettext,
 # which knows nothing of REMINDER_LANGUAGE; its modules look ``_`` and ``ngettext`` up when they speak, so they
 # are pointed at this catalogue. The ones the learner meets are listed so the catalogue has them.
