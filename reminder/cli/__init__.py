@@ -117,6 +117,73 @@ def _speak_to_click() -> None:
             module._ = _  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):
             module.ngettext = ngettext  # type: ignore[attr-defined]
+    _measure_like_the_terminal()
+
+
+def display_len(x: str) -> int:  # named as click's term_len, which it replaces
+    """Terminal columns of ``x`` as click would print it: its ANSI styling takes none, and a Korean
+    character two (the tables' rule, reminder.cli.output.width)."""
+    from click._compat import strip_ansi
+
+    from reminder.cli.output import width
+
+    return width(strip_ansi(x))
+
+
+def _measure_like_the_terminal() -> None:
+    """click wraps --help by characters (click.formatting and its text wrapper ask ``term_len``), so a line of
+    Korean, two columns a character, ran past the terminal's edge; and it shortens a command's help for the
+    command list by characters too. Both are pointed at display width."""
+    import click._textwrap
+    import click.core
+    import click.formatting
+
+    click.formatting.term_len = display_len
+    click._textwrap.term_len = display_len
+    shorten = click.core._make_default_short_help
+
+    def short_help(help: str, max_length: int = 45) -> str:
+        text = shorten(help, sys.maxsize)  # click's choice of words (the first sentence), not cut
+        if display_len(text) <= max_length:
+            return text
+        kept = ""
+        for word in text.split():
+            longer = f"{kept} {word}" if kept else word
+            if display_len(longer) + 3 > max_length:
+                break
+            kept = longer
+        return kept + "..."
+
+    click.core._make_default_short_help = short_help
+    _name_types_in_the_language()
+
+
+# The metavar click makes of a parameter's type when the option names none (``--subject TEXT``): not one of its
+# gettext texts, so translated here.
+TYPE_NAMES = {
+    "TEXT": i18n.NC_("metavar", "TEXT"),
+    "INTEGER": i18n.NC_("metavar", "INTEGER"),
+    "FLOAT": i18n.NC_("metavar", "FLOAT"),
+    "BOOLEAN": i18n.NC_("metavar", "BOOLEAN"),
+    "INTEGER RANGE": i18n.NC_("metavar", "INTEGER RANGE"),
+    "FLOAT RANGE": i18n.NC_("metavar", "FLOAT RANGE"),
+    "FILENAME": i18n.NC_("metavar", "FILENAME"),
+}
+
+
+def _name_types_in_the_language() -> None:
+    import click.core
+
+    make_metavar = click.core.Parameter.make_metavar
+
+    def translated(self: click.Parameter, ctx: click.Context) -> str:
+        metavar = make_metavar(self, ctx)
+        base, dots = (metavar[:-3], "...") if metavar.endswith("...") else (metavar, "")
+        if self.metavar is None and base in TYPE_NAMES:
+            return i18n.catalogue(LANGUAGE).text(TYPE_NAMES[base]) + dots
+        return metavar
+
+    click.core.Parameter.make_metavar = translated  # type: ignore[method-assign]
 
 
 _speak_to_click()
