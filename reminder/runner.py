@@ -492,7 +492,7 @@ class Runner:
             log_event(
                 "send", outbox=entry_id, result=status, attempt=attempts, retry_at=retry_at or "-", error=str(exc)
             )
-            return SendOutcome(entry_id, status, str(exc))
+            return SendOutcome(entry_id, status, exc.text)  # English as text; the command line translates it
         fault_point("answered")
         # Recorded the moment the answer arrives: this is the whole at-least-once window.
         return self._record_sent(entry_id, attempts, result.id, result=SENT)

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from reminder.cli import App, UserError, _, error_text, ngettext, pass_app
+from reminder.cli import App, UserError, _, error_text, ngettext, pass_app, shown
 from reminder.cli.common import checked_option, configure_logging, stop_on_signals
 from reminder.cli.output import fit, width
 from reminder.config import check_cron, parse_http_url, parse_topic, save_config_values
@@ -163,7 +163,7 @@ def notify_now(app: App) -> None:
         click.echo(message.format(id=outbox_id), err=True)
     else:
         message = _("Error: message {id} {state}: {error} (the service retries pending messages)")
-        click.echo(message.format(id=outbox_id, state=mine.status, error=mine.error), err=True)
+        click.echo(message.format(id=outbox_id, state=mine.status, error=shown(mine.error)), err=True)
     sys.exit(1)
 
 
@@ -337,7 +337,9 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
             bad = [o for o in outcomes if o.status != "sent"]
             for o in bad:
                 click.echo(
-                    _("Error: message {id} {state}: {error}").format(id=o.outbox_id, state=o.status, error=o.error),
+                    _("Error: message {id} {state}: {error}").format(
+                        id=o.outbox_id, state=o.status, error=shown(o.error)
+                    ),
                     err=True,
                 )
             sys.exit(1 if bad else 0)
