@@ -285,3 +285,35 @@ def test_help_fits_a_60_column_terminal_in_both_languages(
             assert len(commands) > 15 and any(line.endswith("...") for line in commands)
     bad = run("add", "--bogus", env=env)
     assert bad.returncode == 2 and bad.stderr.splitlines() == [no_such]
+
+
+@pytest.mark.parametrize(
+    ("args", "ko", "en"),
+    [
+        (["add", "x", "--first-study", "2024-01-01", "y"], "오류: 뜻밖의 인자가 더 있습니다 (y)",
+         "Error: Got unexpected extra argument (y)"),
+        (["add", "x", "--scheduler", "zz"],
+         "오류: '--scheduler'의 값이 올바르지 않습니다: 'zz'은(는) 'ladder', 'fsrs' 가운데 하나가 아닙니다.",
+         "Error: Invalid value for '--scheduler': 'zz' is not one of 'ladder', 'fsrs'."),
+        (["add", "x", "--first-study"], "오류: '--first-study' 옵션에는 값이 1개 필요합니다.",
+         "Error: Option '--first-study' requires an argument."),
+        (["add", "x", "--subjet", "a"], "오류: '--subjet' 옵션은 없습니다. (혹시 '--source', '--subject'?)",
+         "Error: No such option '--subjet'. (Did you mean one of: '--source', '--subject'?)"),
+        (["serve", "--port", "99999"],
+         "오류: '--port'의 값이 올바르지 않습니다: 99999은(는) 0<=x<=65535 범위에 있지 않습니다.",
+         "Error: Invalid value for '--port': 99999 is not in the range 0<=x<=65535."),
+    ],
+)  # fmt: skip
+def test_clicks_own_errors_speak_the_locales_language(tmp_path: Path, args: list[str], ko: str, en: str) -> None:
+    url = {"REMINDER_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    for env, line in ((KO, ko), (C, en)):
+        out = run(*args, env={**env, **url})
+        assert out.returncode == 2
+        assert out.stderr.splitlines() == [line]
+
+
+def test_a_group_without_its_command_shows_its_help_not_an_error() -> None:
+    for env, usage in ((KO, "사용법: reminder db [OPTIONS] COMMAND [ARGS]..."), (C, "Usage: reminder db [OPTIONS]")):
+        out = run("db", env=env)
+        assert out.returncode == 2
+        assert out.stderr.startswith(usage)

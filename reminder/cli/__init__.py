@@ -101,6 +101,17 @@ CLICK_MESSAGES = (
     i18n.N_("file"),
     i18n.N_("directory"),
     i18n.N_("path"),
+    i18n.NP_("Got unexpected extra argument ({args})", "Got unexpected extra arguments ({args})"),
+    i18n.NP_("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)"),
+    i18n.NP_("Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments."),
+    i18n.N_("Option {name!r} does not take a value."),
+    i18n.NP_("{value!r} is not {choice}.", "{value!r} is not one of {choices}."),
+    i18n.NP_("{value!r} does not match the format {format}.", "{value!r} does not match the formats {formats}."),
+    i18n.N_("{value!r} is not a valid boolean. Recognized values: {states}"),
+    i18n.N_("Missing parameter: {param_name}"),
+    i18n.N_("{name} {filename!r} is a file."),
+    i18n.N_("{name} {filename!r} is not readable."),
+    i18n.N_("{name} {filename!r} is not writable."),
 )
 
 
@@ -223,6 +234,10 @@ class UserError(click.ClickException):
         super().__init__(i18n.render(i18n.catalogue(LANGUAGE), message, values) if translate else message)
 
 
+# click 8.2 raises this for a group run without a command (8.1 printed the help itself).
+NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
@@ -255,7 +270,10 @@ class LazyGroup(click.Group):
         except click.ClickException as exc:
             if not standalone_mode:
                 raise
-            click.echo(_("Error: {message}").format(message=exc.format_message()), err=True)
+            if isinstance(exc, NO_ARGS_IS_HELP):  # `reminder db` alone: its help, not an "Error: Usage: ..." line
+                click.echo(exc.format_message(), err=True)
+            else:
+                click.echo(_("Error: {message}").format(message=exc.format_message()), err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             if not standalone_mode:
