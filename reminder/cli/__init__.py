@@ -145,12 +145,17 @@ def _measure_like_the_terminal() -> None:
     """click wraps --help by characters (click.formatting and its text wrapper ask ``term_len``), so a line of
     Korean, two columns a character, ran past the terminal's edge; and it shortens a command's help for the
     command list by characters too. Both are pointed at display width."""
-    import click._textwrap
+    import click._compat
     import click.core
     import click.formatting
 
+    # click's modules bind term_len when they are imported: the text wrapper and the progress bar are imported
+    # when first used (after this), click.formatting already was.
+    click._compat.term_len = display_len
     click.formatting.term_len = display_len
-    click._textwrap.term_len = display_len
+    for name in ("click._textwrap", "click._termui_impl"):
+        if name in sys.modules:
+            setattr(sys.modules[name], "term_len", display_len)  # noqa: B010 (a module not imported here)
     shorten = click.core._make_default_short_help
 
     def short_help(help: str, max_length: int = 45) -> str:
