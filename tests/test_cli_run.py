@@ -372,7 +372,7 @@ def test_ntfy_errors_reach_the_learner_in_korean_and_without_the_secret(
             run_cli(*SEED)
             once = run_cli("run", "--once")
         assert once.exit_code == 1
-        assert one_line_error(once) == f"오류: 메시지 1 failed: {refusal}"
+        assert one_line_error(once) == f"오류: 메시지 1 실패: {refusal}"
         assert "w" * 29 not in refused.output + once.output
         server.down()
         down = run_cli("notify", "test")

@@ -68,6 +68,11 @@ def error_text(exc: BaseException) -> str:
     return i18n.translate_error(exc, LANGUAGE)
 
 
+def text(message: i18n.Message, n: int | None = None) -> str:
+    """A text marked with N_, NP_ or NC_ in the command line's language."""
+    return i18n.catalogue(LANGUAGE).text(message, n)
+
+
 def shown(text: str) -> str:
     """A text the core reported (a reminder.i18n.Phrase: a sync's line, a write-back's reason) in the command
     line's language."""
