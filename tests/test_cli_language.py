@@ -262,24 +262,26 @@ def test_sync_reports_each_file_in_the_locales_language(
 
 
 @pytest.mark.parametrize(
-    ("env", "subject", "required", "no_such"),
+    ("env", "subject", "required", "default", "no_such"),
     [
-        (KO, "--subject 텍스트", "[필수]", "오류: '--bogus' 옵션은 없습니다."),
-        (C, "--subject TEXT", "[required]", "Error: No such option '--bogus'."),
+        (KO, "--subject 텍스트", "[필수]", "[기본값: good]", "오류: '--bogus' 옵션은 없습니다."),
+        (C, "--subject TEXT", "[required]", "[default: good]", "Error: No such option '--bogus'."),
     ],
 )
 def test_help_fits_a_60_column_terminal_in_both_languages(
-    env: dict[str, str], subject: str, required: str, no_such: str
+    env: dict[str, str], subject: str, required: str, default: str, no_such: str
 ) -> None:
     """click wraps by characters; a Korean character takes two columns, so its help ran past the edge."""
     env = {**env, "COLUMNS": "60"}
-    for args in (["--help"], ["add", "--help"], ["sync", "--help"], ["vault", "add", "--help"], ["due", "--help"]):
+    for args in (["--help"], ["add", "--help"], ["done", "--help"], ["sync", "--help"], ["vault", "add", "--help"]):
         out = run(*args, env=env)
         assert out.returncode == 0, out.stderr
         too_wide = [line for line in out.stdout.splitlines() if width(line) > 58]  # click keeps 2 columns free
         assert not too_wide, (args, too_wide)
         if args == ["add", "--help"]:
             assert subject in out.stdout and required in out.stdout
+        if args == ["done", "--help"]:
+            assert default in out.stdout
         if args == ["--help"]:  # each command's one-line help is cut to the columns left, with "..."
             commands = out.stdout.split("\n\n")[-1].splitlines()[1:]
             assert len(commands) > 15 and any(line.endswith("...") for line in commands)
