@@ -12,11 +12,12 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from reminder.ntfy import JSON_BODY_LIMIT, MAX_ACTIONS, MESSAGE_LIMIT, encode_message, validate_message
 from reminder.schedule import DueNote, progress_bar, stage_label
-from reminder.texts import LANGUAGES, t
+from reminder.texts import LANGUAGES, format_day, t
 
 TITLE_MAX = 80  # characters of a note title in a digest line; longer ones end with "…"
 
@@ -50,6 +51,12 @@ def _clean_title(title: str, language: str) -> str:
 def digest_title(count: int, language: str, waiting: int = 0) -> str:
     """The notification's title; ``waiting`` counts the due reviews a daily limit holds for a later day."""
     return t(language, "digest_title", n=count) + (t(language, "waiting", n=waiting) if waiting else "")
+
+
+def dated_title(title: str, day: date, language: str) -> str:
+    """A digest's title with the day it is for, as the pages write it (``12월 1일 (화)``): a notification read
+    late, or the next morning, still says which day's reviews it lists."""
+    return t(language, "digest_dated", title=title, day=format_day(day, language))
 
 
 def worth_a_digest(due: Sequence[DueNote], min_due: int, overdue_days: int) -> bool:
@@ -113,6 +120,7 @@ def _fit_body(lines: Sequence[str], language: str, json_room: int, total: int) -
 def build_digest(
     due: Sequence[DueNote],
     *,
+    day: date,
     topic: str,
     language: str,
     priority: int,
@@ -124,7 +132,8 @@ def build_digest(
     waiting: int = 0,
     title: str | None = None,
 ) -> dict[str, Any]:
-    """The one ntfy JSON message for the notes due in a slot (``waiting``: more held back by a daily limit).
+    """The one ntfy JSON message for the notes due in a slot on ``day`` (``waiting``: more held back by a daily
+    limit).
 
     ``listed_actions(notes)`` gives buttons that act on the notes the message lists: when not every note fits,
     they are asked again for the notes that do, so a "done" button never marks a note the learner did not see.
@@ -143,7 +152,7 @@ def build_digest(
     late = any(n.days_late > overdue_days for n in notes)
     base: dict[str, Any] = {
         "topic": topic,
-        "title": title or digest_title(count, language, waiting),
+        "title": dated_title(title or digest_title(count, language, waiting), day, language),
         "message": "",
         "priority": overdue_priority if late else priority,
         "tags": list(tags),

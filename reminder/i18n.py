@@ -168,12 +168,53 @@ def render(cat: Catalogue, message: str, values: dict[str, object]) -> str:
 
 
 def _shown(value: object, cat: Catalogue) -> object:
-    """A value inside a message: an exception (a reason) or a marked text (a field's name) is translated too."""
+    """A value inside a message: an exception (a reason), a phrase or a marked text (a field's name) is
+    translated too."""
     if isinstance(value, BaseException):
         return translate_error(value, cat.language)
+    if isinstance(value, Phrase):
+        return value.translated(cat.language)
     if isinstance(value, Message):
         return cat.text(value)
     return value
+
+
+class Phrase(str):
+    """A text the core reports (a sync's line about one file, a reason) with its values, translated where it is
+    shown. It *is* its English text, so logs, ``--json`` and code that compares or joins it keep working; the
+    command line shows ``shown(text, language)``. ``message`` is a message id (a plural one, marked with NP_,
+    takes its form from the value ``n``); a value may itself be a phrase or an exception, translated too."""
+
+    message: Message
+    values: dict[str, object]
+
+    def __new__(cls, message: str | Message, /, **values: object) -> Phrase:
+        marked = message if isinstance(message, Message) else Message(message)
+        self = super().__new__(cls, _phrase_text(catalogue(SOURCE_LANGUAGE), marked, values))
+        self.message, self.values = marked, values
+        return self
+
+    def translated(self, language: str) -> str:
+        return _phrase_text(catalogue(language), self.message, self.values)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # A str subclass pickles as its text alone; the sync may hand reports across processes.
+        return (_phrase, (self.message, self.values))
+
+
+def _phrase(message: Message, values: dict[str, object]) -> Phrase:
+    return Phrase(message, **values)
+
+
+def _phrase_text(cat: Catalogue, message: Message, values: dict[str, object]) -> str:
+    n = values.get("n")
+    text = cat.text(message, n if isinstance(n, int) else None)
+    return text.format(**{k: _shown(v, cat) for k, v in values.items()}) if values else text
+
+
+def shown(text: str, language: str) -> str:
+    """What the reader sees of a text the core made: a phrase in ``language``, any other text as it is."""
+    return text.translated(language) if isinstance(text, Phrase) else text
 
 
 def translate_error(exc: BaseException, language: str) -> str:

@@ -35,7 +35,7 @@ import requests
 
 from reminder import __version__
 from reminder.config import ConfigError, Settings, mask_url, parse_topic
-from reminder.i18n import Invalid
+from reminder.i18n import N_, Invalid, LocalizedError, Phrase
 
 # The largest sizes ntfy takes as they are. ntfy peeks 4096 bytes of the message and a message that *reaches* 4096
 # becomes an attachment (util/peek.go: LimitReached is read == limit; server.go handlePublishBody); the JSON body is
@@ -65,8 +65,10 @@ class _Detail(TypedDict):
     code: int | None
 
 
-class NtfyError(Exception):
-    """A publish or read that did not succeed. ``str(exc)`` is one line without secrets."""
+class NtfyError(LocalizedError):
+    """A publish or read that did not succeed. ``str(exc)`` is one line without secrets, in English (the log,
+    the outbox's last error); ``text`` is the same as a reminder.i18n.Phrase, which the command line shows in
+    the learner's language. ``message`` is a catalogue message id, formatted with ``values`` (scrubbed)."""
 
     transient: ClassVar[bool] = False
 
@@ -78,12 +80,14 @@ class NtfyError(Exception):
         status: int | None = None,
         code: int | None = None,
         ambiguous: bool = False,
+        **values: object,
     ):
         message = _one_line(message)
-        super().__init__(message)
+        super().__init__(message, **values)
+        self.text = Phrase(message, **values)
         self.status = status
         self.code = code
-        self.error = _one_line(error) or message
+        self.error = _one_line(error) or str(self)
         # The request may have reached ntfy and been stored although no answer came back.
         self.ambiguous = ambiguous
 
@@ -290,14 +294,15 @@ class PublishResult:
     raw: dict[str, Any]
 
 
+# Phrases: the log keeps the English words (and _NOT_SENT compares them), the command line translates them.
 _ERRNO_WORDS = {
-    errno.ECONNREFUSED: "connection refused",
-    errno.ECONNRESET: "connection reset",
-    errno.ECONNABORTED: "connection aborted",
-    errno.ETIMEDOUT: "connection timed out",
-    errno.EHOSTUNREACH: "host unreachable",
-    errno.ENETUNREACH: "network unreachable",
-    errno.EPIPE: "connection closed",
+    errno.ECONNREFUSED: Phrase("connection refused"),
+    errno.ECONNRESET: Phrase("connection reset"),
+    errno.ECONNABORTED: Phrase("connection aborted"),
+    errno.ETIMEDOUT: Phrase("connection timed out"),
+    errno.EHOSTUNREACH: Phrase("host unreachable"),
+    errno.ENETUNREACH: Phrase("network unreachable"),
+    errno.EPIPE: Phrase("connection closed"),
 }
 
 
@@ -315,13 +320,13 @@ def _connection_reason(exc: BaseException) -> str:
             continue
         seen.add(id(item))
         if isinstance(item, socket.gaierror):
-            return "cannot resolve the host name"
+            return Phrase("cannot resolve the host name")
         if isinstance(item, OSError) and item.errno in _ERRNO_WORDS:
             return _ERRNO_WORDS[item.errno]
         if type(item).__name__ == "RemoteDisconnected":
-            return "connection closed by the server"
+            return Phrase("connection closed by the server")
         stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
-    return "connection failed"
+    return Phrase("connection failed")
 
 
 class NtfyClient:
@@ -367,7 +372,8 @@ class NtfyClient:
         reply = data[0] if len(data) == 1 else None
         if not isinstance(reply, dict) or not isinstance(reply.get("id"), str) or not reply["id"]:
             raise PermanentError(
-                f"{self._where()} did not answer like an ntfy server (no message id in the reply)",
+                "{where} did not answer like an ntfy server (no message id in the reply)",
+                where=self._where(),
                 status=response.status_code,
                 ambiguous=True,
             )
@@ -394,8 +400,8 @@ class NtfyClient:
 
     # --- internals ---
 
-    def _where(self) -> str:
-        return f"the ntfy server at {mask_url(self.server)}"
+    def _where(self) -> Phrase:
+        return Phrase("the ntfy server at {url}", url=mask_url(self.server))
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -417,28 +423,44 @@ class NtfyClient:
                 **kwargs,
             )
         except requests.exceptions.SSLError:
-            raise PermanentError(f"TLS error talking to {self._where()} (certificate?)", error="TLS error") from None
+            raise PermanentError(
+                "TLS error talking to {where} (certificate?)", where=self._where(), error="TLS error"
+            ) from None
         except requests.exceptions.ConnectTimeout:
             raise TransientError(
-                f"cannot reach {self._where()}: no answer within {self.timeout[0]:g} s", error="connect timeout"
+                "cannot reach {where}: no answer within {seconds:g} s",
+                where=self._where(),
+                seconds=self.timeout[0],
+                error="connect timeout",
             ) from None
         except requests.exceptions.Timeout:
             # The request went out: the server may have stored the message and be slow to say so.
             raise TransientError(
-                f"{self._where()} did not answer within {self.timeout[1]:g} s", error="read timeout", ambiguous=True
+                "{where} did not answer within {seconds:g} s",
+                where=self._where(),
+                seconds=self.timeout[1],
+                error="read timeout",
+                ambiguous=True,
             ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             reason = _connection_reason(exc)
             raise TransientError(
-                f"cannot reach {self._where()}: {reason}", error=reason, ambiguous=reason not in _NOT_SENT
+                "cannot reach {where}: {reason}",
+                where=self._where(),
+                reason=reason,
+                error=reason,
+                ambiguous=reason not in _NOT_SENT,
             ) from None
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-            raise PermanentError(f"{mask_url(self.server)!r} is not a usable ntfy server URL") from None
+            raise PermanentError("{url!r} is not a usable ntfy server URL", url=mask_url(self.server)) from None
         except requests.exceptions.RequestException as exc:
             # Last: whatever else requests raises is a setup the same request will meet again, and it must not
             # escape and leave an outbox row ``sending``.
             raise PermanentError(
-                f"request to {self._where()} failed: {self._scrub(type(exc).__name__)}", error=type(exc).__name__
+                "request to {where} failed: {reason}",
+                where=self._where(),
+                reason=self._scrub(type(exc).__name__),
+                error=type(exc).__name__,
             ) from None
         if 200 <= response.status_code < 300:
             return response
@@ -464,33 +486,61 @@ class NtfyClient:
         if status == 429 and code == 42909:
             # Checked before the credentials, per address, refilled one a minute: retry later.
             return TransientError(
-                f"{self._where()} is refusing credentials from this address for a while after too many failed "
-                f"attempts (HTTP 429, code 42909)",
+                "{where} is refusing credentials from this address for a while after too many failed "
+                "attempts (HTTP 429, code 42909)",
+                where=self._where(),
                 **detail,
             )
         if status == 401:
             if self.auth is None:
-                text = "the ntfy server requires credentials (401): set ntfy_token, or ntfy_user and ntfy_password"
+                text = N_("the ntfy server requires credentials (401): set ntfy_token, or ntfy_user and ntfy_password")
             else:
-                text = "the ntfy server refused the credentials (401)"
-            return AuthError(text, **detail)
+                text = N_("the ntfy server refused the credentials (401)")
+            return AuthError(text.msgid, **detail)
         if status == 403:
-            verb = "read" if response.request.method == "GET" else "publish to"
-            text = f"no permission to {verb} topic {topic} (403)"
-            if self.auth is None:
-                text += ": the server does not allow anonymous access; set ntfy_token, or ntfy_user and ntfy_password"
-            return AuthError(text, **detail)
+            reading = response.request.method == "GET"
+            if self.auth is not None:
+                text = (
+                    N_("no permission to read topic {topic} (403)")
+                    if reading
+                    else N_("no permission to publish to topic {topic} (403)")
+                )
+            elif reading:
+                text = N_(
+                    "no permission to read topic {topic} (403): the server does not allow anonymous access; "
+                    "set ntfy_token, or ntfy_user and ntfy_password"
+                )
+            else:
+                text = N_(
+                    "no permission to publish to topic {topic} (403): the server does not allow anonymous access; "
+                    "set ntfy_token, or ntfy_user and ntfy_password"
+                )
+            return AuthError(text.msgid, topic=topic, **detail)
         if status in (301, 302, 303, 307, 308):
             location = mask_url(response.headers.get("Location", "?"))
             return PermanentError(
-                f"{self._where()} redirects to {location}; set ntfy_server to the final address", **detail
+                "{where} redirects to {location}; set ntfy_server to the final address",
+                where=self._where(),
+                location=location,
+                **detail,
             )
         if status == 429:
-            return TransientError(f"{self._where()} is rate limiting: {error}{suffix}", **detail)
+            return TransientError(
+                "{where} is rate limiting: {said}{http}", where=self._where(), said=error, http=suffix, **detail
+            )
         if status >= 500 or status == 408:
             # A gateway timeout is a proxy that gave up waiting: ntfy behind it may have stored the message.
-            return TransientError(f"{self._where()} failed: {error}{suffix}", **detail, ambiguous=status == 504)
-        return PermanentError(f"ntfy rejected the request: {error}{suffix}", **detail)
+            return TransientError(
+                "{where} failed: {said}{http}",
+                where=self._where(),
+                said=error,
+                http=suffix,
+                **detail,
+                ambiguous=status == 504,
+            )
+        return PermanentError(
+            "ntfy rejected the request: {said}{http}", where=self._where(), said=error, http=suffix, **detail
+        )
 
     def _json_lines(self, response: requests.Response) -> list[dict[str, Any]]:
         try:
@@ -500,7 +550,9 @@ class NtfyClient:
             items = None
         if items is None or not all(isinstance(item, dict) for item in items):
             raise PermanentError(
-                f"{self._where()} did not answer like an ntfy server (not JSON)", status=response.status_code
+                "{where} did not answer like an ntfy server (not JSON)",
+                where=self._where(),
+                status=response.status_code,
             )
         return items
 

@@ -179,6 +179,7 @@ class Runner:
         actions, click = self.actions, self.click
         return digest.build_digest(
             due,
+            day=day,
             topic=self.topic(),
             language=s.language,
             priority=s.priority,
@@ -494,7 +495,7 @@ class Runner:
             log_event(
                 "send", outbox=entry_id, result=status, attempt=attempts, retry_at=retry_at or "-", error=str(exc)
             )
-            return SendOutcome(entry_id, status, str(exc))
+            return SendOutcome(entry_id, status, exc.text)  # English as text; the command line translates it
         fault_point("answered")
         # Recorded the moment the answer arrives: this is the whole at-least-once window.
         return self._record_sent(entry_id, attempts, result.id, result=SENT)

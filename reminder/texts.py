@@ -17,6 +17,8 @@ __all__ = ["LANGUAGES", "TEXT", "format_day", "t", "when"]
 TEXT: dict[str, Message] = {
     # the notification
     "digest_title": NP_("📚 {n} review due", "📚 {n} reviews due"),
+    # TRANSLATORS: a digest's title, then the day it is for (reminder.i18n.format_day)
+    "digest_dated": N_("{title} · {day}"),
     "digest_late": NP_("{n} day late", "{n} days late"),
     "digest_more": N_("… and {n} more"),
     "digest_open": N_("Open"),

@@ -44,6 +44,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reminder.errors import ReminderError
 from reminder.flat_frontmatter import read_flat
+from reminder.i18n import N_, Phrase
 
 __all__ = [
     "NoteFormatError",
@@ -99,11 +100,15 @@ class _AsWrittenLoader(_BaseLoader):
         pass
 
 
+NO_FRONTMATTER = Phrase("the note has no frontmatter (a first line --- closed by a later --- line)")
+
+
 class NoteFormatError(ReminderError, ValueError):
     """A note the learner can fix. ``str()`` is one line: "line N: reason", N 1-based in the file."""
 
     def __init__(self, line: int, reason: str) -> None:
-        super().__init__(f"line {line}: {reason}")
+        # ``reason`` is a reminder.i18n.Phrase where this module or the vault's writes it: shown translated.
+        super().__init__(N_("line {line}: {reason}"), line=line, reason=reason)
         self.line = line
         self.reason = reason
 
@@ -212,7 +217,7 @@ def _frontmatter(data: bytes) -> _Frontmatter | None:
         text = data[start:end].decode("utf-8")
     except UnicodeDecodeError as exc:
         line = _FIRST_FM_LINE + data.count(b"\n", start, start + exc.start)
-        raise NoteFormatError(line, "the frontmatter is not UTF-8 text (save the note as UTF-8)") from None
+        raise NoteFormatError(line, Phrase("the frontmatter is not UTF-8 text (save the note as UTF-8)")) from None
     return _Frontmatter(start, text, opening.group(1).decode("ascii"))
 
 
@@ -224,21 +229,24 @@ def _mapping(fm: _Frontmatter) -> MappingNode | None:
         mark = exc.problem_mark or exc.context_mark
         line = _FIRST_FM_LINE + (mark.line if mark else 0)
         reason = exc.problem or exc.context or "cannot be read"
-        raise NoteFormatError(line, f"the frontmatter is not valid YAML: {reason}") from None
+        raise NoteFormatError(line, Phrase("the frontmatter is not valid YAML: {reason}", reason=reason)) from None
     except yaml.reader.ReaderError as exc:
         # libyaml's position counts UTF-8 bytes, the pure-Python reader's characters; the first occurrence of
         # the refused character is where both stopped.
         line = _FIRST_FM_LINE + fm.text.count("\n", 0, max(fm.text.find(chr(exc.character)), 0))
-        raise NoteFormatError(line, f"the frontmatter is not valid YAML: {exc.reason}") from None
+        raise NoteFormatError(line, Phrase("the frontmatter is not valid YAML: {reason}", reason=exc.reason)) from None
     except yaml.YAMLError as exc:
-        raise NoteFormatError(_FIRST_FM_LINE, f"the frontmatter is not valid YAML: {exc}") from None
+        raise NoteFormatError(
+            _FIRST_FM_LINE, Phrase("the frontmatter is not valid YAML: {reason}", reason=str(exc))
+        ) from None
     if root is None:
         return None
     if not isinstance(root, MappingNode):
-        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
-        raise NoteFormatError(
-            _FIRST_FM_LINE + root.start_mark.line, f"the frontmatter is {kind}, not a mapping of keys to values"
-        )
+        if isinstance(root, SequenceNode):
+            why = Phrase("the frontmatter is a list, not a mapping of keys to values")
+        else:
+            why = Phrase("the frontmatter is a single value, not a mapping of keys to values")
+        raise NoteFormatError(_FIRST_FM_LINE + root.start_mark.line, why)
     return root
 
 
@@ -256,7 +264,7 @@ def _shown(value: str) -> str:
 def _scalar(key: str, node: Node, line: int) -> str | None:
     """The scalar as written; None for YAML's empty/null. Lists and mappings are errors for these fields."""
     if not isinstance(node, ScalarNode):
-        raise NoteFormatError(line, f"{key} should be a single value, not a list or mapping")
+        raise NoteFormatError(line, Phrase("{key} should be a single value, not a list or mapping", key=key))
     if not node.style and node.value in _NULLS:
         return None
     return node.value.strip()
@@ -275,7 +283,10 @@ def _flag(key: str, node: Node, line: int) -> bool:
         return True
     if folded in _FALSE:
         return False
-    raise NoteFormatError(line, f"{key} should be true or false (or yes/no, O/X, ✅, 1/0), not {_shown(value)}")
+    raise NoteFormatError(
+        line,
+        Phrase("{key} should be true or false (or yes/no, O/X, ✅, 1/0), not {value}", key=key, value=_shown(value)),
+    )
 
 
 _ISO_DATE_RE = re.compile(
@@ -300,7 +311,12 @@ def _date(key: str, node: Node, line: int) -> date | None:
         second, max_hour = None, 12 if half else 23
     else:
         raise NoteFormatError(
-            line, f"{key} {_shown(value)} is not a date (write it as 2024-07-07, 2024/07/07 or @2024년 7월 7일)"
+            line,
+            Phrase(
+                "{key} {value} is not a date (write it as 2024-07-07, 2024/07/07 or @2024년 7월 7일)",
+                key=key,
+                value=_shown(value),
+            ),
         )
     try:
         studied = date(int(year), int(month), int(day))
@@ -309,7 +325,9 @@ def _date(key: str, node: Node, line: int) -> date | None:
                 raise ValueError("hour out of range")
             time(int(hour), int(minute), int(second or 0))
     except ValueError:
-        raise NoteFormatError(line, f"{key} {_shown(value)} is not a real date and time") from None
+        raise NoteFormatError(
+            line, Phrase("{key} {value} is not a real date and time", key=key, value=_shown(value))
+        ) from None
     return studied
 
 
@@ -346,7 +364,12 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
     not YAML or not a mapping, an unreadable date or flag, or two keys for one field that disagree.
     """
     if len(data) > max_bytes:
-        raise NoteFormatError(1, f"the file is {len(data):,} bytes, over the {max_bytes:,}-byte limit for a note")
+        raise NoteFormatError(
+            1,
+            Phrase(
+                "the file is {size:,} bytes, over the {limit:,}-byte limit for a note", size=len(data), limit=max_bytes
+            ),
+        )
     fm = _frontmatter(data)
     if fm is None:
         return None
@@ -378,7 +401,15 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
         if earlier is None or priority < earlier.priority:
             found[field] = _Found(priority, value, line, key)
         elif priority == earlier.priority and value != earlier.value:
-            raise NoteFormatError(line, f"{key} disagrees with {earlier.key} on line {earlier.line}")
+            raise NoteFormatError(
+                line,
+                Phrase(
+                    "{key} disagrees with {other} on line {other_line}",
+                    key=key,
+                    other=earlier.key,
+                    other_line=earlier.line,
+                ),
+            )
     first = found.get(FIRST_STUDY)
     if not review_like:
         return None
@@ -429,7 +460,9 @@ def _flag_edit(key_node: ScalarNode, node: Node, derived: bool, done: bool) -> t
         or node.start_mark.line != key_node.start_mark.line
         or node.end_mark.line != node.start_mark.line
     ):
-        raise NoteFormatError(line, f"{key} is not a one-line true/false value, so it cannot be updated in place")
+        raise NoteFormatError(
+            line, Phrase("{key} is not a one-line true/false value, so it cannot be updated in place", key=key)
+        )
     start, end = node.start_mark.index, node.end_mark.index
     new = _flag_spelling(node.value.strip(), derived, done)
     if start == end:
@@ -453,7 +486,7 @@ def set_flag(data: bytes, stage: int | None, done: bool) -> bytes:
     target: Field = LONG_TERM if stage is None else stage
     fm = _frontmatter(data)
     if fm is None:
-        raise NoteFormatError(1, "the note has no frontmatter (a first line --- closed by a later --- line)")
+        raise NoteFormatError(1, NO_FRONTMATTER)
     root = _mapping(fm)
     text = fm.text
     edits: list[tuple[int, int, str]] = []
@@ -513,14 +546,16 @@ def set_first_study(data: bytes, key: str, day: date) -> bytes:
     note has one, else as a new line ``key: YYYY-MM-DD`` opening the frontmatter (where Notion's export puts it)."""
     fm = _frontmatter(data)
     if fm is None:
-        raise NoteFormatError(1, "the note has no frontmatter (a first line --- closed by a later --- line)")
+        raise NoteFormatError(1, NO_FRONTMATTER)
     root = _mapping(fm)
     value = day.isoformat()
     for key_node, value_node in root.value if root is not None else ():
         if isinstance(key_node, ScalarNode) and classify_key(key_node.value) == (FIRST_STUDY, 0):
             edit = _scalar_edit(value_node, value)
             if edit is None or (isinstance(value_node, ScalarNode) and value_node.value.strip()):
-                raise NoteFormatError(_line(key_node), f"{key_node.value} cannot take the first-study date")
+                raise NoteFormatError(
+                    _line(key_node), Phrase("{key} cannot take the first-study date", key=key_node.value)
+                )
             return _apply(data, fm, [edit])
     shown = key if _plain_ok(key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return _apply(data, fm, [(0, 0, f"{shown}: {value}{fm.newline}")])

@@ -26,7 +26,9 @@ LANGUAGES = ("ko", "en")
 # reminder.i18n's markers besides gettext's own names (_, gettext, ngettext, pgettext, ...), and the errors
 # whose first argument is a message id (reminder.i18n.LocalizedError's subclasses).
 ERRORS = ("Invalid", "ConfigError", "StoreError", "NoteError", "UserError", "LocalizedError", "_InFile", "ServerError")
-KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "NP_": (1, 2), "NC_": ((1, "c"), 2), **dict.fromkeys(ERRORS)}
+# The vault's and ntfy's errors, and reminder.i18n.Phrase (a text the core reports): their first argument is one too.
+MORE = ("WriteRefused", "Phrase", "TransientError", "PermanentError", "AuthError")
+KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "NP_": (1, 2), "NC_": ((1, "c"), 2), **dict.fromkeys((*ERRORS, *MORE))}
 METHODS = [("locale/**", "ignore"), ("**.py", "python"), ("templates/**.html", "jinja2")]
 OPTIONS = {"templates/**.html": {"trim_blocks": "true", "lstrip_blocks": "true"}}
 

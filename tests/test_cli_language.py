@@ -223,3 +223,99 @@ def test_vault_errors_in_korean(db_url: str, run_cli, tmp_path: Path) -> None:  
     assert (
         run_cli("vault", "list").output.strip() == "아직 보관함이 없습니다. 이렇게 추가하세요: reminder vault add PATH"
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "summary", "templates", "template", "broken"),
+    [
+        (
+            KO,
+            "study: 추가 0, 갱신 0, 이름 변경 0, 보관 처리 0, 노트에 기록 0, 건너뜀 1, 일정 없음 1, 그대로 0",
+            "  템플릿 폴더 05 - Template/ (폴더 이름으로 판단)",
+            "일정 없음: 템플릿입니다 (템플릿 폴더)",
+            "3: 프런트매터가 올바른 YAML이 아닙니다: mapping values are not allowed in this context",
+        ),
+        (
+            C,
+            "study: 0 added, 0 updated, 0 renamed, 0 archived, 0 written back, 1 skipped, 1 not scheduled; 0 unchanged",
+            "  templates folder 05 - Template/ (its name says so)",
+            "not scheduled: a template (templates folder)",
+            "3: the frontmatter is not valid YAML: mapping values are not allowed in this context",
+        ),
+    ],
+)
+def test_sync_reports_each_file_in_the_locales_language(
+    tmp_path: Path, env: dict[str, str], summary: str, templates: str, template: str, broken: str
+) -> None:
+    vault = tmp_path / "study"
+    (vault / "05 - Template").mkdir(parents=True)
+    source = Path(__file__).parent / "data" / "vault" / "05 - Template" / "필기 템플릿.md"
+    (vault / "05 - Template" / "필기 템플릿.md").write_bytes(source.read_bytes())
+    (vault / "깨진 노트.md").write_text("---\n❕첫 학습날: 2024-07-07\n❕과목: a: b\n---\n", encoding="utf-8")
+    env = {**env, "REMINDER_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    assert run("vault", "add", str(vault), env=env).returncode == 0
+    out = run("sync", env=env)
+    assert out.returncode == 1, out.stderr
+    made = vault / "05 - Template" / "필기 템플릿.md"
+    assert out.stdout.splitlines() == [summary, templates, f"  {made}: {template}"]
+    assert out.stderr.splitlines() == [f"{vault / '깨진 노트.md'}:{broken}"]
+
+
+@pytest.mark.parametrize(
+    ("env", "subject", "required", "default", "no_such"),
+    [
+        (KO, "--subject 텍스트", "[필수]", "[기본값: good]", "오류: '--bogus' 옵션은 없습니다."),
+        (C, "--subject TEXT", "[required]", "[default: good]", "Error: No such option '--bogus'."),
+    ],
+)
+def test_help_fits_a_60_column_terminal_in_both_languages(
+    env: dict[str, str], subject: str, required: str, default: str, no_such: str
+) -> None:
+    """click wraps by characters; a Korean character takes two columns, so its help ran past the edge."""
+    env = {**env, "COLUMNS": "60"}
+    for args in (["--help"], ["add", "--help"], ["done", "--help"], ["sync", "--help"], ["vault", "add", "--help"]):
+        out = run(*args, env=env)
+        assert out.returncode == 0, out.stderr
+        too_wide = [line for line in out.stdout.splitlines() if width(line) > 58]  # click keeps 2 columns free
+        assert not too_wide, (args, too_wide)
+        if args == ["add", "--help"]:
+            assert subject in out.stdout and required in out.stdout
+        if args == ["done", "--help"]:
+            assert default in out.stdout
+        if args == ["--help"]:  # each command's one-line help is cut to the columns left, with "..."
+            commands = out.stdout.split("\n\n")[-1].splitlines()[1:]
+            assert len(commands) > 15 and any(line.endswith("...") for line in commands)
+    bad = run("add", "--bogus", env=env)
+    assert bad.returncode == 2 and bad.stderr.splitlines() == [no_such]
+
+
+@pytest.mark.parametrize(
+    ("args", "ko", "en"),
+    [
+        (["add", "x", "--first-study", "2024-01-01", "y"], "오류: 뜻밖의 인자가 더 있습니다 (y)",
+         "Error: Got unexpected extra argument (y)"),
+        (["add", "x", "--scheduler", "zz"],
+         "오류: '--scheduler'의 값이 올바르지 않습니다: 'zz'은(는) 'ladder', 'fsrs' 가운데 하나가 아닙니다.",
+         "Error: Invalid value for '--scheduler': 'zz' is not one of 'ladder', 'fsrs'."),
+        (["add", "x", "--first-study"], "오류: '--first-study' 옵션에는 값이 1개 필요합니다.",
+         "Error: Option '--first-study' requires an argument."),
+        (["add", "x", "--subjet", "a"], "오류: '--subjet' 옵션은 없습니다. (혹시 '--source', '--subject'?)",
+         "Error: No such option '--subjet'. (Did you mean one of: '--source', '--subject'?)"),
+        (["serve", "--port", "99999"],
+         "오류: '--port'의 값이 올바르지 않습니다: 99999은(는) 0<=x<=65535 범위에 있지 않습니다.",
+         "Error: Invalid value for '--port': 99999 is not in the range 0<=x<=65535."),
+    ],
+)  # fmt: skip
+def test_clicks_own_errors_speak_the_locales_language(tmp_path: Path, args: list[str], ko: str, en: str) -> None:
+    url = {"REMINDER_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    for env, line in ((KO, ko), (C, en)):
+        out = run(*args, env={**env, **url})
+        assert out.returncode == 2
+        assert out.stderr.splitlines() == [line]
+
+
+def test_a_group_without_its_command_shows_its_help_not_an_error() -> None:
+    for env, usage in ((KO, "사용법: reminder db [OPTIONS] COMMAND [ARGS]..."), (C, "Usage: reminder db [OPTIONS]")):
+        out = run("db", env=env)
+        assert out.returncode == 2
+        assert out.stderr.startswith(usage)

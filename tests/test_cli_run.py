@@ -129,7 +129,7 @@ def test_run_once_dry_run_then_for_real(run_cli, push_env: FakeNtfy) -> None:  #
     dry = run_cli("run", "--once", "--dry-run")
     assert dry.exit_code == 0, dry.output
     message = json.loads(dry.stdout)
-    assert message["title"] == "📚 오늘 복습 1개"
+    assert message["title"] == "📚 오늘 복습 1개 · 7월 12일 (금)"
     assert message["click"] == "obsidian://open?vault=s&file=k"
     assert push_env.requests == []
     assert "last slot:  none yet" in run_cli("status").output
@@ -352,3 +352,31 @@ def test_pre_slot_sync_logs_a_bug_with_its_traceback_and_an_expected_error_in_on
     app.close()
     lines = [r for r in caplog.records if "event=sync" in r.getMessage()]
     assert lines and all(r.exc_info is None for r in lines)
+
+
+def test_ntfy_errors_reach_the_learner_in_korean_and_without_the_secret(
+    run_cli, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from reminder.cli import use_language
+
+    use_language("ko")
+    with FakeNtfy(tokens={"tk_" + "g" * 29}) as server:
+        monkeypatch.setenv("REMINDER_NTFY_SERVER", server.url)
+        monkeypatch.setenv("REMINDER_NTFY_TOPIC", "study-reviews")
+        monkeypatch.setenv("REMINDER_NTFY_TOKEN", "tk_" + "w" * 29)
+        refused = run_cli("notify", "test")
+        assert refused.exit_code == 1
+        refusal = "ntfy 서버가 인증 정보를 거부했습니다 (401)"
+        assert one_line_error(refused) == f"오류: 테스트 알림을 보내지 못했습니다: {refusal}"
+        with freeze_time("2024-07-08 00:00:00"):
+            run_cli(*SEED)
+            once = run_cli("run", "--once")
+        assert once.exit_code == 1
+        assert one_line_error(once) == f"오류: 메시지 1 실패: {refusal}"
+        assert "w" * 29 not in refused.output + once.output
+        server.down()
+        down = run_cli("notify", "test")
+    assert down.exit_code == 1
+    assert one_line_error(down) == (
+        f"오류: 테스트 알림을 보내지 못했습니다: ntfy 서버({server.url})에 닿을 수 없습니다: 연결이 거부되었습니다"
+    )

@@ -13,6 +13,7 @@ from reminder.ntfy import JSON_BODY_LIMIT, MESSAGE_LIMIT, NtfyClient, encode_mes
 from reminder.schedule import DueNote
 
 TOPIC = "reviews"
+DAY = date(2024, 7, 12)  # a Friday
 LINK = "obsidian://open?vault=study&file=k8s%2Fobjects"
 DONE = {"action": "http", "label": "완료", "url": "https://r.example/done/1", "method": "POST", "clear": True}
 SNOOZE = {"action": "http", "label": "내일", "url": "https://r.example/snooze/1", "method": "POST"}
@@ -34,6 +35,7 @@ def note(
 
 def digest(due: list[DueNote], language: str = "ko", **kwargs: Any) -> dict[str, Any]:
     options: dict[str, Any] = {
+        "day": DAY,
         "topic": TOPIC,
         "language": language,
         "priority": 3,
@@ -54,13 +56,13 @@ def note_lines(message: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("language", "count", "title"),
     [
-        ("ko", 1, "📚 오늘 복습 1개"),
-        ("ko", 3, "📚 오늘 복습 3개"),
-        ("en", 1, "📚 1 review due"),
-        ("en", 3, "📚 3 reviews due"),
+        ("ko", 1, "📚 오늘 복습 1개 · 7월 12일 (금)"),
+        ("ko", 3, "📚 오늘 복습 3개 · 7월 12일 (금)"),
+        ("en", 1, "📚 1 review due · Fri, Jul 12"),
+        ("en", 3, "📚 3 reviews due · Fri, Jul 12"),
     ],
 )
-def test_title_counts_the_due_notes(language: str, count: int, title: str):
+def test_title_counts_the_due_notes_and_names_the_day(language: str, count: int, title: str):
     message = digest([note(i, f"note {i}") for i in range(count)], language)
     assert message["title"] == title
     assert len(note_lines(message)) == count
@@ -307,7 +309,7 @@ def test_a_2000_note_digest_is_accepted_and_reads_back_intact(ntfy_server: FakeN
         result = client.publish(message)
         [back] = client.poll(TOPIC)
     assert back["id"] == result.id
-    assert back["title"] == "📚 오늘 복습 2000개"
+    assert back["title"] == "📚 오늘 복습 2000개 · 7월 12일 (금)"
     assert back["message"] == message["message"]
     assert back["priority"] == 4
     assert back["content_type"] == "text/markdown"

@@ -127,3 +127,16 @@ def test_an_explicit_reminder_language_wins_over_the_locale() -> None:
     assert i18n.cli_language({"LANG": "ko_KR.UTF-8"}, "en") == "en"
     assert i18n.cli_language({"LANG": "C.UTF-8"}, "ko") == "ko"
     assert i18n.cli_language({"LANG": "ko_KR.UTF-8"}, None) == "ko"
+
+
+def test_a_phrase_is_its_english_text_and_is_shown_in_the_readers_language() -> None:
+    import pickle
+
+    from reminder.vault.writeback import Outcome, lost_reason
+
+    line = lost_reason("/v/노트.md", Outcome.BUSY, None)
+    assert line == "/v/노트.md is open for writing in another program; written at a later sync"  # logs, --json
+    assert i18n.shown(line, "ko") == "/v/노트.md을(를) 다른 프로그램이 쓰려고 열어 두었습니다. 나중 동기화 때 씁니다"
+    assert i18n.shown("plain text", "ko") == "plain text"
+    back = pickle.loads(pickle.dumps(line))
+    assert back == line and i18n.shown(back, "ko") == i18n.shown(line, "ko")

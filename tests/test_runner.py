@@ -106,7 +106,9 @@ def test_a_week_of_daily_slots(tmp_path: Path, store: Store, ntfy_server: FakeNt
     # 07-12: D+7 of kubectl; 07-14: D+7 of Kubernetes. Nothing on 07-10 or 07-13: every review was done the day
     # it came, so nothing was left over.
     assert days_sent == [date(2024, 7, d) for d in (8, 9, 11, 12, 14)]
-    assert [m["title"] for m in messages] == ["📚 오늘 복습 2개"] + ["📚 오늘 복습 1개"] * 4
+    assert [m["title"] for m in messages] == ["📚 오늘 복습 2개 · 7월 8일 (월)"] + [
+        f"📚 오늘 복습 1개 · {day}" for day in ("7월 9일 (화)", "7월 11일 (목)", "7월 12일 (금)", "7월 14일 (일)")
+    ]
     assert "D+1" in messages[0]["message"] and "Kubernetes" in messages[0]["message"]
     assert "kubectl" in messages[1]["message"] and "D+4" in messages[1]["message"]
     with store.read() as s:

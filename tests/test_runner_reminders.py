@@ -61,7 +61,7 @@ def test_daily_limit_lists_the_most_overdue_and_says_how_many_wait(
         ids = five_due(store)
         runner_for(store, settings, actions=buttons(settings)).step()
     (message,) = ntfy_server.messages(TOPIC)
-    assert message["title"] == "📚 오늘 복습 3개 (대기 2)"
+    assert message["title"] == "📚 오늘 복습 3개 (대기 2) · 7월 10일 (수)"
     # The three most overdue; notes 6 and 9, due today, wait. The done button marks exactly the three listed.
     assert [ln.split(" · ")[0] for ln in message["message"].splitlines()] == ["- note 4", "- note 7", "- note 5"]
     assert done_ids(message) == tuple(sorted((ids["note 4"], ids["note 7"], ids["note 5"])))
@@ -81,7 +81,7 @@ def test_daily_limit_in_english_and_in_due(
         runner_for(store, settings).step()
         due = json.loads(run_cli("due", "--json").output)
         text = run_cli("due").output
-    assert ntfy_server.messages(TOPIC)[0]["title"] == "📚 3 reviews due (2 waiting)"
+    assert ntfy_server.messages(TOPIC)[0]["title"] == "📚 3 reviews due (2 waiting) · Wed, Jul 10"
     assert due["count"] == 3 and due["waiting"] == 2
     assert [n["title"] for n in due["notes"]] == ["note 4", "note 7", "note 5"]
     assert "2 more due, waiting for a later day (daily limit 3)." in text
@@ -129,7 +129,7 @@ def test_min_due_holds_a_small_digest_until_one_is_long_overdue(
         frozen.move_to("2024-07-10 23:00:00")
         runner.step()
     (message,) = ntfy_server.messages(TOPIC)
-    assert message["title"] == "📚 오늘 복습 2개" and message["priority"] == 4
+    assert message["title"] == "📚 오늘 복습 2개 · 7월 11일 (목)" and message["priority"] == 4
 
 
 # --- the nudge -------------------------------------------------------------------------------------------------
@@ -166,10 +166,10 @@ def test_nudge_in_the_evening_lists_what_the_digest_listed_and_is_still_open(
         second = runner_for(store, settings, actions=buttons(settings))  # another runner at the same slot
         second.step()
     digest, nudge = ntfy_server.messages(TOPIC)
-    assert digest["title"] == "📚 오늘 복습 2개 (대기 3)"
+    assert digest["title"] == "📚 오늘 복습 2개 (대기 3) · 7월 10일 (수)"
     # The digest listed notes 4 and 7; note 4 was done, so one is left. Note 9, done too, was never listed; notes 5
     # and 6, still due, were not listed either: the nudge is about the digest, not about everything due.
-    assert nudge["title"] == "📚 아직 1개 남았어요"
+    assert nudge["title"] == "📚 아직 1개 남았어요 · 7월 10일 (수)"
     assert nudge["message"].startswith("- note 7 · D+1 · 2일 지남")
     assert done_ids(nudge) == (ids["note 7"],)  # the same buttons, for what is left
     assert [a["label"] for a in nudge["actions"]] == [a["label"] for a in digest["actions"]]
@@ -206,7 +206,10 @@ def test_no_nudge_once_everything_listed_is_done_nor_a_day_late(
         restarted = runner_for(store, settings)
         restarted.step()
     # No nudge about yesterday's digest after midnight.
-    assert [m["title"] for m in ntfy_server.messages(TOPIC)] == ["📚 오늘 복습 1개", "📚 오늘 복습 1개"]
+    assert [m["title"] for m in ntfy_server.messages(TOPIC)] == [
+        "📚 오늘 복습 1개 · 7월 8일 (월)",
+        "📚 오늘 복습 1개 · 7월 11일 (목)",
+    ]
 
 
 # --- the weekly summary ----------------------------------------------------------------------------------------
@@ -240,7 +243,7 @@ def test_weekly_summary_does_not_supersede_a_waiting_digest(
         frozen.move_to("2024-07-14 11:45:00")
         runner.step()
     digest, summary = ntfy_server.messages(TOPIC)
-    assert digest["title"] == "📚 오늘 복습 1개"  # delivered after all: the summary did not drop it
+    assert digest["title"] == "📚 오늘 복습 1개 · 7월 14일 (일)"  # delivered after all: the summary did not drop it
     assert summary["title"] == "📊 이번 주 복습 요약"
     # This week (07-08 .. 07-14): reviews on 07-08, 07-11, 07-13, 07-14 = 4. Streak: TCP's D+1 is open today,
     # which does not count yet; every earlier day since 07-07 was kept: 07-07 .. 07-13 = 7 days.
@@ -285,7 +288,10 @@ def test_run_once_from_a_timer_sends_the_nudge_at_its_time(
         frozen.move_to("2024-07-12 12:00:00")  # 21:00: the timer again
         assert run_cli("run", "--once").exit_code == 0
         assert run_cli("run", "--once").exit_code == 0  # the same slots again: nothing new
-    assert [m["title"] for m in ntfy_server.messages(TOPIC)] == ["📚 오늘 복습 1개", "📚 아직 1개 남았어요"]
+    assert [m["title"] for m in ntfy_server.messages(TOPIC)] == [
+        "📚 오늘 복습 1개 · 7월 12일 (금)",
+        "📚 아직 1개 남았어요 · 7월 12일 (금)",
+    ]
     monkeypatch.setenv("REMINDER_NUDGE_CRON", "0 25 * * *")
     bad = run_cli("run", "--once")
     assert bad.exit_code == 2

@@ -408,3 +408,33 @@ def test_a_note_open_for_writing_elsewhere_waits_for_the_next_sync(db_url: str, 
     assert synced.exit_code == 0 and "1 written back" in synced.stdout
     after = path.read_text(encoding="utf-8")
     assert after.endswith("메모\n") and "💛7일복습여부: true" in after and "💚14일복습여부: true" in after
+
+
+@freeze_time(NOW, tick=True)
+def test_the_syncs_lines_about_each_file_speak_korean(db_url: str, run_cli, vault: Path) -> None:  # type: ignore[no-untyped-def]
+    from reminder.cli import use_language
+
+    (vault / "깨진 노트.md").write_text("---\n❕첫 학습날: 2026-13-01\n❕1일복습여부: false\n---\n", encoding="utf-8")
+    use_language("ko")
+    assert run_cli("vault", "add", str(vault)).exit_code == 0
+    first = run_cli("sync")
+    assert first.exit_code == 1
+    assert first.stdout.splitlines() == [
+        "study: 추가 10, 갱신 0, 이름 변경 0, 보관 처리 0, 노트에 기록 0, 건너뜀 1, 일정 없음 1, 그대로 0",
+        "  템플릿 폴더 05 - Template/ (폴더 이름으로 판단)",
+        *(
+            f"  {vault / rel}: 첫 학습날이 없어 파일을 마지막으로 고친 날인 2026-01-06부터 복습 일정을 잡았습니다"
+            for rel in FROM_TEMPLATE
+        ),
+        f"  {vault / TEMPLATE}: 일정 없음: 템플릿입니다 (템플릿 폴더)",
+    ]
+    # The line to fix, in the learner's words; the date the file holds is quoted as written.
+    assert first.stderr.splitlines() == [
+        f"{vault / '깨진 노트.md'}:2: ❕첫 학습날 '2026-13-01'은(는) 실제 날짜와 시각이 아닙니다"
+    ]
+    # The same report read by the log (and by English speakers) stays English.
+    use_language("en")
+    again = run_cli("sync")
+    assert again.stderr.splitlines() == [
+        f"{vault / '깨진 노트.md'}:2: ❕첫 학습날 '2026-13-01' is not a real date and time"
+    ]

@@ -495,6 +495,7 @@ def test_digest_buttons_for_several_notes_fit_ntfy(store: Store, key: str) -> No
     assert buttons[2]["url"].startswith("https://reminder.example.com/today/")
     message = build_digest(
         due,
+        day=NOW.date(),
         topic="t",
         language="en",
         priority=3,

@@ -68,6 +68,17 @@ def error_text(exc: BaseException) -> str:
     return i18n.translate_error(exc, LANGUAGE)
 
 
+def text(message: i18n.Message, n: int | None = None) -> str:
+    """A text marked with N_, NP_ or NC_ in the command line's language."""
+    return i18n.catalogue(LANGUAGE).text(message, n)
+
+
+def shown(text: str) -> str:
+    """A text the core reported (a reminder.i18n.Phrase: a sync's line, a write-back's reason) in the command
+    line's language."""
+    return i18n.shown(text, LANGUAGE)
+
+
 # click's own texts (usage, help headings, its parameter errors) go through the standard library's gettext,
 # which knows nothing of REMINDER_LANGUAGE; its modules look ``_`` and ``ngettext`` up when they speak, so they
 # are pointed at this catalogue. The ones the learner meets are listed so the catalogue has them.
@@ -95,6 +106,17 @@ CLICK_MESSAGES = (
     i18n.N_("file"),
     i18n.N_("directory"),
     i18n.N_("path"),
+    i18n.NP_("Got unexpected extra argument ({args})", "Got unexpected extra arguments ({args})"),
+    i18n.NP_("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)"),
+    i18n.NP_("Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments."),
+    i18n.N_("Option {name!r} does not take a value."),
+    i18n.NP_("{value!r} is not {choice}.", "{value!r} is not one of {choices}."),
+    i18n.NP_("{value!r} does not match the format {format}.", "{value!r} does not match the formats {formats}."),
+    i18n.N_("{value!r} is not a valid boolean. Recognized values: {states}"),
+    i18n.N_("Missing parameter: {param_name}"),
+    i18n.N_("{name} {filename!r} is a file."),
+    i18n.N_("{name} {filename!r} is not readable."),
+    i18n.N_("{name} {filename!r} is not writable."),
 )
 
 
@@ -111,6 +133,78 @@ def _speak_to_click() -> None:
             module._ = _  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):
             module.ngettext = ngettext  # type: ignore[attr-defined]
+    _measure_like_the_terminal()
+
+
+def display_len(x: str) -> int:  # named as click's term_len, which it replaces
+    """Terminal columns of ``x`` as click would print it: its ANSI styling takes none, and a Korean
+    character two (the tables' rule, reminder.cli.output.width)."""
+    from click._compat import strip_ansi
+
+    from reminder.cli.output import width
+
+    return width(strip_ansi(x))
+
+
+def _measure_like_the_terminal() -> None:
+    """click wraps --help by characters (click.formatting and its text wrapper ask ``term_len``), so a line of
+    Korean, two columns a character, ran past the terminal's edge; and it shortens a command's help for the
+    command list by characters too. Both are pointed at display width."""
+    import click._compat
+    import click.core
+    import click.formatting
+
+    # click's modules bind term_len when they are imported: the text wrapper and the progress bar are imported
+    # when first used (after this), click.formatting already was.
+    click._compat.term_len = display_len
+    click.formatting.term_len = display_len
+    for name in ("click._textwrap", "click._termui_impl"):
+        if name in sys.modules:
+            setattr(sys.modules[name], "term_len", display_len)  # noqa: B010 (a module not imported here)
+    shorten = click.core._make_default_short_help
+
+    def short_help(help: str, max_length: int = 45) -> str:
+        text = shorten(help, sys.maxsize)  # click's choice of words (the first sentence), not cut
+        if display_len(text) <= max_length:
+            return text
+        kept = ""
+        for word in text.split():
+            longer = f"{kept} {word}" if kept else word
+            if display_len(longer) + 3 > max_length:
+                break
+            kept = longer
+        return kept + "..."
+
+    click.core._make_default_short_help = short_help
+    _name_types_in_the_language()
+
+
+# The metavar click makes of a parameter's type when the option names none (``--subject TEXT``): not one of its
+# gettext texts, so translated here.
+TYPE_NAMES = {
+    "TEXT": i18n.NC_("metavar", "TEXT"),
+    "INTEGER": i18n.NC_("metavar", "INTEGER"),
+    "FLOAT": i18n.NC_("metavar", "FLOAT"),
+    "BOOLEAN": i18n.NC_("metavar", "BOOLEAN"),
+    "INTEGER RANGE": i18n.NC_("metavar", "INTEGER RANGE"),
+    "FLOAT RANGE": i18n.NC_("metavar", "FLOAT RANGE"),
+    "FILENAME": i18n.NC_("metavar", "FILENAME"),
+}
+
+
+def _name_types_in_the_language() -> None:
+    import click.core
+
+    make_metavar = click.core.Parameter.make_metavar
+
+    def translated(self: click.Parameter, ctx: click.Context) -> str:
+        metavar = make_metavar(self, ctx)
+        base, dots = (metavar[:-3], "...") if metavar.endswith("...") else (metavar, "")
+        if self.metavar is None and base in TYPE_NAMES:
+            return i18n.catalogue(LANGUAGE).text(TYPE_NAMES[base]) + dots
+        return metavar
+
+    click.core.Parameter.make_metavar = translated  # type: ignore[method-assign]
 
 
 _speak_to_click()
@@ -148,6 +242,10 @@ class UserError(click.ClickException):
 
     def __init__(self, message: str, *, translate: bool = True, **values: Any) -> None:
         super().__init__(i18n.render(i18n.catalogue(LANGUAGE), message, values) if translate else message)
+
+
+# click 8.2 raises this for a group run without a command (8.1 printed the help itself).
+NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 class LazyGroup(click.Group):
@@ -194,7 +292,10 @@ class LazyGroup(click.Group):
         except click.ClickException as exc:
             if not standalone_mode:
                 raise
-            click.echo(_("Error: {message}").format(message=exc.format_message()), err=True)
+            if isinstance(exc, NO_ARGS_IS_HELP):  # `reminder db` alone: its help, not an "Error: Usage: ..." line
+                click.echo(exc.format_message(), err=True)
+            else:
+                click.echo(_("Error: {message}").format(message=exc.format_message()), err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             if not standalone_mode:

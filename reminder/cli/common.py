@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from reminder import schedule
-from reminder.cli import UserError, _
+from reminder.cli import UserError, _, shown
 from reminder.config import parse_ladder
 
 T = TypeVar("T")
@@ -146,7 +146,8 @@ def report_write_back(result: Any) -> None:
         return
     from reminder.vault import WriteBack
 
+    reason = shown(result.reason)
     if result.outcome is WriteBack.FAILED:
-        click.echo(_("Error: not written back to the note: {reason}").format(reason=result.reason), err=True)
+        click.echo(_("Error: not written back to the note: {reason}").format(reason=reason), err=True)
         sys.exit(1)
-    click.echo(_("  not written back yet: {reason}").format(reason=result.reason))
+    click.echo(_("  not written back yet: {reason}").format(reason=reason))

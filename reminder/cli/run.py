@@ -12,11 +12,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from reminder.cli import App, UserError, _, error_text, ngettext, pass_app
+from reminder.cli import App, UserError, _, error_text, ngettext, pass_app, shown, text
 from reminder.cli.common import checked_option, configure_logging, stop_on_signals
 from reminder.cli.output import fit, width
 from reminder.config import check_cron, mask_url, parse_http_url, parse_topic, save_config_values
-from reminder.i18n import N_
+from reminder.i18n import N_, NC_
+
+# An outbox message's state where an error line names it (the --json output keeps the English word).
+OUTBOX_STATES = {"pending": NC_("outbox", "pending"), "failed": NC_("outbox", "failed")}
+
+
+def state_text(status: str) -> str:
+    return text(OUTBOX_STATES[status]) if status in OUTBOX_STATES else status
 
 
 def _require_push_settings(app: App) -> str:
@@ -169,7 +176,7 @@ def notify_now(app: App) -> None:
         click.echo(message.format(id=outbox_id), err=True)
     else:
         message = _("Error: message {id} {state}: {error} (the service retries pending messages)")
-        click.echo(message.format(id=outbox_id, state=mine.status, error=mine.error), err=True)
+        click.echo(message.format(id=outbox_id, state=state_text(mine.status), error=shown(mine.error)), err=True)
     sys.exit(1)
 
 
@@ -343,7 +350,9 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
             bad = [o for o in outcomes if o.status != "sent"]
             for o in bad:
                 click.echo(
-                    _("Error: message {id} {state}: {error}").format(id=o.outbox_id, state=o.status, error=o.error),
+                    _("Error: message {id} {state}: {error}").format(
+                        id=o.outbox_id, state=state_text(o.status), error=shown(o.error)
+                    ),
                     err=True,
                 )
             sys.exit(1 if bad else 0)

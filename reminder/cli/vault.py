@@ -9,7 +9,7 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
-from reminder.cli import App, _, error_text, ngettext, pass_app
+from reminder.cli import App, _, error_text, ngettext, pass_app, shown
 from reminder.cli.common import adopt_default_scheduler
 from reminder.cli.output import table
 from reminder.db.models import Note
@@ -204,12 +204,12 @@ def sync(app: App, dry_run: bool) -> None:
             click.echo(_summary(name, report, dry_run))
             # What a learner needs to see about files that are not plain imports, on stdout: not errors.
             if report.templates:
-                click.echo(f"  {report.templates}")
+                click.echo(f"  {shown(report.templates)}")
             for line in (*report.dated, *report.not_scheduled, *report.lost):
-                click.echo(f"  {line}")
+                click.echo(f"  {shown(line)}")
     for report in reports.values():
         for line in report.skipped:
-            click.echo(line, err=True)
+            click.echo(shown(line), err=True)
         if report.skipped and status == 0:
             status = 1
     if status:

@@ -22,6 +22,7 @@ from typing import Any
 
 from reminder import notes, vault_format
 from reminder.errors import ReminderError
+from reminder.i18n import Phrase
 from reminder.notes import NoteError
 from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link
 
@@ -70,7 +71,7 @@ def walk_vault(root: str, skipped: list[str]) -> list[VaultFile]:
         except OSError as exc:
             if folder == root:
                 raise NoteError("cannot read vault folder {root}: {reason}", root=root, reason=exc.strerror) from None
-            skipped.append(f"{folder}:1: cannot read the folder: {exc.strerror}")
+            skipped.append(Phrase("{path}:1: cannot read the folder: {reason}", path=folder, reason=exc.strerror))
             continue
         with it:
             for entry in it:
@@ -87,14 +88,16 @@ def walk_vault(root: str, skipped: list[str]) -> list[VaultFile]:
                         continue
                     st = entry.stat(follow_symlinks=False)
                 except OSError as exc:
-                    skipped.append(f"{entry.path}:1: cannot read the file: {exc.strerror}")
+                    skipped.append(
+                        Phrase("{path}:1: cannot read the file: {reason}", path=entry.path, reason=exc.strerror)
+                    )
                     continue
                 rel = prefix + name
                 try:
                     rel.encode("utf-8")
                 except UnicodeEncodeError:
                     shown = os.fsencode(entry.path).decode("utf-8", "backslashreplace")
-                    skipped.append(f"{shown}:1: the file name is not UTF-8 (rename it)")
+                    skipped.append(Phrase("{path}:1: the file name is not UTF-8 (rename it)", path=shown))
                     continue
                 files.append(VaultFile(rel, entry.path, st.st_size, st.st_mtime_ns))
     return files
@@ -106,9 +109,16 @@ def read_file(path: str, max_bytes: int = MAX_NOTE_BYTES) -> FileRead:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise NoteFormatError(1, "not a regular file")
+            raise NoteFormatError(1, Phrase("not a regular file"))
         if st.st_size > max_bytes:
-            raise NoteFormatError(1, f"the file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit for a note")
+            raise NoteFormatError(
+                1,
+                Phrase(
+                    "the file is {size:,} bytes, over the {limit:,}-byte limit for a note",
+                    size=st.st_size,
+                    limit=max_bytes,
+                ),
+            )
         # Plain os.read: a buffered file object per note costs more than the read itself in a large vault. A
         # short read is the end of the file; a full one means it grew since fstat, so read on up to the bound.
         data = os.read(fd, st.st_size + 1)
@@ -120,7 +130,7 @@ def read_file(path: str, max_bytes: int = MAX_NOTE_BYTES) -> FileRead:
     finally:
         os.close(fd)
     if len(data) > max_bytes:
-        raise NoteFormatError(1, f"the file is over the {max_bytes:,}-byte limit for a note")
+        raise NoteFormatError(1, Phrase("the file is over the {limit:,}-byte limit for a note", limit=max_bytes))
     return FileRead(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid, st.st_ino)
 
 
@@ -205,14 +215,14 @@ def check_writable(path: str, got: FileRead) -> None:
     """WriteRefused when the learner made the note or its folder read-only (mode bits, whoever we run as: a
     service running as root must not overrule a chmod) or we may not write them."""
     if not got.mode & 0o222 or not os.access(path, os.W_OK):
-        raise WriteRefused(f"the note is read-only (mode {stat.S_IMODE(got.mode):o})")
+        raise WriteRefused("the note is read-only (mode {mode:o})", mode=stat.S_IMODE(got.mode))
     folder = os.path.dirname(path)
     try:
         mode = os.stat(folder).st_mode
     except OSError as exc:
-        raise WriteRefused(f"its folder cannot be read: {exc.strerror}") from None
+        raise WriteRefused("its folder cannot be read: {reason}", reason=exc.strerror) from None
     if not mode & 0o222 or not os.access(folder, os.W_OK | os.X_OK):
-        raise WriteRefused(f"its folder {folder} is read-only (mode {stat.S_IMODE(mode):o})")
+        raise WriteRefused("its folder {folder} is read-only (mode {mode:o})", folder=folder, mode=stat.S_IMODE(mode))
 
 
 def replace_if_unchanged(path: str, expected: FileRead, new: bytes, *, dry_run: bool) -> Replace:
@@ -303,7 +313,9 @@ def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace 
                 os.unlink(backup)  # a full disk: the note is untouched, and a partial copy must not block the next try
                 raise
     except FileExistsError:
-        raise WriteRefused(f"{backup} is left from an interrupted write-back: look at it, then delete it") from None
+        raise WriteRefused(
+            "{backup} is left from an interrupted write-back: look at it, then delete it", backup=backup
+        ) from None
     try:
         _write_whole(fd, new)
     except OSError:
@@ -343,7 +355,7 @@ def _creating(folder: str) -> Iterator[None]:
     try:
         yield
     except PermissionError:
-        raise WriteRefused(f"its folder {folder} is read-only") from None
+        raise WriteRefused("its folder {folder} is read-only", folder=folder) from None
     except OSError as exc:
         if exc.errno == errno.EROFS:
             raise WriteRefused("the vault is on a read-only file system") from None
@@ -506,19 +518,23 @@ def note_problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tupl
     if parsed.first_studied_on is not None and parsed.first_studied_on > today:
         return (
             _field_line(data, vault_format.FIRST_STUDY),
-            f"first-study date {parsed.first_studied_on.isoformat()} is after today ({today.isoformat()})",
+            Phrase(
+                "first-study date {day} is after today ({today})",
+                day=parsed.first_studied_on.isoformat(),
+                today=today.isoformat(),
+            ),
         )
     for name, limit in FIELD_LIMITS.items():
         value = getattr(parsed, name)
         if value is None:
             continue
         if len(value) > limit:
-            return _field_line(data, name), f"{name} is longer than {limit} characters"
+            return _field_line(data, name), Phrase("{name} is longer than {limit} characters", name=name, limit=limit)
         # YAML escapes ("\0", "\ud800") can spell what no database column takes.
         if "\x00" in value or _unencodable(value):
-            return _field_line(data, name), f"{name} holds a NUL or an unpaired surrogate escape"
+            return _field_line(data, name), Phrase("{name} holds a NUL or an unpaired surrogate escape", name=name)
     if not _title(rel):
-        return 1, f"the file name makes an empty title or one over {notes.TITLE_MAX} characters"
+        return 1, Phrase("the file name makes an empty title or one over {limit} characters", limit=notes.TITLE_MAX)
     return None
 
 

@@ -19,6 +19,7 @@ from reminder.config import format_ladder
 from reminder.cues import refresh_cues
 from reminder.db import Store
 from reminder.db.models import ForgottenFile, Note, Review, ReviewEvent, Vault
+from reminder.i18n import N_, NP_, Phrase
 from reminder.notes import NoteError, utcnow
 from reminder.srnote import refresh_sr
 from reminder.srnote import study_note as sr_study_note
@@ -61,7 +62,8 @@ ProgressFn = Callable[[int, int], None]  # (files read so far, files to read)
 
 @dataclass
 class SyncReport:
-    """What one sync of one vault did. Each study note found counts once in added/updated/renamed/unchanged."""
+    """What one sync of one vault did. Each study note found counts once in added/updated/renamed/unchanged.
+    Its lines are reminder.i18n.Phrase: English text for the log, shown in the reader's language by the CLI."""
 
     added: int = 0
     updated: int = 0
@@ -188,7 +190,7 @@ class _New:
     first_study_from: str  # "file", "git" or "mtime"
 
 
-DATED_BY = {"git": "the date git added it", "mtime": "its modification time"}
+DATED_BY = {"git": N_("the date git added it"), "mtime": N_("its modification time")}
 DEFAULT_FIRST_KEY = "첫 학습날"
 
 
@@ -220,7 +222,7 @@ class _VaultSync:
         self.delivery = delivery or Delivery("0 8 * * *", zone)
         self._git: dict[str, date] | None = None
         self.first_keys: Counter[str] = Counter()
-        self.templates = TemplateFolders((), "")
+        self.templates = TemplateFolders((), ())
         self.files: list[VaultFile] = []
         self.vault = vault
         self.today = today
@@ -235,8 +237,8 @@ class _VaultSync:
         if not os.path.isdir(self.root):
             raise NoteError("vault {name}: folder {path} does not exist", name=vault.name, path=vault.path)
 
-    def skip(self, file: VaultFile, line: int, why: str) -> None:
-        self.report.skipped.append(f"{file.path}:{line}: {why}")
+    def skip(self, file: VaultFile, line: int, why: str | Exception) -> None:
+        self.report.skipped.append(Phrase("{path}:{line}: {why}", path=file.path, line=line, why=why))
 
     def parse(self, file: VaultFile, got: FileRead) -> ParsedNote | None:
         """The one parse of a note file per sync: what the frontmatter says (NoteFormatError for a broken one).
@@ -293,8 +295,17 @@ class _VaultSync:
         active = sum(1 for row in rows if not row.archived)
         if not files and active:
             self.report.skipped.append(
-                f"{self.vault.path}:1: no Markdown file found; its {active} notes are kept, not archived "
-                f"(is the folder mounted? `reminder vault rm {self.vault.name}` if the vault is gone)"
+                Phrase(
+                    NP_(
+                        "{path}:1: no Markdown file found; its {n} note is kept, not archived "
+                        "(is the folder mounted? `reminder vault rm {name}` if the vault is gone)",
+                        "{path}:1: no Markdown file found; its {n} notes are kept, not archived "
+                        "(is the folder mounted? `reminder vault rm {name}` if the vault is gone)",
+                    ),
+                    path=self.vault.path,
+                    n=active,
+                    name=self.vault.name,
+                )
             )
             return self.report
         files = self.files = self._set_aside(files)
@@ -339,7 +350,7 @@ class _VaultSync:
                 self.skip(file, exc.line, exc.reason)
                 continue
             except OSError as exc:
-                self.skip(file, 1, f"cannot read the file: {exc.strerror}")
+                self.skip(file, 1, Phrase("cannot read the file: {reason}", reason=exc.strerror))
                 continue
             if parsed is None:
                 if row is not None and not row.archived:
@@ -377,7 +388,12 @@ class _VaultSync:
                 day, source = self.choose_date(file)
                 added.append(_New(file, got, replace(parsed, first_studied_on=day), source))
                 self.report.dated.append(
-                    f"{file.path}: no first-study date; scheduled from {DATED_BY[source]}, {day.isoformat()}"
+                    Phrase(
+                        "{path}: no first-study date; scheduled from {source}, {day}",
+                        path=file.path,
+                        source=DATED_BY[source],
+                        day=day.isoformat(),
+                    )
                 )
 
         self._update_fingerprints(fingerprints)
@@ -409,7 +425,10 @@ class _VaultSync:
         for file in files:
             if file.rel in forgotten:
                 self.report.not_scheduled.append(
-                    f"{file.path}: not scheduled: its note was deleted with `reminder rm --forget-file`"
+                    Phrase(
+                        "{path}: not scheduled: its note was deleted with `reminder rm --forget-file`",
+                        path=file.path,
+                    )
                 )
             elif self.templates.holds(file.rel):
                 try:
@@ -417,7 +436,9 @@ class _VaultSync:
                 except (OSError, NoteFormatError):
                     parsed = None
                 if parsed is not None:
-                    self.report.not_scheduled.append(f"{file.path}: not scheduled: a template (templates folder)")
+                    self.report.not_scheduled.append(
+                        Phrase("{path}: not scheduled: a template (templates folder)", path=file.path)
+                    )
             else:
                 kept.append(file)
         return kept
@@ -581,15 +602,15 @@ class _VaultSync:
                     break
                 done = replace_if_unchanged(file.path, got, plan.new, dry_run=self.dry_run)
             except NoteFormatError as exc:
-                self.skip(file, exc.line, f"cannot write back: {exc.reason}")
+                self.skip(file, exc.line, Phrase("cannot write back: {reason}", reason=exc.reason))
                 self._record(note, got, flags)
                 break
             except WriteRefused as exc:
-                self.skip(file, 1, f"not written back: {exc}")
+                self.skip(file, 1, Phrase("not written back: {reason}", reason=exc))
                 self._record(note, got, flags)
                 break
             except OSError as exc:
-                self.skip(file, 1, f"cannot write back: {exc.strerror}")
+                self.skip(file, 1, Phrase("cannot write back: {reason}", reason=exc.strerror))
                 break
             if done.outcome is Outcome.WRITTEN and done.now is not None:
                 self.report.written_back += 1
@@ -607,7 +628,7 @@ class _VaultSync:
                 self.skip(file, exc.line, exc.reason)
                 break
             if newer is None:
-                self.skip(file, 1, "the file stopped being a study note while syncing")
+                self.skip(file, 1, Phrase("the file stopped being a study note while syncing"))
                 break
             if problem := note_problem(file.rel, got.data, newer, self.today):
                 self.skip(file, *problem)
@@ -655,7 +676,7 @@ class _VaultSync:
         again (no fingerprint recorded) and writes what is still to write."""
         self._record(note, got, flags)
         note.content_hash = None
-        line = f"{lost_reason(file.path, outcome, kept)}"
+        line = lost_reason(file.path, outcome, kept)
         (self.report.skipped if outcome is Outcome.KEPT else self.report.lost).append(line)
 
     def _record(self, note: Note, got: FileRead, flags: Flags) -> None:

@@ -12,9 +12,11 @@ import json
 import os
 from dataclasses import dataclass
 
+from reminder.i18n import N_, Message, Phrase
+
 _SETTINGS = (
-    (".obsidian/templates.json", "folder", "Obsidian's Templates plugin setting"),
-    (".obsidian/plugins/templater-obsidian/data.json", "templates_folder", "Templater's setting"),
+    (".obsidian/templates.json", "folder", N_("Obsidian's Templates plugin setting")),
+    (".obsidian/plugins/templater-obsidian/data.json", "templates_folder", N_("Templater's setting")),
 )
 _WORDS = ("template", "템플릿")
 
@@ -22,7 +24,7 @@ _WORDS = ("template", "템플릿")
 @dataclass(frozen=True)
 class TemplateFolders:
     folders: tuple[str, ...]  # vault-relative, "/"-separated, no trailing slash
-    why: str  # where they come from, for the sync's one line
+    why: tuple[Message, ...]  # where they come from, for the sync's one line
 
     def holds(self, rel: str) -> bool:
         return any(rel.startswith(folder + "/") for folder in self.folders)
@@ -31,7 +33,11 @@ class TemplateFolders:
         if not self.folders:
             return ""
         shown = ", ".join(f"{folder}/" for folder in self.folders)
-        return f"templates folder {shown} ({self.why})"
+        if len(self.why) == 2:
+            why = Phrase("{first} and {second}", first=self.why[0], second=self.why[1])
+        else:
+            why = Phrase(self.why[0])
+        return Phrase("templates folder {folders} ({why})", folders=shown, why=why)
 
 
 def _clean(folder: str) -> str:
@@ -46,9 +52,9 @@ def named_like_templates(name: str) -> bool:
 def template_folders(root: str, override: str | None, folders: set[str]) -> TemplateFolders:
     """The vault's template folders. ``folders`` are the vault's folders (relative), for the naming rule."""
     if override:
-        return TemplateFolders((_clean(override),), "set with vault add --templates")
+        return TemplateFolders((_clean(override),), (N_("set with vault add --templates"),))
     found: list[str] = []
-    why: list[str] = []
+    why: list[Message] = []
     for rel, key, label in _SETTINGS:
         try:
             with open(os.path.join(root, rel), encoding="utf-8") as fh:
@@ -59,8 +65,8 @@ def template_folders(root: str, override: str | None, folders: set[str]) -> Temp
             found.append(_clean(value))
             why.append(label)
     if found:
-        return TemplateFolders(tuple(found), " and ".join(why))
+        return TemplateFolders(tuple(found), tuple(why))
     named = sorted(f for f in folders if named_like_templates(f.rsplit("/", 1)[-1]))
     # A templates folder inside another one adds nothing.
     named = [f for f in named if not any(f.startswith(other + "/") for other in named)]
-    return TemplateFolders(tuple(named), "its name says so")
+    return TemplateFolders(tuple(named), (N_("its name says so"),))

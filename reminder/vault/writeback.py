@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from reminder import notes, schedule
 from reminder.db.models import Note, Vault
+from reminder.i18n import Phrase
 from reminder.vault.files import (
     MAX_NOTE_BYTES,
     WRITE_ATTEMPTS,
@@ -160,20 +161,22 @@ def write_back_note(
                 return WriteBackResult(WriteBack.NOTHING)
             done = replace_if_unchanged(path, got, plan.new, dry_run=False)
         except FileNotFoundError:
-            return WriteBackResult(WriteBack.LOST, f"{path} is gone")
+            return WriteBackResult(WriteBack.LOST, Phrase("{path} is gone", path=path))
         except WriteRefused as exc:
-            return WriteBackResult(WriteBack.FAILED, f"{path}: {exc}")
+            return WriteBackResult(WriteBack.FAILED, Phrase("{path}: {reason}", path=path, reason=exc))
         except NoteFormatError as exc:
-            return WriteBackResult(WriteBack.FAILED, f"{path}:{exc.line}: {exc.reason}")
+            return WriteBackResult(
+                WriteBack.FAILED, Phrase("{path}:{line}: {why}", path=path, line=exc.line, why=exc.reason)
+            )
         except OSError as exc:
-            return WriteBackResult(WriteBack.FAILED, f"{path}: {exc.strerror}")
+            return WriteBackResult(WriteBack.FAILED, Phrase("{path}: {reason}", path=path, reason=exc.strerror))
         if done.outcome is Outcome.WRITTEN and done.now is not None:
             record_written(note, got, done.now, base, parsed_flags(parsed), plan)
             session.flush()
             return WriteBackResult(WriteBack.WRITTEN)
         if done.outcome is not Outcome.CHANGED:
             return WriteBackResult(WriteBack.LOST, lost_reason(path, done.outcome, done.kept))
-    return WriteBackResult(WriteBack.LOST, f"{path} kept changing while it was written")
+    return WriteBackResult(WriteBack.LOST, Phrase("{path} kept changing while it was written", path=path))
 
 
 def record_written(note: Note, got: FileRead, now: FileRead, base: Flags | None, flags: Flags, plan: Plan) -> None:
@@ -185,11 +188,13 @@ def record_written(note: Note, got: FileRead, now: FileRead, base: Flags | None,
         note.file_size, note.file_mtime_ns, note.content_hash = now.size, now.mtime_ns, now.sha256
 
 
-def lost_reason(path: str, outcome: Outcome, kept: str | None) -> str:
+def lost_reason(path: str, outcome: Outcome, kept: str | None) -> Phrase:
     if outcome is Outcome.GONE:
-        return f"{path} was deleted while it was written; it stays deleted"
+        return Phrase("{path} was deleted while it was written; it stays deleted", path=path)
     if outcome is Outcome.BUSY:
-        return f"{path} is open for writing in another program; written at a later sync"
+        return Phrase("{path} is open for writing in another program; written at a later sync", path=path)
     if outcome is Outcome.KEPT:
-        return f"{path} was saved twice while it was written; the older version is kept as {kept}"
-    return f"{path} changed while it was written; written at the next sync"
+        return Phrase(
+            "{path} was saved twice while it was written; the older version is kept as {kept}", path=path, kept=kept
+        )
+    return Phrase("{path} changed while it was written; written at the next sync", path=path)
