@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -54,6 +53,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: dic
 
 
 def echo_json(data: Any) -> None:
+    import json  # only the --json runs pay for it
+
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -62,6 +63,8 @@ def echo_json_list(items: Iterable[Any]) -> None:
 
     Indenting goes through json's pure-Python encoder (seconds for 10k notes) while an item a line stays readable
     and is encoded in C; and 10k notes' text with emoji, held as one string, would be tens of megabytes."""
+    import json
+
     it = iter(items)
     opening = "["
     while chunk := list(itertools.islice(it, 200)):
