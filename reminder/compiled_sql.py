@@ -66,4 +66,28 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         (('id', ''), ('title', '')),
         {'param_1': 11, 'param_2': 0},
     ),
+    'status_last_slot': (
+        'SELECT slots.id, slots.local_key, slots.zone, slots.scheduled_at, slots.claimed_at, slots.claimed_by, slots.due_count FROM slots WHERE slots.local_key NOT LIKE ? ORDER BY slots.scheduled_at DESC, slots.id DESC LIMIT ? OFFSET ?',
+        ('local_key_1', 'param_1', 'param_2'),
+        (('id', ''), ('local_key', ''), ('zone', ''), ('scheduled_at', 'datetime'), ('claimed_at', 'datetime'), ('claimed_by', ''), ('due_count', '')),
+        {'local_key_1': '%@%', 'param_1': 1, 'param_2': 0},
+    ),
+    'status_pending': (
+        'SELECT outbox.id, outbox.slot_id, outbox.kind, outbox.payload, outbox.status, outbox.attempts, outbox.next_attempt_at, outbox.last_error, outbox.ntfy_id, outbox.created_at, outbox.sent_at, outbox.uncertain FROM outbox WHERE outbox.status IN (?, ?) ORDER BY outbox.id',
+        ('status_1_1', 'status_1_2'),
+        (('id', ''), ('slot_id', ''), ('kind', ''), ('payload', ''), ('status', ''), ('attempts', ''), ('next_attempt_at', 'datetime'), ('last_error', ''), ('ntfy_id', ''), ('created_at', 'datetime'), ('sent_at', 'datetime'), ('uncertain', 'bool')),
+        {'status_1_1': 'pending', 'status_1_2': 'sending'},
+    ),
+    'status_failed': (
+        'SELECT outbox.id, outbox.slot_id, outbox.kind, outbox.payload, outbox.status, outbox.attempts, outbox.next_attempt_at, outbox.last_error, outbox.ntfy_id, outbox.created_at, outbox.sent_at, outbox.uncertain FROM outbox WHERE outbox.status = ? ORDER BY outbox.id DESC LIMIT ? OFFSET ?',
+        ('status_1', 'param_1', 'param_2'),
+        (('id', ''), ('slot_id', ''), ('kind', ''), ('payload', ''), ('status', ''), ('attempts', ''), ('next_attempt_at', 'datetime'), ('last_error', ''), ('ntfy_id', ''), ('created_at', 'datetime'), ('sent_at', 'datetime'), ('uncertain', 'bool')),
+        {'status_1': 'failed', 'param_1': 5, 'param_2': 0},
+    ),
+    'status_last_sent': (
+        'SELECT outbox.id, outbox.slot_id, outbox.kind, outbox.payload, outbox.status, outbox.attempts, outbox.next_attempt_at, outbox.last_error, outbox.ntfy_id, outbox.created_at, outbox.sent_at, outbox.uncertain FROM outbox WHERE outbox.status = ? ORDER BY outbox.sent_at DESC LIMIT ? OFFSET ?',
+        ('status_1', 'param_1', 'param_2'),
+        (('id', ''), ('slot_id', ''), ('kind', ''), ('payload', ''), ('status', ''), ('attempts', ''), ('next_attempt_at', 'datetime'), ('last_error', ''), ('ntfy_id', ''), ('created_at', 'datetime'), ('sent_at', 'datetime'), ('uncertain', 'bool')),
+        {'status_1': 'sent', 'param_1': 1, 'param_2': 0},
+    ),
 }

@@ -1,4 +1,4 @@
-"""The light read path: `due`, `list` and `show NOTE-ID` on an up-to-date SQLite file without SQLAlchemy.
+"""The light read path: `due`, `list`, `show NOTE-ID` and `status` on an up-to-date SQLite file without SQLAlchemy.
 
 The queries are the SQLAlchemy statements of reminder.notes, compiled ahead of time for SQLite into
 reminder/compiled_sql.py (see reminder.compile_sql); here they run through the standard library's sqlite3, and
@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from reminder import schedule
 from reminder.compiled_sql import QUERIES, REVISION
@@ -23,6 +24,9 @@ from reminder.duelist import group_due
 from reminder.revision import HEAD
 from reminder.sqlite_files import read_only_uri
 from reminder.views import NoteError, NoteView, like_prefix, note_ref, pick_note, views_from_rows
+
+if TYPE_CHECKING:
+    from reminder.slots import Status
 
 CONVERT: dict[str, Callable[[Any], Any]] = {
     "date": date.fromisoformat,
@@ -141,3 +145,24 @@ def note_from_sqlite_file(path: Path, ref: str, today: date, extra_every: int) -
     except Unavailable:
         return None
     return views[0] if views else None
+
+
+def status_from_sqlite_file(path: Path, cron: str, zone: str, now: datetime) -> Status | None:
+    """What `reminder status` shows (reminder.runner.status), its rows with the Slot and Outbox attributes."""
+    from reminder import slots  # croniter: only status needs it here
+    try:
+        with connect(path) as conn:
+            found = {
+                name: [SimpleNamespace(**row) for row in mappings(conn, name)]
+                for name in ("status_last_slot", "status_pending", "status_failed", "status_last_sent")
+            }
+    except Unavailable:
+        return None
+    last_slot, last_sent = found["status_last_slot"], found["status_last_sent"]
+    return slots.Status(
+        last_slot[0] if last_slot else None,
+        slots.next_slot(cron, zone, now),
+        found["status_pending"],
+        found["status_failed"],
+        last_sent[0] if last_sent else None,
+    )
