@@ -13,9 +13,9 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'list_notes': (
-        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.first_study_from, notes.status_block, notes.detached_from, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes WHERE notes.archived_at IS NULL ORDER BY notes.id',
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.scheduler, notes.scheduler_state FROM notes WHERE notes.archived_at IS NULL ORDER BY notes.id',
         (),
-        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('first_study_from', ''), ('status_block', ''), ('detached_from', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('scheduler', ''), ('scheduler_state', '')),
         {},
     ),
     'list_reviews': (
@@ -25,9 +25,9 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'list_all_notes': (
-        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.first_study_from, notes.status_block, notes.detached_from, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes ORDER BY notes.id',
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.scheduler, notes.scheduler_state FROM notes ORDER BY notes.id',
         (),
-        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('first_study_from', ''), ('status_block', ''), ('detached_from', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('scheduler', ''), ('scheduler_state', '')),
         {},
     ),
     'list_all_reviews': (
@@ -37,9 +37,9 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'note': (
-        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.first_study_from, notes.status_block, notes.detached_from, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY notes.id',
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.scheduler, notes.scheduler_state FROM notes WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY notes.id',
         ('note_id',),
-        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('first_study_from', ''), ('status_block', ''), ('detached_from', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('scheduler', ''), ('scheduler_state', '')),
         {},
     ),
     'note_reviews': (

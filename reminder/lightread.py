@@ -67,26 +67,34 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+class Converted(dict[Any, Any]):
+    """Values of one kind of column as SQLAlchemy returns them, from their SQLite text: each distinct text is
+    converted once (a store's dates repeat a lot) and looked up at C speed after that; NULL stays None."""
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        super().__init__({None: None})
+        self.convert = convert
+
+    def __missing__(self, raw: Any) -> Any:
+        value = self[raw] = self.convert(raw)
+        return value
+
+
 def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[tuple]:
     """The rows of compiled query ``name`` as they come, each value as SQLAlchemy would have returned it."""
     sql, names, columns, fixed = QUERIES[name]
     given = {**fixed, **params}
     values = [given[n].isoformat() if isinstance(given[n], date) else given[n] for n in names]
     cursor = conn.execute(sql, values)
-    converters = [(i, CONVERT[kind]) for i, (_, kind) in enumerate(columns) if kind]
+    caches: dict[str, Converted] = {}
+    converters = [(i, caches.setdefault(kind, Converted(CONVERT[kind]))) for i, (_, kind) in enumerate(columns) if kind]
     if not converters:
         yield from cursor
         return
-    seen: dict[tuple[int, Any], Any] = {}  # a store's dates repeat a lot: parse each text once
     for raw in cursor:
         row = list(raw)
-        for i, convert in converters:
-            text = row[i]
-            if text is not None:
-                value = seen.get((i, text))
-                if value is None:
-                    value = seen[(i, text)] = convert(text)
-                row[i] = value
+        for i, converted in converters:
+            row[i] = converted[row[i]]
         yield tuple(row)
 
 
@@ -106,14 +114,14 @@ def due_from_sqlite_file(path: Path, day: date, extra_every: int) -> list[schedu
 
 
 def list_from_sqlite_file(
-    path: Path, today: date, extra_every: int, *, include_archived: bool = False
+    path: Path, today: date, extra_every: int, *, include_archived: bool = False, limit: int | None = None
 ) -> list[NoteView] | None:
     prefix = "list_all" if include_archived else "list"
     try:
         with connect(path) as conn:
             # Two cursors read side by side, both in note order: no row list is held in memory.
             return views_from_rows(
-                mappings(conn, f"{prefix}_notes"), fetch(conn, f"{prefix}_reviews"), today, extra_every
+                mappings(conn, f"{prefix}_notes"), fetch(conn, f"{prefix}_reviews"), today, extra_every, limit=limit
             )
     except Unavailable:
         return None

@@ -21,7 +21,7 @@ from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import group_due
 from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
 from reminder.i18n import N_
-from reminder.views import NoteView, like_prefix, note_ladder, note_ref, pick_note, views_from_rows
+from reminder.views import VIEW_COLUMNS, NoteView, like_prefix, note_ladder, note_ref, pick_note, views_from_rows
 from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
 
 TITLE_MAX = 500
@@ -198,13 +198,13 @@ def resolve_note(session: Session, ref: str) -> Note:
 
 
 def list_statements(*, include_archived: bool = False, note_id: Any = None) -> tuple[Select, Select]:
-    """The notes `list` shows (every column, by id) and their reviews (by note, then offset, as Note.reviews);
-    with ``note_id``, just that note (what `show` reads).
+    """The notes `list` shows (the columns views.view_note reads, by id) and their reviews (by note, then
+    offset, as Note.reviews); with ``note_id``, just that note (what `show` reads).
 
     Two plain queries whose rows views.views_from_rows turns into views: an ORM object per note and per review
     is most of the cost of listing thousands of notes.
     """
-    notes_q = select(*Note.__table__.c).order_by(Note.id)
+    notes_q = select(*(Note.__table__.c[name] for name in VIEW_COLUMNS)).order_by(Note.id)
     reviews_q = (
         select(Review.note_id, Review.offset, Review.extra, Review.due_on, Review.done_on)
         .join(Note, Note.id == Review.note_id)
@@ -228,10 +228,12 @@ def history_statement(note_id: Any) -> Select:
     )
 
 
-def list_notes(session: Session, today: date, extra_every: int, *, include_archived: bool = False) -> list[NoteView]:
+def list_notes(
+    session: Session, today: date, extra_every: int, *, include_archived: bool = False, limit: int | None = None
+) -> list[NoteView]:
     notes_q, reviews_q = list_statements(include_archived=include_archived)
     note_rows = session.execute(notes_q).mappings()
-    return views_from_rows(note_rows, session.execute(reviews_q), today, extra_every)
+    return views_from_rows(note_rows, session.execute(reviews_q), today, extra_every, limit=limit)
 
 
 def due_statement(day: date | ColumnElement[date], *, lateral: bool = False) -> Select:

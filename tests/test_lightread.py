@@ -102,6 +102,9 @@ def test_list_and_show_read_the_same_views_as_the_store(tmp_path: Path) -> None:
             with store.read() as s:
                 expected = notes.list_notes(s, day, 30, include_archived=archived)
             assert list_from_sqlite_file(path, day, 30, include_archived=archived) == expected
+            with store.read() as s:  # --limit: the first notes, the same on both paths
+                assert notes.list_notes(s, day, 30, include_archived=archived, limit=7) == expected[:7]
+            assert list_from_sqlite_file(path, day, 30, include_archived=archived, limit=7) == expected[:7]
         assert len(expected) == 180 and any(v.archived for v in expected)
         with store.read() as s:  # the rows give the views the ORM objects give
             orm = s.scalars(select(notes.Note).order_by(notes.Note.id)).all()
