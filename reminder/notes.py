@@ -262,45 +262,26 @@ def due_statement(day: date | ColumnElement[date], *, lateral: bool = False) -> 
         or_(Note.snoozed_until.is_(None), Note.snoozed_until <= day),
     )
     pending = (Review.done_on.is_(None), Review.due_on <= day)
+
+    def columns(note: Any) -> tuple[Any, ...]:
+        """What both forms select (duelist.group_due reads it by position), the note's columns from ``note``:
+        the notes table, or the lateral subquery of the same columns."""
+        return (
+            *(Review.note_id, Review.offset, Review.extra, Review.due_on),
+            *(note.title, note.link, note.first_studied_on, note.ladder, done_count, note.scheduler),
+        )
+
     if lateral:
+        # The subquery selects the notes' columns of that same list (done_count is the reviews' subquery).
+        wanted = [c for c in columns(Note.__table__.c) if getattr(c, "table", None) is Note.__table__]
         note = (
-            select(Note.title, Note.link, Note.first_studied_on, Note.ladder, Note.scheduler)
+            select(*wanted)
             .where(Note.id == Review.note_id, *active)
             .limit(1)
             .lateral("note")
         )
-        return (
-            select(
-                Review.note_id,
-                Review.offset,
-                Review.extra,
-                Review.due_on,
-                note.c.title,
-                note.c.link,
-                note.c.first_studied_on,
-                note.c.ladder,
-                done_count,
-                note.c.scheduler,
-            )
-            .join(note, true())
-            .where(*pending)
-        )
-    return (
-        select(
-            Review.note_id,
-            Review.offset,
-            Review.extra,
-            Review.due_on,
-            Note.title,
-            Note.link,
-            Note.first_studied_on,
-            Note.ladder,
-            done_count,
-            Note.scheduler,
-        )
-        .join(Note, Note.id == Review.note_id)
-        .where(*pending, *active)
-    )
+        return select(*columns(note.c)).join(note, true()).where(*pending)
+    return select(*columns(Note.__table__.c)).join(Note, Note.id == Review.note_id).where(*pending, *active)
 
 
 def due_query(session: Session, day: date) -> Select:
