@@ -12,7 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -267,3 +268,27 @@ def pg_database(server_url: str, name: str, drop: bool = False) -> str:
         if not drop:
             conn.execute(f'CREATE DATABASE "{name}"')
     return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+@contextmanager
+def filled_store(
+    name: str, notes_count: int, due_count: int, *, folder: Path, database: str | None = None, day: date = BENCH_DAY
+) -> Iterator[str]:
+    """The URL of a store filled for a benchmark (fill_store, fill_pg_store): the SQLite file ``name``.db in
+    ``folder``, or with ``database`` (a PostgreSQL server's URL) a scratch database ``name`` there; removed
+    (dropped) afterwards."""
+    if database:
+        url = pg_database(database, name)
+        fill_pg_store(url, notes_count, due_count, day=day)
+    else:
+        path = folder / f"{name}.db"
+        url = f"sqlite:///{path}"
+        fill_store(path, notes_count, due_count, day=day)
+    try:
+        yield url
+    finally:
+        if database:
+            pg_database(database, name, drop=True)
+        else:
+            for leftover in folder.glob(f"{name}.db*"):  # the file, its WAL and shared memory
+                leftover.unlink()

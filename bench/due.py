@@ -29,10 +29,9 @@ from common import (
     EXTRA_EVERY,
     baselines,
     emit,
-    fill_pg_store,
     fill_store,
+    filled_store,
     machine,
-    pg_database,
     reminder_cmd,
     spread,
     timed_calls,
@@ -43,7 +42,7 @@ from sqlalchemy import text
 from reminder import notes
 from reminder.db import Store, open_store
 from reminder.duelist import group_due
-from reminder.lightread import due_from_sqlite_file
+from reminder.lightread import due_from_sqlite_file, sqlite_file
 
 
 def query_figures(store: Store, due: int, runs: int) -> dict[str, dict]:
@@ -116,34 +115,27 @@ def main() -> None:
         by_size: dict[str, dict] = {}
         for size in sizes:
             t0 = time.perf_counter()
-            if args.database:
-                url = pg_database(args.database, f"reminder_bench_due_{size}")
-                fill_pg_store(url, size, args.due)
-            else:
-                path = Path(tmp) / f"n{size}.db"
-                url = f"sqlite:///{path}"
-                fill_store(path, size, args.due)
-            figures: dict = {"fill_s": round(time.perf_counter() - t0, 1)}
-            store = open_store(url)
-            figures.update(query_figures(store, args.due, args.runs))
-            store.dispose()
-            if not args.database:
+            with filled_store(
+                f"reminder_bench_due_{size}", size, args.due, folder=Path(tmp), database=args.database
+            ) as url:
+                figures: dict = {"fill_s": round(time.perf_counter() - t0, 1)}
+                store = open_store(url)
+                figures.update(query_figures(store, args.due, args.runs))
+                store.dispose()
+                path = sqlite_file(url)
+                if path is not None:
 
-                def light(path: Path = path) -> None:
-                    got = due_from_sqlite_file(path, BENCH_DAY, EXTRA_EVERY)
-                    assert got is not None and len(got) == args.due
+                    def light(path: Path = path) -> None:
+                        got = due_from_sqlite_file(path, BENCH_DAY, EXTRA_EVERY)
+                        assert got is not None and len(got) == args.due
 
-                figures["query (light, sqlite3)"] = timed_calls(light, args.runs)
-            figures["reminder due --json"] = timed_command(
-                [*reminder_cmd(), "due", "--json", "--on", BENCH_DAY.isoformat()],
-                args.runs,
-                {**env, "REMINDER_DATABASE_URL": url},
-            )
+                    figures["query (light, sqlite3)"] = timed_calls(light, args.runs)
+                figures["reminder due --json"] = timed_command(
+                    [*reminder_cmd(), "due", "--json", "--on", BENCH_DAY.isoformat()],
+                    args.runs,
+                    {**env, "REMINDER_DATABASE_URL": url},
+                )
             by_size[str(size)] = figures
-            if args.database:
-                pg_database(args.database, f"reminder_bench_due_{size}", drop=True)
-            else:
-                path.unlink()
         result["sizes"] = by_size
         if len(sizes) > 1:
             lo, hi = by_size[str(min(sizes))], by_size[str(max(sizes))]

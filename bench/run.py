@@ -13,6 +13,7 @@ dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sqlite3
@@ -30,10 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from common import (
     baselines,
     emit,
-    fill_pg_store,
-    fill_store,
+    filled_store,
     machine,
-    pg_database,
     reminder_cmd,
     spread,
     timed_child,
@@ -95,14 +94,11 @@ def main() -> None:
     args = parser.parse_args()
     today = datetime.now(ZoneInfo(ZONE)).date()
     result: dict = {"benchmark": "run", "machine": machine(), "notes": args.notes, "due": args.due, "runs": args.runs}
-    with tempfile.TemporaryDirectory() as tmp, FakeNtfy() as server:
+    with tempfile.TemporaryDirectory() as tmp, FakeNtfy() as server, contextlib.ExitStack() as stack:
         t0 = time.perf_counter()
-        if args.database:
-            url = pg_database(args.database, "reminder_bench_run")
-            fill_pg_store(url, args.notes, args.due, day=today)
-        else:
-            url = f"sqlite:///{Path(tmp) / 'run.db'}"
-            fill_store(Path(tmp) / "run.db", args.notes, args.due, day=today)
+        # Removed (or dropped) by the stack whatever happens: a scratch database must not outlive a failed run.
+        where = {"folder": Path(tmp), "database": args.database, "day": today}
+        url = stack.enter_context(filled_store("reminder_bench_run", args.notes, args.due, **where))
         result["store"] = {
             "kind": "postgresql" if args.database else "sqlite",
             "fill_s": round(time.perf_counter() - t0, 1),
@@ -172,8 +168,6 @@ def main() -> None:
             "longest_sleep_s": longest,
             "wakeups_per_hour_at_most": round(3600 / longest, 1) if longest else None,
         }
-        if args.database:
-            pg_database(args.database, "reminder_bench_run", drop=True)
     emit(result, args.json)
 
 

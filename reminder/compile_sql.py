@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Boolean, Date, DateTime, Integer, Select, bindparam
 from sqlalchemy.dialects import sqlite
 
-from reminder import notes
+from reminder import notes, runner
 from reminder.db.models import UTCDateTime
 from reminder.revision import HEAD
 
@@ -46,6 +46,7 @@ def statements() -> dict[str, Select]:
         "note_events": notes.history_statement(note_id),
         "resolve_exact": exact,
         "resolve_prefix": prefix,
+        **runner.status_statements(),
     }
 
 
@@ -74,11 +75,13 @@ def render() -> str:
         "QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict[str, object]]] = {",
     ]
     for name, stmt in statements().items():
-        compiled = stmt.compile(dialect=dialect)
+        # IN lists become one placeholder per value, fixed below like a LIMIT.
+        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         sql = " ".join(str(compiled).split())
         params = tuple(compiled.positiontup or ())
         columns = tuple((key, _kind(c.type)) for key, c in stmt.selected_columns.items())
-        fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        # A value the statement fixes may be a StrEnum (an outbox status): written as its plain text.
+        fixed = {k: str(v) if isinstance(v, str) else v for k, v in compiled.params.items() if v is not None}
         lines += [f"    {name!r}: (", f"        {sql!r},", f"        {params!r},", f"        {columns!r},"]
         lines += [f"        {fixed!r},", "    ),"]
     lines += ["}", ""]

@@ -13,9 +13,9 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'list_notes': (
-        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.first_study_from, notes.status_block, notes.detached_from, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes WHERE notes.archived_at IS NULL ORDER BY notes.id',
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.scheduler, notes.scheduler_state FROM notes WHERE notes.archived_at IS NULL ORDER BY notes.id',
         (),
-        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('first_study_from', ''), ('status_block', ''), ('detached_from', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('scheduler', ''), ('scheduler_state', '')),
         {},
     ),
     'list_reviews': (
@@ -25,9 +25,9 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'list_all_notes': (
-        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.first_study_from, notes.status_block, notes.detached_from, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes ORDER BY notes.id',
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.scheduler, notes.scheduler_state FROM notes ORDER BY notes.id',
         (),
-        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('first_study_from', ''), ('status_block', ''), ('detached_from', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('scheduler', ''), ('scheduler_state', '')),
         {},
     ),
     'list_all_reviews': (
@@ -37,9 +37,9 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'note': (
-        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.first_study_from, notes.status_block, notes.detached_from, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY notes.id',
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.scheduler, notes.scheduler_state FROM notes WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY notes.id',
         ('note_id',),
-        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('first_study_from', ''), ('status_block', ''), ('detached_from', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('scheduler', ''), ('scheduler_state', '')),
         {},
     ),
     'note_reviews': (
@@ -65,5 +65,29 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         ('prefix', 'param_1', 'param_2'),
         (('id', ''), ('title', '')),
         {'param_1': 11, 'param_2': 0},
+    ),
+    'status_last_slot': (
+        'SELECT slots.id, slots.local_key, slots.zone, slots.scheduled_at, slots.claimed_at, slots.claimed_by, slots.due_count FROM slots WHERE slots.local_key NOT LIKE ? ORDER BY slots.scheduled_at DESC, slots.id DESC LIMIT ? OFFSET ?',
+        ('local_key_1', 'param_1', 'param_2'),
+        (('id', ''), ('local_key', ''), ('zone', ''), ('scheduled_at', 'datetime'), ('claimed_at', 'datetime'), ('claimed_by', ''), ('due_count', '')),
+        {'local_key_1': '%@%', 'param_1': 1, 'param_2': 0},
+    ),
+    'status_pending': (
+        'SELECT outbox.id, outbox.slot_id, outbox.kind, outbox.payload, outbox.status, outbox.attempts, outbox.next_attempt_at, outbox.last_error, outbox.ntfy_id, outbox.created_at, outbox.sent_at, outbox.uncertain FROM outbox WHERE outbox.status IN (?, ?) ORDER BY outbox.id',
+        ('status_1_1', 'status_1_2'),
+        (('id', ''), ('slot_id', ''), ('kind', ''), ('payload', ''), ('status', ''), ('attempts', ''), ('next_attempt_at', 'datetime'), ('last_error', ''), ('ntfy_id', ''), ('created_at', 'datetime'), ('sent_at', 'datetime'), ('uncertain', 'bool')),
+        {'status_1_1': 'pending', 'status_1_2': 'sending'},
+    ),
+    'status_failed': (
+        'SELECT outbox.id, outbox.slot_id, outbox.kind, outbox.payload, outbox.status, outbox.attempts, outbox.next_attempt_at, outbox.last_error, outbox.ntfy_id, outbox.created_at, outbox.sent_at, outbox.uncertain FROM outbox WHERE outbox.status = ? ORDER BY outbox.id DESC LIMIT ? OFFSET ?',
+        ('status_1', 'param_1', 'param_2'),
+        (('id', ''), ('slot_id', ''), ('kind', ''), ('payload', ''), ('status', ''), ('attempts', ''), ('next_attempt_at', 'datetime'), ('last_error', ''), ('ntfy_id', ''), ('created_at', 'datetime'), ('sent_at', 'datetime'), ('uncertain', 'bool')),
+        {'status_1': 'failed', 'param_1': 5, 'param_2': 0},
+    ),
+    'status_last_sent': (
+        'SELECT outbox.id, outbox.slot_id, outbox.kind, outbox.payload, outbox.status, outbox.attempts, outbox.next_attempt_at, outbox.last_error, outbox.ntfy_id, outbox.created_at, outbox.sent_at, outbox.uncertain FROM outbox WHERE outbox.status = ? ORDER BY outbox.sent_at DESC LIMIT ? OFFSET ?',
+        ('status_1', 'param_1', 'param_2'),
+        (('id', ''), ('slot_id', ''), ('kind', ''), ('payload', ''), ('status', ''), ('attempts', ''), ('next_attempt_at', 'datetime'), ('last_error', ''), ('ntfy_id', ''), ('created_at', 'datetime'), ('sent_at', 'datetime'), ('uncertain', 'bool')),
+        {'status_1': 'sent', 'param_1': 1, 'param_2': 0},
     ),
 }

@@ -15,7 +15,6 @@ import functools
 import itertools
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -375,15 +374,17 @@ def mask_url(url: str) -> str:
 def read_config_file(path: Path, *, must_exist: bool = False) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
+            import tomllib  # only once there is a file: most runs have none, and every command reads settings
+
             data = tomllib.load(fh)
     except FileNotFoundError:
         if must_exist:  # named on the command line: a typo must not silently mean "no config"
             raise ConfigError("config file {path} does not exist", path=path) from None
         return {}
+    except OSError as exc:  # before TOMLDecodeError: the file may not have opened, so tomllib not be imported
+        raise ConfigError("config file {path}: {reason}", path=path, reason=exc.strerror) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config file {path}: {reason}", path=path, reason=exc) from None
-    except OSError as exc:
-        raise ConfigError("config file {path}: {reason}", path=path, reason=exc.strerror) from None
     unknown = sorted(set(data) - set(SETTINGS_BY_NAME))
     if unknown:
         raise ConfigError("config file {path}: unknown setting {name!r}", path=path, name=unknown[0])

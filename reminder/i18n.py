@@ -17,15 +17,16 @@ Two audiences, two choices of language:
 from __future__ import annotations
 
 import gettext
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from importlib import resources
 
 DOMAIN = "reminder"
 LANGUAGES = ("ko", "en")
 SOURCE_LANGUAGE = "en"  # the message ids are English
+LOCALE_DIR = os.path.join(os.path.dirname(__file__), "locale")
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,11 @@ def translations(language: str) -> gettext.NullTranslations:
     """The compiled catalogue of ``language``; English falls back to the message ids themselves."""
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r} (ko or en)")
-    path = resources.files("reminder").joinpath(f"locale/{language}/LC_MESSAGES/{DOMAIN}.mo")
+    # The catalogues are plain files inside the package (wheel or editable install): found beside this module,
+    # since importlib.resources costs every command a dozen imports (zipfile, tempfile, ...) before it starts.
+    path = os.path.join(LOCALE_DIR, language, "LC_MESSAGES", f"{DOMAIN}.mo")
     try:
-        with path.open("rb") as fp:
+        with open(path, "rb") as fp:
             return gettext.GNUTranslations(fp)
     except FileNotFoundError:
         if language == SOURCE_LANGUAGE:

@@ -1,4 +1,4 @@
-"""The light read path: `due`, `list` and `show NOTE-ID` on an up-to-date SQLite file without SQLAlchemy.
+"""The light read path: `due`, `list`, `show NOTE-ID` and `status` on an up-to-date SQLite file without SQLAlchemy.
 
 The queries are the SQLAlchemy statements of reminder.notes, compiled ahead of time for SQLite into
 reminder/compiled_sql.py (see reminder.compile_sql); here they run through the standard library's sqlite3, and
@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from reminder import schedule
 from reminder.compiled_sql import QUERIES, REVISION
@@ -23,6 +24,9 @@ from reminder.duelist import group_due
 from reminder.revision import HEAD
 from reminder.sqlite_files import read_only_uri
 from reminder.views import NoteError, NoteView, like_prefix, note_ref, pick_note, views_from_rows
+
+if TYPE_CHECKING:
+    from reminder.slots import Status
 
 CONVERT: dict[str, Callable[[Any], Any]] = {
     "date": date.fromisoformat,
@@ -63,26 +67,34 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+class Converted(dict[Any, Any]):
+    """Values of one kind of column as SQLAlchemy returns them, from their SQLite text: each distinct text is
+    converted once (a store's dates repeat a lot) and looked up at C speed after that; NULL stays None."""
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        super().__init__({None: None})
+        self.convert = convert
+
+    def __missing__(self, raw: Any) -> Any:
+        value = self[raw] = self.convert(raw)
+        return value
+
+
 def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[tuple]:
     """The rows of compiled query ``name`` as they come, each value as SQLAlchemy would have returned it."""
     sql, names, columns, fixed = QUERIES[name]
     given = {**fixed, **params}
     values = [given[n].isoformat() if isinstance(given[n], date) else given[n] for n in names]
     cursor = conn.execute(sql, values)
-    converters = [(i, CONVERT[kind]) for i, (_, kind) in enumerate(columns) if kind]
+    caches: dict[str, Converted] = {}
+    converters = [(i, caches.setdefault(kind, Converted(CONVERT[kind]))) for i, (_, kind) in enumerate(columns) if kind]
     if not converters:
         yield from cursor
         return
-    seen: dict[tuple[int, Any], Any] = {}  # a store's dates repeat a lot: parse each text once
     for raw in cursor:
         row = list(raw)
-        for i, convert in converters:
-            text = row[i]
-            if text is not None:
-                value = seen.get((i, text))
-                if value is None:
-                    value = seen[(i, text)] = convert(text)
-                row[i] = value
+        for i, converted in converters:
+            row[i] = converted[row[i]]
         yield tuple(row)
 
 
@@ -102,14 +114,14 @@ def due_from_sqlite_file(path: Path, day: date, extra_every: int) -> list[schedu
 
 
 def list_from_sqlite_file(
-    path: Path, today: date, extra_every: int, *, include_archived: bool = False
+    path: Path, today: date, extra_every: int, *, include_archived: bool = False, limit: int | None = None
 ) -> list[NoteView] | None:
     prefix = "list_all" if include_archived else "list"
     try:
         with connect(path) as conn:
             # Two cursors read side by side, both in note order: no row list is held in memory.
             return views_from_rows(
-                mappings(conn, f"{prefix}_notes"), fetch(conn, f"{prefix}_reviews"), today, extra_every
+                mappings(conn, f"{prefix}_notes"), fetch(conn, f"{prefix}_reviews"), today, extra_every, limit=limit
             )
     except Unavailable:
         return None
@@ -141,3 +153,24 @@ def note_from_sqlite_file(path: Path, ref: str, today: date, extra_every: int) -
     except Unavailable:
         return None
     return views[0] if views else None
+
+
+def status_from_sqlite_file(path: Path, cron: str, zone: str, now: datetime) -> Status | None:
+    """What `reminder status` shows (reminder.runner.status), its rows with the Slot and Outbox attributes."""
+    from reminder import slots  # croniter: only status needs it here
+    try:
+        with connect(path) as conn:
+            found = {
+                name: [SimpleNamespace(**row) for row in mappings(conn, name)]
+                for name in ("status_last_slot", "status_pending", "status_failed", "status_last_sent")
+            }
+    except Unavailable:
+        return None
+    last_slot, last_sent = found["status_last_slot"], found["status_last_sent"]
+    return slots.Status(
+        last_slot[0] if last_slot else None,
+        slots.next_slot(cron, zone, now),
+        found["status_pending"],
+        found["status_failed"],
+        last_sent[0] if last_sent else None,
+    )

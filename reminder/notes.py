@@ -21,7 +21,7 @@ from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import group_due
 from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
 from reminder.i18n import N_
-from reminder.views import NoteView, like_prefix, note_ladder, note_ref, pick_note, views_from_rows
+from reminder.views import VIEW_COLUMNS, NoteView, like_prefix, note_ladder, note_ref, pick_note, views_from_rows
 from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
 
 TITLE_MAX = 500
@@ -198,13 +198,13 @@ def resolve_note(session: Session, ref: str) -> Note:
 
 
 def list_statements(*, include_archived: bool = False, note_id: Any = None) -> tuple[Select, Select]:
-    """The notes `list` shows (every column, by id) and their reviews (by note, then offset, as Note.reviews);
-    with ``note_id``, just that note (what `show` reads).
+    """The notes `list` shows (the columns views.view_note reads, by id) and their reviews (by note, then
+    offset, as Note.reviews); with ``note_id``, just that note (what `show` reads).
 
     Two plain queries whose rows views.views_from_rows turns into views: an ORM object per note and per review
     is most of the cost of listing thousands of notes.
     """
-    notes_q = select(*Note.__table__.c).order_by(Note.id)
+    notes_q = select(*(Note.__table__.c[name] for name in VIEW_COLUMNS)).order_by(Note.id)
     reviews_q = (
         select(Review.note_id, Review.offset, Review.extra, Review.due_on, Review.done_on)
         .join(Note, Note.id == Review.note_id)
@@ -228,10 +228,12 @@ def history_statement(note_id: Any) -> Select:
     )
 
 
-def list_notes(session: Session, today: date, extra_every: int, *, include_archived: bool = False) -> list[NoteView]:
+def list_notes(
+    session: Session, today: date, extra_every: int, *, include_archived: bool = False, limit: int | None = None
+) -> list[NoteView]:
     notes_q, reviews_q = list_statements(include_archived=include_archived)
     note_rows = session.execute(notes_q).mappings()
-    return views_from_rows(note_rows, session.execute(reviews_q), today, extra_every)
+    return views_from_rows(note_rows, session.execute(reviews_q), today, extra_every, limit=limit)
 
 
 def due_statement(day: date | ColumnElement[date], *, lateral: bool = False) -> Select:
@@ -260,45 +262,26 @@ def due_statement(day: date | ColumnElement[date], *, lateral: bool = False) -> 
         or_(Note.snoozed_until.is_(None), Note.snoozed_until <= day),
     )
     pending = (Review.done_on.is_(None), Review.due_on <= day)
+
+    def columns(note: Any) -> tuple[Any, ...]:
+        """What both forms select (duelist.group_due reads it by position), the note's columns from ``note``:
+        the notes table, or the lateral subquery of the same columns."""
+        return (
+            *(Review.note_id, Review.offset, Review.extra, Review.due_on),
+            *(note.title, note.link, note.first_studied_on, note.ladder, done_count, note.scheduler),
+        )
+
     if lateral:
+        # The subquery selects the notes' columns of that same list (done_count is the reviews' subquery).
+        wanted = [c for c in columns(Note.__table__.c) if getattr(c, "table", None) is Note.__table__]
         note = (
-            select(Note.title, Note.link, Note.first_studied_on, Note.ladder, Note.scheduler)
+            select(*wanted)
             .where(Note.id == Review.note_id, *active)
             .limit(1)
             .lateral("note")
         )
-        return (
-            select(
-                Review.note_id,
-                Review.offset,
-                Review.extra,
-                Review.due_on,
-                note.c.title,
-                note.c.link,
-                note.c.first_studied_on,
-                note.c.ladder,
-                done_count,
-                note.c.scheduler,
-            )
-            .join(note, true())
-            .where(*pending)
-        )
-    return (
-        select(
-            Review.note_id,
-            Review.offset,
-            Review.extra,
-            Review.due_on,
-            Note.title,
-            Note.link,
-            Note.first_studied_on,
-            Note.ladder,
-            done_count,
-            Note.scheduler,
-        )
-        .join(Note, Note.id == Review.note_id)
-        .where(*pending, *active)
-    )
+        return select(*columns(note.c)).join(note, true()).where(*pending)
+    return select(*columns(Note.__table__.c)).join(Note, Note.id == Review.note_id).where(*pending, *active)
 
 
 def due_query(session: Session, day: date) -> Select:

@@ -55,6 +55,7 @@ from reminder.db import Store
 from reminder.db.models import Meta, Outbox, OutboxStatus, Slot
 from reminder.events import log_event, runner_name
 from reminder.ntfy import NtfyClient, NtfyError, is_stored
+from reminder.slots import Status as Status  # defined beside the slots, so the light read path can make one
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
@@ -560,26 +561,26 @@ class Runner:
 # --- status --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Status:
-    last_slot: Slot | None
-    next_slot: datetime
-    pending: list[Outbox]
-    failed: list[Outbox]
-    last_sent: Outbox | None
+def status_statements() -> dict[str, Any]:
+    """The queries of `reminder status`, written once: run here by the store path, and compiled for the light
+    read path (reminder.compile_sql, reminder.lightread.status_from_sqlite_file)."""
+    return {
+        "status_last_slot": select(Slot)
+        .where(slots.digest_slots())
+        .order_by(Slot.scheduled_at.desc(), Slot.id.desc())
+        .limit(1),
+        "status_pending": select(Outbox).where(Outbox.status.in_([PENDING, SENDING])).order_by(Outbox.id),
+        "status_failed": select(Outbox).where(Outbox.status == FAILED).order_by(Outbox.id.desc()).limit(5),
+        "status_last_sent": select(Outbox).where(Outbox.status == SENT).order_by(Outbox.sent_at.desc()).limit(1),
+    }
 
 
 def status(store: Store, settings: Settings, now: datetime) -> Status:
+    queries = status_statements()
     with store.read() as session:
-        last_slot = session.scalars(
-            select(Slot).where(slots.digest_slots()).order_by(Slot.scheduled_at.desc(), Slot.id.desc()).limit(1)
-        ).first()
-        pending = session.scalars(select(Outbox).where(Outbox.status.in_([PENDING, SENDING])).order_by(Outbox.id)).all()
-        failed = session.scalars(
-            select(Outbox).where(Outbox.status == FAILED).order_by(Outbox.id.desc()).limit(5)
-        ).all()
-        last_sent = session.scalars(
-            select(Outbox).where(Outbox.status == SENT).order_by(Outbox.sent_at.desc()).limit(1)
-        ).first()
+        last_slot = session.scalars(queries["status_last_slot"]).first()
+        pending = session.scalars(queries["status_pending"]).all()
+        failed = session.scalars(queries["status_failed"]).all()
+        last_sent = session.scalars(queries["status_last_sent"]).first()
     nxt = slots.next_slot(settings.cron, settings.timezone, now)
     return Status(last_slot, nxt, list(pending), list(failed), last_sent)

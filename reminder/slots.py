@@ -6,6 +6,7 @@ expression on local wall-clock time, so `0 8 * * *` means 08:00 in Asia/Seoul wh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -70,3 +71,15 @@ def digest_slots() -> Any:
     from reminder.db.models import Slot
 
     return Slot.local_key.not_like(f"%{KIND_SEPARATOR}%")
+
+
+@dataclass(frozen=True)
+class Status:
+    """What `reminder status` shows. The rows are the store's Slot and Outbox objects, or the light read path's
+    rows with the same attributes (reminder.lightread.status_from_sqlite_file)."""
+
+    last_slot: Any
+    next_slot: datetime
+    pending: list[Any]
+    failed: list[Any]
+    last_sent: Any

@@ -198,6 +198,26 @@ def recall(events: Iterable[ReviewEvent], today: date, days: int = RECALL_DAYS) 
 # --- streak ------------------------------------------------------------------------------------------------------
 
 
+# A review's span: (the day it is due from, the day it was done or None while open), and how many reviews have it.
+Spans = Counter[tuple[date, date | None]]
+
+
+def review_spans(notes: Iterable[NoteHistory]) -> Spans:
+    """The reviews the streak counts, by span: an open review of a note that gets no reminders (archived or
+    long-term) breaks nothing, and an open review of a snoozed note is due from the end of its snooze.
+    reminder.history.read_summary counts the same in SQL."""
+    spans: Spans = Counter()
+    for note in notes:
+        for review in note.reviews:
+            if review.done_on is None and not _gets_reminders(note):
+                continue
+            due = review.due_on
+            if review.done_on is None and note.snoozed_until is not None:
+                due = max(due, note.snoozed_until)
+            spans[(due, review.done_on)] += 1
+    return spans
+
+
 def streak(
     notes: Iterable[NoteHistory],
     today: date,
@@ -210,25 +230,31 @@ def streak(
     reviews (``events``) is kept too, though a backlog is still open at its end.
     """
     notes = list(notes)
-    if not notes:
+    start = min((n.first_studied_on for n in notes), default=None)
+    return streak_of_spans(review_spans(notes), start, today, events, daily_limit)
+
+
+def streak_of_spans(
+    spans: Spans,
+    start: date | None,
+    today: date,
+    events: Iterable[ReviewEvent] = (),
+    daily_limit: int | None = None,
+) -> int:
+    """The streak from the reviews' spans; ``start`` is the first study of the store's first note (days before
+    it are not counted), None for a store without notes."""
+    if start is None:
         return 0
-    start = min(n.first_studied_on for n in notes)
     span = (today - start).days + 1
     # open_at_end[i]: how many reviews were still open at the end of day start + i (a difference array).
     delta = [0] * (span + 1)
-    for note in notes:
-        for review in note.reviews:
-            if review.done_on is None and not _gets_reminders(note):
-                continue
-            due = review.due_on
-            if review.done_on is None and note.snoozed_until is not None:
-                due = max(due, note.snoozed_until)
-            # Open at the end of each day from its due date to the day before it was done.
-            last = review.done_on - timedelta(days=1) if review.done_on else today
-            first, last = max(due, start), min(last, today)
-            if first <= last:
-                delta[(first - start).days] += 1
-                delta[(last - start).days + 1] -= 1
+    for (due, done_on), count in spans.items():
+        # Open at the end of each day from its due date to the day before it was done.
+        last = done_on - timedelta(days=1) if done_on else today
+        first, last = max(due, start), min(last, today)
+        if first <= last:
+            delta[(first - start).days] += count
+            delta[(last - start).days + 1] -= count
     done = Counter(e.day for e in events) if daily_limit else Counter()
     kept = 0
     open_at_end = 0
@@ -253,23 +279,64 @@ def note_progress(note: NoteHistory) -> int:
     return schedule.progress(done, len(note.ladder), note.long_term_on is not None)
 
 
-def subjects(notes: Iterable[NoteHistory]) -> tuple[SubjectStats, ...]:
-    """Per subject (None for notes without one, listed last), sorted by name."""
-    groups: dict[str | None, list[NoteHistory]] = {}
+# Notes by what their progress and subject depend on: (subject, stages on the ladder, long-term, stages done).
+Groups = Counter[tuple[str | None, int, bool, int]]
+
+
+def subject_groups(notes: Iterable[NoteHistory]) -> Groups:
+    """The notes the subjects count (archived ones are left out), grouped; reminder.history.read_summary counts
+    the same in SQL."""
+    groups: Groups = Counter()
     for note in notes:
         if not note.archived:
-            groups.setdefault(note.subject, []).append(note)
+            done = sum(1 for r in note.reviews if not r.extra and r.done_on is not None)
+            groups[(note.subject, len(note.ladder), note.long_term_on is not None, done)] += 1
+    return groups
+
+
+def subjects(notes: Iterable[NoteHistory]) -> tuple[SubjectStats, ...]:
+    """Per subject (None for notes without one, listed last), sorted by name."""
+    return subjects_of_groups(subject_groups(notes))
+
+
+def subjects_of_groups(groups: Groups) -> tuple[SubjectStats, ...]:
+    by_subject: dict[str | None, list[tuple[int, bool, int]]] = {}  # (notes, long-term, their progress summed)
+    for (subject, stages, long_term, done), count in groups.items():
+        pct = schedule.progress(done, stages, long_term)
+        by_subject.setdefault(subject, []).append((count, long_term, pct * count))
     result = []
-    for subject in sorted(groups, key=lambda s: (s is None, (s or "").casefold())):
-        members = groups[subject]
-        average = sum(note_progress(n) for n in members) / len(members)
-        result.append(
-            SubjectStats(subject, len(members), sum(1 for n in members if n.long_term_on), int(average + 0.5))
-        )
+    for subject in sorted(by_subject, key=lambda s: (s is None, (s or "").casefold())):
+        members = by_subject[subject]
+        notes = sum(count for count, _, _ in members)
+        average = sum(total for _, _, total in members) / notes
+        in_long_term = sum(count for count, is_long_term, _ in members if is_long_term)
+        result.append(SubjectStats(subject, notes, in_long_term, int(average + 0.5)))
     return tuple(result)
 
 
 # --- all of it ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the statistics need of the store, far less than every note with every review: the notes that still
+    have open reviews and get reminders (with just those reviews: the forecast), the reviews' spans (the
+    streak), the notes grouped by subject and progress (the subjects), and the first study of all."""
+
+    pending: tuple[NoteHistory, ...]
+    spans: Spans
+    groups: Groups
+    first_study: date | None
+
+    @classmethod
+    def of(cls, notes: Sequence[NoteHistory]) -> Summary:
+        pending = []
+        for note in notes:
+            open_reviews = tuple(r for r in note.reviews if r.done_on is None)
+            if _gets_reminders(note) and open_reviews:
+                pending.append(replace(note, reviews=open_reviews))
+        first = min((n.first_studied_on for n in notes), default=None)
+        return cls(tuple(pending), review_spans(notes), subject_groups(notes), first)
 
 
 def compute(
@@ -280,19 +347,30 @@ def compute(
     *,
     daily_limit: int | None = None,
 ) -> Stats:
+    return compute_summary(Summary.of(notes), events, today, extra_every, daily_limit=daily_limit)
+
+
+def compute_summary(
+    summary: Summary,
+    events: Sequence[ReviewEvent],
+    today: date,
+    extra_every: int,
+    *,
+    daily_limit: int | None = None,
+) -> Stats:
     return Stats(
         today=today,
         forecast=forecast(
-            notes,
+            summary.pending,
             today,
             extra_every,
             daily_limit=daily_limit,
             reviewed_today=len({e.note_id for e in events if e.day == today}),
         ),
         history=history(events, today),
-        streak=streak(notes, today, events, daily_limit),
+        streak=streak_of_spans(summary.spans, summary.first_study, today, events, daily_limit),
         recall=recall(events, today),
-        subjects=subjects(notes),
+        subjects=subjects_of_groups(summary.groups),
     )
 
 

@@ -6,6 +6,8 @@ standard library's sqlite3, and the store path from ORM objects; both go through
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -44,12 +46,22 @@ def pick_note(ref: str, exact: Sequence[Sequence], prefixed: Callable[[], Sequen
     return matches[0][0]
 
 
+# The note columns view_note reads (besides its reviews and events): what list and show fetch, and no more (a
+# vault note's cue questions and summary can be long, and list reads every note).
+VIEW_COLUMNS = (
+    "id", "title", "subject", "source", "pages", "level", "link", "first_studied_on", "ladder", "long_term_on",
+    "snoozed_until", "archived_at", "scheduler", "scheduler_state",
+)  # fmt: skip
+
+
 def note_ladder(note: Any) -> tuple[int, ...]:
     return stored_ladder(note.ladder)
 
 
-@dataclass(frozen=True)
-class StageView:
+class StageView(NamedTuple):
+    """A stage of a note's ladder (or its extra review). A named tuple, not a dataclass: `list` makes one per
+    stage of every note, and a frozen dataclass costs several times as much to make."""
+
     stage: int
     due_on: date
     done_on: date | None
@@ -234,22 +246,28 @@ def views_from_rows(
     extra_every: int,
     *,
     event_rows: Iterable[Mapping[str, Any]] | None = None,
+    limit: int | None = None,
 ) -> list[NoteView]:
     """Views of notes from the rows of notes.list_statements: the notes by id and their reviews by note id,
     merged as they come (neither side is held in memory). With ``event_rows`` (notes.history_statement's, for
-    `show`), each view carries its review history."""
+    `show`), each view carries its review history. With ``limit``, the first that many notes: the rows after
+    them are not read."""
     events: dict[int, list[SimpleNamespace]] = {}
     for event in event_rows or ():
         events.setdefault(event["note_id"], []).append(SimpleNamespace(**event))
-    reviews = iter(review_rows)
-    row = next(reviews, None)
+    by_note = itertools.groupby(review_rows, key=operator.itemgetter(0))
+    group = next(by_note, None)
+    with_history = event_rows is not None
     views = []
-    for note in note_rows:
+    for note in itertools.islice(note_rows, limit):
+        note_id = note["id"]
+        while group is not None and group[0] < note_id:  # reviews of a note not listed (none, in practice)
+            group = next(by_note, None)
         own: list[ReviewRow] = []
-        while row is not None and row[0] <= note["id"]:
-            if row[0] == note["id"]:
-                own.append(ReviewRow(row[0], row[1], bool(row[2]), row[3], row[4]))
-            row = next(reviews, None)
-        item = NoteRow(**note, reviews=own, events=events.get(note["id"], []))
-        views.append(view_note(item, today, extra_every, with_history=event_rows is not None))
+        if group is not None and group[0] == note_id:
+            # Both paths return `extra` as a bool already (SQLAlchemy's Boolean, lightread's conversion).
+            own = list(map(ReviewRow._make, group[1]))
+            group = next(by_note, None)
+        item = NoteRow(**note, reviews=own, events=events.get(note_id, []))
+        views.append(view_note(item, today, extra_every, with_history=with_history))
     return views

@@ -56,6 +56,20 @@ def test_add_then_due_on_day_five(any_db_url: str, run_cli) -> None:  # type: ig
     assert "D+4" in text and "1 day late" in text
 
 
+@freeze_time("2024-07-12 03:00:00")
+def test_list_limit_shows_the_first_notes_and_says_more_follow(any_db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
+    for i in range(5):
+        assert run_cli("add", f"노트 {i}", "--first-study", f"2024-07-0{i + 1}").exit_code == 0
+    lines = run_cli("list", "--limit", "3").output.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3", "More"]
+    assert lines[-1] == "More notes follow: only the first 3 are shown (--limit)."
+    assert [n["id"] for n in _json(run_cli("list", "--json", "--limit", "2"))] == [1, 2]
+    everything = run_cli("list", "--limit", "5")
+    assert everything.output == run_cli("list").output and "More notes" not in everything.output
+    refused = run_cli("list", "--limit", "0")
+    assert refused.exit_code == 2 and "--limit" in refused.output
+
+
 @freeze_time("2024-10-27 05:01:00")
 def test_seed_flow_reaches_sixty_percent_and_an_extra_review(any_db_url: str, run_cli) -> None:  # type: ignore[no-untyped-def]
     assert run_cli(*SEED_ARGS).exit_code == 0

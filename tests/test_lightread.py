@@ -1,5 +1,5 @@
-"""`due`, `list` and `show` read an up-to-date SQLite file without SQLAlchemy: they must answer exactly like the store,
-through SQL compiled from the store's own statements."""
+"""`due`, `list`, `show` and `status` read an up-to-date SQLite file without SQLAlchemy: they must answer exactly
+like the store, through SQL compiled from the store's own statements."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from reminder import compile_sql, compiled_sql, notes
+from reminder import compile_sql, compiled_sql, notes, runner
+from reminder.config import load_settings
 from reminder.db import open_store
-from reminder.lightread import due_from_sqlite_file, list_from_sqlite_file, note_from_sqlite_file
+from reminder.db.models import Outbox, Slot
+from reminder.lightread import (
+    due_from_sqlite_file,
+    list_from_sqlite_file,
+    note_from_sqlite_file,
+    status_from_sqlite_file,
+)
 from reminder.revision import HEAD
 from reminder.schedulers import SrState
 
@@ -94,6 +102,9 @@ def test_list_and_show_read_the_same_views_as_the_store(tmp_path: Path) -> None:
             with store.read() as s:
                 expected = notes.list_notes(s, day, 30, include_archived=archived)
             assert list_from_sqlite_file(path, day, 30, include_archived=archived) == expected
+            with store.read() as s:  # --limit: the first notes, the same on both paths
+                assert notes.list_notes(s, day, 30, include_archived=archived, limit=7) == expected[:7]
+            assert list_from_sqlite_file(path, day, 30, include_archived=archived, limit=7) == expected[:7]
         assert len(expected) == 180 and any(v.archived for v in expected)
         with store.read() as s:  # the rows give the views the ORM objects give
             orm = s.scalars(select(notes.Note).order_by(notes.Note.id)).all()
@@ -113,6 +124,86 @@ def test_list_and_show_read_the_same_views_as_the_store(tmp_path: Path) -> None:
     store.dispose()
 
 
+SLOT_FIELDS = ("id", "local_key", "zone", "scheduled_at", "claimed_at", "claimed_by", "due_count")
+OUTBOX_FIELDS = ("id", "kind", "status", "attempts", "next_attempt_at", "last_error", "ntfy_id", "sent_at")
+
+
+def _rows(rows: list, fields: tuple[str, ...]) -> list[tuple]:
+    return [tuple(getattr(r, f) for f in fields) for r in rows]
+
+
+def test_status_reads_what_the_store_path_reads(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    _fill(path)
+    store = open_store(f"sqlite:///{path}")
+    at = datetime(2024, 10, 26, 23, 0, tzinfo=UTC)
+    with store.write() as s:
+        for day in range(3):  # digest slots, and a later nudge that status leaves out
+            when = at + timedelta(days=day)
+            s.add(
+                Slot(
+                    local_key=f"2024-10-{27 + day}T08:00",
+                    zone="Asia/Seoul",
+                    scheduled_at=when,
+                    claimed_at=when + timedelta(seconds=3),
+                    claimed_by="test",
+                    due_count=day + 4,
+                )
+            )
+        s.add(
+            Slot(
+                local_key="nudge@2024-10-30T21:00",
+                zone="Asia/Seoul",
+                scheduled_at=at + timedelta(days=4),
+                claimed_at=at + timedelta(days=4),
+                claimed_by="test",
+                due_count=1,
+            )
+        )
+        for i, state in enumerate(["sent", "sent", "pending", "sending", *["failed"] * 7, "superseded"]):
+            s.add(
+                Outbox(
+                    kind="digest",
+                    payload="{}",
+                    status=state,
+                    attempts=i,
+                    created_at=at,
+                    next_attempt_at=at + timedelta(minutes=i) if state in ("pending", "sending") else None,
+                    last_error=f"503 try {i}" if state != "sent" else None,
+                    ntfy_id=f"id{i}" if state == "sent" else None,
+                    sent_at=at + timedelta(hours=i) if state == "sent" else None,
+                )
+            )
+    settings = load_settings({"timezone": "Asia/Seoul"}, environ={}, config_path=tmp_path / "none.toml")
+    now = datetime(2024, 10, 29, 12, 0, tzinfo=UTC)
+    expected = runner.status(store, settings, now)
+    got = status_from_sqlite_file(path, settings.cron, settings.timezone, now)
+    assert got is not None
+    assert _rows([got.last_slot], SLOT_FIELDS) == _rows([expected.last_slot], SLOT_FIELDS)
+    assert got.last_slot.local_key == "2024-10-29T08:00" and got.last_slot.claimed_at.tzinfo is not None
+    assert got.next_slot == expected.next_slot
+    assert _rows(got.pending, OUTBOX_FIELDS) == _rows(expected.pending, OUTBOX_FIELDS)
+    assert [o.status for o in got.pending] == ["pending", "sending"]
+    assert _rows(got.failed, OUTBOX_FIELDS) == _rows(expected.failed, OUTBOX_FIELDS)
+    assert len(got.failed) == 5
+    assert _rows([got.last_sent], OUTBOX_FIELDS) == _rows([expected.last_sent], OUTBOX_FIELDS)
+    assert got.last_sent.ntfy_id == "id1"
+    store.dispose()
+
+
+def test_status_of_an_empty_store_and_an_older_file(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    open_store(f"sqlite:///{path}").dispose()
+    now = datetime(2024, 10, 29, 12, 0, tzinfo=UTC)
+    got = status_from_sqlite_file(path, "0 8 * * *", "Asia/Seoul", now)
+    assert got is not None
+    assert (got.last_slot, got.pending, got.failed, got.last_sent) == (None, [], [], None)
+    assert got.next_slot == datetime(2024, 10, 30, 8, 0, tzinfo=ZoneInfo("Asia/Seoul"))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0000'")
+    assert status_from_sqlite_file(path, "0 8 * * *", "Asia/Seoul", now) is None
+
+
 def test_an_older_or_missing_file_takes_the_store_path(tmp_path: Path) -> None:
     assert due_from_sqlite_file(tmp_path / "absent.db", date(2024, 1, 1), 30) is None
     path = tmp_path / "old.db"
@@ -130,6 +221,7 @@ def test_an_older_or_missing_file_takes_the_store_path(tmp_path: Path) -> None:
         ["list", "--json"],
         ["show", "3", "--json"],
         ["show", "note 004", "--json"],
+        ["status", "--json"],
     ],
 )
 def test_read_commands_do_not_import_sqlalchemy(tmp_path: Path, argv: list[str]) -> None:

@@ -282,3 +282,66 @@ def test_forecast_follows_the_notes_own_scheduler(run_cli, db_url: str, store) -
     assert only_fsrs == expected and len(expected) >= 2, expected
     ladder_days = [d.day for d in stats.forecast([rows[1]], TODAY, 30) if d.count]
     assert ladder_days == [TODAY, d(7, 23), d(7, 26), d(8, 2)] and only_fsrs != ladder_days
+
+
+def _fill_store(url: str) -> None:
+    """A store with every kind of note the statistics count differently: reviews done on time, late and not
+    yet; long-term, archived and snoozed notes; FSRS and SR notes; subjects and none; two ladders."""
+    from reminder import notes
+    from reminder.db import open_store
+    from reminder.schedulers import SrState
+
+    store = open_store(url, auto_upgrade=True)
+    day = d(7, 20)
+    with store.write() as s:
+        for i in range(60):
+            first = day - timedelta(days=2 * i)
+            ladder = (1, 4, 7, 14) if i % 5 else (1, 3, 7, 21)
+            fsrs = i % 9 == 4
+            note = notes.add_note(
+                s,
+                title=f"note {i:02d}",
+                first_studied_on=first,
+                today=day,
+                ladder=ladder,
+                extra_every=30,
+                subject=("쿠버네티스", "Network", None)[i % 3],
+                scheduler="fsrs" if fsrs else "ladder",
+            )
+            for stage in [] if fsrs else ladder[: i % 4]:  # done on the day, a day or two late, or not at all
+                done_on = first + timedelta(days=stage + i % 3)
+                if done_on <= day:
+                    notes.mark_done(s, note, day=done_on, today=day, extra_every=30, stage=stage)
+            if fsrs and note.reviews[0].due_on <= day:
+                notes.mark_done(s, note, day=day, today=day, extra_every=30, rating="hard")
+            if i % 11 == 0:
+                notes.mark_done(s, note, day=day, today=day, extra_every=30, long_term=True)
+            if i % 13 == 7:
+                note.archived_at = notes.utcnow()
+        sr = notes.add_note(s, title="sr", first_studied_on=day, today=day, ladder=(1,), extra_every=30)
+        notes.set_scheduler(sr, "sr", extra_every=30, sr=SrState(day + timedelta(days=3), 5, 250))
+        notes.snooze_notes(s, [2, 3], day + timedelta(days=2))
+    store.dispose()
+
+
+def test_the_store_summed_up_in_sql_gives_the_same_statistics(any_db_url: str) -> None:
+    from reminder import history
+    from reminder.db import open_store
+
+    _fill_store(any_db_url)
+    store = open_store(any_db_url)
+    with store.read() as s:
+        every_note = history.read_notes(s)
+        summary = history.read_summary(s)
+        # The SQL counts are the ones the statistics computed from every note, and far fewer rows.
+        assert summary == stats.Summary.of(every_note)
+        assert len(summary.pending) < len(every_note) and sum(summary.spans.values()) > len(summary.spans)
+        assert sum(summary.groups.values()) == sum(1 for n in every_note if not n.archived)
+        for today in (d(7, 20), d(7, 21), d(8, 30), d(5, 1)):
+            for limit in (None, 3):
+                events = history.read_events(s, stats.events_since(today))
+                expected = stats.compute(every_note, events, today, 30, daily_limit=limit)
+                assert history.read_stats(s, today, 30, daily_limit=limit) == expected
+        figures = history.read_stats(s, d(7, 21), 30)
+        assert figures.streak >= 0 and len(figures.subjects) == 3 and sum(f.count for f in figures.forecast) > 0
+    store.dispose()

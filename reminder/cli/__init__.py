@@ -21,13 +21,15 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reminder import __version__, i18n
-from reminder.config import Settings, load_settings
 from reminder.errors import ReminderError
+
+if TYPE_CHECKING:
+    from reminder.config import Settings
 
 
 def explicit_language(environ: dict[str, str] | os._Environ[str]) -> str | None:
@@ -318,6 +320,8 @@ class App:
 
     @cached_property
     def settings(self) -> Settings:
+        from reminder.config import load_settings
+
         return load_settings(self.flags, config_path=self.config_path, config_must_exist=self.config_must_exist)
 
     @property

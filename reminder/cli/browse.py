@@ -45,17 +45,24 @@ def next_text(view: NoteView, today: date) -> str:
 @click.command("list", help=_("Every note: id, title, subject, next review, progress."))
 @click.option("--all", "include_archived", is_flag=True, help=_("Include archived notes."))
 @click.option("--json", "as_json", is_flag=True, help=_("Print JSON (see README for the shape)."))
+@click.option(
+    "--limit", type=click.IntRange(min=1), metavar="N", help=_("Only the first N notes (by id), for a long list.")
+)
 @pass_app
-def list_(app: App, include_archived: bool, as_json: bool) -> None:
+def list_(app: App, include_archived: bool, as_json: bool, limit: int | None) -> None:
     today = app.today()
     every = app.settings.extra_every
     path = sqlite_file(app.settings.database_url)
-    views = list_from_sqlite_file(path, today, every, include_archived=include_archived) if path else None
+    # One note past the limit says whether the list goes on (and costs one note, not the rest of the store).
+    wanted = limit + 1 if limit else None
+    views = list_from_sqlite_file(path, today, every, include_archived=include_archived, limit=wanted) if path else None
     if views is None:
         from reminder import notes
 
         with app.store.read() as session:
-            views = notes.list_notes(session, today, every, include_archived=include_archived)
+            views = notes.list_notes(session, today, every, include_archived=include_archived, limit=wanted)
+    more = limit is not None and len(views) > limit
+    views = views[:limit]
     if as_json:
         echo_json_list(v.as_json() for v in views)
         return
@@ -67,6 +74,8 @@ def list_(app: App, include_archived: bool, as_json: bool) -> None:
     ]
     headers = ["ID", _("TITLE"), _("SUBJECT"), _("NEXT REVIEW"), _("PROGRESS")]
     click.echo(table(headers, rows, {1: 40, 2: 16}))
+    if more:
+        click.echo(_("More notes follow: only the first {limit} are shown (--limit).").format(limit=limit))
 
 
 @click.command(help=_("One note: its fields, every stage with due and done dates, progress."))

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import re
-import signal
 import sys
-import threading
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from reminder import schedule
 from reminder.cli import UserError, _, shown
 from reminder.config import parse_ladder
+
+if TYPE_CHECKING:
+    import threading
 
 T = TypeVar("T")
 DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
@@ -96,6 +96,8 @@ def stage_text(stage: int, extra: bool) -> str:
 
 def configure_logging() -> None:
     """One `key=value` line per event on stderr, for the long-running commands (run, serve)."""
+    import logging  # here, not at the top: the short commands never log
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
     )
@@ -105,6 +107,10 @@ def stop_on_signals() -> threading.Event:
     """An event set by SIGTERM or SIGINT. The signals are blocked (threads started later inherit the mask) and
     taken by a waiting thread with sigwait, so no handler runs at an arbitrary point of the main thread and none
     can deadlock on a lock it interrupted. Call it before starting other threads."""
+    import logging
+    import signal
+    import threading
+
     stop = threading.Event()
     signals = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, signals)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,9 +28,11 @@ def char_width(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
-def fit(text: str, columns: int) -> str:
-    """Cut ``text`` to ``columns`` display columns (with …), then pad it to exactly that width."""
-    if width(text) > columns:
+def fit(text: str, columns: int, text_width: int | None = None) -> str:
+    """Cut ``text`` to ``columns`` display columns (with …), then pad it to exactly that width. ``text_width``
+    is its width when the caller has measured it already."""
+    used = width(text) if text_width is None else text_width
+    if used > columns:
         out, used = "", 0
         for ch in text:
             w = width(ch)
@@ -39,21 +40,37 @@ def fit(text: str, columns: int) -> str:
                 break
             out, used = out + ch, used + w
         text = out + "…"
-    return text + " " * (columns - width(text))
+        used += width("…")
+    return text + " " * (columns - used)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: dict[int, int] | None = None) -> str:
     max_widths = max_widths or {}
+    # Each cell measured once; a column's cells repeat a lot (progress bars, subjects), so each text once.
+    measured: dict[str, int] = {}
+
+    def measure(cell: str) -> int:
+        found = measured.get(cell)
+        if found is None:
+            found = measured[cell] = width(cell)
+        return found
+
+    widths = [[measure(cell) for cell in row] for row in rows]
     cols = []
     for i, header in enumerate(headers):
-        natural = max([width(header), *(width(r[i]) for r in rows)])
+        natural = max([width(header), *(w[i] for w in widths)])
         cols.append(min(natural, max_widths.get(i, natural)))
     lines = ["  ".join(fit(h, cols[i]) for i, h in enumerate(headers)).rstrip()]
-    lines += ["  ".join(fit(cell, cols[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines += [
+        "  ".join([fit(cell, cols[i], w[i]) for i, cell in enumerate(row)]).rstrip()
+        for row, w in zip(rows, widths, strict=True)
+    ]
     return "\n".join(lines)
 
 
 def echo_json(data: Any) -> None:
+    import json  # only the --json runs pay for it
+
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -62,6 +79,8 @@ def echo_json_list(items: Iterable[Any]) -> None:
 
     Indenting goes through json's pure-Python encoder (seconds for 10k notes) while an item a line stays readable
     and is encoded in C; and 10k notes' text with emoji, held as one string, would be tens of megabytes."""
+    import json
+
     it = iter(items)
     opening = "["
     while chunk := list(itertools.islice(it, 200)):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +54,8 @@ def _subscribe_url(server: str, topic: str) -> str:
 
 def _new_topic() -> str:
     # 16 random bytes in ntfy's topic alphabet: on a public server the topic name is the only secret.
+    import secrets
+
     return "reminder-" + secrets.token_urlsafe(16)
 
 
@@ -377,11 +378,17 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
 @click.option("--json", "as_json", is_flag=True, help=_("Print JSON."))
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    from reminder.runner import status as read_status
+    from reminder.lightread import sqlite_file, status_from_sqlite_file
 
     check_cron(app.settings.cron)
     now = datetime.now(UTC)
-    st = read_status(app.store, app.settings, now)
+    path = sqlite_file(app.settings.database_url)
+    # On an up-to-date SQLite file without SQLAlchemy, the runner or the HTTP client (reminder.lightread).
+    st = status_from_sqlite_file(path, app.settings.cron, app.settings.timezone, now) if path else None
+    if st is None:
+        from reminder.runner import status as read_status
+
+        st = read_status(app.store, app.settings, now)
     zone = app.now().tzinfo
 
     def local(dt: datetime | None) -> str | None:
