@@ -25,7 +25,17 @@ DOMAIN = "reminder"
 LANGUAGES = ("ko", "en")
 # reminder.i18n's markers besides gettext's own names (_, gettext, ngettext, pgettext, ...), and the errors
 # whose first argument is a message id (reminder.i18n.LocalizedError's subclasses).
-ERRORS = ("Invalid", "ConfigError", "StoreError", "NoteError", "UserError", "LocalizedError", "_InFile", "ServerError")
+ERRORS = (
+    "Invalid",
+    "ConfigError",
+    "StoreError",
+    "NoteError",
+    "VaultError",
+    "UserError",
+    "LocalizedError",
+    "_InFile",
+    "ServerError",
+)
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "NP_": (1, 2), "NC_": ((1, "c"), 2), **dict.fromkeys(ERRORS)}
 METHODS = [("locale/**", "ignore"), ("**.py", "python"), ("templates/**.html", "jinja2")]
 OPTIONS = {"templates/**.html": {"trim_blocks": "true", "lstrip_blocks": "true"}}

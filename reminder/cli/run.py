@@ -225,7 +225,8 @@ def _vault_sync(app: App) -> Any:
 
         from reminder import vault
         from reminder.cli.common import adopt_default_scheduler
-        from reminder.notes import NoteError, utcnow
+        from reminder.clock import utcnow
+        from reminder.errors import NoteError, VaultError
 
         try:
             started = utcnow()
@@ -238,7 +239,7 @@ def _vault_sync(app: App) -> Any:
                 delivery=vault.Delivery(app.settings.cron, app.settings.timezone),
             )
             adopt_default_scheduler(app, started)
-        except (NoteError, OSError, SQLAlchemyError) as exc:  # expected: one line, and the digest still goes out
+        except (NoteError, VaultError, OSError, SQLAlchemyError) as exc:  # expected: one line; the digest goes out
             log_event("sync", level=logging.ERROR, result="error", error=exc)
             return
         except Exception:  # a bug: the digest still matters more, but the log must show where it is

@@ -51,7 +51,7 @@ anything not ending in ``.md``. Skipped with one line ``path:line: why`` (exit s
 read, is over MAX_NOTE_BYTES, is not UTF-8, has malformed or non-mapping frontmatter, a bad date or flag, a
 first-study date after today, or a field longer than the store keeps. Nothing already stored for such a file is
 touched (a note whose file broke keeps its schedule) and it is reported again at every sync until fixed. A vault
-folder that does not exist is an error for that vault (NoteError, exit 2); one with no Markdown file at all
+folder that does not exist is an error for that vault (VaultError, exit 2); one with no Markdown file at all
 while the store holds its notes looks unmounted, so nothing is archived and that is reported as a skip.
 
 Removing a vault archives its notes and detaches them from it (history kept, the files untouched); adding the

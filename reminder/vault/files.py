@@ -21,8 +21,7 @@ from datetime import date
 from typing import Any
 
 from reminder import notes, vault_format
-from reminder.errors import ReminderError
-from reminder.notes import NoteError
+from reminder.errors import VaultError
 from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link
 
 MAX_NOTE_BYTES = 1_000_000
@@ -69,7 +68,7 @@ def walk_vault(root: str, skipped: list[str]) -> list[VaultFile]:
             it = os.scandir(folder)
         except OSError as exc:
             if folder == root:
-                raise NoteError("cannot read vault folder {root}: {reason}", root=root, reason=exc.strerror) from None
+                raise VaultError("cannot read vault folder {root}: {reason}", root=root, reason=exc.strerror) from None
             skipped.append(f"{folder}:1: cannot read the folder: {exc.strerror}")
             continue
         with it:
@@ -124,7 +123,7 @@ def read_file(path: str, max_bytes: int = MAX_NOTE_BYTES) -> FileRead:
     return FileRead(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid, st.st_ino)
 
 
-class WriteRefused(ReminderError):
+class WriteRefused(VaultError):
     """A note reminder must not write: the file or its folder is read-only, or the file system cannot swap two
     files atomically. ``str()`` says which, in a phrase ("the note is read-only")."""
 

@@ -15,11 +15,12 @@ from sqlalchemy import bindparam, insert, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
 from reminder import notes, schedule
+from reminder.clock import utcnow
 from reminder.config import format_ladder
 from reminder.cues import refresh_cues
 from reminder.db import Store
 from reminder.db.models import ForgottenFile, Note, Review, ReviewEvent, Vault
-from reminder.notes import NoteError, utcnow
+from reminder.errors import VaultError
 from reminder.srnote import refresh_sr
 from reminder.srnote import study_note as sr_study_note
 from reminder.vault import gitdates
@@ -72,7 +73,7 @@ class SyncReport:
     lost: list[str] = field(default_factory=list)  # write-backs that lost to another writer, retried next sync
     skipped: list[str] = field(default_factory=list)  # "path:line: why"
     error: str | None = None  # set by sync_all when the vault could not be synced at all (its folder is gone)
-    failure: NoteError | None = None  # the same, as raised: the command line shows it in the learner's language
+    failure: VaultError | None = None  # the same, as raised: the command line shows it in the learner's language
     # Files with review-like frontmatter that are not scheduled, "path: why" (templates, forgotten files): not
     # errors, but never dropped without a word.
     not_scheduled: list[str] = field(default_factory=list)
@@ -233,7 +234,7 @@ class _VaultSync:
         self.started = utcnow()
         self.root = os.path.realpath(vault.path)
         if not os.path.isdir(self.root):
-            raise NoteError("vault {name}: folder {path} does not exist", name=vault.name, path=vault.path)
+            raise VaultError("vault {name}: folder {path} does not exist", name=vault.name, path=vault.path)
 
     def skip(self, file: VaultFile, line: int, why: str) -> None:
         self.report.skipped.append(f"{file.path}:{line}: {why}")
@@ -798,12 +799,12 @@ def sync_vault(
     delivery: Delivery | None = None,
 ) -> SyncReport:
     """Sync one vault in one transaction. ``dry_run`` reports what would change and changes nothing (store and
-    files). NoteError when the vault is unknown or its folder does not exist."""
+    files). VaultError when the vault is unknown or its folder does not exist."""
     try:
         with store.write() as session:
             vault = session.get(Vault, vault_id)
             if vault is None:
-                raise NoteError("no vault with id {vault_id}", vault_id=vault_id)
+                raise VaultError("no vault with id {vault_id}", vault_id=vault_id)
             report = _VaultSync(
                 session,
                 vault,
@@ -851,6 +852,6 @@ def sync_all(
                 zone=zone,
                 delivery=delivery,
             )
-        except NoteError as exc:
+        except VaultError as exc:
             reports[name] = SyncReport(error=str(exc), failure=exc)
     return reports
