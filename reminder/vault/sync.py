@@ -387,7 +387,8 @@ class _VaultSync:
         self._write_new(added)
         self._archive([*not_notes, *(row.id for row in gone.values() if not row.archived)])
         read = {w.file.rel: w.got.data for w in existing} | {a.file.rel: a.got.data for a in added}
-        refresh_cues(self.session, self.vault.id, walked, read)  # every file: the templates' placeholders too
+        # Every file walked, the templates' too: their lines are the placeholders.
+        refresh_cues(self.session, self.vault.id, walked, read, self.templates.holds)
         refresh_sr(self.session, self.vault.id, read, self.extra_every, self.today)
         self.vault.synced_at = self.started
         self.session.flush()
