@@ -57,18 +57,21 @@ def health(
 ) -> tuple[bool, dict[str, Any]]:
     """Whether the service is doing its job at ``now`` (aware): (healthy, details for a JSON answer).
 
-    Rule: the expected slot is the most recent cron slot at or before ``now - HEALTH_GRACE``. The service is
-    healthy when the store answers and that slot has a row in the slots table (a runner claimed it). A missing
-    slot is forgiven only when it could not have been claimed by this service: it started (``started_at``)
-    after the slot, and either no slot has ever been claimed (a fresh install waiting for its first slot) or
-    the start was less than HEALTH_GRACE ago (the runner's catch-up is still due). Without ``started_at`` a
-    missing slot is always unhealthy.
+    Rule: the expected slot is the most recent cron slot at or before ``now - HEALTH_GRACE``, in the zone set now.
+    The service is healthy when the store answers and no runner still owes that slot: it was claimed in this
+    zone, or the runner rightly passes it over (reminder.runner.claim_refusal: the day was served under the zone
+    set before, or a later slot was claimed). A local key alone is not the slot: after a change of zone, 08:00
+    of the old zone has the key of a slot the new one still owes. A missing slot is forgiven only when it could
+    not have been claimed by this service: it started (``started_at``) after the slot, and either no slot has
+    ever been claimed (a fresh install waiting for its first slot) or the start was less than HEALTH_GRACE ago
+    (the runner's catch-up is still due). Without ``started_at`` a missing slot is always unhealthy.
     """
     if now.tzinfo is None:
         raise ValueError("health needs an aware datetime")
     from sqlalchemy import select
 
     from reminder.db.models import Slot
+    from reminder.runner import claim_refusal
 
     now = now.astimezone(UTC)
     expected = previous_slot(settings.cron, settings.timezone, now - HEALTH_GRACE)
@@ -88,7 +91,7 @@ def health(
                 .order_by(Slot.scheduled_at.desc(), Slot.id.desc())
                 .limit(1)
             ).first()
-            claimed = session.scalar(select(Slot.id).where(Slot.local_key == expected_key)) is not None
+            claimed = claim_refusal(session, expected, expected_key, settings.timezone) is not None
     except Exception as exc:
         # The reason goes to the log (it may name the database); the unauthenticated answer gets the class only.
         log.warning("healthz: the store does not answer: %s", _one_line(exc))

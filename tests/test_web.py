@@ -113,11 +113,12 @@ def stage_done(store: Store, note_id: int) -> dict[int, date | None]:
         return {r.offset: r.done_on for r in note.reviews if not r.extra}
 
 
-def claim_slot(store: Store, key_: str) -> None:
-    local = datetime.fromisoformat(key_).replace(tzinfo=SEOUL)
+def claim_slot(store: Store, key_: str, zone: str | None = "Asia/Seoul") -> None:
+    """A digest slot claimed as the runner claims it (``zone`` None: claimed before zones were recorded)."""
+    local = datetime.fromisoformat(key_).replace(tzinfo=ZoneInfo(zone or "Asia/Seoul"))
     at = local.astimezone(UTC).replace(tzinfo=None)
     with store.write() as session:
-        session.add(Slot(local_key=key_, scheduled_at=at, claimed_at=at, claimed_by="test", due_count=0))
+        session.add(Slot(local_key=key_, zone=zone, scheduled_at=at, claimed_at=at, claimed_by="test", due_count=0))
 
 
 def post(url: str, **kwargs: Any) -> requests.Response:
@@ -677,6 +678,29 @@ def test_health_rule(
     assert info["status"] == ("ok" if healthy else "error")
     if not healthy:
         assert info["expected_slot"] in info["reason"]
+
+
+def test_health_after_a_change_of_zone_asks_for_the_slot_of_the_new_zone(
+    store: Store, tmp_path: Path, db_url: str
+) -> None:
+    # The learner moved from Seoul to UTC. 08:00 in Seoul on the 11th (23:00 UTC on the 10th) has the local key
+    # of 08:00 UTC on the 11th, which no runner claimed: the phone got no digest that day, health must say so.
+    claim_slot(store, "2024-07-11T08:00", zone="Asia/Seoul")
+    utc = make_settings(tmp_path, db_url, timezone="UTC", language="en")
+    ok, info = health(store, utc, datetime(2024, 7, 11, 8, 20, tzinfo=UTC))
+    assert not ok and "2024-07-11T08:00 (UTC) has not run" in info["reason"], info
+    claim_slot(store, "2024-07-11T08:00", zone="UTC")
+    assert health(store, utc, datetime(2024, 7, 11, 8, 20, tzinfo=UTC))[0] is True
+
+
+def test_health_accepts_a_day_served_under_the_zone_set_before(store: Store, tmp_path: Path, db_url: str) -> None:
+    # 15:00 in Seoul is 06:00 UTC, the same UTC day: the runner does not send that day's digest twice, so the
+    # slot it passes over is no alarm.
+    claim_slot(store, "2024-07-11T15:00", zone="Asia/Seoul")
+    utc = make_settings(tmp_path, db_url, timezone="UTC", language="en")
+    ok, info = health(store, utc, datetime(2024, 7, 11, 8, 20, tzinfo=UTC))
+    assert ok, info
+    assert not health(store, utc, datetime(2024, 7, 12, 8, 20, tzinfo=UTC))[0]  # the next day is owed again
 
 
 # --- the server and `reminder serve` --------------------------------------------------------------------------------
