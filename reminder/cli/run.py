@@ -257,6 +257,7 @@ def _vault_sync(app: App) -> Any:
                 written_back=report.written_back,
                 skipped=len(report.skipped),
                 not_scheduled=len(report.not_scheduled),
+                backups=len(report.backups),
                 **extra,
             )
             # Every file not scheduled, by name: a line each, so nothing drops out of the log in silence.
@@ -264,6 +265,8 @@ def _vault_sync(app: App) -> Any:
                 log_event("sync_skipped", level=logging.WARNING, vault=name, file=line)
             for line in (*report.not_scheduled, *report.dated, *report.lost):
                 log_event("sync_file", vault=name, file=line)
+            for copy in report.backups:  # the note's write-back waits on the learner: a warning, not news
+                log_event("sync_backup_left", level=logging.WARNING, vault=name, file=copy)
 
     return sync
 
@@ -368,6 +371,7 @@ def status(app: App, as_json: bool) -> None:
     check_cron(app.settings.cron)
     now = datetime.now(UTC)
     st = read_status(app.store, app.settings, now)
+    copies = _copies_left(app)
     zone = app.now().tzinfo
 
     def local(dt: datetime | None) -> str | None:
@@ -392,6 +396,7 @@ def status(app: App, as_json: bool) -> None:
             for o in st.pending
         ],
         "failed": [{"id": o.id, "attempts": o.attempts, "error": o.last_error} for o in st.failed],
+        "write_back_copies": copies,
     }
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -399,6 +404,8 @@ def status(app: App, as_json: bool) -> None:
     topic = app.settings.ntfy_topic
 
     labels = [_("topic:"), _("last slot:"), _("next slot:"), _("last sent:"), _("pending:"), _("failed:")]
+    if copies:  # shown only when there are some, so that the usual answer keeps its columns
+        labels.append(_("write-back copies:"))
     column = max(width(label) for label in labels) + 2
 
     def field(label: str, value: str) -> None:
@@ -429,3 +436,35 @@ def status(app: App, as_json: bool) -> None:
         )
         for f in data["failed"]:
             click.echo(f"  #{f['id']}: {f['error']}")
+    if copies:
+        from reminder.cli.vault import copy_left_text
+
+        field(_("write-back copies:"), str(len(copies)))
+        for copy in copies:
+            click.echo("  " + copy_left_text(copy))
+
+
+def _copies_left(app: App) -> list[str]:
+    """The write-back copies a crash left in the registered vaults (vault.files.backup_path), found by walking
+    each vault: until the learner deletes one, its note is not written back, and nothing else would say so
+    between syncs. The vault code is loaded only when a vault is registered."""
+    from sqlalchemy import select
+
+    from reminder.db.models import Vault
+
+    with app.store.read() as session:
+        folders = list(session.scalars(select(Vault.path).order_by(Vault.name)))
+    if not folders:
+        return []
+    import os
+
+    from reminder.errors import VaultError
+    from reminder.vault.files import walk_vault
+
+    copies: list[str] = []
+    for folder in folders:
+        try:
+            walk_vault(os.path.realpath(folder), [], copies)
+        except VaultError:
+            continue  # a vault whose folder is gone: `reminder sync` reports that
+    return copies

@@ -15,6 +15,7 @@ from reminder.cli.output import table
 from reminder.clock import utcnow
 from reminder.db.models import Note
 from reminder.vault import Delivery, SyncReport, add_vault, list_vaults, remove_vault, sync_all, vault_note_counts
+from reminder.vault.files import backed_up_note
 from reminder.vault.registry import find_vault
 
 # A bar for a few hundred files would flash and vanish; it is for the first sync of a large vault.
@@ -109,6 +110,15 @@ def rm(app: App, name: str, yes: bool) -> None:
     )
 
 
+def copy_left_text(copy: str) -> str:
+    """The line for a write-back copy a crash left (vault.files.backup_path), in the reader's language."""
+    text = _(
+        "{copy}: left by an interrupted write-back of {note}; that note is not written back until you look at "
+        "the copy and delete it"
+    )
+    return text.format(copy=copy, note=backed_up_note(copy))
+
+
 def _summary(name: str, report: SyncReport, dry_run: bool) -> str:
     parts = [
         _("{n} added").format(n=report.added),
@@ -201,6 +211,8 @@ def sync(app: App, dry_run: bool) -> None:
                 click.echo(f"  {report.templates}")
             for line in (*report.dated, *report.not_scheduled, *report.lost):
                 click.echo(f"  {line}")
+            for copy in report.backups:
+                click.echo("  " + copy_left_text(copy))
     for report in reports.values():
         for line in report.skipped:
             click.echo(line, err=True)

@@ -58,8 +58,26 @@ class FileRead:
         return cls(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid, st.st_ino)
 
 
-def walk_vault(root: str, skipped: list[str]) -> list[VaultFile]:
-    """Every candidate note under ``root`` (a real path), in no particular order."""
+BACKUP_SUFFIX = ".reminder-backup"
+
+
+def backup_path(path: str) -> str:
+    """Where replace_if_unchanged keeps the learner's bytes of ``path`` while it writes it: a hidden file beside
+    the note, ``.NAME.reminder-backup``, which only a crash leaves behind."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}{BACKUP_SUFFIX}")
+
+
+def backed_up_note(backup: str) -> str:
+    """The note a leftover ``backup_path`` copy belongs to."""
+    folder, name = os.path.split(backup)
+    return os.path.join(folder, name[1 : -len(BACKUP_SUFFIX)])
+
+
+def walk_vault(root: str, skipped: list[str], backups: list[str] | None = None) -> list[VaultFile]:
+    """Every candidate note under ``root`` (a real path), in no particular order. ``backups`` collects the paths
+    of write-back copies a crash left (backup_path): each blocks the write-back of its note until the learner
+    looks at it, so the sync says so rather than skip it with the other hidden files."""
     files: list[VaultFile] = []
     stack = [(root, "")]
     while stack:
@@ -75,6 +93,8 @@ def walk_vault(root: str, skipped: list[str]) -> list[VaultFile]:
             for entry in it:
                 name = entry.name
                 if name.startswith("."):
+                    if backups is not None and name.endswith(BACKUP_SUFFIX):
+                        backups.append(entry.path)
                     continue
                 try:
                     if entry.is_symlink():
@@ -290,8 +310,8 @@ def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace 
         return Replace(Outcome.BUSY) if exc.errno == errno.EAGAIN else None
     if not _holds(fd, expected):
         return _REREAD
-    folder, name = os.path.split(path)
-    backup = os.path.join(folder, f".{name}.reminder-backup")
+    folder = os.path.dirname(path)
+    backup = backup_path(path)
     try:
         with _creating(folder), open(backup, "xb") as fh:
             fh.write(expected.data)

@@ -81,6 +81,9 @@ class SyncReport:
     # template, said once, when it is chosen.
     dated: list[str] = field(default_factory=list)
     templates: str = ""  # which folder was treated as templates, and why
+    # Write-back copies a crash left beside their notes (vault.files.backup_path): each note's write-back waits
+    # until the learner has looked at its copy and deleted it.
+    backups: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -290,7 +293,7 @@ class _VaultSync:
             select(*_LIGHT_COLUMNS, touched.label("touched")).where(Note.vault_id == self.vault.id)
         ).all()
         by_path = {row.vault_path: row for row in rows}
-        walked = files = walk_vault(self.root, self.report.skipped)
+        walked = files = walk_vault(self.root, self.report.skipped, self.report.backups)
         active = sum(1 for row in rows if not row.archived)
         if not files and active:
             self.report.skipped.append(
