@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from reminder import actions, notes
 from reminder.config import check_cron
+from reminder.db import one_line
 from reminder.errors import ReminderError
 from reminder.pages import CSP, render_message, render_review, render_stats, render_today
 from reminder.schedulers import RATINGS
@@ -94,7 +95,7 @@ def health(
             claimed = claim_refusal(session, expected, expected_key, settings.timezone) is not None
     except Exception as exc:
         # The reason goes to the log (it may name the database); the unauthenticated answer gets the class only.
-        log.warning("healthz: the store does not answer: %s", _one_line(exc))
+        log.warning("healthz: the store does not answer: %s", one_line(exc))
         info.update(status="error", reason=f"the store does not answer ({type(exc).__name__})")
         return False, info
     if last is not None:
@@ -112,13 +113,6 @@ def health(
     ran = f"the last one that ran is {last.local_key}" if last is not None else "no slot has run yet"
     info.update(status="error", reason=f"the slot {expected_key} ({settings.timezone}) has not run; {ran}")
     return False, info
-
-
-def _one_line(exc: BaseException) -> str:
-    from reminder.config import mask_url
-
-    lines = [ln.strip() for ln in str(getattr(exc, "orig", None) or exc).splitlines() if ln.strip()]
-    return mask_url(lines[0] if lines else type(exc).__name__)
 
 
 # --- snooze target ---------------------------------------------------------------------------------------------
@@ -217,7 +211,7 @@ class ReminderApp:
             response = self.route(environ)
         except SQLAlchemyError as exc:
             # The store is down or busy beyond its timeout: nothing changed, and pressing again later will work.
-            log.warning("store error answering %s: %s", _route_name(environ), _one_line(exc))
+            log.warning("store error answering %s: %s", _route_name(environ), one_line(exc))
             message = t(self.language, "unavailable")
             if _wants_html(environ):
                 response = _html("503 Service Unavailable", render_message(self.language, message))
@@ -228,8 +222,8 @@ class ReminderApp:
         except ReminderError as exc:
             # The one place a user error becomes its HTTP status: one line in the log, no traceback, nothing
             # changed (the write transaction rolled back). Never the path: it holds a token.
-            log.warning("%s answering %s: %s", type(exc).__name__, _route_name(environ), _one_line(exc))
-            message = _one_line(exc)
+            log.warning("%s answering %s: %s", type(exc).__name__, _route_name(environ), one_line(exc))
+            message = one_line(exc)
             if _wants_html(environ):
                 response = _html(exc.http_status, render_message(self.language, message))
             else:

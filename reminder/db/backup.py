@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from reminder.config import mask_url
-from reminder.db import SQLITE_BUSY_TIMEOUT_MS, StoreError
+from reminder.db import SQLITE_BUSY_TIMEOUT_MS, StoreError, one_line
 from reminder.sqlite_files import read_only_uri
 
 
@@ -134,8 +134,7 @@ def backup_sqlite(database_url: str, dest: Path, *, overwrite: bool = False) -> 
         with contextlib.suppress(OSError):
             _fsync(dest.parent)
     except sqlite3.Error as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StoreError("cannot back up {source}: {reason}", source=source, reason=reason) from None
+        raise StoreError("cannot back up {source}: {reason}", source=source, reason=one_line(exc)) from None
     except OSError as exc:
         raise StoreError("cannot write backup {dest}: {reason}", dest=dest, reason=exc.strerror or exc) from None
     finally:
