@@ -22,7 +22,7 @@ from typing import Any
 
 from reminder import notes, vault_format
 from reminder.errors import VaultError
-from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link
+from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link, title_from_path
 
 MAX_NOTE_BYTES = 1_000_000
 WRITE_ATTEMPTS = 3
@@ -516,8 +516,7 @@ def _unencodable(value: str) -> bool:
 
 
 def _title(rel: str) -> str | None:
-    name = rel.rsplit("/", 1)[-1]
-    title = " ".join(name[:-3].split())
+    title = title_from_path(rel)
     return title if 0 < len(title) <= notes.TITLE_MAX else None
 
 
