@@ -18,21 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from reminder import sqlite_files
 from reminder.config import mask_url
 from reminder.errors import StoreError as StoreError  # re-exported: defined with the other user errors
 from reminder.revision import HEAD, REVISIONS
 from reminder.sqlite_files import FOLDER_MODE, create_private_file, is_sqlite_file, make_private, read_only_uri
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-def _sqlite_path(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    if not parsed.database or parsed.database == ":memory:":
-        return None
-    return Path(parsed.database)
 
 
 def _read_sqlite_revision(path: Path) -> str | None:
@@ -161,10 +153,7 @@ def open_store(url: str, *, auto_upgrade: bool | None = None, create_dirs: bool 
     ``auto_upgrade`` defaults to True for SQLite (the embedded store migrates itself) and False otherwise.
     ``create_dirs`` creates the SQLite file's folder (used for the default location in the data dir).
     """
-    try:
-        sqlite_path = _sqlite_path(url)
-    except (ArgumentError, ValueError) as exc:
-        raise describe_db_error(url, exc) from None
+    sqlite_path = sqlite_files.sqlite_path(url)  # a URL SQLAlchemy cannot read fails in create_store_engine
     if sqlite_path is not None:
         _prepare_sqlite_file(url, sqlite_path, create_dirs=create_dirs)
     engine = create_store_engine(url)
