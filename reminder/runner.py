@@ -122,7 +122,7 @@ class SlotOutcome:
 @dataclass(frozen=True)
 class SendOutcome:
     outbox_id: int
-    status: str
+    status: OutboxStatus
     error: str | None = None
     ntfy_id: str | None = None
 
@@ -489,7 +489,7 @@ class Runner:
                 else:
                     entry.status = FAILED
                     entry.next_attempt_at = None
-                status, retry_at = entry.status, entry.next_attempt_at
+                status, retry_at = PENDING if transient else FAILED, entry.next_attempt_at
             log_event(
                 "send", outbox=entry_id, result=status, attempt=attempts, retry_at=retry_at or "-", error=str(exc)
             )

@@ -140,6 +140,7 @@ def notify_test(app: App) -> None:
 )
 @pass_app
 def notify_now(app: App) -> None:
+    from reminder.db.models import OutboxStatus
     from reminder.runner import SEND_TIMEOUTS
 
     _require_push_settings(app)
@@ -153,7 +154,7 @@ def notify_now(app: App) -> None:
             return
         outcomes = {o.outbox_id: o for o in runner.dispatch()}
     mine = outcomes.get(outbox_id)
-    if mine is not None and mine.status == "sent":
+    if mine is not None and mine.status is OutboxStatus.SENT:
         click.echo(
             _("Sent what is due now (message {id}, ntfy id {ntfy_id}).").format(id=outbox_id, ntfy_id=mine.ntfy_id)
         )
@@ -318,6 +319,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
         else:
             click.echo(json.dumps(message, ensure_ascii=False, indent=2))
         return
+    from reminder.db.models import OutboxStatus
     from reminder.runner import SEND_TIMEOUTS
 
     with _client(app, connect_timeout=SEND_TIMEOUTS[0], read_timeout=SEND_TIMEOUTS[1]) as client:
@@ -338,7 +340,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
                 click.echo(_(_NOT_CLAIMED[slot.reason].msgid).format(key=slot.key))
             runner.process_other_slots(runner.clock())  # a timer run at the nudge's or summary's time does them
             outcomes = runner.dispatch()
-            bad = [o for o in outcomes if o.status != "sent"]
+            bad = [o for o in outcomes if o.status is not OutboxStatus.SENT]
             for o in bad:
                 click.echo(
                     _("Error: message {id} {state}: {error}").format(id=o.outbox_id, state=o.status, error=o.error),
