@@ -295,20 +295,9 @@ class ReminderApp:
     def _write_back(self, session: Any, note: Any, today: date) -> None:
         """The review is recorded; the vault writes it into the note's file (with write-back). A file that cannot
         be written is logged: the button's answer is about the review, which is done."""
-        from reminder.vault import Delivery, WriteBack, write_back_note
+        from reminder.vault import WriteBack, write_back_review
 
-        if note.scheduler == "sr":  # the Spaced Repetition plugin's fields, not the template's flags
-            from reminder.srnote import write_back_sr
-
-            write_back_sr(session, note)
-            return
-        result = write_back_note(
-            session,
-            note,
-            today=today,
-            extra_every=self.settings.extra_every,
-            delivery=Delivery(self.settings.cron, self.settings.timezone),
-        )
+        result = write_back_review(session, note, today, self.settings)
         if result.outcome in (WriteBack.FAILED, WriteBack.LOST):
             log.warning("write-back note=%s result=%s reason=%s", note.id, result.outcome.value, result.reason)
 

@@ -1,7 +1,7 @@
 """Obsidian vault sync: study notes come into the store from their frontmatter, and review flags go both ways.
 
 The library behind `reminder vault ...` and `reminder sync`; the runner calls ``sync_all`` before each slot, and
-the CLI's done/undo and the phone's button call ``write_back_note`` after recording a review. No click here.
+the CLI's done/undo and the phone's button call ``write_back_review`` after recording a review. No click here.
 Parsing is reminder.vault_format's.
 
 Identity. A note is its vault-relative path. A file that disappears while a new file with the very same bytes
@@ -62,7 +62,7 @@ from reminder.vault.files import MAX_NOTE_BYTES
 from reminder.vault.registry import add_vault, forget_file, list_vaults, remove_vault, vault_note_counts
 from reminder.vault.status import Delivery
 from reminder.vault.sync import SyncReport, sync_all, sync_vault
-from reminder.vault.writeback import WriteBack, WriteBackResult, write_back_note
+from reminder.vault.writeback import WriteBack, WriteBackResult, write_back_note, write_back_review
 
 __all__ = [
     "MAX_NOTE_BYTES",
@@ -78,4 +78,5 @@ __all__ = [
     "sync_vault",
     "vault_note_counts",
     "write_back_note",
+    "write_back_review",
 ]
