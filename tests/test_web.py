@@ -27,6 +27,7 @@ import pytest
 import requests
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
+from setups import add_note
 from sqlalchemy import select
 
 from reminder import actions, notes
@@ -77,13 +78,6 @@ def server(frozen: FrozenDateTimeFactory, store: Store, settings: Settings) -> I
 @pytest.fixture
 def key(store: Store, settings: Settings) -> str:
     return actions.secret_key(store, settings)
-
-
-def add_note(store: Store, title: str, first: date, link: str | None = None) -> int:
-    with store.write() as session:
-        return notes.add_note(
-            session, title=title, first_studied_on=first, today=TODAY, ladder=(1, 4, 7, 14), extra_every=30, link=link
-        ).id
 
 
 def due_ids(store: Store, day: date = TODAY) -> list[int]:

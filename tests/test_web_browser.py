@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
+from setups import add_note
 
 from reminder import actions, notes
 from reminder.config import load_settings
@@ -209,13 +210,6 @@ def browser(tmp_path: Path) -> Iterator[DevTools]:
         yield devtools
     finally:
         devtools.close()
-
-
-def add_note(store: Store, title: str, first: date, link: str | None = None) -> int:
-    with store.write() as session:
-        return notes.add_note(
-            session, title=title, first_studied_on=first, today=TODAY, ladder=(1, 4, 7, 14), extra_every=30, link=link
-        ).id
 
 
 def korean_settings(db_url: str, tmp_path: Path) -> Any:
