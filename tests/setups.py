@@ -30,6 +30,14 @@ def runner_settings(tmp_path: Path, server: FakeNtfy, **env: str) -> Settings:
     return load_settings(environ={**base, **env}, config_path=tmp_path / "none.toml")
 
 
+def web_settings(tmp_path: Path, db_url: str, **env: str) -> Settings:
+    """The phone pages' settings: the store at ``db_url``, a learner in Seoul, the daily 08:00 slot; ``env``
+    overrides by setting name (``language="en"``, ``public_url=...``). No config file is read."""
+    environ = {"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_CRON": "0 8 * * *"}
+    environ.update({"REMINDER_" + name.upper(): value for name, value in env.items()})
+    return load_settings(environ=environ, config_path=tmp_path / "absent.toml")
+
+
 def add_note(store: Store, title: str, first: date, today: date | None = None, *, link: str | None = None) -> int:
     """A note first studied on ``first`` (added that day unless ``today`` says otherwise); its id."""
     with store.write() as session:

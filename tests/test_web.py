@@ -28,10 +28,11 @@ import requests
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 from setups import add_note
+from setups import web_settings as make_settings
 from sqlalchemy import select
 
 from reminder import actions, notes
-from reminder.config import Settings, load_settings
+from reminder.config import Settings
 from reminder.db import Store, open_store
 from reminder.db.models import Meta, Note, Slot
 from reminder.digest import build_digest
@@ -49,12 +50,6 @@ TIMEOUT = 10
 
 
 # --- fixtures and helpers -----------------------------------------------------------------------------------------
-
-
-def make_settings(tmp_path: Path, db_url: str, **env: str) -> Settings:
-    environ = {"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_CRON": "0 8 * * *"}
-    environ.update({"REMINDER_" + k.upper(): v for k, v in env.items()})
-    return load_settings(environ=environ, config_path=tmp_path / "absent.toml")
 
 
 @pytest.fixture
