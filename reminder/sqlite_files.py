@@ -34,6 +34,13 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
+def sqlite_url(path: Path) -> str:
+    """The ``sqlite:///`` URL of the file at ``path``, the inverse of sqlite_path: a ``%`` or ``?`` in a folder's
+    name is percent-encoded, since make_url would decode the one and cut the URL at the other (another file)."""
+    text = str(path).replace("%", "%25").replace("?", "%3F")
+    return f"sqlite:///{text}"
+
+
 def read_only_uri(path: Path) -> str:
     """A ``file:`` URI that opens ``path`` read-only and never creates it. ``Path.as_uri()`` percent-encodes
     ``#``, ``?`` and ``%``, which string formatting would hand to SQLite as the URI's query or fragment."""

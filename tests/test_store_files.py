@@ -196,3 +196,23 @@ def test_a_store_whose_path_needs_percent_encoding_is_read_by_the_light_path(tmp
     found = sqlite_file(url)
     assert found == folder / "r.db" and found.is_file()
     assert due_from_sqlite_file(found, date(2024, 7, 12), 30) == []
+
+
+@pytest.mark.parametrize("folder", ["odd?dir", "p%41", "odd #dir"])
+def test_the_default_store_is_in_the_data_folder_whatever_its_name(
+    folder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A data folder named with ? or % once put the store elsewhere (/.../odd, /.../pA): the URL cut or decoded.
+    data = tmp_path / folder
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    env = {k: v for k, v in os.environ.items() if k != "REMINDER_DATABASE_URL"}
+    added = subprocess.run(
+        [sys.executable, "-m", "reminder", "add", "TCP", "--first-study", "2024-07-07"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    assert {p.name for p in tmp_path.iterdir()} <= {folder, "home", "config.toml"}  # no stray store beside it
+    assert (data / "reminder" / "reminder.db").is_file()
