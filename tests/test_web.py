@@ -36,7 +36,7 @@ from reminder.config import Settings
 from reminder.db import Store, open_store
 from reminder.db.models import Meta, Note, Slot
 from reminder.digest import build_digest
-from reminder.errors import ConfigError, NoteError, StoreError
+from reminder.errors import ConfigError, NoteError, StoreError, VaultError
 from reminder.i18n import format_day
 from reminder.server import WebServer, start_server
 from reminder.web import health
@@ -610,6 +610,7 @@ def test_a_store_that_does_not_answer_gives_503_not_a_traceback(
         (StoreError("cannot open database /data/r.db: disk I/O error"), 503),
         (ConfigError("timezone: unknown zone 'Mars/Base'"), 500),
         (NoteError("no note 7"), 409),
+        (VaultError("vault {name}: folder {path} does not exist", name="study", path="/data/vault"), 500),
     ],
 )
 def test_a_user_error_reaching_the_web_is_its_status_and_one_log_line(
