@@ -223,7 +223,9 @@ def default_config_path() -> Path:
 
 
 def default_database_url() -> str:
-    return f"sqlite:///{data_dir() / 'reminder.db'}"
+    from reminder.sqlite_files import sqlite_url
+
+    return sqlite_url(data_dir() / "reminder.db")
 
 
 # --- the declaration of every setting --------------------------------------------------------------------------

@@ -2,14 +2,16 @@
 
 The vault sync calls ``refresh_cues`` once per sync with the files it walked and the bytes of those it read; a
 note synced before the store kept questions (cue_questions NULL) is read once more to fill them in. Template
-placeholders are the lines of the vault's template notes: the files under a folder whose name contains
-"template" or "템플릿" (any case, "05 - Template" included), the convention the learner's vault follows.
+placeholders are the lines of the vault's template notes: the files in its templates folders, which the sync
+names (reminder.vault.templates: `vault add --templates`, Obsidian's settings, else the folder names). The sync
+hands that rule in as ``is_template`` rather than this module importing it, since the vault package imports
+this one.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select, update
@@ -27,11 +29,6 @@ class WalkedFile(Protocol):
     path: str
 
 
-def is_template_path(rel: str) -> bool:
-    folders = rel.split("/")[:-1]
-    return any("template" in part.casefold() or "템플릿" in part for part in folders)
-
-
 def _read_text(path: str) -> str | None:
     try:
         with open(path, "rb") as fh:
@@ -43,8 +40,8 @@ def _read_text(path: str) -> str | None:
     return data.decode("utf-8", "replace")
 
 
-def placeholders_of(files: Iterable[WalkedFile]) -> frozenset[str]:
-    texts = [text for f in files if is_template_path(f.rel) and (text := _read_text(f.path)) is not None]
+def placeholders_of(files: Iterable[WalkedFile], is_template: Callable[[str], bool]) -> frozenset[str]:
+    texts = [text for f in files if is_template(f.rel) and (text := _read_text(f.path)) is not None]
     return cornell.template_lines(texts)
 
 
@@ -54,9 +51,15 @@ def cue_columns(text: str, placeholders: frozenset[str]) -> dict[str, Any]:
     return {"b_questions": questions, "b_summary": parsed.summary or None}
 
 
-def refresh_cues(session: Session, vault_id: int, files: list[Any], read: Mapping[str, bytes]) -> None:
+def refresh_cues(
+    session: Session,
+    vault_id: int,
+    files: list[Any],
+    read: Mapping[str, bytes],
+    is_template: Callable[[str], bool],
+) -> None:
     """Store the questions of every note file read in this sync (``read``: path -> bytes), and of notes that
-    have none stored yet."""
+    have none stored yet. ``is_template(rel)`` tells the vault's template files, whose lines are placeholders."""
     missing = {
         rel
         for rel in session.scalars(
@@ -73,7 +76,7 @@ def refresh_cues(session: Session, vault_id: int, files: list[Any], read: Mappin
             todo[rel] = text
     if not todo:
         return
-    placeholders = placeholders_of(files)
+    placeholders = placeholders_of(files, is_template)
     params = [{"b_path": rel, **cue_columns(text, placeholders)} for rel, text in todo.items()]
     table = Note.__table__
     stmt = (

@@ -4,8 +4,8 @@ A ``ReminderError`` is something the user can fix (a setting, a note reference, 
 in use), not a bug. The CLI turns every one into ``Error: ...`` and exit status 2 (reminder.cli.LazyGroup), the
 web into its class's ``http_status`` (reminder.web.WebApp.__call__): each mapping exists once, so a new error
 only has to pick its base. The classes stay importable from where they were defined before (reminder.config,
-reminder.notes, reminder.db, reminder.server). The vault's own, NoteFormatError (a note's line to fix) and
-WriteRefused (a note reminder must not write), stay beside the code that raises them, on this base.
+reminder.notes, reminder.db, reminder.server). The vault's own, NoteFormatError (a note's line to fix, on this
+base) and WriteRefused (a note reminder must not write, a VaultError), stay beside the code that raises them.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ class NoteError(ReminderError, ValueError):
 
     # Gone, archived, or not due: the note's state does not allow what was asked.
     http_status: ClassVar[str] = "409 Conflict"
+
+
+class VaultError(ReminderError, ValueError):
+    """A vault cannot be used as asked: its folder is missing or unreadable, or its name or folder is unknown or
+    already taken. Nothing changed; the learner fixes the folder or the command."""
+
+    # The server's vault, not the phone's request, is what is wrong.
+    http_status: ClassVar[str] = "500 Internal Server Error"
 
 
 class StoreError(ReminderError):

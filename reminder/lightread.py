@@ -22,7 +22,7 @@ from reminder import schedule
 from reminder.compiled_sql import QUERIES, REVISION
 from reminder.duelist import group_due
 from reminder.revision import HEAD
-from reminder.sqlite_files import read_only_uri
+from reminder.sqlite_files import read_only_uri, sqlite_path
 from reminder.views import NoteError, NoteView, like_prefix, note_ref, pick_note, views_from_rows
 
 if TYPE_CHECKING:
@@ -41,10 +41,8 @@ class Unavailable(Exception):
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The file of a plain `sqlite:///path` URL (anything fancier goes through SQLAlchemy)."""
-    if url.startswith("sqlite:///") and "?" not in url:
-        return Path(url.removeprefix("sqlite:///"))
-    return None
+    """The store's file for a SQLite URL without options (a URL with ``?...`` goes through SQLAlchemy)."""
+    return sqlite_path(url) if "?" not in url else None
 
 
 @contextmanager

@@ -126,9 +126,33 @@ class SlotOutcome:
 @dataclass(frozen=True)
 class SendOutcome:
     outbox_id: int
-    status: str
+    status: OutboxStatus
     error: str | None = None
     ntfy_id: str | None = None
+
+
+def claim_refusal(session: Any, slot: datetime, key: str, zone: str) -> str | None:
+    """Why ``slot`` (aware, in ``zone``; ``key`` its local key) must not be claimed, or None when a runner
+    still has to claim it. Read inside the claiming transaction; /healthz asks it too (reminder.web.health), so a
+    slot the runner rightly passes over is no alarm and one it still owes is."""
+    at = slot
+    digest_slots = slots.digest_slots()  # a nudge or summary sets no high-water mark for digests
+    newest = session.scalar(select(func.max(Slot.scheduled_at)).where(digest_slots))
+    if newest is not None and at <= newest:
+        same = session.scalar(select(Slot.id).where(Slot.zone == zone, Slot.local_key == key))
+        return ALREADY_CLAIMED if same is not None else OLDER_THAN_CLAIMED
+    # A slot claimed under another zone (or before zones were recorded) whose instant falls on this local day
+    # served the learner's day already: REMINDER_TIMEZONE changed from Asia/Seoul to UTC must not send again.
+    tz = ZoneInfo(zone)
+    start = datetime.combine(slot.date(), time(0), tzinfo=tz)
+    end = datetime.combine(slot.date() + timedelta(days=1), time(0), tzinfo=tz)
+    other = session.scalar(
+        select(Slot.id)
+        .where(Slot.scheduled_at >= start, Slot.scheduled_at < end)
+        .where((Slot.zone != zone) | Slot.zone.is_(None), digest_slots)
+        .limit(1)
+    )
+    return DAY_SERVED if other is not None else None
 
 
 class Runner:
@@ -226,7 +250,7 @@ class Runner:
                     # Claims are serialised like SQLite's BEGIN IMMEDIATE does, so the high-water mark read below
                     # cannot race another runner's claim. Readers are not blocked.
                     session.execute(text("LOCK TABLE slots IN SHARE ROW EXCLUSIVE MODE"))
-                refused = self._refusal(session, slot, key, zone)
+                refused = claim_refusal(session, slot, key, zone)
                 if refused is not None:
                     log_event("slot", slot=key, zone=zone, result=refused, runner=self.name)
                     return SlotOutcome(key, False, 0, None, refused)
@@ -271,28 +295,6 @@ class Runner:
         session.add(entry)
         session.flush()
         return entry.id
-
-    @staticmethod
-    def _refusal(session: Any, slot: datetime, key: str, zone: str) -> str | None:
-        """Why ``slot`` must not be claimed, or None. Read inside the claiming transaction."""
-        at = slot
-        digest_slots = slots.digest_slots()  # a nudge or summary sets no high-water mark for digests
-        newest = session.scalar(select(func.max(Slot.scheduled_at)).where(digest_slots))
-        if newest is not None and at <= newest:
-            same = session.scalar(select(Slot.id).where(Slot.zone == zone, Slot.local_key == key))
-            return ALREADY_CLAIMED if same is not None else OLDER_THAN_CLAIMED
-        # A slot claimed under another zone (or before zones were recorded) whose instant falls on this local day
-        # served the learner's day already: REMINDER_TIMEZONE changed from Asia/Seoul to UTC must not send again.
-        tz = ZoneInfo(zone)
-        start = datetime.combine(slot.date(), time(0), tzinfo=tz)
-        end = datetime.combine(slot.date() + timedelta(days=1), time(0), tzinfo=tz)
-        other = session.scalar(
-            select(Slot.id)
-            .where(Slot.scheduled_at >= start, Slot.scheduled_at < end)
-            .where((Slot.zone != zone) | Slot.zone.is_(None), digest_slots)
-            .limit(1)
-        )
-        return DAY_SERVED if other is not None else None
 
     def queue_now(self) -> int | None:
         """Put what is due now into the outbox as one message outside any slot (``reminder notify now``); None
@@ -492,7 +494,7 @@ class Runner:
                 else:
                     entry.status = FAILED
                     entry.next_attempt_at = None
-                status, retry_at = entry.status, entry.next_attempt_at
+                status, retry_at = PENDING if transient else FAILED, entry.next_attempt_at
             log_event(
                 "send", outbox=entry_id, result=status, attempt=attempts, retry_at=retry_at or "-", error=str(exc)
             )

@@ -1,4 +1,5 @@
-"""The embedded store's files on disk: read-only URIs, the SQLite header check, and their permissions.
+"""The embedded store's files on disk: which file a URL names, read-only URIs, the SQLite header check, and
+their permissions.
 
 Standard library only, so the light read path of `reminder due` can use it without importing SQLAlchemy.
 The store holds the generated signing key of the phone's buttons: whoever can read the file can forge them, so
@@ -10,12 +11,34 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from urllib.parse import unquote
 
 # The first 16 bytes of every SQLite 3 database file (https://www.sqlite.org/fileformat.html#the_database_header).
 SQLITE_HEADER = b"SQLite format 3\x00"
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
 COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a ``sqlite[+driver]://`` URL names, read as SQLAlchemy's make_url reads it (what follows the
+    third slash, up to any ``?``, percent-decoded; no ``~`` expansion, as SQLite does none), or None for another
+    database, an in-memory one, or none. Every part of reminder that needs the store's file asks this."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.partition("+")[0] != "sqlite":
+        return None
+    _host, slash, database = rest.partition("/")
+    database = unquote(database.partition("?")[0])
+    if not slash or not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def sqlite_url(path: Path) -> str:
+    """The ``sqlite:///`` URL of the file at ``path``, the inverse of sqlite_path: a ``%`` or ``?`` in a folder's
+    name is percent-encoded, since make_url would decode the one and cut the URL at the other (another file)."""
+    text = str(path).replace("%", "%25").replace("?", "%3F")
+    return f"sqlite:///{text}"
 
 
 def read_only_uri(path: Path) -> str:

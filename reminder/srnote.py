@@ -105,11 +105,10 @@ def study_note(rel_path: str, data: bytes, today: date) -> Any:
     state = read_sr(data)
     if state is None:
         return None
-    from reminder.vault_format import ParsedNote
+    from reminder.vault_format import ParsedNote, title_from_path
 
-    name = rel_path.rsplit("/", 1)[-1]
     return ParsedNote(
-        title=name[:-3] if name.lower().endswith(".md") else name,
+        title=title_from_path(rel_path),
         first_studied_on=first_study_of(state, today),
         subject=None,
         source=None,

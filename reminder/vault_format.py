@@ -58,6 +58,7 @@ __all__ = [
     "set_mirrors",
     "set_status_block",
     "status_section",
+    "title_from_path",
 ]
 
 BOM = b"\xef\xbb\xbf"
@@ -356,6 +357,12 @@ def _strip_md(path: str) -> str:
     return path[:-3] if path.lower().endswith(".md") else path
 
 
+def title_from_path(rel_path: str) -> str:
+    """A vault note's title: its file name without ``.md`` (any case), runs of spaces as one, as Obsidian shows
+    it. The one rule for the template's notes and the Spaced Repetition plugin's alike."""
+    return " ".join(_strip_md(rel_path.rsplit("/", 1)[-1]).split())
+
+
 def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> ParsedNote | None:
     """The note's schedule fields, or None when it is not a study note (no frontmatter, or no review-like key).
     A study note without a date (made from a template) has ``first_studied_on`` None.
@@ -418,7 +425,7 @@ def parse_note(rel_path: str, data: bytes, *, max_bytes: int = 1_000_000) -> Par
         return found[field].value if field in found else None
 
     return ParsedNote(
-        title=_strip_md(rel_path.rsplit("/", 1)[-1]),
+        title=title_from_path(rel_path),
         first_studied_on=first.value if first and isinstance(first.value, date) else None,
         subject=found_value("subject"),
         source=found_value("source"),

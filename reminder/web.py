@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from reminder import actions, notes
 from reminder.config import check_cron
+from reminder.db import one_line
 from reminder.errors import ReminderError
 from reminder.pages import CSP, render_message, render_review, render_stats, render_today
 from reminder.schedulers import RATINGS
@@ -57,18 +58,21 @@ def health(
 ) -> tuple[bool, dict[str, Any]]:
     """Whether the service is doing its job at ``now`` (aware): (healthy, details for a JSON answer).
 
-    Rule: the expected slot is the most recent cron slot at or before ``now - HEALTH_GRACE``. The service is
-    healthy when the store answers and that slot has a row in the slots table (a runner claimed it). A missing
-    slot is forgiven only when it could not have been claimed by this service: it started (``started_at``)
-    after the slot, and either no slot has ever been claimed (a fresh install waiting for its first slot) or
-    the start was less than HEALTH_GRACE ago (the runner's catch-up is still due). Without ``started_at`` a
-    missing slot is always unhealthy.
+    Rule: the expected slot is the most recent cron slot at or before ``now - HEALTH_GRACE``, in the zone set now.
+    The service is healthy when the store answers and no runner still owes that slot: it was claimed in this
+    zone, or the runner rightly passes it over (reminder.runner.claim_refusal: the day was served under the zone
+    set before, or a later slot was claimed). A local key alone is not the slot: after a change of zone, 08:00
+    of the old zone has the key of a slot the new one still owes. A missing slot is forgiven only when it could
+    not have been claimed by this service: it started (``started_at``) after the slot, and either no slot has
+    ever been claimed (a fresh install waiting for its first slot) or the start was less than HEALTH_GRACE ago
+    (the runner's catch-up is still due). Without ``started_at`` a missing slot is always unhealthy.
     """
     if now.tzinfo is None:
         raise ValueError("health needs an aware datetime")
     from sqlalchemy import select
 
     from reminder.db.models import Slot
+    from reminder.runner import claim_refusal
 
     now = now.astimezone(UTC)
     expected = previous_slot(settings.cron, settings.timezone, now - HEALTH_GRACE)
@@ -88,10 +92,10 @@ def health(
                 .order_by(Slot.scheduled_at.desc(), Slot.id.desc())
                 .limit(1)
             ).first()
-            claimed = session.scalar(select(Slot.id).where(Slot.local_key == expected_key)) is not None
+            claimed = claim_refusal(session, expected, expected_key, settings.timezone) is not None
     except Exception as exc:
         # The reason goes to the log (it may name the database); the unauthenticated answer gets the class only.
-        log.warning("healthz: the store does not answer: %s", _one_line(exc))
+        log.warning("healthz: the store does not answer: %s", one_line(exc))
         info.update(status="error", reason=f"the store does not answer ({type(exc).__name__})")
         return False, info
     if last is not None:
@@ -109,13 +113,6 @@ def health(
     ran = f"the last one that ran is {last.local_key}" if last is not None else "no slot has run yet"
     info.update(status="error", reason=f"the slot {expected_key} ({settings.timezone}) has not run; {ran}")
     return False, info
-
-
-def _one_line(exc: BaseException) -> str:
-    from reminder.config import mask_url
-
-    lines = [ln.strip() for ln in str(getattr(exc, "orig", None) or exc).splitlines() if ln.strip()]
-    return mask_url(lines[0] if lines else type(exc).__name__)
 
 
 # --- snooze target ---------------------------------------------------------------------------------------------
@@ -214,7 +211,7 @@ class ReminderApp:
             response = self.route(environ)
         except SQLAlchemyError as exc:
             # The store is down or busy beyond its timeout: nothing changed, and pressing again later will work.
-            log.warning("store error answering %s: %s", _route_name(environ), _one_line(exc))
+            log.warning("store error answering %s: %s", _route_name(environ), one_line(exc))
             message = t(self.language, "unavailable")
             if _wants_html(environ):
                 response = _html("503 Service Unavailable", render_message(self.language, message))
@@ -225,8 +222,8 @@ class ReminderApp:
         except ReminderError as exc:
             # The one place a user error becomes its HTTP status: one line in the log, no traceback, nothing
             # changed (the write transaction rolled back). Never the path: it holds a token.
-            log.warning("%s answering %s: %s", type(exc).__name__, _route_name(environ), _one_line(exc))
-            message = _one_line(exc)
+            log.warning("%s answering %s: %s", type(exc).__name__, _route_name(environ), one_line(exc))
+            message = one_line(exc)
             if _wants_html(environ):
                 response = _html(exc.http_status, render_message(self.language, message))
             else:
@@ -298,20 +295,9 @@ class ReminderApp:
     def _write_back(self, session: Any, note: Any, today: date) -> None:
         """The review is recorded; the vault writes it into the note's file (with write-back). A file that cannot
         be written is logged: the button's answer is about the review, which is done."""
-        from reminder.vault import Delivery, WriteBack, write_back_note
+        from reminder.vault import WriteBack, write_back_review
 
-        if note.scheduler == "sr":  # the Spaced Repetition plugin's fields, not the template's flags
-            from reminder.srnote import write_back_sr
-
-            result = write_back_sr(session, note)
-        else:
-            result = write_back_note(
-                session,
-                note,
-                today=today,
-                extra_every=self.settings.extra_every,
-                delivery=Delivery(self.settings.cron, self.settings.timezone),
-            )
+        result = write_back_review(session, note, today, self.settings)
         if result.outcome in (WriteBack.FAILED, WriteBack.LOST):
             log.warning("write-back note=%s result=%s reason=%s", note.id, result.outcome.value, result.reason)
 

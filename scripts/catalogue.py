@@ -25,7 +25,17 @@ DOMAIN = "reminder"
 LANGUAGES = ("ko", "en")
 # reminder.i18n's markers besides gettext's own names (_, gettext, ngettext, pgettext, ...), and the errors
 # whose first argument is a message id (reminder.i18n.LocalizedError's subclasses).
-ERRORS = ("Invalid", "ConfigError", "StoreError", "NoteError", "UserError", "LocalizedError", "_InFile", "ServerError")
+ERRORS = (
+    "Invalid",
+    "ConfigError",
+    "StoreError",
+    "NoteError",
+    "VaultError",
+    "UserError",
+    "LocalizedError",
+    "_InFile",
+    "ServerError",
+)
 # The vault's and ntfy's errors, and reminder.i18n.Phrase (a text the core reports): their first argument is one too.
 MORE = ("WriteRefused", "Phrase", "TransientError", "PermanentError", "AuthError")
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "NP_": (1, 2), "NC_": ((1, "c"), 2), **dict.fromkeys((*ERRORS, *MORE))}

@@ -147,3 +147,45 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(  # type: ignore[no-untyp
     assert result.exit_code == 0
     assert result.stderr == ""
     assert "6 added" in result.stdout
+
+
+@freeze_time("2024-10-27 05:01:00")
+def test_a_copy_left_by_an_interrupted_write_back_is_shown_by_sync_and_status(  # type: ignore[no-untyped-def]
+    db_url: str, run_cli, vault_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reminder.cli import use_language
+
+    run_cli("vault", "add", str(vault_dir), "--write-back")
+    assert run_cli("sync").exit_code == 0
+    note = vault_dir / SEED_REL
+    # What a crash between writing the note and deleting the copy of the learner's bytes leaves beside it.
+    copy = note.with_name(f".{note.name}.reminder-backup")
+    copy.write_bytes(b"the learner's bytes, as they were before the write-back\n")
+    shown = f"{copy}: left by an interrupted write-back of {note}; that note is not written back until you look"
+
+    done = run_cli("done", "kubernetes")
+    assert done.exit_code == 1 and "is left from an interrupted write-back" in done.stderr
+    synced = run_cli("sync")
+    assert synced.exit_code == 0 and f"  {shown} at the copy and delete it\n" in synced.stdout
+    assert run_cli("sync").stdout.count(shown) == 1  # said at every sync until the learner deals with it
+    status = run_cli("status")
+    assert status.exit_code == 0
+    assert "write-back copies:  1\n" in status.output
+    assert shown in status.output
+    assert _json(run_cli("status", "--json"))["write_back_copies"] == [str(copy)]
+
+    monkeypatch.setenv("LANG", "ko_KR.UTF-8")
+    use_language("ko")
+    korean = f"{copy}: {note}에 기록하다 중단되어 남은 사본입니다. 사본을 확인하고 지울 때까지 그 노트에는 기록하지 "
+    korean += "않습니다"
+    assert f"  {korean}\n" in run_cli("sync").stdout
+    status_ko = run_cli("status").output
+    assert "노트 기록 사본:" in status_ko and korean in status_ko
+
+    assert copy.read_bytes() == b"the learner's bytes, as they were before the write-back\n"  # never touched
+    copy.unlink()
+    use_language("en")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    assert "interrupted write-back" not in run_cli("sync").stdout
+    assert "write-back copies" not in run_cli("status").output
+    assert _json(run_cli("status", "--json"))["write_back_copies"] == []

@@ -74,6 +74,20 @@ def test_sync_stores_questions_without_the_templates_placeholders(tmp_path: Path
     assert len(_cues(store, "k8s/objects.md")[0]) == 10
 
 
+def test_the_placeholders_come_from_the_templates_folder_the_sync_uses(tmp_path: Path, store: Store) -> None:
+    # A templates folder named only by `vault add --templates` (its name says nothing): its note's lines are
+    # still placeholders, so "질문1" is not shown to the learner as a question of their own.
+    root = tmp_path / "study"
+    (root / "Forms").mkdir(parents=True)
+    (root / "Forms" / "cornell.md").write_text(TEMPLATE, encoding="utf-8")
+    (root / "mine.md").write_text(MINE, encoding="utf-8")
+    with store.write() as session:
+        vault_id = sync.add_vault(session, root, "study", True, templates="Forms").id
+    report = sync.sync_vault(store, vault_id, today=TODAY, ladder=(1, 4, 7, 14), extra_every=30)
+    assert "Forms/" in report.templates
+    assert _cues(store, "mine.md")[0] == [{"q": "파드란?", "a": "컨테이너의 **묶음**"}]
+
+
 def test_a_flag_ticked_in_obsidian_is_a_good_event_and_unticking_keeps_history(tmp_path: Path, store: Store) -> None:
     root = tmp_path / "study"
     root.mkdir()

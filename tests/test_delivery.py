@@ -20,35 +20,18 @@ import pytest
 import requests
 from freezegun import freeze_time
 from ntfy_server import FakeNtfy
+from setups import TOPIC
+from setups import add_note as add
+from setups import runner_settings as make_settings
 from sqlalchemy import select
 
 from reminder import actions, notes
-from reminder.config import Settings, load_settings
 from reminder.db import Store, open_store
 from reminder.db.models import Outbox, Slot
 from reminder.ntfy import NtfyAuth, NtfyClient
 from reminder.runner import DAY_SERVED, OLDER_THAN_CLAIMED, SENDING, STUCK_AFTER, Runner
 
-TOPIC = "study-reviews"
 SEOUL = ZoneInfo("Asia/Seoul")
-
-
-def make_settings(tmp_path: Path, server: FakeNtfy, **env: str) -> Settings:
-    base = {
-        "REMINDER_NTFY_SERVER": server.url,
-        "REMINDER_NTFY_TOPIC": TOPIC,
-        "REMINDER_TIMEZONE": "Asia/Seoul",
-        "REMINDER_CRON": "0 8 * * *",
-        "REMINDER_LANGUAGE": "ko",
-    }
-    return load_settings(environ={**base, **env}, config_path=tmp_path / "none.toml")
-
-
-def add(store: Store, title: str, first: date) -> int:
-    with store.write() as s:
-        return notes.add_note(
-            s, title=title, first_studied_on=first, today=first, ladder=(1, 4, 7, 14), extra_every=30
-        ).id
 
 
 def outbox(store: Store) -> list[tuple[str, bool]]:

@@ -15,32 +15,16 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from ntfy_server import FakeNtfy
+from setups import add_note as add
+from setups import runner_settings as make_settings
 from sqlalchemy import func, select
 
 from reminder import notes
-from reminder.config import Settings, load_settings
+from reminder.config import Settings
 from reminder.db import Store, open_store
 from reminder.db.models import Outbox, Slot
 from reminder.ntfy import NtfyAuth, NtfyClient
 from reminder.runner import Runner
-
-
-def make_settings(tmp_path: Path, server: FakeNtfy, **env: str) -> Settings:
-    base = {
-        "REMINDER_NTFY_SERVER": server.url,
-        "REMINDER_NTFY_TOPIC": "study-reviews",
-        "REMINDER_TIMEZONE": "Asia/Seoul",
-        "REMINDER_CRON": "0 8 * * *",
-        "REMINDER_LANGUAGE": "ko",
-    }
-    return load_settings(environ={**base, **env}, config_path=tmp_path / "none.toml")
-
-
-def add(store: Store, title: str, first: date, today: date | None = None) -> int:
-    with store.write() as s:
-        return notes.add_note(
-            s, title=title, first_studied_on=first, today=today or first, ladder=(1, 4, 7, 14), extra_every=30
-        ).id
 
 
 def mark_all_due_done(store: Store, day: date) -> None:

@@ -68,6 +68,15 @@ def test_fields_are_read_and_written_byte_exact() -> None:
     assert srnote.read_sr(b"# sr-due: 2024-07-10\nsr-interval: 3\nsr-ease: 250\n") is None  # no frontmatter
 
 
+def test_an_sr_note_is_titled_by_the_same_rule_as_a_template_note() -> None:
+    from reminder.vault_format import parse_note
+
+    rel = "Network/TCP  hand shake.MD"  # a doubled space and an upper-case extension, as file names have
+    template = parse_note(rel, "---\n❤1일복습여부: false\n---\n".encode())
+    assert srnote.study_note(rel, SR_NOTE, date(2024, 7, 12)).title == "TCP hand shake"
+    assert template is not None and template.title == "TCP hand shake"
+
+
 def _json(result) -> object:  # type: ignore[no-untyped-def]
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)

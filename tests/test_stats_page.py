@@ -10,21 +10,16 @@ from zoneinfo import ZoneInfo
 
 import requests
 from freezegun import freeze_time
+from setups import web_settings
 from test_web_browser import ARTIFACTS, PHONE, DevTools, Tab, browser  # noqa: F401
 
 from reminder import actions, notes
-from reminder.config import Settings, load_settings
 from reminder.db import Store
 from reminder.server import start_server
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW = datetime(2024, 7, 20, 9, 30, tzinfo=SEOUL)
 TODAY = date(2024, 7, 20)
-
-
-def settings_for(tmp_path: Path, db_url: str, **env: str) -> Settings:
-    environ = {"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_LANGUAGE": "ko", **env}
-    return load_settings(environ=environ, config_path=tmp_path / "absent.toml")
 
 
 def seed(store: Store) -> None:
@@ -53,7 +48,7 @@ def seed(store: Store) -> None:
 def test_stats_page_needs_its_own_token_and_allows_only_its_stylesheet(
     store: Store, tmp_path: Path, db_url: str
 ) -> None:
-    settings = settings_for(tmp_path, db_url, REMINDER_DAILY_LIMIT="1")
+    settings = web_settings(tmp_path, db_url, language="ko", daily_limit="1")
     with freeze_time(NOW):
         seed(store)
         key = actions.secret_key(store, settings)
@@ -97,7 +92,7 @@ FILLS_JS = (
 
 
 def test_stats_page_in_chromium_light_and_dark(browser: DevTools, store: Store, tmp_path: Path, db_url: str) -> None:  # noqa: F811
-    settings = settings_for(tmp_path, db_url, REMINDER_DAILY_LIMIT="2")
+    settings = web_settings(tmp_path, db_url, language="ko", daily_limit="2")
     with freeze_time(NOW):
         seed(store)
         page_token = actions.sign(actions.secret_key(store, settings), "page", [], TODAY)

@@ -158,3 +158,61 @@ def test_four_commands_starting_at_once_on_a_new_store(tmp_path: Path) -> None:
     ]
     results = [(proc.communicate(timeout=120), proc.returncode) for proc in procs]
     assert [(code, "Traceback" in err) for (_, err), code in results] == [(0, False)] * 4
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////data/odd#dir/r.db",
+        "sqlite:////data/a%20b%23c.db",
+        "sqlite:///relative.db",
+        "sqlite:///x.db?mode=ro",
+        "sqlite+pysqlite:///y.db",
+        "sqlite:///~/r.db",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "postgresql+psycopg://u:p@h/db",
+    ],
+)
+def test_every_part_finds_the_file_sqlalchemy_opens(url: str) -> None:
+    # The store opens make_url's file; the light read path, the backup and the file checks must find that one
+    # file, not a neighbour whose name holds %20 or a ~ expanded where SQLite expands none.
+    from sqlalchemy.engine import make_url
+
+    from reminder.sqlite_files import sqlite_path
+
+    parsed = make_url(url)
+    opened = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    assert sqlite_path(url) == (Path(opened) if opened and opened != ":memory:" else None)
+
+
+def test_a_store_whose_path_needs_percent_encoding_is_read_by_the_light_path(tmp_path: Path) -> None:
+    folder = tmp_path / "odd #dir"
+    folder.mkdir()
+    url = f"sqlite:///{folder.as_posix().replace(' ', '%20').replace('#', '%23')}/r.db"
+    open_store(url).dispose()
+    from reminder.lightread import sqlite_file
+
+    found = sqlite_file(url)
+    assert found == folder / "r.db" and found.is_file()
+    assert due_from_sqlite_file(found, date(2024, 7, 12), 30) == []
+
+
+@pytest.mark.parametrize("folder", ["odd?dir", "p%41", "odd #dir"])
+def test_the_default_store_is_in_the_data_folder_whatever_its_name(
+    folder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A data folder named with ? or % once put the store elsewhere (/.../odd, /.../pA): the URL cut or decoded.
+    data = tmp_path / folder
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    env = {k: v for k, v in os.environ.items() if k != "REMINDER_DATABASE_URL"}
+    added = subprocess.run(
+        [sys.executable, "-m", "reminder", "add", "TCP", "--first-study", "2024-07-07"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    assert {p.name for p in tmp_path.iterdir()} <= {folder, "home", "config.toml"}  # no stray store beside it
+    assert (data / "reminder" / "reminder.db").is_file()

@@ -18,7 +18,7 @@ from reminder import notes
 from reminder import vault as sync
 from reminder.db import Store, open_store
 from reminder.db.models import Note
-from reminder.notes import NoteError
+from reminder.errors import VaultError
 from reminder.vault import SyncReport
 from reminder.vault import sync as sync_engine
 from reminder.vault.writeback import WriteBack, mirror_values
@@ -611,10 +611,11 @@ def test_missing_vault_folder(store: Store, vault_dir: Path, tmp_path: Path) -> 
     register(store, write(tmp_path / "other" / "n.md", seed()).parent, name="other")
     run(store, vault_id)
     vault_dir.rename(tmp_path / "moved away")
-    with pytest.raises(NoteError, match=r"vault study: folder .* does not exist"):
+    with pytest.raises(VaultError, match=r"vault study: folder .* does not exist"):
         run(store, vault_id)
     reports = sync.sync_all(store, today=TODAY, ladder=LADDER, extra_every=EVERY)
     assert reports["study"].error is not None and "does not exist" in reports["study"].error
+    assert isinstance(reports["study"].failure, VaultError)  # the command line shows it in the learner's language
     assert reports["other"].added == 1  # the other vault still syncs
     assert SEED_REL in active_paths(store)  # and nothing of the missing one is archived
 
@@ -648,13 +649,13 @@ def test_vault_registration_rules(store: Store, vault_dir: Path, tmp_path: Path)
     with store.write() as session:
         registered = sync.add_vault(session, vault_dir, None, False)
         assert registered.name == "study" and registered.path == str(vault_dir)
-        with pytest.raises(NoteError, match="already registered"):
+        with pytest.raises(VaultError, match="already registered"):
             sync.add_vault(session, tmp_path / "..", "study", False)
-        with pytest.raises(NoteError, match="already registered as vault 'study'"):
+        with pytest.raises(VaultError, match="already registered as vault 'study'"):
             sync.add_vault(session, vault_dir / "Kubernetes" / "..", "again", False)
-        with pytest.raises(NoteError, match="does not exist"):
+        with pytest.raises(VaultError, match="does not exist"):
             sync.add_vault(session, tmp_path / "nope", None, False)
-        with pytest.raises(NoteError, match="not a folder"):
+        with pytest.raises(VaultError, match="not a folder"):
             sync.add_vault(session, vault_dir / SEED_REL, "file", False)
 
 
@@ -663,7 +664,7 @@ def test_removing_a_vault_archives_its_notes_and_leaves_the_files(store: Store, 
     with store.write() as session:
         assert sync.remove_vault(session, "study") == 1
         assert sync.list_vaults(session) == []
-        with pytest.raises(NoteError, match="no vault named 'study'"):
+        with pytest.raises(VaultError, match="no vault named 'study'"):
             sync.remove_vault(session, "study")
     shown = view(store, SEED_REL)
     assert shown.archived and shown.progress == 60

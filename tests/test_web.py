@@ -27,14 +27,16 @@ import pytest
 import requests
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
+from setups import add_note
+from setups import web_settings as make_settings
 from sqlalchemy import select
 
 from reminder import actions, notes
-from reminder.config import Settings, load_settings
+from reminder.config import Settings
 from reminder.db import Store, open_store
 from reminder.db.models import Meta, Note, Slot
 from reminder.digest import build_digest
-from reminder.errors import ConfigError, NoteError, StoreError
+from reminder.errors import ConfigError, NoteError, StoreError, VaultError
 from reminder.i18n import format_day
 from reminder.server import WebServer, start_server
 from reminder.web import health
@@ -48,12 +50,6 @@ TIMEOUT = 10
 
 
 # --- fixtures and helpers -----------------------------------------------------------------------------------------
-
-
-def make_settings(tmp_path: Path, db_url: str, **env: str) -> Settings:
-    environ = {"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_CRON": "0 8 * * *"}
-    environ.update({"REMINDER_" + k.upper(): v for k, v in env.items()})
-    return load_settings(environ=environ, config_path=tmp_path / "absent.toml")
 
 
 @pytest.fixture
@@ -77,13 +73,6 @@ def server(frozen: FrozenDateTimeFactory, store: Store, settings: Settings) -> I
 @pytest.fixture
 def key(store: Store, settings: Settings) -> str:
     return actions.secret_key(store, settings)
-
-
-def add_note(store: Store, title: str, first: date, link: str | None = None) -> int:
-    with store.write() as session:
-        return notes.add_note(
-            session, title=title, first_studied_on=first, today=TODAY, ladder=(1, 4, 7, 14), extra_every=30, link=link
-        ).id
 
 
 def due_ids(store: Store, day: date = TODAY) -> list[int]:
@@ -113,11 +102,12 @@ def stage_done(store: Store, note_id: int) -> dict[int, date | None]:
         return {r.offset: r.done_on for r in note.reviews if not r.extra}
 
 
-def claim_slot(store: Store, key_: str) -> None:
-    local = datetime.fromisoformat(key_).replace(tzinfo=SEOUL)
+def claim_slot(store: Store, key_: str, zone: str | None = "Asia/Seoul") -> None:
+    """A digest slot claimed as the runner claims it (``zone`` None: claimed before zones were recorded)."""
+    local = datetime.fromisoformat(key_).replace(tzinfo=ZoneInfo(zone or "Asia/Seoul"))
     at = local.astimezone(UTC).replace(tzinfo=None)
     with store.write() as session:
-        session.add(Slot(local_key=key_, scheduled_at=at, claimed_at=at, claimed_by="test", due_count=0))
+        session.add(Slot(local_key=key_, zone=zone, scheduled_at=at, claimed_at=at, claimed_by="test", due_count=0))
 
 
 def post(url: str, **kwargs: Any) -> requests.Response:
@@ -621,6 +611,7 @@ def test_a_store_that_does_not_answer_gives_503_not_a_traceback(
         (StoreError("cannot open database /data/r.db: disk I/O error"), 503),
         (ConfigError("timezone: unknown zone 'Mars/Base'"), 500),
         (NoteError("no note 7"), 409),
+        (VaultError("vault {name}: folder {path} does not exist", name="study", path="/data/vault"), 500),
     ],
 )
 def test_a_user_error_reaching_the_web_is_its_status_and_one_log_line(
@@ -678,6 +669,29 @@ def test_health_rule(
     assert info["status"] == ("ok" if healthy else "error")
     if not healthy:
         assert info["expected_slot"] in info["reason"]
+
+
+def test_health_after_a_change_of_zone_asks_for_the_slot_of_the_new_zone(
+    store: Store, tmp_path: Path, db_url: str
+) -> None:
+    # The learner moved from Seoul to UTC. 08:00 in Seoul on the 11th (23:00 UTC on the 10th) has the local key
+    # of 08:00 UTC on the 11th, which no runner claimed: the phone got no digest that day, health must say so.
+    claim_slot(store, "2024-07-11T08:00", zone="Asia/Seoul")
+    utc = make_settings(tmp_path, db_url, timezone="UTC", language="en")
+    ok, info = health(store, utc, datetime(2024, 7, 11, 8, 20, tzinfo=UTC))
+    assert not ok and "2024-07-11T08:00 (UTC) has not run" in info["reason"], info
+    claim_slot(store, "2024-07-11T08:00", zone="UTC")
+    assert health(store, utc, datetime(2024, 7, 11, 8, 20, tzinfo=UTC))[0] is True
+
+
+def test_health_accepts_a_day_served_under_the_zone_set_before(store: Store, tmp_path: Path, db_url: str) -> None:
+    # 15:00 in Seoul is 06:00 UTC, the same UTC day: the runner does not send that day's digest twice, so the
+    # slot it passes over is no alarm.
+    claim_slot(store, "2024-07-11T15:00", zone="Asia/Seoul")
+    utc = make_settings(tmp_path, db_url, timezone="UTC", language="en")
+    ok, info = health(store, utc, datetime(2024, 7, 11, 8, 20, tzinfo=UTC))
+    assert ok, info
+    assert not health(store, utc, datetime(2024, 7, 12, 8, 20, tzinfo=UTC))[0]  # the next day is owed again
 
 
 # --- the server and `reminder serve` --------------------------------------------------------------------------------

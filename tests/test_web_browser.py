@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
+from setups import add_note, web_settings
 
 from reminder import actions, notes
 from reminder.config import load_settings
@@ -211,20 +212,6 @@ def browser(tmp_path: Path) -> Iterator[DevTools]:
         devtools.close()
 
 
-def add_note(store: Store, title: str, first: date, link: str | None = None) -> int:
-    with store.write() as session:
-        return notes.add_note(
-            session, title=title, first_studied_on=first, today=TODAY, ladder=(1, 4, 7, 14), extra_every=30, link=link
-        ).id
-
-
-def korean_settings(db_url: str, tmp_path: Path) -> Any:
-    return load_settings(
-        environ={"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_LANGUAGE": "ko"},
-        config_path=tmp_path / "absent.toml",
-    )
-
-
 NOTES_JS = (
     "[...document.querySelectorAll('li.note')].map(li => "
     "({id: Number(li.dataset.noteId), title: li.querySelector('h2').textContent, text: li.innerText}))"
@@ -234,7 +221,7 @@ NOTES_JS = (
 def test_todays_page_in_chromium_lists_the_due_notes_and_its_done_button_works(
     browser: DevTools, store: Store, tmp_path: Path, db_url: str
 ) -> None:
-    settings = korean_settings(db_url, tmp_path)
+    settings = web_settings(tmp_path, db_url, language="ko")
     with freeze_time(NOW):
         seed = add_note(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7), link="obsidian://open?vault=s&file=k8s")
         pods = add_note(store, "파드와 컨트롤러", date(2024, 7, 6))
@@ -285,7 +272,7 @@ def test_the_review_page_in_chromium_reveals_an_answer_and_good_leads_to_the_nex
 
     from reminder.db.models import Note
 
-    settings = korean_settings(db_url, tmp_path)
+    settings = web_settings(tmp_path, db_url, language="ko")
     cues = [
         {"q": "쿠버네티스의 대표적인 오브젝트 4가지", "a": "1. **파드**: 컨테이너 집합\n2. **볼륨**: 영구 데이터"},
         {"q": "kubectl apply 명령어의 역할은?", "a": "해당 오브젝트의 설정을 업데이트합니다."},

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from setups import web_settings
 
 from reminder import actions, notes
-from reminder.config import Settings, load_settings
 from reminder.db import Store
 from reminder.server import WebServer, start_server
 
@@ -25,16 +25,10 @@ EXPECTED = {
 }
 
 
-def _settings(tmp_path: Path, db_url: str, public_url: str | None = None) -> Settings:
-    env = {"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_LANGUAGE": "en"}
-    if public_url:
-        env["REMINDER_PUBLIC_URL"] = public_url
-    return load_settings(environ=env, config_path=tmp_path / "absent.toml")
-
-
 @pytest.fixture
 def server(tmp_path: Path, store: Store, db_url: str) -> Iterator[WebServer]:
-    srv = start_server(store, _settings(tmp_path, db_url, "https://reminder.example"), port=0)
+    settings = web_settings(tmp_path, db_url, language="en", public_url="https://reminder.example")
+    srv = start_server(store, settings, port=0)
     yield srv
     srv.stop()
 
@@ -46,7 +40,7 @@ def _security(headers: requests.structures.CaseInsensitiveDict) -> dict[str, str
 
 
 def test_healthz_and_the_pages_carry_the_same_security_headers(server: WebServer, store: Store) -> None:
-    key = actions.secret_key(store, _settings(Path("."), "sqlite://"))
+    key = actions.secret_key(store, web_settings(Path("."), "sqlite://", language="en"))
     page = actions.action_url(server.url, "page", actions.sign(key, "page", [], datetime.now(SEOUL).date()))
     health = requests.get(f"{server.url}/healthz", timeout=10)
     today = requests.get(page.replace("/a/page/", "/today/"), timeout=10, headers={"Accept": "text/html"})
@@ -93,7 +87,7 @@ def _due_done_url(server: WebServer, store: Store, tmp_path: Path, db_url: str) 
             ladder=(1, 4, 7, 14), extra_every=30,
         )  # fmt: skip
         due = notes.due_on(s, today, 30)
-    key = actions.secret_key(store, _settings(tmp_path, db_url))
+    key = actions.secret_key(store, web_settings(tmp_path, db_url, language="en"))
     return actions.digest_actions(server.url, key, due, language="en", day=today)[0]["url"], note.id
 
 

@@ -130,19 +130,9 @@ def write_back(app: Any, session: Any, note: Any) -> Any:
     parser are not loaded then)."""
     if note.vault_id is None:
         return None
-    from reminder.vault import Delivery, write_back_note
+    from reminder.vault import write_back_review
 
-    if note.scheduler == "sr":  # the Spaced Repetition plugin's fields, not the template's flags
-        from reminder.srnote import write_back_sr
-
-        return write_back_sr(session, note)
-    return write_back_note(
-        session,
-        note,
-        today=app.today(),
-        extra_every=app.settings.extra_every,
-        delivery=Delivery(app.settings.cron, app.settings.timezone),
-    )
+    return write_back_review(session, note, app.today(), app.settings)
 
 
 def report_write_back(result: Any) -> None:

@@ -154,6 +154,7 @@ def notify_test(app: App) -> None:
 )
 @pass_app
 def notify_now(app: App) -> None:
+    from reminder.db.models import OutboxStatus
     from reminder.runner import SEND_TIMEOUTS
 
     _require_push_settings(app)
@@ -167,7 +168,7 @@ def notify_now(app: App) -> None:
             return
         outcomes = {o.outbox_id: o for o in runner.dispatch()}
     mine = outcomes.get(outbox_id)
-    if mine is not None and mine.status == "sent":
+    if mine is not None and mine.status is OutboxStatus.SENT:
         click.echo(
             _("Sent what is due now (message {id}, ntfy id {ntfy_id}).").format(id=outbox_id, ntfy_id=mine.ntfy_id)
         )
@@ -239,7 +240,8 @@ def _vault_sync(app: App) -> Any:
 
         from reminder import vault
         from reminder.cli.common import adopt_default_scheduler
-        from reminder.notes import NoteError, utcnow
+        from reminder.clock import utcnow
+        from reminder.errors import NoteError, VaultError
 
         try:
             started = utcnow()
@@ -252,7 +254,7 @@ def _vault_sync(app: App) -> Any:
                 delivery=vault.Delivery(app.settings.cron, app.settings.timezone),
             )
             adopt_default_scheduler(app, started)
-        except (NoteError, OSError, SQLAlchemyError) as exc:  # expected: one line, and the digest still goes out
+        except (NoteError, VaultError, OSError, SQLAlchemyError) as exc:  # expected: one line; the digest goes out
             log_event("sync", level=logging.ERROR, result="error", error=exc)
             return
         except Exception:  # a bug: the digest still matters more, but the log must show where it is
@@ -270,6 +272,7 @@ def _vault_sync(app: App) -> Any:
                 written_back=report.written_back,
                 skipped=len(report.skipped),
                 not_scheduled=len(report.not_scheduled),
+                backups=len(report.backups),
                 **extra,
             )
             # Every file not scheduled, by name: a line each, so nothing drops out of the log in silence.
@@ -277,6 +280,8 @@ def _vault_sync(app: App) -> Any:
                 log_event("sync_skipped", level=logging.WARNING, vault=name, file=line)
             for line in (*report.not_scheduled, *report.dated, *report.lost):
                 log_event("sync_file", vault=name, file=line)
+            for copy in report.backups:  # the note's write-back waits on the learner: a warning, not news
+                log_event("sync_backup_left", level=logging.WARNING, vault=name, file=copy)
 
     return sync
 
@@ -328,6 +333,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
         else:
             click.echo(json.dumps(message, ensure_ascii=False, indent=2))
         return
+    from reminder.db.models import OutboxStatus
     from reminder.runner import SEND_TIMEOUTS
 
     with _client(app, connect_timeout=SEND_TIMEOUTS[0], read_timeout=SEND_TIMEOUTS[1]) as client:
@@ -348,7 +354,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
                 click.echo(_(_NOT_CLAIMED[slot.reason].msgid).format(key=slot.key))
             runner.process_other_slots(runner.clock())  # a timer run at the nudge's or summary's time does them
             outcomes = runner.dispatch()
-            bad = [o for o in outcomes if o.status != "sent"]
+            bad = [o for o in outcomes if o.status is not OutboxStatus.SENT]
             for o in bad:
                 click.echo(
                     _("Error: message {id} {state}: {error}").format(
@@ -389,6 +395,7 @@ def status(app: App, as_json: bool) -> None:
         from reminder.runner import status as read_status
 
         st = read_status(app.store, app.settings, now)
+    copies = _copies_left(app)
     zone = app.now().tzinfo
 
     def local(dt: datetime | None) -> str | None:
@@ -413,6 +420,7 @@ def status(app: App, as_json: bool) -> None:
             for o in st.pending
         ],
         "failed": [{"id": o.id, "attempts": o.attempts, "error": o.last_error} for o in st.failed],
+        "write_back_copies": copies,
     }
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -420,6 +428,8 @@ def status(app: App, as_json: bool) -> None:
     topic = app.settings.ntfy_topic
 
     labels = [_("topic:"), _("last slot:"), _("next slot:"), _("last sent:"), _("pending:"), _("failed:")]
+    if copies:  # shown only when there are some, so that the usual answer keeps its columns
+        labels.append(_("write-back copies:"))
     column = max(width(label) for label in labels) + 2
 
     def field(label: str, value: str) -> None:
@@ -450,3 +460,35 @@ def status(app: App, as_json: bool) -> None:
         )
         for f in data["failed"]:
             click.echo(f"  #{f['id']}: {f['error']}")
+    if copies:
+        from reminder.cli.vault import copy_left_text
+
+        field(_("write-back copies:"), str(len(copies)))
+        for copy in copies:
+            click.echo("  " + copy_left_text(copy))
+
+
+def _copies_left(app: App) -> list[str]:
+    """The write-back copies a crash left in the registered vaults (vault.files.backup_path), found by walking
+    each vault: until the learner deletes one, its note is not written back, and nothing else would say so
+    between syncs. The vault code is loaded only when a vault is registered."""
+    from sqlalchemy import select
+
+    from reminder.db.models import Vault
+
+    with app.store.read() as session:
+        folders = list(session.scalars(select(Vault.path).order_by(Vault.name)))
+    if not folders:
+        return []
+    import os
+
+    from reminder.errors import VaultError
+    from reminder.vault.files import walk_vault
+
+    copies: list[str] = []
+    for folder in folders:
+        try:
+            walk_vault(os.path.realpath(folder), [], copies)
+        except VaultError:
+            continue  # a vault whose folder is gone: `reminder sync` reports that
+    return copies

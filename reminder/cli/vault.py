@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 from reminder.cli import App, _, error_text, ngettext, pass_app, shown
 from reminder.cli.common import adopt_default_scheduler
 from reminder.cli.output import table
+from reminder.clock import utcnow
 from reminder.db.models import Note
-from reminder.notes import NoteError, utcnow
 from reminder.vault import Delivery, SyncReport, add_vault, list_vaults, remove_vault, sync_all, vault_note_counts
+from reminder.vault.files import backed_up_note
+from reminder.vault.registry import find_vault
 
 # A bar for a few hundred files would flash and vanish; it is for the first sync of a large vault.
 PROGRESS_MIN_FILES = 1000
@@ -92,14 +94,7 @@ def list_(app: App) -> None:
 @pass_app
 def rm(app: App, name: str, yes: bool) -> None:
     with app.store.read() as session:
-        vaults = list_vaults(session)
-        found = [v for v in vaults if v.name == name]
-        if not found:
-            if not vaults:
-                raise NoteError("no vault named {name!r} (registered: none)", name=name)
-            known = ", ".join(v.name for v in vaults)
-            raise NoteError("no vault named {name!r} (registered: {known})", name=name, known=known)
-        count = vault_note_counts(session).get(found[0].id, 0)
+        count = vault_note_counts(session).get(find_vault(session, name).id, 0)
     # Ask outside any transaction: a prompt must not hold the store's write lock.
     if not yes and count:
         question = ngettext(
@@ -113,6 +108,15 @@ def rm(app: App, name: str, yes: bool) -> None:
             "Removed vault {name}; {n} note archived.", "Removed vault {name}; {n} notes archived.", archived
         ).format(name=name, n=archived)
     )
+
+
+def copy_left_text(copy: str) -> str:
+    """The line for a write-back copy a crash left (vault.files.backup_path), in the reader's language."""
+    text = _(
+        "{copy}: left by an interrupted write-back of {note}; that note is not written back until you look at "
+        "the copy and delete it"
+    )
+    return text.format(copy=copy, note=backed_up_note(copy))
 
 
 def _summary(name: str, report: SyncReport, dry_run: bool) -> str:
@@ -207,6 +211,8 @@ def sync(app: App, dry_run: bool) -> None:
                 click.echo(f"  {shown(report.templates)}")
             for line in (*report.dated, *report.not_scheduled, *report.lost):
                 click.echo(f"  {shown(line)}")
+            for copy in report.backups:
+                click.echo("  " + copy_left_text(copy))
     for report in reports.values():
         for line in report.skipped:
             click.echo(shown(line), err=True)

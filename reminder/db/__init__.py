@@ -18,21 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from reminder import sqlite_files
 from reminder.config import mask_url
 from reminder.errors import StoreError as StoreError  # re-exported: defined with the other user errors
 from reminder.revision import HEAD, REVISIONS
 from reminder.sqlite_files import FOLDER_MODE, create_private_file, is_sqlite_file, make_private, read_only_uri
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-def _sqlite_path(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    if not parsed.database or parsed.database == ":memory:":
-        return None
-    return Path(parsed.database)
 
 
 def _read_sqlite_revision(path: Path) -> str | None:
@@ -113,8 +105,7 @@ def create_store_engine(url: str) -> Engine:
             kwargs["connect_args"] = {"options": "-c jit=off"}
         engine = create_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StoreError("cannot open database {url}: {reason}", url=mask_url(url), reason=reason) from None
+        raise describe_db_error(url, exc) from None
     except ImportError as exc:
         raise StoreError(
             "cannot open database {url}: driver not installed ({driver}); for PostgreSQL install reminder[postgres]",
@@ -134,11 +125,17 @@ def _db_revision(engine: Engine) -> str | None:
         return row[0] if row else None
 
 
-def describe_db_error(url: str, exc: BaseException) -> StoreError:
+def one_line(exc: BaseException) -> str:
+    """The one line to show or log for a database error: the first line of the driver's own message (under
+    SQLAlchemy's wrapper, whose later lines repeat the SQL and a link), else the class name, with any password
+    of a URL in it masked."""
     orig = getattr(exc, "orig", None) or exc
     lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
-    reason = lines[0] if lines else type(orig).__name__
-    return StoreError("cannot open database {url}: {reason}", url=mask_url(url), reason=mask_url(reason))
+    return mask_url(lines[0] if lines else type(orig).__name__)
+
+
+def describe_db_error(url: str, exc: BaseException) -> StoreError:
+    return StoreError("cannot open database {url}: {reason}", url=mask_url(url), reason=one_line(exc))
 
 
 def check_revision(url: str, revision: str | None) -> None:
@@ -156,12 +153,7 @@ def open_store(url: str, *, auto_upgrade: bool | None = None, create_dirs: bool 
     ``auto_upgrade`` defaults to True for SQLite (the embedded store migrates itself) and False otherwise.
     ``create_dirs`` creates the SQLite file's folder (used for the default location in the data dir).
     """
-    try:
-        sqlite_path = _sqlite_path(url)
-    except (ArgumentError, ValueError) as exc:
-        raise StoreError(
-            "cannot open database {url}: {reason}", url=mask_url(url), reason=str(exc).splitlines()[0]
-        ) from None
+    sqlite_path = sqlite_files.sqlite_path(url)  # a URL SQLAlchemy cannot read fails in create_store_engine
     if sqlite_path is not None:
         _prepare_sqlite_file(url, sqlite_path, create_dirs=create_dirs)
     engine = create_store_engine(url)

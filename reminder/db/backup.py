@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from reminder.config import mask_url
-from reminder.db import SQLITE_BUSY_TIMEOUT_MS, StoreError
-from reminder.sqlite_files import read_only_uri
+from reminder.db import SQLITE_BUSY_TIMEOUT_MS, StoreError, one_line
+from reminder.sqlite_files import read_only_uri, sqlite_path
 
 
 def _source_path(database_url: str) -> Path:
@@ -37,9 +37,10 @@ def _source_path(database_url: str) -> Path:
             url=mask_url(database_url),
             backend=backend,
         )
-    if not parsed.database or parsed.database == ":memory:":
+    found = sqlite_path(database_url)  # the file the store opens, by the same rule
+    if found is None:
         raise StoreError("cannot back up {url}: an in-memory store has no file to copy", url=mask_url(database_url))
-    path = Path(parsed.database).expanduser().absolute()
+    path = found.absolute()
     if not path.is_file():
         raise StoreError("cannot back up {path}: no such database file", path=path)
     return path
@@ -134,8 +135,7 @@ def backup_sqlite(database_url: str, dest: Path, *, overwrite: bool = False) -> 
         with contextlib.suppress(OSError):
             _fsync(dest.parent)
     except sqlite3.Error as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StoreError("cannot back up {source}: {reason}", source=source, reason=reason) from None
+        raise StoreError("cannot back up {source}: {reason}", source=source, reason=one_line(exc)) from None
     except OSError as exc:
         raise StoreError("cannot write backup {dest}: {reason}", dest=dest, reason=exc.strerror or exc) from None
     finally:

@@ -1,7 +1,7 @@
 """Obsidian vault sync: study notes come into the store from their frontmatter, and review flags go both ways.
 
 The library behind `reminder vault ...` and `reminder sync`; the runner calls ``sync_all`` before each slot, and
-the CLI's done/undo and the phone's button call ``write_back_note`` after recording a review. No click here.
+the CLI's done/undo and the phone's button call ``write_back_review`` after recording a review. No click here.
 Parsing is reminder.vault_format's.
 
 Identity. A note is its vault-relative path. A file that disappears while a new file with the very same bytes
@@ -51,7 +51,7 @@ anything not ending in ``.md``. Skipped with one line ``path:line: why`` (exit s
 read, is over MAX_NOTE_BYTES, is not UTF-8, has malformed or non-mapping frontmatter, a bad date or flag, a
 first-study date after today, or a field longer than the store keeps. Nothing already stored for such a file is
 touched (a note whose file broke keeps its schedule) and it is reported again at every sync until fixed. A vault
-folder that does not exist is an error for that vault (NoteError, exit 2); one with no Markdown file at all
+folder that does not exist is an error for that vault (VaultError, exit 2); one with no Markdown file at all
 while the store holds its notes looks unmounted, so nothing is archived and that is reported as a skip.
 
 Removing a vault archives its notes and detaches them from it (history kept, the files untouched); adding the
@@ -62,7 +62,7 @@ from reminder.vault.files import MAX_NOTE_BYTES
 from reminder.vault.registry import add_vault, forget_file, list_vaults, remove_vault, vault_note_counts
 from reminder.vault.status import Delivery
 from reminder.vault.sync import SyncReport, sync_all, sync_vault
-from reminder.vault.writeback import WriteBack, WriteBackResult, write_back_note
+from reminder.vault.writeback import WriteBack, WriteBackResult, write_back_note, write_back_review
 
 __all__ = [
     "MAX_NOTE_BYTES",
@@ -78,4 +78,5 @@ __all__ = [
     "sync_vault",
     "vault_note_counts",
     "write_back_note",
+    "write_back_review",
 ]

@@ -21,10 +21,9 @@ from datetime import date
 from typing import Any
 
 from reminder import notes, vault_format
-from reminder.errors import ReminderError
+from reminder.errors import VaultError
 from reminder.i18n import Phrase
-from reminder.notes import NoteError
-from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link
+from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link, title_from_path
 
 MAX_NOTE_BYTES = 1_000_000
 WRITE_ATTEMPTS = 3
@@ -60,8 +59,26 @@ class FileRead:
         return cls(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid, st.st_ino)
 
 
-def walk_vault(root: str, skipped: list[str]) -> list[VaultFile]:
-    """Every candidate note under ``root`` (a real path), in no particular order."""
+BACKUP_SUFFIX = ".reminder-backup"
+
+
+def backup_path(path: str) -> str:
+    """Where replace_if_unchanged keeps the learner's bytes of ``path`` while it writes it: a hidden file beside
+    the note, ``.NAME.reminder-backup``, which only a crash leaves behind."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}{BACKUP_SUFFIX}")
+
+
+def backed_up_note(backup: str) -> str:
+    """The note a leftover ``backup_path`` copy belongs to."""
+    folder, name = os.path.split(backup)
+    return os.path.join(folder, name[1 : -len(BACKUP_SUFFIX)])
+
+
+def walk_vault(root: str, skipped: list[str], backups: list[str] | None = None) -> list[VaultFile]:
+    """Every candidate note under ``root`` (a real path), in no particular order. ``backups`` collects the paths
+    of write-back copies a crash left (backup_path): each blocks the write-back of its note until the learner
+    looks at it, so the sync says so rather than skip it with the other hidden files."""
     files: list[VaultFile] = []
     stack = [(root, "")]
     while stack:
@@ -70,13 +87,15 @@ def walk_vault(root: str, skipped: list[str]) -> list[VaultFile]:
             it = os.scandir(folder)
         except OSError as exc:
             if folder == root:
-                raise NoteError("cannot read vault folder {root}: {reason}", root=root, reason=exc.strerror) from None
+                raise VaultError("cannot read vault folder {root}: {reason}", root=root, reason=exc.strerror) from None
             skipped.append(Phrase("{path}:1: cannot read the folder: {reason}", path=folder, reason=exc.strerror))
             continue
         with it:
             for entry in it:
                 name = entry.name
                 if name.startswith("."):
+                    if backups is not None and name.endswith(BACKUP_SUFFIX):
+                        backups.append(entry.path)
                     continue
                 try:
                     if entry.is_symlink():
@@ -134,7 +153,7 @@ def read_file(path: str, max_bytes: int = MAX_NOTE_BYTES) -> FileRead:
     return FileRead(data, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid, st.st_ino)
 
 
-class WriteRefused(ReminderError):
+class WriteRefused(VaultError):
     """A note reminder must not write: the file or its folder is read-only, or the file system cannot swap two
     files atomically. ``str()`` says which, in a phrase ("the note is read-only")."""
 
@@ -301,8 +320,8 @@ def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace 
         return Replace(Outcome.BUSY) if exc.errno == errno.EAGAIN else None
     if not _holds(fd, expected):
         return _REREAD
-    folder, name = os.path.split(path)
-    backup = os.path.join(folder, f".{name}.reminder-backup")
+    folder = os.path.dirname(path)
+    backup = backup_path(path)
     try:
         with _creating(folder), open(backup, "xb") as fh:
             try:
@@ -547,8 +566,7 @@ def _unencodable(value: str) -> bool:
 
 
 def _title(rel: str) -> str | None:
-    name = rel.rsplit("/", 1)[-1]
-    title = " ".join(name[:-3].split())
+    title = title_from_path(rel)
     return title if 0 < len(title) <= notes.TITLE_MAX else None
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from reminder.clock import utcnow
 from reminder.db.models import ForgottenFile, Note, Vault
-from reminder.notes import NoteError, utcnow
+from reminder.errors import VaultError
 
 NAME_MAX = 200
 
@@ -25,32 +26,32 @@ def add_vault(
 ) -> Vault:
     """Register a vault folder. ``name`` (default: the folder's name) is the vault's name in Obsidian, used in
     obsidian:// links; ``templates`` a vault-relative folder of templates (default: as Obsidian's settings or
-    the folder names say). NoteError when the folder does not exist or the name or folder is taken.
+    the folder names say). VaultError when the folder does not exist or the name or folder is taken.
 
     Notes detached from this folder by an earlier ``remove_vault`` come back to it, with their ids, history and
     snoozes; the next sync un-archives those whose files are still there."""
     folder = Path(os.path.abspath(Path(path).expanduser()))
     if not folder.exists():
-        raise NoteError("vault folder {folder} does not exist", folder=folder)
+        raise VaultError("vault folder {folder} does not exist", folder=folder)
     if not folder.is_dir():
-        raise NoteError("{folder} is not a folder", folder=folder)
+        raise VaultError("{folder} is not a folder", folder=folder)
     name = " ".join((name if name is not None else folder.resolve().name).split())
     if not name:
-        raise NoteError("the vault name is empty (give one with --name)")
+        raise VaultError("the vault name is empty (give one with --name)")
     if len(name) > NAME_MAX:
-        raise NoteError("the vault name is longer than {limit} characters", limit=NAME_MAX)
+        raise VaultError("the vault name is longer than {limit} characters", limit=NAME_MAX)
     if session.scalar(select(Vault).where(Vault.name == name)) is not None:
-        raise NoteError("a vault named {name!r} is already registered; pick another name with --name", name=name)
+        raise VaultError("a vault named {name!r} is already registered; pick another name with --name", name=name)
     real = os.path.realpath(folder)
     for other in session.scalars(select(Vault)):
         if os.path.realpath(other.path) == real:
-            raise NoteError("{folder} is already registered as vault {name!r}", folder=folder, name=other.name)
+            raise VaultError("{folder} is already registered as vault {name!r}", folder=folder, name=other.name)
     if templates is not None:
         templates = "/".join(part for part in templates.replace("\\", "/").split("/") if part and part != ".")
         if not templates or ".." in templates.split("/") or not (folder / templates).is_dir():
             if not templates:
-                raise NoteError("--templates: (empty) is not a folder inside the vault")
-            raise NoteError("--templates: {folder} is not a folder inside the vault", folder=templates)
+                raise VaultError("--templates: (empty) is not a folder inside the vault")
+            raise VaultError("--templates: {folder} is not a folder inside the vault", folder=templates)
     vault = Vault(
         name=name,
         path=str(folder),
@@ -113,15 +114,21 @@ def vault_note_counts(session: Session) -> dict[int, int]:
     return {vault_id: count for vault_id, count in rows if vault_id is not None}  # None: filtered above
 
 
-def remove_vault(session: Session, name: str) -> int:
-    """Forget a vault. Its notes are archived and detached (history kept, reminders stop); its files are left
-    alone. Returns the number of notes archived."""
+def find_vault(session: Session, name: str) -> Vault:
+    """The vault registered as ``name``; VaultError naming the registered ones when there is none."""
     vault = session.scalar(select(Vault).where(Vault.name == name))
     if vault is None:
         known = ", ".join(v.name for v in list_vaults(session))
         if not known:
-            raise NoteError("no vault named {name!r} (registered: none)", name=name)
-        raise NoteError("no vault named {name!r} (registered: {known})", name=name, known=known)
+            raise VaultError("no vault named {name!r} (registered: none)", name=name)
+        raise VaultError("no vault named {name!r} (registered: {known})", name=name, known=known)
+    return vault
+
+
+def remove_vault(session: Session, name: str) -> int:
+    """Forget a vault. Its notes are archived and detached (history kept, reminders stop); its files are left
+    alone. Returns the number of notes archived."""
+    vault = find_vault(session, name)
     now = utcnow()
     archived = session.execute(
         update(Note)

@@ -15,12 +15,13 @@ from sqlalchemy import bindparam, insert, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
 from reminder import notes, schedule
+from reminder.clock import utcnow
 from reminder.config import format_ladder
 from reminder.cues import refresh_cues
 from reminder.db import Store
 from reminder.db.models import ForgottenFile, Note, Review, ReviewEvent, Vault
+from reminder.errors import VaultError
 from reminder.i18n import N_, NP_, Phrase
-from reminder.notes import NoteError, utcnow
 from reminder.srnote import refresh_sr
 from reminder.srnote import study_note as sr_study_note
 from reminder.vault import gitdates
@@ -74,7 +75,7 @@ class SyncReport:
     lost: list[str] = field(default_factory=list)  # write-backs that lost to another writer, retried next sync
     skipped: list[str] = field(default_factory=list)  # "path:line: why"
     error: str | None = None  # set by sync_all when the vault could not be synced at all (its folder is gone)
-    failure: NoteError | None = None  # the same, as raised: the command line shows it in the learner's language
+    failure: VaultError | None = None  # the same, as raised: the command line shows it in the learner's language
     # Files with review-like frontmatter that are not scheduled, "path: why" (templates, forgotten files): not
     # errors, but never dropped without a word.
     not_scheduled: list[str] = field(default_factory=list)
@@ -82,6 +83,9 @@ class SyncReport:
     # template, said once, when it is chosen.
     dated: list[str] = field(default_factory=list)
     templates: str = ""  # which folder was treated as templates, and why
+    # Write-back copies a crash left beside their notes (vault.files.backup_path): each note's write-back waits
+    # until the learner has looked at its copy and deleted it.
+    backups: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -235,7 +239,7 @@ class _VaultSync:
         self.started = utcnow()
         self.root = os.path.realpath(vault.path)
         if not os.path.isdir(self.root):
-            raise NoteError("vault {name}: folder {path} does not exist", name=vault.name, path=vault.path)
+            raise VaultError("vault {name}: folder {path} does not exist", name=vault.name, path=vault.path)
 
     def skip(self, file: VaultFile, line: int, why: str | Exception) -> None:
         self.report.skipped.append(Phrase("{path}:{line}: {why}", path=file.path, line=line, why=why))
@@ -291,7 +295,7 @@ class _VaultSync:
             select(*_LIGHT_COLUMNS, touched.label("touched")).where(Note.vault_id == self.vault.id)
         ).all()
         by_path = {row.vault_path: row for row in rows}
-        walked = files = walk_vault(self.root, self.report.skipped)
+        walked = files = walk_vault(self.root, self.report.skipped, self.report.backups)
         active = sum(1 for row in rows if not row.archived)
         if not files and active:
             self.report.skipped.append(
@@ -402,7 +406,8 @@ class _VaultSync:
         self._write_new(added)
         self._archive([*not_notes, *(row.id for row in gone.values() if not row.archived)])
         read = {w.file.rel: w.got.data for w in existing} | {a.file.rel: a.got.data for a in added}
-        refresh_cues(self.session, self.vault.id, walked, read)  # every file: the templates' placeholders too
+        # Every file walked, the templates' too: their lines are the placeholders.
+        refresh_cues(self.session, self.vault.id, walked, read, self.templates.holds)
         refresh_sr(self.session, self.vault.id, read, self.extra_every, self.today)
         self.vault.synced_at = self.started
         self.session.flush()
@@ -819,12 +824,12 @@ def sync_vault(
     delivery: Delivery | None = None,
 ) -> SyncReport:
     """Sync one vault in one transaction. ``dry_run`` reports what would change and changes nothing (store and
-    files). NoteError when the vault is unknown or its folder does not exist."""
+    files). VaultError when the vault is unknown or its folder does not exist."""
     try:
         with store.write() as session:
             vault = session.get(Vault, vault_id)
             if vault is None:
-                raise NoteError("no vault with id {vault_id}", vault_id=vault_id)
+                raise VaultError("no vault with id {vault_id}", vault_id=vault_id)
             report = _VaultSync(
                 session,
                 vault,
@@ -872,6 +877,6 @@ def sync_all(
                 zone=zone,
                 delivery=delivery,
             )
-        except NoteError as exc:
+        except VaultError as exc:
             reports[name] = SyncReport(error=str(exc), failure=exc)
     return reports

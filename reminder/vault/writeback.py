@@ -1,5 +1,5 @@
 """What write-back puts into a note's file, and writing it for one note outside a sync: `reminder done`/`undo` and
-the phone's button call ``write_back_note`` after the review is recorded (the caller records, then asks the vault
+the phone's button call ``write_back_review`` after the review is recorded (the caller records, then asks the vault
 to write: the use cases in reminder.notes know nothing of files)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import enum
 import os
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -43,6 +44,9 @@ from reminder.vault_format import (
     set_status_block,
     status_section,
 )
+
+if TYPE_CHECKING:
+    from reminder.config import Settings
 
 SHOWN, REMOVED = "shown", "removed"
 
@@ -177,6 +181,23 @@ def write_back_note(
         if done.outcome is not Outcome.CHANGED:
             return WriteBackResult(WriteBack.LOST, lost_reason(path, done.outcome, done.kept))
     return WriteBackResult(WriteBack.LOST, Phrase("{path} kept changing while it was written", path=path))
+
+
+def write_back_review(session: Session, note: Note, today: date, settings: Settings) -> WriteBackResult:
+    """After a review is recorded (done, undo, a rating; the command line and the phone's buttons alike), in the
+    same session: write it into the note's file in the form its scheduler keeps (the Spaced Repetition plugin's
+    fields, else the template's flags). ``settings`` gives extra_every and the delivery's cron and zone."""
+    if note.scheduler == "sr":
+        from reminder.srnote import write_back_sr
+
+        return WriteBackResult(WriteBack.WRITTEN if write_back_sr(session, note) else WriteBack.NOTHING)
+    return write_back_note(
+        session,
+        note,
+        today=today,
+        extra_every=settings.extra_every,
+        delivery=Delivery(settings.cron, settings.timezone),
+    )
 
 
 def record_written(note: Note, got: FileRead, now: FileRead, base: Flags | None, flags: Flags, plan: Plan) -> None:

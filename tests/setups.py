@@ -1,0 +1,52 @@
+"""Set-ups several test modules share: the settings a runner starts from, and a note added as `reminder add`
+adds it (the default ladder). Helpers, not tests: each module keeps the set-ups only it needs."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from ntfy_server import FakeNtfy
+
+from reminder import notes
+from reminder.config import Settings, load_settings
+from reminder.db import Store
+
+LADDER = (1, 4, 7, 14)
+EXTRA_EVERY = 30
+TOPIC = "study-reviews"
+
+
+def runner_settings(tmp_path: Path, server: FakeNtfy, **env: str) -> Settings:
+    """A learner in Seoul with the daily 08:00 digest in Korean, pushed to ``server``; ``env`` overrides, by
+    REMINDER_* name. No config file is read."""
+    base = {
+        "REMINDER_NTFY_SERVER": server.url,
+        "REMINDER_NTFY_TOPIC": TOPIC,
+        "REMINDER_TIMEZONE": "Asia/Seoul",
+        "REMINDER_CRON": "0 8 * * *",
+        "REMINDER_LANGUAGE": "ko",
+    }
+    return load_settings(environ={**base, **env}, config_path=tmp_path / "none.toml")
+
+
+def web_settings(tmp_path: Path, db_url: str, **env: str) -> Settings:
+    """The phone pages' settings: the store at ``db_url``, a learner in Seoul, the daily 08:00 slot; ``env``
+    overrides by setting name (``language="en"``, ``public_url=...``). No config file is read."""
+    environ = {"REMINDER_DATABASE_URL": db_url, "REMINDER_TIMEZONE": "Asia/Seoul", "REMINDER_CRON": "0 8 * * *"}
+    environ.update({"REMINDER_" + name.upper(): value for name, value in env.items()})
+    return load_settings(environ=environ, config_path=tmp_path / "absent.toml")
+
+
+def add_note(store: Store, title: str, first: date, today: date | None = None, *, link: str | None = None) -> int:
+    """A note first studied on ``first`` (added that day unless ``today`` says otherwise); its id."""
+    with store.write() as session:
+        return notes.add_note(
+            session,
+            title=title,
+            first_studied_on=first,
+            today=today or first,
+            ladder=LADDER,
+            extra_every=EXTRA_EVERY,
+            link=link,
+        ).id
