@@ -6,86 +6,28 @@ caller reads the clock once, in the learner's zone. The rules themselves live in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from reminder import schedule, schedulers
+from reminder.checks import FIELD_LIMITS as FIELD_LIMITS
+from reminder.checks import FIELD_NAMES as FIELD_NAMES
+from reminder.checks import TITLE_MAX as TITLE_MAX
+from reminder.checks import check_fields as check_fields
+from reminder.checks import check_first_study, clean_title
+from reminder.checks import check_text as check_text
 from reminder.clock import utcnow as utcnow  # re-exported for the callers that take it from here
 from reminder.config import format_ladder
 from reminder.db.models import Note, Review, ReviewEvent
 from reminder.duelist import group_due
 from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
-from reminder.i18n import N_
 from reminder.views import NoteView, like_prefix, note_ladder, note_ref, pick_note, views_from_rows
 from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
-
-TITLE_MAX = 500
-
-
-# The longest text each optional field takes, from its column: one definition for the CLI, the vault sync and
-# both databases (SQLite would store a longer one silently, PostgreSQL refuses it).
-FIELD_LIMITS: dict[str, int] = {
-    name: cast(String, Note.__table__.c[name].type).length or 0 for name in ("subject", "source", "pages", "level")
-}
-assert all(FIELD_LIMITS.values()), "each limited text column is declared with its length"
-
-
-# The fields as an error names them, in the learner's language.
-FIELD_NAMES = {
-    "title": N_("title"),
-    "subject": N_("subject"),
-    "source": N_("source"),
-    "pages": N_("pages"),
-    "level": N_("level"),
-    "link": N_("link"),
-}
-
-
-def check_text(name: str, value: str) -> str:
-    """``value`` if a database column can take it: valid Unicode (no lone surrogates, which is what undecodable
-    bytes in a command-line argument become) and no NUL."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise NoteError("the {name} is not valid text (undecodable bytes?)", name=FIELD_NAMES.get(name, name)) from None
-    if "\x00" in value:
-        raise NoteError("the {name} holds a NUL character", name=FIELD_NAMES.get(name, name))
-    return value
-
-
-def check_fields(fields: Mapping[str, str | None]) -> None:
-    """The optional text fields against FIELD_LIMITS (the link is unlimited text)."""
-    for name, value in fields.items():
-        if value:
-            check_text(name, value)
-            limit = FIELD_LIMITS.get(name)
-            if limit is not None and len(value) > limit:
-                raise NoteError(
-                    "the {name} is longer than {limit} characters", name=FIELD_NAMES.get(name, name), limit=limit
-                )
-
-
-def _clean_title(title: str) -> str:
-    title = " ".join(check_text("title", title).split())
-    if not title:
-        raise NoteError("the title is empty")
-    if len(title) > TITLE_MAX:
-        raise NoteError("the title is longer than {limit} characters", limit=TITLE_MAX)
-    return title
-
-
-def _check_first_study(first_studied_on: date, today: date) -> None:
-    if first_studied_on > today:
-        raise NoteError(
-            "first-study date {day} is after today ({today}): register a note once it has been studied",
-            day=first_studied_on.isoformat(),
-            today=today.isoformat(),
-        )
 
 
 @dataclass(frozen=True)
@@ -97,12 +39,18 @@ class FsrsOptions:
     parameters: tuple[float, ...] | None = None
 
 
+def _add_review(note: Note, row: schedule.Review) -> None:
+    note.reviews.append(Review(offset=row.offset, extra=row.extra, due_on=row.due_on))
+
+
+def _done_extra(note: Note) -> set[int]:
+    return {r.offset for r in note.reviews if r.extra and r.done_on is not None}
+
+
 def _schedule_reviews(note: Note, ladder: Sequence[int], extra_every: int) -> None:
     """Create the ladder stages and the first extra review of a new note."""
-    for offset in ladder:
-        note.reviews.append(Review(offset=offset, extra=False, due_on=schedule.due_date(note.first_studied_on, offset)))
-    offset = schedule.first_extra_offset(ladder, extra_every)
-    note.reviews.append(Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset)))
+    for row in schedule.plan_reviews(note.first_studied_on, ladder, extra_every):
+        _add_review(note, row)
 
 
 def add_note(
@@ -124,9 +72,9 @@ def add_note(
 ) -> Note:
     """Register a note. ``unique_title``: refuse a title another active note has (case-insensitive), which would
     make the title ambiguous as a NOTE argument from then on."""
-    _check_first_study(first_studied_on, today)
+    check_first_study(first_studied_on, today)
     check_fields({"subject": subject, "source": source, "pages": pages, "level": level, "link": link})
-    title = _clean_title(title)
+    title = clean_title(title)
     if unique_title:
         same = session.scalar(
             select(Note.id).where(Note.archived_at.is_(None), func.lower(Note.title) == title.lower()).limit(1)
@@ -377,14 +325,13 @@ def _place_pending(note: Note, due: date, extra_every: int) -> None:
     partial index of pending reviews) serves every scheduler alike. A pending extra row always exists, its
     offset the days from the first study to that day."""
     extras = [r for r in note.reviews if r.extra and r.done_on is None]
-    offset = max((due - note.first_studied_on).days, 1)
-    taken = {r.offset for r in note.reviews if r.extra and r.done_on is not None}
-    while offset in taken:
-        offset += 1
+    planned = schedule.plan_reviews(
+        note.first_studied_on, note_ladder(note), extra_every, done_extra=_done_extra(note), scheduled=due
+    )[-1]
     if not extras and note.long_term_on is None:
-        note.reviews.append(Review(offset=offset, extra=True, due_on=due))
+        _add_review(note, planned)
     elif extras and not any(not r.extra and r.done_on is None for r in note.reviews):
-        extras[0].offset = offset  # after the ladder the pending occurrence is the scheduler's day
+        extras[0].offset = planned.offset  # after the ladder the pending occurrence is the scheduler's day
     for review in note.reviews:
         if review.done_on is None:
             review.due_on = due
@@ -407,16 +354,12 @@ def set_scheduler(
         for review in note.reviews:
             if not review.extra:
                 review.due_on = schedule.due_date(note.first_studied_on, review.offset)
-        done_extra = [r.offset for r in note.reviews if r.extra and r.done_on is not None]
         last = max((e.reviewed_on for e in note.events if e.extra), default=None)
+        planned = schedule.plan_reviews(
+            note.first_studied_on, note_ladder(note), extra_every, done_extra=_done_extra(note), after=last
+        )[-1]
         for review in [r for r in note.reviews if r.extra and r.done_on is None]:
-            if last is not None:
-                review.offset = schedule.next_extra_offset(note.first_studied_on, note_ladder(note), extra_every, last)
-            else:
-                review.offset = schedule.first_extra_offset(note_ladder(note), extra_every)
-            while review.offset in done_extra:
-                review.offset += extra_every
-            review.due_on = schedule.due_date(note.first_studied_on, review.offset)
+            review.offset, review.due_on = planned.offset, planned.due_on
         return
     state: schedulers.FsrsState | schedulers.SrState
     if name == "fsrs":
@@ -566,10 +509,11 @@ def _stage_review(note: Note, stage: int) -> Review:
 
 def _replace_extra(session: Session, note: Note, day: date, extra_every: int) -> None:
     """After an extra review on ``day``, the next one is the first extra offset due after it."""
-    ladder = note_ladder(note)
-    offset = schedule.next_extra_offset(note.first_studied_on, ladder, extra_every, day)
-    if not any(r.extra and r.offset == offset for r in note.reviews):
-        note.reviews.append(Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset)))
+    planned = schedule.plan_reviews(
+        note.first_studied_on, note_ladder(note), extra_every, done_extra=_done_extra(note), after=day
+    )[-1]
+    if not any(r.extra and r.offset == planned.offset for r in note.reviews):
+        _add_review(note, planned)
 
 
 def _mark_long_term(note: Note, day: date) -> None:
@@ -681,13 +625,10 @@ def undo(session: Session, note: Note, *, stage: int | None = None, long_term: b
     if long_term and note.long_term_on is not None:
         note.long_term_on = None
         if not any(r.extra and r.done_on is None for r in note.reviews):
-            offset = schedule.first_extra_offset(note_ladder(note), extra_every)
-            done_extra = [r.offset for r in note.reviews if r.extra]
-            if done_extra:
-                offset = max(offset, max(done_extra) + extra_every)
-            note.reviews.append(
-                Review(offset=offset, extra=True, due_on=schedule.due_date(note.first_studied_on, offset))
+            planned = schedule.plan_reviews(
+                note.first_studied_on, note_ladder(note), extra_every, done_extra=_done_extra(note)
             )
+            _add_review(note, planned[-1])
         changed = True
     if changed and note.scheduler == "fsrs":
         set_scheduler(note, "fsrs", extra_every=extra_every)  # the history without that review, replayed
@@ -719,33 +660,30 @@ def edit_note(
     if unknown:
         raise NoteError("cannot edit {name!r}", name=sorted(unknown)[0])
     if title is not None:
-        note.title = _clean_title(title)
+        note.title = clean_title(title)
     check_fields(fields)
     for name, value in fields.items():
         if value is not None:
             setattr(note, name, value or None)
+    if first_studied_on is not None:
+        check_first_study(first_studied_on, today)
+        note.first_studied_on = first_studied_on
     if ladder is not None:
         ladder = tuple(ladder)
         for review in [r for r in note.reviews if not r.extra and r.offset not in ladder]:
             note.reviews.remove(review)
         have = {r.offset for r in note.reviews if not r.extra}
-        for offset in ladder:
-            if offset not in have:
-                note.reviews.append(Review(offset=offset, extra=False, due_on=note.first_studied_on))
-        note.ladder = format_ladder(ladder)
         # The extra review follows the new ladder's last stage (or the last extra review done), not the old one's.
+        *stages, extra = schedule.plan_reviews(note.first_studied_on, ladder, extra_every, done_extra=_done_extra(note))
+        for row in stages:
+            if row.offset not in have:
+                _add_review(note, row)
+        note.ladder = format_ladder(ladder)
         pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
-        done_extra = [r.offset for r in note.reviews if r.extra and r.done_on is not None]
-        first_extra = schedule.first_extra_offset(ladder, extra_every)
-        if done_extra:
-            first_extra = max(first_extra, max(done_extra) + extra_every)
         for review in pending_extra:
-            review.offset = first_extra
+            review.offset = extra.offset
         if not pending_extra and note.long_term_on is None:
-            note.reviews.append(Review(offset=first_extra, extra=True, due_on=note.first_studied_on))
-    if first_studied_on is not None:
-        _check_first_study(first_studied_on, today)
-        note.first_studied_on = first_studied_on
+            _add_review(note, extra)
     for review in note.reviews:
         review.due_on = schedule.due_date(note.first_studied_on, review.offset)
     note.reviews.sort(key=lambda r: (r.extra, r.offset))

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from reminder import notes, vault_format
-from reminder.errors import ReminderError
-from reminder.notes import NoteError
+from reminder import checks, vault_format
+from reminder.errors import NoteError, ReminderError
 from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link
 
 MAX_NOTE_BYTES = 1_000_000
@@ -464,16 +463,16 @@ def _field_line(data: bytes, wanted: str | int | None) -> int:
     return 2
 
 
-FIELD_LIMITS = notes.FIELD_LIMITS  # one definition of the column limits, shared with the CLI
+FIELD_LIMITS = checks.FIELD_LIMITS  # one definition of the column limits, shared with the CLI
 
 
 def note_problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tuple[int, str] | None:
     """Why the store cannot take this note as it is, with the line to fix; None when it can."""
-    if parsed.first_studied_on is not None and parsed.first_studied_on > today:
-        return (
-            _field_line(data, vault_format.FIRST_STUDY),
-            f"first-study date {parsed.first_studied_on.isoformat()} is after today ({today.isoformat()})",
-        )
+    if parsed.first_studied_on is not None:
+        try:
+            checks.check_first_study(parsed.first_studied_on, today)
+        except NoteError as exc:
+            return _field_line(data, vault_format.FIRST_STUDY), str(exc)
     for name, limit in FIELD_LIMITS.items():
         value = getattr(parsed, name)
         if value is None:
@@ -484,7 +483,7 @@ def note_problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tupl
         if "\x00" in value or _unencodable(value):
             return _field_line(data, name), f"{name} holds a NUL or an unpaired surrogate escape"
     if not _title(rel):
-        return 1, f"the file name makes an empty title or one over {notes.TITLE_MAX} characters"
+        return 1, f"the file name makes an empty title or one over {checks.TITLE_MAX} characters"
     return None
 
 
@@ -499,7 +498,7 @@ def _unencodable(value: str) -> bool:
 def _title(rel: str) -> str | None:
     name = rel.rsplit("/", 1)[-1]
     title = " ".join(name[:-3].split())
-    return title if 0 < len(title) <= notes.TITLE_MAX else None
+    return title if 0 < len(title) <= checks.TITLE_MAX else None
 
 
 def note_fields(vault_name: str, rel: str, parsed: ParsedNote) -> dict[str, Any]:
