@@ -153,6 +153,17 @@ class Note(Base):
         passive_deletes=True,
     )
 
+    # The two ways reminder.recording and reminder.editing make rows, shared with lightwrite.LightNote.
+    def add_review(self, offset: int, extra: bool, due_on: date) -> Review:
+        review = Review(offset=offset, extra=extra, due_on=due_on)
+        self.reviews.append(review)
+        return review
+
+    def add_event(self, **columns: Any) -> ReviewEvent:
+        event = ReviewEvent(**columns)
+        self.events.append(event)
+        return event
+
     __table_args__ = (
         UniqueConstraint("vault_id", "vault_path"),
         Index("ix_notes_title", "title"),
