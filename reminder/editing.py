@@ -48,6 +48,13 @@ def new_note_fields(
     }
 
 
+def same_title_error(same: int, title: str) -> NoteError:
+    """`add` refuses a title an active note has (``same``, its id): it would make the title ambiguous as NOTE."""
+    return NoteError(
+        "note #{same} already has the title {title!r} (use --allow-duplicate to add another)", same=same, title=title
+    )
+
+
 def start_schedule(
     note: Any, ladder: Sequence[int], extra_every: int, *, scheduler: str = "ladder", fsrs: FsrsOptions | None = None
 ) -> None:

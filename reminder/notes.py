@@ -75,7 +75,7 @@ def add_note(
     if unique_title:
         same = session.scalar(same_title_statement(), {"title": columns["title"].lower()})
         if same is not None:
-            raise same_title_error(same, columns["title"])
+            raise editing.same_title_error(same, columns["title"])
     note = Note(**columns)
     editing.start_schedule(note, ladder, extra_every, scheduler=scheduler, fsrs=fsrs)
     session.add(note)
@@ -87,12 +87,6 @@ def same_title_statement() -> Select:
     """The id of an active note whose lowered title is ``title`` (`add` refuses a second one)."""
     lowered = func.lower(Note.title) == bindparam("title", type_=String)
     return select(Note.id).where(Note.archived_at.is_(None), lowered).limit(1)
-
-
-def same_title_error(same: int, title: str) -> NoteError:
-    return NoteError(
-        "note #{same} already has the title {title!r} (use --allow-duplicate to add another)", same=same, title=title
-    )
 
 
 def resolve_statements() -> tuple[Select, Select]:
