@@ -80,14 +80,16 @@ def transaction(path: Path) -> Iterator[sqlite3.Connection]:
     except sqlite3.Error:
         raise Unavailable from None
     try:
-        # The store's own connection settings (reminder.db._configure_sqlite).
         conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        # Read before anything is set on the file: one that is not the store's at this schema is left as it is.
+        if _revision(conn) != HEAD:
+            raise Unavailable
+        # The store's own connection settings (reminder.db._configure_sqlite).
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        if not row or row[0] != HEAD:
+        if _revision(conn) != HEAD:  # upgraded meanwhile by a newer reminder
             raise Unavailable
         yield conn
         conn.execute("COMMIT")
@@ -97,6 +99,11 @@ def transaction(path: Path) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         conn.close()
+
+
+def _revision(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return row[0] if row else None
 
 
 def _execute(conn: sqlite3.Connection, name: str, values: dict[str, Any]) -> sqlite3.Cursor:
