@@ -9,9 +9,9 @@ path (reminder.lightwrite) runs the same ones. The statements here are its queri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import ColumnElement, Select, String, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -40,6 +40,9 @@ from reminder.recording import store_state as store_state
 from reminder.views import NoteView, like_prefix, note_ref, pick_note, views_from_rows
 from reminder.views import note_ladder as note_ladder
 from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def add_note(
@@ -285,30 +288,20 @@ def snooze_notes(session: Session, note_ids: Sequence[int], until: date) -> list
     return changed
 
 
-def mark_done(session: Session, note: Note, **options: Any) -> DoneResult:
-    """recording.mark_done on a note of the store, flushed."""
-    result = recording.mark_done(note, **options)
-    session.flush()
-    return result
+def on_store(rule: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Session, Note, P], R]:
+    """A rule of reminder.recording or reminder.editing as a use case on the store: run on the session's note,
+    then flushed (a flush with nothing changed writes nothing). Its keyword arguments keep their types."""
 
-
-def undo(session: Session, note: Note, **options: Any) -> bool:
-    """recording.undo on a note of the store, flushed when something changed."""
-    changed = recording.undo(note, **options)
-    if changed:
+    def run(session: Session, note: Note, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        outcome = rule(note, *args, **kwargs)
         session.flush()
-    return changed
+        return outcome
+
+    run.__name__, run.__doc__ = rule.__name__, f"{rule.__module__}.{rule.__name__} on a note of the store."
+    return run
 
 
-def set_flags(session: Session, note: Note, **options: Any) -> bool:
-    """recording.set_flags on a note of the store (the vault sync), flushed when something changed."""
-    changed = recording.set_flags(note, **options)
-    if changed:
-        session.flush()
-    return changed
-
-
-def edit_note(session: Session, note: Note, **changes: Any) -> None:
-    """editing.edit_note on a note of the store, flushed."""
-    editing.edit_note(note, **changes)
-    session.flush()
+mark_done = on_store(recording.mark_done)
+undo = on_store(recording.undo)
+set_flags = on_store(recording.set_flags)  # the vault sync's
+edit_note = on_store(editing.edit_note)

@@ -76,7 +76,7 @@ def add(
     first = parse_date(first_study, "--first-study", today)
     note_ladder = ladder_option(ladder) or app.settings.ladder
     every = app.settings.extra_every
-    new = {
+    new: dict[str, Any] = {
         "title": title,
         "first_studied_on": first,
         "subject": subject,
@@ -122,7 +122,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
     today = app.today()
     day = parse_date(on, "--on", today) if on else today
     every = app.settings.extra_every
-    review = {"day": day, "stage": stage, "long_term": long_term, "rating": rating, "source": "cli"}
+    review: dict[str, Any] = {"day": day, "stage": stage, "long_term": long_term, "rating": rating, "source": "cli"}
     path = sqlite_file(app.settings.database_url)
     light = lightwrite.done(path, note, today=today, extra_every=every, **review) if path else None
     written = None  # the light path takes no note from a vault, which alone is written back
@@ -171,7 +171,7 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
     today = app.today()
     every = app.settings.extra_every
     path = sqlite_file(app.settings.database_url)
-    taken_back = {"stage": stage, "long_term": long_term}
+    taken_back: dict[str, Any] = {"stage": stage, "long_term": long_term}
     light = lightwrite.undo(path, note, today=today, extra_every=every, **taken_back) if path else None
     written = None  # the light path takes no note from a vault, which alone is written back
     if light is not None:
@@ -231,7 +231,7 @@ def edit(
     first = parse_date(first_study, "--first-study", today) if first_study else None
     new_ladder = ladder_option(ladder)
     every = app.settings.extra_every
-    changes = {
+    changes: dict[str, Any] = {
         "title": title,
         "first_studied_on": first,
         "ladder": new_ladder,
