@@ -11,18 +11,22 @@ a model, or the schema revision, and run
 
 tests/test_lightread.py fails until it is regenerated, and the light path refuses a module compiled for another
 schema revision (the store path answers instead).
+
+The writes `add`, `done`, `undo` and `edit` have a light path too (reminder.lightwrite): its INSERT, UPDATE and
+DELETE statements are compiled here from the models' tables (write_statements), beside the queries it reads with.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Integer, Select, bindparam
+from sqlalchemy import Boolean, Date, DateTime, Integer, Select, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import sqlite
 
 from reminder import notes, runner
-from reminder.db.models import UTCDateTime
+from reminder.db.models import Note, Review, ReviewEvent, UTCDateTime
 from reminder.revision import HEAD
 
 TARGET = Path(__file__).with_name("compiled_sql.py")
@@ -50,6 +54,40 @@ def statements() -> dict[str, Select]:
     }
 
 
+def write_queries() -> dict[str, Select]:
+    """What the light write path (reminder.lightwrite) reads, besides the read path's queries: a note's review
+    rows with their ids, in the order of Note.reviews, and `add`'s same-title check."""
+    return {
+        "write_reviews": select(*Review.__table__.c)
+        .where(Review.note_id == bindparam("note_id", type_=Integer))
+        .order_by(Review.offset),
+        "same_title": notes.same_title_statement(),
+    }
+
+
+def write_statements() -> dict[str, tuple[Any, tuple[str, ...]]]:
+    """The light write path's changes, by name: (statement, the columns it sets). A row is inserted with every
+    column but its id, updated whole by its id (``key_id``), deleted by it: the rows the ORM's flush leaves.
+    A note is never deleted there, nor an event changed."""
+
+    def columns(table: Table) -> tuple[str, ...]:
+        return tuple(c.name for c in table.c if c.name != "id")
+
+    def by_id(table: Table) -> Any:
+        return table.c.id == bindparam("key_id", type_=Integer)
+
+    notes_t, reviews_t, events_t = Note.__table__, Review.__table__, ReviewEvent.__table__
+    return {
+        "insert_note": (insert(notes_t), columns(notes_t)),
+        "update_note": (update(notes_t).where(by_id(notes_t)), columns(notes_t)),
+        "insert_review": (insert(reviews_t), columns(reviews_t)),
+        "update_review": (update(reviews_t).where(by_id(reviews_t)), columns(reviews_t)),
+        "delete_review": (delete(reviews_t).where(by_id(reviews_t)), ()),
+        "insert_event": (insert(events_t), columns(events_t)),
+        "delete_event": (delete(events_t).where(by_id(events_t)), ()),
+    }
+
+
 def _kind(column_type: object) -> str:
     """How sqlite3's value of a column becomes SQLAlchemy's: dates and instants are ISO text in SQLite."""
     if isinstance(column_type, UTCDateTime | DateTime):
@@ -74,7 +112,7 @@ def render() -> str:
         "#          values of the parameters the statement fixes itself, such as a LIMIT)",
         "QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict[str, object]]] = {",
     ]
-    for name, stmt in statements().items():
+    for name, stmt in {**statements(), **write_queries()}.items():
         # IN lists become one placeholder per value, fixed below like a LIMIT.
         compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         sql = " ".join(str(compiled).split())
@@ -84,6 +122,17 @@ def render() -> str:
         fixed = {k: str(v) if isinstance(v, str) else v for k, v in compiled.params.items() if v is not None}
         lines += [f"    {name!r}: (", f"        {sql!r},", f"        {params!r},", f"        {columns!r},"]
         lines += [f"        {fixed!r},", "    ),"]
+    lines += ["}", ""]
+    lines += [
+        "# name -> (SQL for sqlite3, parameter names in placeholder order, kind of each parameter's value)",
+        "WRITES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {",
+    ]
+    for name, (change, keys) in write_statements().items():
+        compiled = change.compile(dialect=dialect, column_keys=list(keys))
+        sql = " ".join(str(compiled).split())
+        params = tuple(compiled.positiontup or ())
+        kinds = tuple(_kind(compiled.binds[p].type) for p in params)
+        lines += [f"    {name!r}: (", f"        {sql!r},", f"        {params!r},", f"        {kinds!r},", "    ),"]
     lines += ["}", ""]
     return "\n".join(lines)
 

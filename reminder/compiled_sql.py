@@ -90,4 +90,55 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         (('id', ''), ('slot_id', ''), ('kind', ''), ('payload', ''), ('status', ''), ('attempts', ''), ('next_attempt_at', 'datetime'), ('last_error', ''), ('ntfy_id', ''), ('created_at', 'datetime'), ('sent_at', 'datetime'), ('uncertain', 'bool')),
         {'status_1': 'sent', 'param_1': 1, 'param_2': 0},
     ),
+    'write_reviews': (
+        'SELECT reviews.id, reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews WHERE reviews.note_id = ? ORDER BY reviews."offset"',
+        ('note_id',),
+        (('id', ''), ('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('done_on', 'date')),
+        {},
+    ),
+    'same_title': (
+        'SELECT notes.id FROM notes WHERE notes.archived_at IS NULL AND lower(notes.title) = ? LIMIT ? OFFSET ?',
+        ('title', 'param_1', 'param_2'),
+        (('id', ''),),
+        {'param_1': 1, 'param_2': 0},
+    ),
+}
+
+# name -> (SQL for sqlite3, parameter names in placeholder order, kind of each parameter's value)
+WRITES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    'insert_note': (
+        'INSERT INTO notes (title, subject, source, pages, level, link, first_studied_on, ladder, long_term_on, snoozed_until, archived_at, created_at, updated_at, vault_id, vault_path, file_size, file_mtime_ns, content_hash, file_flags, first_study_from, status_block, detached_from, scheduler, scheduler_state, cue_questions, cue_summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        ('title', 'subject', 'source', 'pages', 'level', 'link', 'first_studied_on', 'ladder', 'long_term_on', 'snoozed_until', 'archived_at', 'created_at', 'updated_at', 'vault_id', 'vault_path', 'file_size', 'file_mtime_ns', 'content_hash', 'file_flags', 'first_study_from', 'status_block', 'detached_from', 'scheduler', 'scheduler_state', 'cue_questions', 'cue_summary'),
+        ('', '', '', '', '', '', 'date', '', 'date', 'date', 'datetime', 'datetime', 'datetime', '', '', '', '', '', '', '', '', '', '', '', '', ''),
+    ),
+    'update_note': (
+        'UPDATE notes SET title=?, subject=?, source=?, pages=?, level=?, link=?, first_studied_on=?, ladder=?, long_term_on=?, snoozed_until=?, archived_at=?, created_at=?, updated_at=?, vault_id=?, vault_path=?, file_size=?, file_mtime_ns=?, content_hash=?, file_flags=?, first_study_from=?, status_block=?, detached_from=?, scheduler=?, scheduler_state=?, cue_questions=?, cue_summary=? WHERE notes.id = ?',
+        ('title', 'subject', 'source', 'pages', 'level', 'link', 'first_studied_on', 'ladder', 'long_term_on', 'snoozed_until', 'archived_at', 'created_at', 'updated_at', 'vault_id', 'vault_path', 'file_size', 'file_mtime_ns', 'content_hash', 'file_flags', 'first_study_from', 'status_block', 'detached_from', 'scheduler', 'scheduler_state', 'cue_questions', 'cue_summary', 'key_id'),
+        ('', '', '', '', '', '', 'date', '', 'date', 'date', 'datetime', 'datetime', 'datetime', '', '', '', '', '', '', '', '', '', '', '', '', '', ''),
+    ),
+    'insert_review': (
+        'INSERT INTO reviews (note_id, "offset", extra, due_on, done_on) VALUES (?, ?, ?, ?, ?)',
+        ('note_id', 'offset', 'extra', 'due_on', 'done_on'),
+        ('', '', 'bool', 'date', 'date'),
+    ),
+    'update_review': (
+        'UPDATE reviews SET note_id=?, "offset"=?, extra=?, due_on=?, done_on=? WHERE reviews.id = ?',
+        ('note_id', 'offset', 'extra', 'due_on', 'done_on', 'key_id'),
+        ('', '', 'bool', 'date', 'date', ''),
+    ),
+    'delete_review': (
+        'DELETE FROM reviews WHERE reviews.id = ?',
+        ('key_id',),
+        ('',),
+    ),
+    'insert_event': (
+        'INSERT INTO review_events (note_id, stage, extra, rating, reviewed_on, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ('note_id', 'stage', 'extra', 'rating', 'reviewed_on', 'source', 'created_at'),
+        ('', '', 'bool', '', 'date', '', 'datetime'),
+    ),
+    'delete_event': (
+        'DELETE FROM review_events WHERE review_events.id = ?',
+        ('key_id',),
+        ('',),
+    ),
 }

@@ -10,7 +10,7 @@ Rules (see the README, "How reviews come due"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -85,6 +85,55 @@ class DueNote:
     due_on: date
     days_late: int
     progress: int
+
+
+def plan_reviews(
+    first_studied_on: date,
+    ladder: Sequence[int],
+    extra_every: int,
+    *,
+    long_term: bool = False,
+    done_extra: Collection[int] = (),
+    after: date | None = None,
+    scheduled: date | None = None,
+) -> list[Review]:
+    """The review rows a note's ladder, extra reviews and first-study date make: one per ladder stage, then the
+    pending extra review after the ladder (none once the note is in long-term memory). Every place that creates
+    review rows takes them from here: `add`, `done`, `undo`, `edit`, a scheduler switch and the vault sync.
+
+    The extra review is the first after the ladder, or with ``after`` (the day of the last extra review) the
+    first due after that day; and always past every extra review already done (``done_extra``, their offsets),
+    since a note has one extra row per offset. A note on a scheduler (FSRS, SR) has every row due on the day it
+    set, ``scheduled``, the extra one's offset being the days from the first study to that day (the next one no
+    done extra review has).
+
+    First studied 2024-07-07, ladder 1, 4, 7, 14, an extra review every 30 days: D+1 is due 2024-07-08, D+4
+    2024-07-11, D+7 2024-07-14, D+14 2024-07-21 and the extra D+44 2024-08-20; with D+44 and D+74 done, the extra
+    review is D+104, due 2024-10-19; on FSRS due 2024-09-01, every row is due then and the extra one is D+56:
+
+    >>> [(r.offset, r.extra, r.due_on.isoformat()) for r in plan_reviews(date(2024, 7, 7), (1, 4, 7, 14), 30)][3:]
+    [(14, False, '2024-07-21'), (44, True, '2024-08-20')]
+    >>> plan_reviews(date(2024, 7, 7), (1, 4, 7, 14), 30, done_extra={44, 74})[-1]
+    Review(offset=104, extra=True, due_on=datetime.date(2024, 10, 19), done_on=None)
+    >>> plan_reviews(date(2024, 7, 7), (1, 4, 7, 14), 30, scheduled=date(2024, 9, 1))[-1]
+    Review(offset=56, extra=True, due_on=datetime.date(2024, 9, 1), done_on=None)
+    """
+    if scheduled is not None:
+        rows = [Review(offset, False, scheduled) for offset in ladder]
+        offset = max((scheduled - first_studied_on).days, 1)
+        while offset in done_extra:
+            offset += 1
+        extra = Review(offset, True, scheduled)
+    else:
+        rows = [Review(offset, False, due_date(first_studied_on, offset)) for offset in ladder]
+        if after is None:
+            offset = first_extra_offset(ladder, extra_every)
+        else:
+            offset = next_extra_offset(first_studied_on, ladder, extra_every, after)
+        if done_extra:
+            offset = max(offset, max(done_extra) + extra_every)
+        extra = Review(offset, True, due_date(first_studied_on, offset))
+    return rows if long_term else [*rows, extra]
 
 
 def summarise_due(

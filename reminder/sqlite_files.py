@@ -18,6 +18,8 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
 COMPANIONS = ("-wal", "-shm", "-journal")
+# How long a writer waits for another's write lock: the store's and the light write path's alike.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -105,7 +105,8 @@ def test_bad_files_exit_1_and_the_rest_syncs(db_url: str, run_cli, vault_dir: Pa
     assert sorted(result.stderr.splitlines()) == sorted(
         [
             f"{broken}:3: the frontmatter is not valid YAML: mapping values are not allowed in this context",
-            f"{future}:2: first-study date 2024-11-01 is after today (2024-10-27)",
+            f"{future}:2: first-study date 2024-11-01 is after today (2024-10-27): "
+            "register a note once it has been studied",
         ]
     )
     assert [n["title"] for n in _json(run_cli("list", "--json"))] == ["kubernetes-3.2-objects"]

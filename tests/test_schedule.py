@@ -89,3 +89,22 @@ def test_next_extra_offset(after: date, every: int, expected: int) -> None:
 @pytest.mark.parametrize(("language", "extra", "label"), [("en", False, "D+4"), ("ko", True, "추가 D+104")])
 def test_stage_label(language: str, extra: bool, label: str) -> None:
     assert schedule.stage_label(4 if not extra else 104, extra, language) == label
+
+
+def test_plan_reviews_worked_examples_hold() -> None:
+    import doctest
+
+    assert doctest.testmod(schedule).failed == 0
+
+
+def test_plan_reviews_follows_the_ladder_and_what_is_done() -> None:
+    plan_reviews = schedule.plan_reviews
+    first = date(2024, 7, 7)
+    rows = plan_reviews(first, (1, 4, 7, 14), 30)
+    assert [(r.offset, r.extra) for r in rows] == [(1, False), (4, False), (7, False), (14, False), (44, True)]
+    assert [r.extra for r in plan_reviews(first, (1, 4, 7, 14), 30, long_term=True)] == [False] * 4
+    # After an extra review at D+80 the next is D+104, and never one already done.
+    assert plan_reviews(first, (1, 4, 7, 14), 30, after=date(2024, 9, 25))[-1].offset == 104
+    assert plan_reviews(first, (1, 4, 7, 14), 30, done_extra={104}, after=date(2024, 9, 25))[-1].offset == 134
+    # On a scheduler the extra row takes the next offset no done extra review has.
+    assert plan_reviews(first, (1, 4, 7, 14), 30, done_extra={56}, scheduled=date(2024, 9, 1))[-1].offset == 57

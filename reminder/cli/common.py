@@ -67,7 +67,7 @@ def parse_stage(ctx: click.Context | None, param: click.Parameter | None, value:
 
 def fsrs_options(settings: Any) -> Any:
     """The FSRS options a note gets from the settings (REMINDER_FSRS_RETENTION, REMINDER_FSRS_MAX_INTERVAL)."""
-    from reminder.notes import FsrsOptions
+    from reminder.recording import FsrsOptions
 
     return FsrsOptions(settings.fsrs_retention, settings.fsrs_max_interval, settings.fsrs_parameters)
 

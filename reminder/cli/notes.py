@@ -1,4 +1,8 @@
-"""Commands that register and track notes: add, list, due, show, done, undo, edit, rm."""
+"""Commands that register and track notes: add, list, due, show, done, undo, edit, rm.
+
+On an up-to-date SQLite store `add`, `done`, `undo` and `edit` write through reminder.lightwrite, without
+importing SQLAlchemy; whatever it does not take (see its docstring) goes through the store, with the same output.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 
 import click
 
-from reminder import notes, schedule
+from reminder import lightwrite, schedule
 from reminder.cli import App, _, pass_app
 from reminder.cli.browse import next_text
 from reminder.cli.common import (
@@ -20,6 +24,7 @@ from reminder.cli.common import (
     write_back,
 )
 from reminder.cli.output import echo_json
+from reminder.lightread import sqlite_file
 
 
 def _field_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -70,24 +75,27 @@ def add(
     today = app.today()
     first = parse_date(first_study, "--first-study", today)
     note_ladder = ladder_option(ladder) or app.settings.ladder
-    with app.store.write() as session:
-        note = notes.add_note(
-            session,
-            title=title,
-            first_studied_on=first,
-            today=today,
-            ladder=note_ladder,
-            extra_every=app.settings.extra_every,
-            subject=subject,
-            source=source,
-            pages=pages,
-            level=level,
-            link=link,
-            unique_title=not allow_duplicate,
-            scheduler=scheduler or app.settings.scheduler,
-            fsrs=fsrs_options(app.settings),
-        )
-        view = notes.view_note(note, today, app.settings.extra_every)
+    every = app.settings.extra_every
+    new: dict[str, Any] = {
+        "title": title,
+        "first_studied_on": first,
+        "subject": subject,
+        "source": source,
+        "pages": pages,
+        "level": level,
+        "link": link,
+        "unique_title": not allow_duplicate,
+        "scheduler": scheduler or app.settings.scheduler,
+        "fsrs": fsrs_options(app.settings),
+    }
+    path = sqlite_file(app.settings.database_url)
+    view = lightwrite.add(path, today=today, ladder=note_ladder, extra_every=every, **new) if path else None
+    if view is None:
+        from reminder import notes
+
+        with app.store.write() as session:
+            added = notes.add_note(session, today=today, ladder=note_ladder, extra_every=every, **new)
+            view = notes.view_note(added, today, every)
     if as_json:
         echo_json(view.as_json())
         return
@@ -113,21 +121,21 @@ def add(
 def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool, rating: str) -> None:
     today = app.today()
     day = parse_date(on, "--on", today) if on else today
-    with app.store.write() as session:
-        target = notes.resolve_note(session, note)
-        result = notes.mark_done(
-            session,
-            target,
-            day=day,
-            today=today,
-            extra_every=app.settings.extra_every,
-            stage=stage,
-            long_term=long_term,
-            rating=rating,
-            source="cli",
-        )
-        written = write_back(app, session, target)
-        view = notes.view_note(target, today, app.settings.extra_every)
+    every = app.settings.extra_every
+    review: dict[str, Any] = {"day": day, "stage": stage, "long_term": long_term, "rating": rating, "source": "cli"}
+    path = sqlite_file(app.settings.database_url)
+    light = lightwrite.done(path, note, today=today, extra_every=every, **review) if path else None
+    written = None  # the light path takes no note from a vault, which alone is written back
+    if light is not None:
+        result, view = light
+    else:
+        from reminder import notes
+
+        with app.store.write() as session:
+            target = notes.resolve_note(session, note)
+            result = notes.mark_done(session, target, today=today, extra_every=every, **review)
+            written = write_back(app, session, target)
+            view = notes.view_note(target, today, every)
     if result.already_done:
         click.echo(_("#{id} {title}: D+{stage} was already done.").format(id=view.id, title=view.title, stage=stage))
         report_write_back(written)
@@ -161,11 +169,21 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
 @pass_app
 def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
     today = app.today()
-    with app.store.write() as session:
-        target = notes.resolve_note(session, note)
-        changed = notes.undo(session, target, stage=stage, long_term=long_term, extra_every=app.settings.extra_every)
-        written = write_back(app, session, target) if changed else None
-        view = notes.view_note(target, today, app.settings.extra_every)
+    every = app.settings.extra_every
+    path = sqlite_file(app.settings.database_url)
+    taken_back: dict[str, Any] = {"stage": stage, "long_term": long_term}
+    light = lightwrite.undo(path, note, today=today, extra_every=every, **taken_back) if path else None
+    written = None  # the light path takes no note from a vault, which alone is written back
+    if light is not None:
+        changed, view = light
+    else:
+        from reminder import notes
+
+        with app.store.write() as session:
+            target = notes.resolve_note(session, note)
+            changed = notes.undo(session, target, extra_every=every, **taken_back)
+            written = write_back(app, session, target) if changed else None
+            view = notes.view_note(target, today, every)
     marks = [x for x in (f"D+{stage}" if stage is not None else "", _("long-term") if long_term else "") if x]
     what = _(" and ").join(marks)
     if not changed:
@@ -212,25 +230,28 @@ def edit(
     today = app.today()
     first = parse_date(first_study, "--first-study", today) if first_study else None
     new_ladder = ladder_option(ladder)
-    with app.store.write() as session:
-        target = notes.resolve_note(session, note)
-        notes.edit_note(
-            session,
-            target,
-            today=today,
-            extra_every=app.settings.extra_every,
-            title=title,
-            first_studied_on=first,
-            ladder=new_ladder,
-            scheduler=scheduler,
-            fsrs=fsrs_options(app.settings) if scheduler else None,
-            subject=subject,
-            source=source,
-            pages=pages,
-            level=level,
-            link=link,
-        )
-        view = notes.view_note(target, today, app.settings.extra_every)
+    every = app.settings.extra_every
+    changes: dict[str, Any] = {
+        "title": title,
+        "first_studied_on": first,
+        "ladder": new_ladder,
+        "scheduler": scheduler,
+        "fsrs": fsrs_options(app.settings) if scheduler else None,
+        "subject": subject,
+        "source": source,
+        "pages": pages,
+        "level": level,
+        "link": link,
+    }
+    path = sqlite_file(app.settings.database_url)
+    view = lightwrite.edit(path, note, today=today, extra_every=every, **changes) if path else None
+    if view is None:
+        from reminder import notes
+
+        with app.store.write() as session:
+            target = notes.resolve_note(session, note)
+            notes.edit_note(session, target, today=today, extra_every=every, **changes)
+            view = notes.view_note(target, today, every)
     click.echo(
         _("Updated #{id} {title}: next {next}").format(id=view.id, title=view.title, next=next_text(view, today))
     )
@@ -247,6 +268,8 @@ def edit(
 )
 @pass_app
 def rm(app: App, note: str, yes: bool, forget: bool) -> None:
+    from reminder import notes
+
     with app.store.read() as session:
         target = notes.resolve_note(session, note)
         note_id, label, path = target.id, f"#{target.id} {target.title}", target.vault_path

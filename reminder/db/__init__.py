@@ -23,8 +23,7 @@ from reminder.config import mask_url
 from reminder.errors import StoreError as StoreError  # re-exported: defined with the other user errors
 from reminder.revision import HEAD, REVISIONS
 from reminder.sqlite_files import FOLDER_MODE, create_private_file, is_sqlite_file, make_private, read_only_uri
-
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+from reminder.sqlite_files import SQLITE_BUSY_TIMEOUT_MS as SQLITE_BUSY_TIMEOUT_MS
 
 
 def _read_sqlite_revision(path: Path) -> str | None:

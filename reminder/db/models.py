@@ -30,6 +30,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from reminder.checks import FIELD_LIMITS, TITLE_MAX
+
 # Named constraints keep migrations identical on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -94,11 +96,12 @@ class Note(Base):
     __tablename__ = "notes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(500))
-    subject: Mapped[str | None] = mapped_column(String(200))
-    source: Mapped[str | None] = mapped_column(String(500))
-    pages: Mapped[str | None] = mapped_column(String(100))
-    level: Mapped[str | None] = mapped_column(String(100))
+    # The lengths are the input checks' limits (reminder.checks), so what passes them fits on both databases.
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    subject: Mapped[str | None] = mapped_column(String(FIELD_LIMITS["subject"]))
+    source: Mapped[str | None] = mapped_column(String(FIELD_LIMITS["source"]))
+    pages: Mapped[str | None] = mapped_column(String(FIELD_LIMITS["pages"]))
+    level: Mapped[str | None] = mapped_column(String(FIELD_LIMITS["level"]))
     link: Mapped[str | None] = mapped_column(Text)
     first_studied_on: Mapped[date] = mapped_column(Date)
     # The ladder is copied onto the note when it is registered, so changing the global ladder later does not
@@ -149,6 +152,17 @@ class Note(Base):
         order_by="(ReviewEvent.reviewed_on, ReviewEvent.id)",
         passive_deletes=True,
     )
+
+    # The two ways reminder.recording and reminder.editing make rows, shared with lightwrite.LightNote.
+    def add_review(self, offset: int, extra: bool, due_on: date) -> Review:
+        review = Review(offset=offset, extra=extra, due_on=due_on)
+        self.reviews.append(review)
+        return review
+
+    def add_event(self, **columns: Any) -> ReviewEvent:
+        event = ReviewEvent(**columns)
+        self.events.append(event)
+        return event
 
     __table_args__ = (
         UniqueConstraint("vault_id", "vault_path"),

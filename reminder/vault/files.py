@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from reminder import notes, vault_format
-from reminder.errors import VaultError
+from reminder import checks, vault_format
+from reminder.errors import NoteError, VaultError
 from reminder.i18n import Phrase
 from reminder.vault_format import NoteFormatError, ParsedNote, obsidian_link, title_from_path
 
@@ -529,20 +529,16 @@ def _field_line(data: bytes, wanted: str | int | None) -> int:
     return 2
 
 
-FIELD_LIMITS = notes.FIELD_LIMITS  # one definition of the column limits, shared with the CLI
+FIELD_LIMITS = checks.FIELD_LIMITS  # one definition of the column limits, shared with the CLI
 
 
-def note_problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tuple[int, str] | None:
+def note_problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tuple[int, str | Exception] | None:
     """Why the store cannot take this note as it is, with the line to fix; None when it can."""
-    if parsed.first_studied_on is not None and parsed.first_studied_on > today:
-        return (
-            _field_line(data, vault_format.FIRST_STUDY),
-            Phrase(
-                "first-study date {day} is after today ({today})",
-                day=parsed.first_studied_on.isoformat(),
-                today=today.isoformat(),
-            ),
-        )
+    if parsed.first_studied_on is not None:
+        try:
+            checks.check_first_study(parsed.first_studied_on, today)
+        except NoteError as exc:
+            return _field_line(data, vault_format.FIRST_STUDY), exc  # shown in the reader's language
     for name, limit in FIELD_LIMITS.items():
         value = getattr(parsed, name)
         if value is None:
@@ -553,7 +549,7 @@ def note_problem(rel: str, data: bytes, parsed: ParsedNote, today: date) -> tupl
         if "\x00" in value or _unencodable(value):
             return _field_line(data, name), Phrase("{name} holds a NUL or an unpaired surrogate escape", name=name)
     if not _title(rel):
-        return 1, Phrase("the file name makes an empty title or one over {limit} characters", limit=notes.TITLE_MAX)
+        return 1, Phrase("the file name makes an empty title or one over {limit} characters", limit=checks.TITLE_MAX)
     return None
 
 
@@ -567,7 +563,7 @@ def _unencodable(value: str) -> bool:
 
 def _title(rel: str) -> str | None:
     title = title_from_path(rel)
-    return title if 0 < len(title) <= notes.TITLE_MAX else None
+    return title if 0 < len(title) <= checks.TITLE_MAX else None
 
 
 def note_fields(vault_name: str, rel: str, parsed: ParsedNote) -> dict[str, Any]:

@@ -740,10 +740,9 @@ class _VaultSync:
             ladder = ladder_of(parsed, self.ladder) or self.ladder
             plan = plans.get((first, ladder))
             if plan is None:
-                extra = schedule.first_extra_offset(ladder, self.extra_every)
-                days = [(offset, schedule.due_date(first, offset)) for offset in ladder]
-                stages = [(offset, out.date(day), out.date(min(day, self.today))) for offset, day in days]
-                plan = plans[(first, ladder)] = (stages, extra, out.date(schedule.due_date(first, extra)))
+                *rows, extra = schedule.plan_reviews(first, ladder, self.extra_every)
+                stages = [(r.offset, out.date(r.due_on), out.date(min(r.due_on, self.today))) for r in rows]
+                plan = plans[(first, ladder)] = (stages, extra.offset, out.date(extra.due_on))
             note_id, ticked = ids[item.file.rel], parsed.stages
             review_rows += [
                 (note_id, offset, False, due_on, done_on if ticked.get(offset) else None)
