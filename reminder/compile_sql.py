@@ -58,6 +58,10 @@ def write_queries() -> dict[str, Select]:
     """What the light write path (reminder.lightwrite) reads, besides the read path's queries: a note's review
     rows with their ids, in the order of Note.reviews, and `add`'s same-title check."""
     return {
+        # The whole row, where `show` reads only the columns a view needs: save writes every column back.
+        "write_note": select(*Note.__table__.c).where(
+            Note.id == bindparam("note_id", type_=Integer), Note.archived_at.is_(None)
+        ),
         "write_reviews": select(*Review.__table__.c)
         .where(Review.note_id == bindparam("note_id", type_=Integer))
         .order_by(Review.offset),

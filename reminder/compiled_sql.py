@@ -90,6 +90,18 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         (('id', ''), ('slot_id', ''), ('kind', ''), ('payload', ''), ('status', ''), ('attempts', ''), ('next_attempt_at', 'datetime'), ('last_error', ''), ('ntfy_id', ''), ('created_at', 'datetime'), ('sent_at', 'datetime'), ('uncertain', 'bool')),
         {'status_1': 'sent', 'param_1': 1, 'param_2': 0},
     ),
+    'status_vault_folders': (
+        'SELECT vaults.path FROM vaults ORDER BY vaults.name',
+        (),
+        (('path', ''),),
+        {},
+    ),
+    'write_note': (
+        'SELECT notes.id, notes.title, notes.subject, notes.source, notes.pages, notes.level, notes.link, notes.first_studied_on, notes.ladder, notes.long_term_on, notes.snoozed_until, notes.archived_at, notes.created_at, notes.updated_at, notes.vault_id, notes.vault_path, notes.file_size, notes.file_mtime_ns, notes.content_hash, notes.file_flags, notes.first_study_from, notes.status_block, notes.detached_from, notes.scheduler, notes.scheduler_state, notes.cue_questions, notes.cue_summary FROM notes WHERE notes.id = ? AND notes.archived_at IS NULL',
+        ('note_id',),
+        (('id', ''), ('title', ''), ('subject', ''), ('source', ''), ('pages', ''), ('level', ''), ('link', ''), ('first_studied_on', 'date'), ('ladder', ''), ('long_term_on', 'date'), ('snoozed_until', 'date'), ('archived_at', 'datetime'), ('created_at', 'datetime'), ('updated_at', 'datetime'), ('vault_id', ''), ('vault_path', ''), ('file_size', ''), ('file_mtime_ns', ''), ('content_hash', ''), ('file_flags', ''), ('first_study_from', ''), ('status_block', ''), ('detached_from', ''), ('scheduler', ''), ('scheduler_state', ''), ('cue_questions', ''), ('cue_summary', '')),
+        {},
+    ),
     'write_reviews': (
         'SELECT reviews.id, reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews WHERE reviews.note_id = ? ORDER BY reviews."offset"',
         ('note_id',),

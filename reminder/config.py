@@ -361,6 +361,8 @@ def mask_url(url: str) -> str:
     """Hide the password of a URL such as postgresql://user:secret@host/db, parsed as SQLAlchemy parses the
     store's URL (a password may hold "/" or ":"). A text that is not such a URL loses everything between "://"
     and the last "@" it holds, so nothing that could be a password survives."""
+    if "@" not in url:
+        return url  # no user part, so no password: and the light commands (status) need not load SQLAlchemy
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

@@ -172,3 +172,12 @@ def status_from_sqlite_file(path: Path, cron: str, zone: str, now: datetime) -> 
         found["status_failed"],
         last_sent[0] if last_sent else None,
     )
+
+
+def vault_folders_from_sqlite_file(path: Path) -> list[str] | None:
+    """The registered vaults' folders, by name (reminder.runner.status_statements' ``status_vault_folders``)."""
+    try:
+        with connect(path) as conn:
+            return [row[0] for row in fetch(conn, "status_vault_folders")]
+    except Unavailable:
+        return None

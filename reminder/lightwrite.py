@@ -32,7 +32,7 @@ from reminder.revision import HEAD
 from reminder.sqlite_files import SQLITE_BUSY_TIMEOUT_MS
 from reminder.views import NoteError, NoteView, like_prefix, note_ref, pick_note, view_note
 
-NOTE_COLUMNS = tuple(name for name, _ in QUERIES["note"][2])
+NOTE_COLUMNS = tuple(name for name, _ in QUERIES["write_note"][2])
 REVIEW_COLUMNS = tuple(name for name, _ in QUERIES["write_reviews"][2])
 EVENT_COLUMNS = tuple(name for name, _ in QUERIES["note_events"][2])
 
@@ -129,7 +129,7 @@ def load(conn: sqlite3.Connection, ref: str) -> LightNote:
             note_id = pick_note(ref, exact, lambda: list(fetch(conn, "resolve_prefix", prefix=like_prefix(ref))))
         except NoteError:
             raise Unavailable from None
-    found = list(mappings(conn, "note", note_id=note_id))
+    found = list(mappings(conn, "write_note", note_id=note_id))
     if not found:
         raise Unavailable
     reviews = [SimpleNamespace(**row) for row in mappings(conn, "write_reviews", note_id=note_id)]

@@ -52,7 +52,7 @@ from reminder import digest, notes, slots
 from reminder.clock import utcnow as utcnow  # the runner's default clock, importable from here as before
 from reminder.config import ConfigError, Settings
 from reminder.db import Store
-from reminder.db.models import Meta, Outbox, OutboxStatus, Slot
+from reminder.db.models import Meta, Outbox, OutboxStatus, Slot, Vault
 from reminder.events import log_event, runner_name
 from reminder.ntfy import NtfyClient, NtfyError, is_stored
 from reminder.slots import Status as Status  # defined beside the slots, so the light read path can make one
@@ -574,6 +574,8 @@ def status_statements() -> dict[str, Any]:
         "status_pending": select(Outbox).where(Outbox.status.in_([PENDING, SENDING])).order_by(Outbox.id),
         "status_failed": select(Outbox).where(Outbox.status == FAILED).order_by(Outbox.id.desc()).limit(5),
         "status_last_sent": select(Outbox).where(Outbox.status == SENT).order_by(Outbox.sent_at.desc()).limit(1),
+        # The registered vaults' folders, walked for the write-back copies a crash left (cli.run._copies_left).
+        "status_vault_folders": select(Vault.path).order_by(Vault.name),
     }
 
 

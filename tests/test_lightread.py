@@ -275,3 +275,32 @@ def test_write_commands_load_only_what_they_use(tmp_path: Path, argv: list[str])
     loaded = set(json.loads(out.stderr.strip().splitlines()[-1].replace("'", '"')))
     assert "sqlalchemy" not in loaded  # they write through reminder.lightwrite
     assert not loaded & {"alembic", "yaml", "requests", "croniter", "waitress", "mako", "segno", "itsdangerous"}
+
+
+def test_status_with_a_vault_finds_a_left_copy_without_sqlalchemy(tmp_path: Path) -> None:
+    """The learner's usual store has a vault registered: status walks it for write-back copies a crash left,
+    still on the light path."""
+    path = tmp_path / "r.db"
+    _fill(path)
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "note.md").write_text("---\n첫 학습날: 2024-10-01\n1일후: false\n---\n", encoding="utf-8")
+    (vault / ".note.md.reminder-backup").write_text("the learner's bytes", encoding="utf-8")
+    env = {
+        "REMINDER_DATABASE_URL": f"sqlite:///{path}",
+        "REMINDER_TIMEZONE": "Asia/Seoul",
+        "REMINDER_CONFIG": str(tmp_path / "none.toml"),
+        "HOME": str(tmp_path),
+    }
+    subprocess.run([sys.executable, "-m", "reminder", "vault", "add", str(vault)], env=env, check=True)
+    code = (
+        "import sys\n"
+        "from reminder.cli import cli\n"
+        "try:\n"
+        "    cli.main(['status', '--json'], standalone_mode=False)\n"
+        "finally:\n"
+        "    print('SQLALCHEMY' if 'sqlalchemy' in sys.modules else 'LIGHT', file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stderr.strip().endswith("LIGHT")
+    assert json.loads(out.stdout)["write_back_copies"] == [str(vault / ".note.md.reminder-backup")]

@@ -472,12 +472,15 @@ def _copies_left(app: App) -> list[str]:
     """The write-back copies a crash left in the registered vaults (vault.files.backup_path), found by walking
     each vault: until the learner deletes one, its note is not written back, and nothing else would say so
     between syncs. The vault code is loaded only when a vault is registered."""
-    from sqlalchemy import select
+    from reminder.lightread import sqlite_file, vault_folders_from_sqlite_file
 
-    from reminder.db.models import Vault
+    path = sqlite_file(app.settings.database_url)
+    folders = vault_folders_from_sqlite_file(path) if path else None
+    if folders is None:
+        from reminder.runner import status_statements
 
-    with app.store.read() as session:
-        folders = list(session.scalars(select(Vault.path).order_by(Vault.name)))
+        with app.store.read() as session:
+            folders = list(session.scalars(status_statements()["status_vault_folders"]))
     if not folders:
         return []
     import os

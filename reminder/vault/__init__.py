@@ -58,11 +58,46 @@ Removing a vault archives its notes and detaches them from it (history kept, the
 same folder again re-attaches them (ids, history, snoozes), and the next sync un-archives those still there.
 """
 
-from reminder.vault.files import MAX_NOTE_BYTES
-from reminder.vault.registry import add_vault, forget_file, list_vaults, remove_vault, vault_note_counts
-from reminder.vault.status import Delivery
-from reminder.vault.sync import SyncReport, sync_all, sync_vault
-from reminder.vault.writeback import WriteBack, WriteBackResult, write_back_note, write_back_review
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reminder.vault.files import MAX_NOTE_BYTES
+    from reminder.vault.registry import add_vault, forget_file, list_vaults, remove_vault, vault_note_counts
+    from reminder.vault.status import Delivery
+    from reminder.vault.sync import SyncReport, sync_all, sync_vault
+    from reminder.vault.writeback import WriteBack, WriteBackResult, write_back_note, write_back_review
+
+# Each name's module, loaded when the name is first asked for: importing one light module of the package (as
+# `reminder status` does with vault.files, to find write-back copies) must not load the sync and SQLAlchemy.
+_HOMES = {
+    "MAX_NOTE_BYTES": "files",
+    "add_vault": "registry",
+    "forget_file": "registry",
+    "list_vaults": "registry",
+    "remove_vault": "registry",
+    "vault_note_counts": "registry",
+    "Delivery": "status",
+    "SyncReport": "sync",
+    "sync_all": "sync",
+    "sync_vault": "sync",
+    "WriteBack": "writeback",
+    "WriteBackResult": "writeback",
+    "write_back_note": "writeback",
+    "write_back_review": "writeback",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MAX_NOTE_BYTES",
