@@ -156,6 +156,7 @@ def note_from_sqlite_file(path: Path, ref: str, today: date, extra_every: int) -
 def status_from_sqlite_file(path: Path, cron: str, zone: str, now: datetime) -> Status | None:
     """What `reminder status` shows (reminder.runner.status), its rows with the Slot and Outbox attributes."""
     from reminder import slots  # croniter: only status needs it here
+
     try:
         with connect(path) as conn:
             found = {

@@ -332,4 +332,4 @@ def test_a_store_error_does_not_end_the_service(tmp_path: Path, ntfy_server: Fak
     other.close()
     store.dispose()
     assert clock.sleeps[0] == 60
-    assert [m["title"] for m in ntfy_server.messages("study-reviews")] == ["📚 오늘 복습 1개"]
+    assert [m["title"] for m in ntfy_server.messages("study-reviews")] == ["📚 오늘 복습 1개 · 7월 8일 (월)"]
