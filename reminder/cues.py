@@ -1,15 +1,15 @@
 """Keeping each vault note's cue questions and summary in the store (parsed by reminder.cornell).
 
-The vault sync calls ``refresh_cues`` once per sync with the files it walked and the bytes of those it read; a
-note synced before the store kept questions (cue_questions NULL) is read once more to fill them in. Template
-placeholders are the lines of the vault's template notes: the files under a folder whose name contains
+The vault sync gives a ``Cues`` the files it walked and the bytes of each note file as it reads it, then calls
+``refresh_cues`` once; a note synced before the store kept questions (cue_questions NULL) is read once more to fill
+them in. Template placeholders are the lines of the vault's template notes: the files under a folder whose name contains
 "template" or "템플릿" (any case, "05 - Template" included), the convention the learner's vault follows.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select, update
@@ -54,9 +54,28 @@ def cue_columns(text: str, placeholders: frozenset[str]) -> dict[str, Any]:
     return {"b_questions": questions, "b_summary": parsed.summary or None}
 
 
-def refresh_cues(session: Session, vault_id: int, files: list[Any], read: Mapping[str, bytes]) -> None:
-    """Store the questions of every note file read in this sync (``read``: path -> bytes), and of notes that
-    have none stored yet."""
+class Cues:
+    """The cue columns of the note files a sync reads, taken as each file is read: the sync then need not keep
+    every file's text to the end (a large vault's would be gigabytes). ``refresh_cues`` stores them."""
+
+    def __init__(self, files: list[Any]) -> None:
+        self.files = files  # every file walked: the templates' lines are the placeholders
+        self.columns: dict[str, dict[str, Any]] = {}
+        self._placeholders: frozenset[str] | None = None
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        if self._placeholders is None:  # read the templates only once a note needs them
+            self._placeholders = placeholders_of(self.files)
+        return self._placeholders
+
+    def add(self, rel: str, data: bytes) -> None:
+        self.columns[rel] = cue_columns(data.decode("utf-8", "replace"), self.placeholders)
+
+
+def refresh_cues(session: Session, vault_id: int, cues: Cues) -> None:
+    """Store the questions of every note file read in this sync (``cues``), and of notes that have none stored
+    yet."""
     missing = {
         rel
         for rel in session.scalars(
@@ -66,15 +85,14 @@ def refresh_cues(session: Session, vault_id: int, files: list[Any], read: Mappin
         )
         if rel is not None  # a vault's notes all have a path; the column is nullable for notes added by hand
     }
-    by_rel = {f.rel: f for f in files}
-    todo: dict[str, str] = {rel: data.decode("utf-8", "replace") for rel, data in read.items()}
+    by_rel = {f.rel: f for f in cues.files}
+    todo = dict(cues.columns)
     for rel in missing - set(todo):
         if rel in by_rel and (text := _read_text(by_rel[rel].path)) is not None:
-            todo[rel] = text
+            todo[rel] = cue_columns(text, cues.placeholders)
     if not todo:
         return
-    placeholders = placeholders_of(files)
-    params = [{"b_path": rel, **cue_columns(text, placeholders)} for rel, text in todo.items()]
+    params = [{"b_path": rel, **columns} for rel, columns in todo.items()]
     table = Note.__table__
     stmt = (
         update(table)
