@@ -51,7 +51,9 @@ def main() -> None:
         for name, argv in reads.items():
             result[name] = timed_command([*cmd, *argv], args.runs, env)
         # Writes: each run changes the store a little (a new note, a tick and its undo, an edit).
-        result["add"] = timed_command([*cmd, "add", "bench note", "--first-study", "2026-11-01", "--allow-duplicate"], args.runs, env)
+        result["add"] = timed_command(
+            [*cmd, "add", "bench note", "--first-study", "2026-11-01", "--allow-duplicate"], args.runs, env
+        )
         result["done --stage 1 (and undo)"] = timed_command(
             ["sh", "-c", f"{' '.join(cmd)} done 5 --stage 1 --on 2026-11-20 && {' '.join(cmd)} undo 5 --stage 1"],
             args.runs,

@@ -300,6 +300,14 @@ def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace 
             os.fsync(fh.fileno())
     except FileExistsError:
         raise WriteRefused(f"{backup} is left from an interrupted write-back: look at it, then delete it") from None
+    # Two fsyncs per note, and they stay per note: they are most of a large write-back's time (10k status blocks),
+    # but each guards one crash. Without the first, a crash while the note is half overwritten finds neither the
+    # old bytes (the copy not yet on disk) nor the new ones. Without the second, the copy could go before the new
+    # bytes are on disk. Gathering them for many notes (every copy, one sync of the file system, every note, one
+    # sync, every unlink) would keep that order, but only if each note stayed leased from its check to its
+    # overwrite; holding thousands of leases that long makes the learner's editor wait for the kernel's
+    # lease-break timeout, after which the kernel takes the lease away and the editor's write could land
+    # between our check and our overwrite, and be lost. So a note is written, and made durable, while leased.
     os.pwrite(fd, new, 0)
     os.ftruncate(fd, len(new))
     os.fsync(fd)  # the new bytes are on disk before the copy of the old ones goes
