@@ -6,7 +6,10 @@ Korean names and spaces (과목 07/3장 오브젝트/...). Figures: the first sy
 interpreter, `reminder --version`, reading the files, and the floor of any sync (reading, hashing and splitting
 off the frontmatter of every file).
 
-    python bench/vault.py [--notes 10000] [--runs 5] [--dir DIR] [--json]
+    python bench/vault.py [--notes 10000] [--runs 5] [--dir DIR] [--database URL] [--modes both] [--json]
+
+With ``--database URL`` (a PostgreSQL server) each store is a scratch database on that server, made for the run and
+dropped after it; the baselines stay the same files read by the same interpreter.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +33,7 @@ from common import (
     baselines,
     emit,
     machine,
+    pg_database,
     reminder_cmd,
     spread,
     timed_calls,
@@ -68,9 +73,15 @@ def generate(root: Path, count: int) -> None:
             os.utime(os.path.join(dirpath, name), ns=(old, old))
 
 
-def fresh_store(folder: Path, root: Path, write_back: bool) -> tuple[Store, int]:
-    """A new empty store in ``folder`` with the vault registered."""
-    store = open_store(f"sqlite:///{folder / f'store-{time.time_ns()}.db'}")
+PG_NAME = "reminder_bench_vault"
+
+
+def fresh_store(folder: Path, root: Path, write_back: bool, server: str | None = None) -> tuple[Store, int]:
+    """A new empty store with the vault registered: a file in ``folder``, or a fresh database on ``server``."""
+    if server:
+        store = open_store(pg_database(server, PG_NAME), auto_upgrade=True)
+    else:
+        store = open_store(f"sqlite:///{folder / f'store-{time.time_ns()}.db'}")
     with store.write() as session:
         vault_id = add_vault(session, root, "study", write_back).id
     return store, vault_id
@@ -96,9 +107,16 @@ def main() -> None:
     parser.add_argument("--notes", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", help="where to build the vault and stores (default: a temporary folder)")
+    parser.add_argument("--database", metavar="URL", help="a PostgreSQL server to build the stores on")
+    parser.add_argument(
+        "--modes", choices=("both", "read-only", "write-back"), default="both", help="which syncs to time"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     result: dict = {"benchmark": "vault", "machine": machine(), "notes": args.notes, "runs": args.runs}
+    result["store"] = "postgresql" if args.database else "sqlite"
+    server = args.database
+    modes = {"both": (False, True), "read-only": (False,), "write-back": (True,)}[args.modes]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         root = folder / "study vault"
@@ -115,16 +133,19 @@ def main() -> None:
         result["baseline"]["read + hash + split every file"] = timed_command(
             [sys.executable, "-c", FLOOR, str(root)], args.runs, env
         )
-        for write_back in (False, True):
-            firsts = []
+        for write_back in modes:
+            firsts, cpus = [], []
             for _ in range(args.runs):
-                store, vault_id = fresh_store(folder, root, write_back)
-                start = time.perf_counter()
+                store, vault_id = fresh_store(folder, root, write_back, server)
+                start, cpu = time.perf_counter(), time.process_time()
                 report = sync(store, vault_id)
                 firsts.append(time.perf_counter() - start)
+                cpus.append(time.process_time() - cpu)
                 assert report.added == args.notes and not report.skipped, report
                 store.dispose()
-            store, vault_id = fresh_store(folder, root, write_back)
+                if write_back:  # the next first sync starts from the vault as the learner wrote it
+                    generate(root, args.notes)
+            store, vault_id = fresh_store(folder, root, write_back, server)
             sync(store, vault_id)
 
             def resync(store: Store = store, vault_id: int = vault_id) -> None:
@@ -132,16 +153,22 @@ def main() -> None:
                 assert report.unchanged == args.notes and report.changed == 0, report
 
             mode = "write-back" if write_back else "read-only"
-            result[f"first sync, in process ({mode})"] = spread(firsts)
+            # The CPU time is this process's: on PostgreSQL the server's work is in the wall time only.
+            result[f"first sync, in process ({mode})"] = {
+                **spread(firsts),
+                "cpu_ms": round(statistics.median(cpus) * 1000, 1),
+            }
             result[f"unchanged re-sync ({mode})"] = timed_calls(resync, args.runs)
             store.dispose()
+            if write_back:
+                generate(root, args.notes)
 
         # As a command: `reminder sync` into a fresh store each run (the store made and the vault registered
         # beforehand, outside the timing).
         walls, cpus, peaks = [], [], []
         for _ in range(args.runs):
-            store, _vault_id = fresh_store(folder, root, False)
-            url = str(store.engine.url)
+            store, _vault_id = fresh_store(folder, root, False, server)
+            url = store.engine.url.render_as_string(hide_password=False)
             store.dispose()
             wall, peak, code, cpu = timed_child([*reminder_cmd(), "--database", url, "sync"], env)
             assert code == 0, f"reminder sync exited {code}"
@@ -157,6 +184,8 @@ def main() -> None:
         result["command / floor"] = round(result["first sync, reminder sync command"]["median_ms"] / floor, 2)
         # Other work on the machine slows every figure above: say how busy it was.
         result["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        if server:
+            pg_database(server, PG_NAME, drop=True)
     emit(result, args.json)
 
 

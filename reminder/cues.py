@@ -1,17 +1,17 @@
 """Keeping each vault note's cue questions and summary in the store (parsed by reminder.cornell).
 
-The vault sync calls ``refresh_cues`` once per sync with the files it walked and the bytes of those it read; a
-note synced before the store kept questions (cue_questions NULL) is read once more to fill them in. Template
-placeholders are the lines of the vault's template notes: the files in its templates folders, which the sync
-names (reminder.vault.templates: `vault add --templates`, Obsidian's settings, else the folder names). The sync
-hands that rule in as ``is_template`` rather than this module importing it, since the vault package imports
-this one.
+The vault sync gives a ``Cues`` the files it walked and the bytes of each note file as it reads it, then calls
+``refresh_cues`` once; a note synced before the store kept questions (cue_questions NULL) is read once more to fill
+them in. Template placeholders are the lines of the vault's template notes: the files in its templates folders,
+which the sync names (reminder.vault.templates: `vault add --templates`, Obsidian's settings, else the folder
+names). The sync hands that rule in as ``is_template`` rather than this module importing it, since the vault
+package imports this one.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select, update
@@ -51,15 +51,30 @@ def cue_columns(text: str, placeholders: frozenset[str]) -> dict[str, Any]:
     return {"b_questions": questions, "b_summary": parsed.summary or None}
 
 
-def refresh_cues(
-    session: Session,
-    vault_id: int,
-    files: list[Any],
-    read: Mapping[str, bytes],
-    is_template: Callable[[str], bool],
-) -> None:
-    """Store the questions of every note file read in this sync (``read``: path -> bytes), and of notes that
-    have none stored yet. ``is_template(rel)`` tells the vault's template files, whose lines are placeholders."""
+class Cues:
+    """The cue columns of the note files a sync reads, taken as each file is read: the sync then need not keep
+    every file's text to the end (a large vault's would be gigabytes). ``refresh_cues`` stores them.
+    ``is_template(rel)`` tells the vault's template files, whose lines are placeholders."""
+
+    def __init__(self, files: list[Any], is_template: Callable[[str], bool]) -> None:
+        self.files = files  # every file walked: the templates' lines are the placeholders
+        self.is_template = is_template
+        self.columns: dict[str, dict[str, Any]] = {}
+        self._placeholders: frozenset[str] | None = None
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        if self._placeholders is None:  # read the templates only once a note needs them
+            self._placeholders = placeholders_of(self.files, self.is_template)
+        return self._placeholders
+
+    def add(self, rel: str, data: bytes) -> None:
+        self.columns[rel] = cue_columns(data.decode("utf-8", "replace"), self.placeholders)
+
+
+def refresh_cues(session: Session, vault_id: int, cues: Cues) -> None:
+    """Store the questions of every note file read in this sync (``cues``), and of notes that have none stored
+    yet."""
     missing = {
         rel
         for rel in session.scalars(
@@ -69,15 +84,14 @@ def refresh_cues(
         )
         if rel is not None  # a vault's notes all have a path; the column is nullable for notes added by hand
     }
-    by_rel = {f.rel: f for f in files}
-    todo: dict[str, str] = {rel: data.decode("utf-8", "replace") for rel, data in read.items()}
+    by_rel = {f.rel: f for f in cues.files}
+    todo = dict(cues.columns)
     for rel in missing - set(todo):
         if rel in by_rel and (text := _read_text(by_rel[rel].path)) is not None:
-            todo[rel] = text
+            todo[rel] = cue_columns(text, cues.placeholders)
     if not todo:
         return
-    placeholders = placeholders_of(files, is_template)
-    params = [{"b_path": rel, **cue_columns(text, placeholders)} for rel, text in todo.items()]
+    params = [{"b_path": rel, **columns} for rel, columns in todo.items()]
     table = Note.__table__
     stmt = (
         update(table)

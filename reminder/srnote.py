@@ -62,6 +62,8 @@ def _fields(data: bytes) -> dict[str, re.Match[bytes]]:
 
 def read_sr(data: bytes) -> SrState | None:
     """The note's SR schedule, or None when it does not carry all three fields (or one cannot be read)."""
+    if b"sr-due" not in data:  # most notes: a byte search instead of a regex over the frontmatter
+        return None
     found = _fields(data)
     if set(found) != set(KEYS):
         return None
@@ -188,11 +190,11 @@ def remember_file(note: Any, state: SrState) -> None:
     note.scheduler_state = json.dumps(data, sort_keys=True)
 
 
-def refresh_sr(session: Any, vault_id: int, read: dict[str, bytes], extra_every: int, today: date) -> None:
-    """After a sync read these files: an SR note takes the schedule its file states when the file changed it
-    since the store last saw it (the plugin reviewed it in Obsidian; that review joins the history, its rating
-    inferred from the ease). A file still showing what it showed is behind a review done here (without
-    write-back), and the store's schedule stands, as with the flags."""
+def refresh_sr(session: Any, vault_id: int, states: dict[str, SrState], extra_every: int, today: date) -> None:
+    """After a sync read files (``states``: path -> read_sr of each SR note's file): an SR note takes the schedule
+    its file states when the file changed it since the store last saw it (the plugin reviewed it in Obsidian; that
+    review joins the history, its rating inferred from the ease). A file still showing what it showed is behind a
+    review done here (without write-back), and the store's schedule stands, as with the flags."""
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
@@ -200,7 +202,6 @@ def refresh_sr(session: Any, vault_id: int, read: dict[str, bytes], extra_every:
     from reminder.db.models import Note
     from reminder.schedulers import decode_state
 
-    states = {rel: state for rel, data in read.items() if (state := read_sr(data)) is not None}
     if not states:
         return
     stmt = (

@@ -608,6 +608,22 @@ _STATUS_BLOCK_RE = re.compile(
 )
 
 
+def _search_lines(pattern: re.Pattern[bytes], first: bytes, data: bytes, pos: int) -> re.Match[bytes] | None:
+    """``pattern.search(data, pos)`` for a pattern anchored at a line start (``^``, re.M) whose matches begin with
+    ``first``. The regex engine would try the anchor at every byte of a note's body (most of a write-back's time
+    for a large vault); bytes.find jumps to each line that starts with ``first``, and match() there is what
+    search() would find there, so the first one that matches is search()'s answer."""
+    if data.startswith(first, pos) and (found := pattern.match(data, pos)) is not None:
+        return found
+    lead = b"\n" + first
+    at = data.find(lead, pos)
+    while at != -1:
+        if (found := pattern.match(data, at + 1)) is not None:
+            return found
+        at = data.find(lead, at + 1)
+    return None
+
+
 @dataclass(frozen=True)
 class StatusSection:
     """Where a note's 복습알림 (Review reminders) section is, and its status block if it has one."""
@@ -625,11 +641,11 @@ def status_section(data: bytes) -> StatusSection | None:
     if fm is not None:
         closing = _CLOSE_RE.search(data, fm.start + len(fm.text.encode("utf-8")))
         body = closing.end() if closing else 0
-    heading = _STATUS_HEADING_RE.search(data, body)
+    heading = _search_lines(_STATUS_HEADING_RE, b"#", data, body)
     if heading is None:
         return None
     language = "en" if heading.group(1)[:1] in b"Rr" else "ko"
-    block = _STATUS_BLOCK_RE.search(data, body)
+    block = _search_lines(_STATUS_BLOCK_RE, STATUS_OPEN.encode(), data, body)
     newline = heading.group(2) or (b"\r\n" if b"\r\n" in data else b"\n")
     return StatusSection(language, heading.end(), (block.start(), block.end()) if block else None, newline)
 

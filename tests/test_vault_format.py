@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from datetime import date
 from pathlib import Path
@@ -539,3 +540,37 @@ def test_status_block_goes_under_the_heading_and_is_rewritten_between_its_marker
     english = status_section(note("first_study: 2024-10-24", body="## Review reminders\n"))
     assert english is not None and english.language == "en"
     assert status_section(note("첫 학습날: 2024-10-24")) is None
+
+
+def test_status_section_finds_what_a_search_of_every_line_finds() -> None:
+    # status_section jumps to each "#" and each opening marker instead of letting the regex try every byte; the
+    # answer must be the plain search's, whatever surrounds the heading and the block.
+    from reminder.vault_format import _STATUS_BLOCK_RE, _STATUS_HEADING_RE
+
+    pieces = [
+        "### 복습알림\n",
+        "## 복습 알림 \r\n",
+        "x### 복습알림\n",
+        "####### 복습알림\n",
+        "# Review reminders",
+        "#복습알림\n",
+        "<!-- reminder:status -->\n- a\n<!-- /reminder:status -->\n",
+        " <!-- reminder:status -->\n",
+        "<!-- reminder:status -->\n- b\n",
+        "<!-- /reminder:status -->",
+        "# 단서 질문\n",
+        "text #tag\n",
+        "\n",
+    ]
+    rng = random.Random(12)
+    for _ in range(2000):
+        body = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        data = note("첫 학습날: 2024-10-24", body=body) if rng.random() < 0.7 else body.encode()
+        section = status_section(data)
+        start = data.index(b"---\n", 4) + 4 if data.startswith(b"---\n") else 0
+        heading = _STATUS_HEADING_RE.search(data, start)
+        block = _STATUS_BLOCK_RE.search(data, start)
+        assert (section is None) == (heading is None), body
+        if section is not None and heading is not None:
+            assert section.heading_end == heading.end(), body
+            assert section.block == ((block.start(), block.end()) if block else None), body

@@ -335,8 +335,16 @@ def _under_lease(fd: int, path: str, expected: FileRead, new: bytes) -> Replace 
         raise WriteRefused(
             "{backup} is left from an interrupted write-back: look at it, then delete it", backup=backup
         ) from None
+    # Two fsyncs per note, and they stay per note: they are most of a large write-back's time (10k status blocks),
+    # but each guards one crash. Without the first, a crash while the note is half overwritten finds neither the
+    # old bytes (the copy not yet on disk) nor the new ones. Without the second, the copy could go before the new
+    # bytes are on disk. Gathering them for many notes (every copy, one sync of the file system, every note, one
+    # sync, every unlink) would keep that order, but only if each note stayed leased from its check to its
+    # overwrite; holding thousands of leases that long makes the learner's editor wait for the kernel's
+    # lease-break timeout, after which the kernel takes the lease away and the editor's write could land
+    # between our check and our overwrite, and be lost. So a note is written, and made durable, while leased.
     try:
-        _write_whole(fd, new)
+        _write_whole(fd, new)  # the new bytes are on disk before the copy of the old ones goes
     except OSError:
         # A full disk mid-write: the learner's bytes go back into the note (they fit in the blocks it had); only
         # then is the copy deleted. Should that fail too, the copy stays beside the note.

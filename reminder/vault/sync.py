@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session, selectinload
 from reminder import notes, schedule
 from reminder.clock import utcnow
 from reminder.config import format_ladder
-from reminder.cues import refresh_cues
+from reminder.cues import Cues, refresh_cues
 from reminder.db import Store
 from reminder.db.models import ForgottenFile, Note, Review, ReviewEvent, Vault
 from reminder.errors import VaultError
 from reminder.i18n import N_, NP_, Phrase
-from reminder.srnote import refresh_sr
+from reminder.schedulers import SrState
+from reminder.srnote import read_sr, refresh_sr
 from reminder.srnote import study_note as sr_study_note
 from reminder.vault import gitdates
 from reminder.vault.files import (
@@ -335,6 +336,16 @@ class _VaultSync:
         to_read += [(file, row) for file, row in maybe_dirty if row.id in dirty]
         self.report.unchanged += len(unchanged) - len(dirty)
 
+        seen = {file.rel for file in files}
+        gone = {row.vault_path: row for row in rows if row.vault_path not in seen}
+        # Renames: a new file with the bytes of a note whose file is gone (active notes first, then archived ones).
+        by_hash: dict[str, list[Any]] = {}
+        for row in sorted(gone.values(), key=lambda r: (r.archived, r.vault_path)):
+            if row.content_hash:
+                by_hash.setdefault(row.content_hash, []).append(row)
+        # What the sync keeps of each note file it reads, taken as it reads it (not the bytes of every file).
+        cues = Cues(walked, self.templates.holds)  # every file: the templates' placeholders too
+        sr_states: dict[str, SrState] = {}
         new: list[tuple[VaultFile, FileRead, ParsedNote]] = []
         existing: list[_Work] = []
         fingerprints: list[dict[str, Any]] = []
@@ -364,18 +375,18 @@ class _VaultSync:
             if problem:
                 self.skip(file, *problem)
                 continue
+            cues.add(file.rel, got.data)
+            if (sr_state := read_sr(got.data)) is not None:
+                sr_states[file.rel] = sr_state
             if row is None:
+                if not self.vault.write_back and parsed.content_hash not in by_hash:
+                    # Nothing after this looks at the bytes of a new note that is not a rename (no write-back):
+                    # let them go, rather than hold a large vault's every file to the end of the sync.
+                    got = replace(got, data=b"")
                 new.append((file, got, parsed))
             else:
                 existing.append(self._work(file, row, got, parsed))
 
-        seen = {file.rel for file in files}
-        gone = {row.vault_path: row for row in rows if row.vault_path not in seen}
-        # Renames: a new file with the bytes of a note whose file is gone (active notes first, then archived ones).
-        by_hash: dict[str, list[Any]] = {}
-        for row in sorted(gone.values(), key=lambda r: (r.archived, r.vault_path)):
-            if row.content_hash:
-                by_hash.setdefault(row.content_hash, []).append(row)
         added: list[_New] = []
         for file, got, parsed in sorted(new, key=lambda item: item[0].rel):
             candidates = by_hash.get(parsed.content_hash)
@@ -405,10 +416,8 @@ class _VaultSync:
         self._insert(added)
         self._write_new(added)
         self._archive([*not_notes, *(row.id for row in gone.values() if not row.archived)])
-        read = {w.file.rel: w.got.data for w in existing} | {a.file.rel: a.got.data for a in added}
-        # Every file walked, the templates' too: their lines are the placeholders.
-        refresh_cues(self.session, self.vault.id, walked, read, self.templates.holds)
-        refresh_sr(self.session, self.vault.id, read, self.extra_every, self.today)
+        refresh_cues(self.session, self.vault.id, cues)
+        refresh_sr(self.session, self.vault.id, sr_states, self.extra_every, self.today)
         self.vault.synced_at = self.started
         self.session.flush()
         return self.report

@@ -190,7 +190,7 @@ def write_back_review(session: Session, note: Note, today: date, settings: Setti
     if note.scheduler == "sr":
         from reminder.srnote import write_back_sr
 
-        return WriteBackResult(WriteBack.WRITTEN if write_back_sr(session, note) else WriteBack.NOTHING)
+        return write_back_sr(session, note)  # a WriteBackResult, FAILED with the reason as for a flag note
     return write_back_note(
         session,
         note,
