@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from reminder import digest, notes, slots
 from reminder.clock import utcnow as utcnow  # the runner's default clock, importable from here as before
 from reminder.config import ConfigError, Settings
-from reminder.db import Store
+from reminder.db import Store, one_line
 from reminder.db.models import Meta, Outbox, OutboxStatus, Slot
 from reminder.events import log_event, runner_name
 from reminder.ntfy import NtfyClient, NtfyError, is_stored
@@ -545,7 +545,7 @@ class Runner:
             except SQLAlchemyError as exc:
                 # The store busy beyond its timeout, or PostgreSQL restarting: nothing was committed halfway (each
                 # write is one transaction), and the next wake does it again, as the supervisor does for a child.
-                reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]  # not the SQL and its parameters
+                reason = one_line(exc)  # not the SQL and its parameters
                 retry_in = STORE_RETRY.total_seconds()
                 log_event("step", level=logging.ERROR, result="store-error", error=reason, retry_in=retry_in)
                 delay = STORE_RETRY

@@ -112,10 +112,9 @@ def health(
 
 
 def _one_line(exc: BaseException) -> str:
-    from reminder.config import mask_url
+    from reminder.db import one_line
 
-    lines = [ln.strip() for ln in str(getattr(exc, "orig", None) or exc).splitlines() if ln.strip()]
-    return mask_url(lines[0] if lines else type(exc).__name__)
+    return one_line(exc)
 
 
 # --- snooze target ---------------------------------------------------------------------------------------------

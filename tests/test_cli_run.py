@@ -354,6 +354,35 @@ def test_pre_slot_sync_logs_a_bug_with_its_traceback_and_an_expected_error_in_on
     assert lines and all(r.exc_info is None for r in lines)
 
 
+def test_pre_slot_sync_logs_a_store_error_in_one_line_without_the_sql_or_the_note_text(
+    run_cli, push_env: FakeNtfy, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from notefiles import note
+
+    from reminder.cli import App
+    from reminder.cli.run import _vault_sync
+
+    vault_dir = tmp_path / "vault"
+    vault_dir.mkdir()
+    (vault_dir / "k8s.md").write_bytes(note("first_study: 2024-07-07", "subject: 비밀스러운 주제"))
+    assert run_cli("vault", "add", str(vault_dir)).exit_code == 0
+    # The store refuses the new note (a real SQLite error, as a full disk or a constraint would be): its
+    # message carries the INSERT and its parameters, which hold what the learner wrote.
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON notes BEGIN SELECT RAISE(ABORT, 'store says no'); END")
+    app = App({}, None)
+    with caplog.at_level("INFO", logger="reminder.runner"):
+        _vault_sync(app)(date(2024, 7, 12))
+    app.close()
+    [line] = [r for r in caplog.records if "event=sync" in r.getMessage()]
+    text = line.getMessage()
+    assert line.exc_info is None and "\n" not in text
+    assert "store says no" in text
+    assert "INSERT" not in text and "비밀스러운" not in text and "parameters" not in text
+
+
 def test_ntfy_errors_reach_the_learner_in_korean_and_without_the_secret(
     run_cli, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]

@@ -253,7 +253,9 @@ def _vault_sync(app: App) -> Any:
             )
             adopt_default_scheduler(app, started)
         except (NoteError, OSError, SQLAlchemyError) as exc:  # expected: one line, and the digest still goes out
-            log_event("sync", level=logging.ERROR, result="error", error=exc)
+            from reminder.db import one_line
+
+            log_event("sync", level=logging.ERROR, result="error", error=one_line(exc))
             return
         except Exception:  # a bug: the digest still matters more, but the log must show where it is
             logging.getLogger("reminder.runner").exception("event=sync result=bug")

@@ -134,11 +134,16 @@ def _db_revision(engine: Engine) -> str | None:
         return row[0] if row else None
 
 
-def describe_db_error(url: str, exc: BaseException) -> StoreError:
+def one_line(exc: BaseException) -> str:
+    """A store error's reason, for a log line or a message: the driver's first line, without the SQL and its
+    parameters (which can hold what the learner wrote) that SQLAlchemy appends, and with any password masked."""
     orig = getattr(exc, "orig", None) or exc
     lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
-    reason = lines[0] if lines else type(orig).__name__
-    return StoreError("cannot open database {url}: {reason}", url=mask_url(url), reason=mask_url(reason))
+    return mask_url(lines[0] if lines else type(orig).__name__)
+
+
+def describe_db_error(url: str, exc: BaseException) -> StoreError:
+    return StoreError("cannot open database {url}: {reason}", url=mask_url(url), reason=one_line(exc))
 
 
 def check_revision(url: str, revision: str | None) -> None:
