@@ -125,6 +125,15 @@ def parse_topic(value: Any) -> str:
     return text
 
 
+def check_ntfy_token(value: Any) -> str:
+    """An ntfy access token as it can be sent: it goes into a header as is, so anything but printable ASCII
+    without spaces would not survive the trip. The push commands and `setup` both apply this rule."""
+    text = str(value)
+    if not text or not text.isascii() or not text.isprintable() or " " in text:
+        raise Invalid("the ntfy token must be printable ASCII without spaces")
+    return text
+
+
 def _language(value: Any) -> str:
     text = str(value).strip().lower()
     if text not in ("ko", "en"):

@@ -72,6 +72,32 @@ def test_setup_rejects_bad_input(run_cli, db_url: str, args: list[str], message:
     assert not (tmp_path / "config.toml").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--token", "tk_a b"], "--token: the ntfy token must be printable ASCII without spaces"),
+        (["--token", "tk_비밀토큰"], "--token: the ntfy token must be printable ASCII without spaces"),
+        (["--token", "tk_a\tb"], "--token: the ntfy token must be printable ASCII without spaces"),
+        (["--topic", "no spaces allowed"], "--topic: 'no spaces allowed' is not a valid ntfy topic"),
+        (["--server", "ftp://example.org"], "--server: 'ftp://example.org' is not an http(s) URL"),
+    ],
+)
+def test_setup_refuses_a_value_the_push_commands_would_refuse_and_leaves_the_config_as_it_was(
+    run_cli, db_url: str, args: list[str], message: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    token = "tk_" + "g" * 29
+    with FakeNtfy(tokens={token}, anonymous=False) as server:
+        assert run_cli("setup", "--server", server.url, "--token", token, "--no-test").exit_code == 0
+        config = tmp_path / "config.toml"
+        before = config.read_bytes()
+        result = run_cli("setup", "--no-test", *args)
+        assert result.exit_code == 2
+        assert one_line_error(result).startswith(f"Error: {message}")
+        assert config.read_bytes() == before
+        # What was saved before still works for the push commands (the server takes only that token).
+        assert run_cli("notify", "test").exit_code == 0
+
+
 def test_notify_test_says_why_it_failed(run_cli, push_env: FakeNtfy) -> None:  # type: ignore[no-untyped-def]
     push_env.down()
     result = run_cli("notify", "test")
