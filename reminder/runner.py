@@ -366,7 +366,13 @@ class Runner:
         return outcomes
 
     def process_other_slot(self, kind: str, slot: datetime) -> SlotOutcome:
-        """Claim a nudge or summary ``slot`` and queue its message, if it has one, in one transaction."""
+        """Claim a nudge or summary ``slot`` and queue its message, if it has one, in one transaction.
+
+        The message is built first, in a read: the summary's statistics read the whole store, and inside the
+        claiming transaction they would hold SQLite's write lock (a phone button, `reminder add`, the other
+        runner's claim all waiting) for as long as they take. The claim and the queued message stay one short
+        transaction, so a slot still gets exactly one message; a runner that loses the claim drops what it built.
+        """
         key = slots.kind_key(kind, slot)
         day = slot.date()
         now = self.clock()
@@ -376,22 +382,30 @@ class Runner:
         if kind == "nudge" and self.before_slot is not None:
             self.before_slot(day)  # a review ticked in Obsidian since the digest is not open any more
         build = self.build_nudge if kind == "nudge" else self.build_summary
+        zone = self.settings.timezone
+        with self.store.read() as session:
+            # Served already (by another runner): not worth reading the statistics for.
+            claimed = session.scalar(select(Slot.id).where(Slot.zone == zone, Slot.local_key == key)) is not None
+            message, count = (None, 0) if claimed else build(session, day)
         try:
+            if claimed:
+                return self._not_claimed(key)
             with self.store.write() as session:
-                zone = self.settings.timezone
                 row = Slot(local_key=key, zone=zone, scheduled_at=slot, claimed_at=now, claimed_by=self.name)
+                row.due_count = count
                 session.add(row)
                 session.flush()
-                message, count = build(session, day)
-                row.due_count = count
                 outbox_id = None
                 if message is not None:
                     outbox_id = self._queue(session, message, now, slot_id=row.id, kind=kind)
-        except IntegrityError:
-            log_event("slot", slot=key, result=ALREADY_CLAIMED, runner=self.name)
-            return SlotOutcome(key, False, 0, None, ALREADY_CLAIMED)
+        except IntegrityError:  # claimed by another runner between the read and the claim
+            return self._not_claimed(key)
         log_event("slot", slot=key, result="claimed", count=count, outbox=outbox_id or "-", runner=self.name)
         return SlotOutcome(key, True, count, outbox_id)
+
+    def _not_claimed(self, key: str) -> SlotOutcome:
+        log_event("slot", slot=key, result=ALREADY_CLAIMED, runner=self.name)
+        return SlotOutcome(key, False, 0, None, ALREADY_CLAIMED)
 
     def current_slot(self, now: datetime | None = None) -> datetime:
         return slots.previous_slot(self.settings.cron, self.settings.timezone, now or self.clock())
