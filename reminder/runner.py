@@ -67,6 +67,10 @@ SEND_TIMEOUTS = (3.0, 6.0)
 # A row still ``sending`` this long after its attempt began belongs to a runner that died mid-send: a live one
 # finishes or times out well within it. Younger rows may be another runner's send in progress.
 STUCK_AFTER = timedelta(minutes=2)
+# How far before a row was written the lost-answer look-up starts: ntfy stamps a message by its own clock, and
+# this machine's may be minutes ahead of it. Wider is safe: the look-up matches the stored title, text and tags
+# and skips messages another row has recorded, and the digest's and nudge's titles carry their day.
+LOOKUP_BEFORE = timedelta(hours=1)
 # After a wake the store failed: try again this much later.
 STORE_RETRY = timedelta(minutes=1)
 
@@ -433,7 +437,7 @@ class Runner:
         """(ntfy's id of ``message`` if the topic holds it, whether the topic could be read at all)."""
         assert self.client is not None
         try:
-            seen = self.client.poll(message["topic"], since=str(int(since.timestamp()) - 5))
+            seen = self.client.poll(message["topic"], since=str(int((since - LOOKUP_BEFORE).timestamp())))
         except NtfyError:
             return None, False  # e.g. a write-only token: the resend may duplicate
         matching = [str(item.get("id")) for item in seen if is_stored(message, item)]
