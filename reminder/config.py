@@ -125,6 +125,31 @@ def parse_topic(value: Any) -> str:
     return text
 
 
+def check_ntfy_token(value: Any) -> str:
+    """An ntfy access token as it can be sent: it goes into a header as is, so anything but printable ASCII
+    without spaces would not survive the trip. The push commands and `setup` both apply this rule."""
+    text = str(value)
+    if not text or not text.isascii() or not text.isprintable() or " " in text:
+        raise Invalid("the ntfy token must be printable ASCII without spaces")
+    return text
+
+
+SECRET_KEY_MIN = 32  # characters: token_urlsafe(32) gives 43, and a phrase this long is not guessed in a night
+
+
+def _secret_key(value: Any) -> str:
+    """The key that signs the phone buttons' links: whoever guesses it can forge them, so a short one is refused.
+    The message never holds the key (the caller names the setting)."""
+    text = _text(value)
+    if len(text) < SECRET_KEY_MIN:
+        raise Invalid(
+            "the signing key is too short to be safe (fewer than {minimum} characters); make one with "
+            '`python -c "import secrets; print(secrets.token_urlsafe(32))"` or leave it unset to use the generated one',
+            minimum=SECRET_KEY_MIN,
+        )
+    return text
+
+
 def _language(value: Any) -> str:
     text = str(value).strip().lower()
     if text not in ("ko", "en"):
@@ -273,7 +298,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("nudge_cron", _text, None, "when to remind of reviews the day's digest listed that are still open"),
     Setting("summary_cron", _text, None, "when to send the weekly summary (cron, in the time zone)"),
     Setting("public_url", parse_http_url, None, "https address of `reminder serve` the phone can reach"),
-    Setting("secret_key", _text, None, "key that signs action URLs (generated and stored if unset)", secret=True),
+    Setting("secret_key", _secret_key, None, "key that signs action URLs (generated and stored if unset)", secret=True),
     Setting("host", _text, "127.0.0.1", "address `reminder serve` binds"),
     Setting("port", _port, 8080, "port `reminder serve` binds"),
 )

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import requests
 
 from reminder import __version__
-from reminder.config import ConfigError, Settings, mask_url, parse_topic
+from reminder.config import ConfigError, Settings, check_ntfy_token, mask_url, parse_topic
 from reminder.i18n import N_, Invalid, LocalizedError, Phrase
 
 # The largest sizes ntfy takes as they are. ntfy peeks 4096 bytes of the message and a message that *reaches* 4096
@@ -130,9 +130,7 @@ class NtfyAuth:
         if self.token is not None and (self.user is not None or self.password is not None):
             raise Invalid("give an ntfy token or a user and password, not both")
         if self.token is not None:
-            # The token goes into a header as is: anything but printable ASCII would not survive the trip.
-            if not self.token or not self.token.isascii() or not self.token.isprintable() or " " in self.token:
-                raise Invalid("the ntfy token must be printable ASCII without spaces")
+            check_ntfy_token(self.token)
         elif not self.user or not self.password:
             raise Invalid("ntfy basic auth needs both a user and a password")
 

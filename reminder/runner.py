@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from reminder import digest, notes, slots
 from reminder.clock import utcnow as utcnow  # the runner's default clock, importable from here as before
 from reminder.config import ConfigError, Settings
-from reminder.db import Store
+from reminder.db import Store, one_line
 from reminder.db.models import Meta, Outbox, OutboxStatus, Slot, Vault
 from reminder.events import log_event, runner_name
 from reminder.ntfy import NtfyClient, NtfyError, is_stored
@@ -67,6 +67,10 @@ SEND_TIMEOUTS = (3.0, 6.0)
 # A row still ``sending`` this long after its attempt began belongs to a runner that died mid-send: a live one
 # finishes or times out well within it. Younger rows may be another runner's send in progress.
 STUCK_AFTER = timedelta(minutes=2)
+# How far before a row was written the lost-answer look-up starts: ntfy stamps a message by its own clock, and
+# this machine's may be minutes ahead of it. Wider is safe: the look-up matches the stored title, text and tags
+# and skips messages another row has recorded, and the digest's and nudge's titles carry their day.
+LOOKUP_BEFORE = timedelta(hours=1)
 # After a wake the store failed: try again this much later.
 STORE_RETRY = timedelta(minutes=1)
 
@@ -368,7 +372,13 @@ class Runner:
         return outcomes
 
     def process_other_slot(self, kind: str, slot: datetime) -> SlotOutcome:
-        """Claim a nudge or summary ``slot`` and queue its message, if it has one, in one transaction."""
+        """Claim a nudge or summary ``slot`` and queue its message, if it has one, in one transaction.
+
+        The message is built first, in a read: the summary's statistics read the whole store, and inside the
+        claiming transaction they would hold SQLite's write lock (a phone button, `reminder add`, the other
+        runner's claim all waiting) for as long as they take. The claim and the queued message stay one short
+        transaction, so a slot still gets exactly one message; a runner that loses the claim drops what it built.
+        """
         key = slots.kind_key(kind, slot)
         day = slot.date()
         now = self.clock()
@@ -378,22 +388,30 @@ class Runner:
         if kind == "nudge" and self.before_slot is not None:
             self.before_slot(day)  # a review ticked in Obsidian since the digest is not open any more
         build = self.build_nudge if kind == "nudge" else self.build_summary
+        zone = self.settings.timezone
+        with self.store.read() as session:
+            # Served already (by another runner): not worth reading the statistics for.
+            claimed = session.scalar(select(Slot.id).where(Slot.zone == zone, Slot.local_key == key)) is not None
+            message, count = (None, 0) if claimed else build(session, day)
         try:
+            if claimed:
+                return self._not_claimed(key)
             with self.store.write() as session:
-                zone = self.settings.timezone
                 row = Slot(local_key=key, zone=zone, scheduled_at=slot, claimed_at=now, claimed_by=self.name)
+                row.due_count = count
                 session.add(row)
                 session.flush()
-                message, count = build(session, day)
-                row.due_count = count
                 outbox_id = None
                 if message is not None:
                     outbox_id = self._queue(session, message, now, slot_id=row.id, kind=kind)
-        except IntegrityError:
-            log_event("slot", slot=key, result=ALREADY_CLAIMED, runner=self.name)
-            return SlotOutcome(key, False, 0, None, ALREADY_CLAIMED)
+        except IntegrityError:  # claimed by another runner between the read and the claim
+            return self._not_claimed(key)
         log_event("slot", slot=key, result="claimed", count=count, outbox=outbox_id or "-", runner=self.name)
         return SlotOutcome(key, True, count, outbox_id)
+
+    def _not_claimed(self, key: str) -> SlotOutcome:
+        log_event("slot", slot=key, result=ALREADY_CLAIMED, runner=self.name)
+        return SlotOutcome(key, False, 0, None, ALREADY_CLAIMED)
 
     def current_slot(self, now: datetime | None = None) -> datetime:
         return slots.previous_slot(self.settings.cron, self.settings.timezone, now or self.clock())
@@ -421,7 +439,7 @@ class Runner:
         """(ntfy's id of ``message`` if the topic holds it, whether the topic could be read at all)."""
         assert self.client is not None
         try:
-            seen = self.client.poll(message["topic"], since=str(int(since.timestamp()) - 5))
+            seen = self.client.poll(message["topic"], since=str(int((since - LOOKUP_BEFORE).timestamp())))
         except NtfyError:
             return None, False  # e.g. a write-only token: the resend may duplicate
         matching = [str(item.get("id")) for item in seen if is_stored(message, item)]
@@ -547,7 +565,7 @@ class Runner:
             except SQLAlchemyError as exc:
                 # The store busy beyond its timeout, or PostgreSQL restarting: nothing was committed halfway (each
                 # write is one transaction), and the next wake does it again, as the supervisor does for a child.
-                reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]  # not the SQL and its parameters
+                reason = one_line(exc)  # not the SQL and its parameters
                 retry_in = STORE_RETRY.total_seconds()
                 log_event("step", level=logging.ERROR, result="store-error", error=reason, retry_in=retry_in)
                 delay = STORE_RETRY

@@ -573,12 +573,14 @@ def secured(app: Callable[..., Iterable[bytes]], public_url: str | None) -> Call
 
     Our own pages are served with ``Referrer-Policy: no-referrer``, under which a browser sends ``Origin: null``
     even for a same-origin form; a browser that says ``Sec-Fetch-Site: same-origin`` is believed over it (the
-    header cannot be set by a page's script)."""
+    header cannot be set by a page's script). ``same-site`` passes too: the deploy layout serves ntfy and the
+    phone pages on two names of one domain, and ntfy's web app presses an http button with fetch() from its own
+    page. The signed token in the URL is what authorises a press; this check only keeps other sites out."""
 
     def cross_site(environ: dict[str, Any]) -> bool:
         fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
         if fetch_site is not None:
-            return fetch_site.strip().lower() not in ("same-origin", "none")
+            return fetch_site.strip().lower() not in ("same-origin", "same-site", "none")
         origin = environ.get("HTTP_ORIGIN")
         return origin is not None and origin.strip().lower() not in own_origins(environ, public_url)
 

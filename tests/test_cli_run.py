@@ -72,6 +72,32 @@ def test_setup_rejects_bad_input(run_cli, db_url: str, args: list[str], message:
     assert not (tmp_path / "config.toml").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--token", "tk_a b"], "--token: the ntfy token must be printable ASCII without spaces"),
+        (["--token", "tk_비밀토큰"], "--token: the ntfy token must be printable ASCII without spaces"),
+        (["--token", "tk_a\tb"], "--token: the ntfy token must be printable ASCII without spaces"),
+        (["--topic", "no spaces allowed"], "--topic: 'no spaces allowed' is not a valid ntfy topic"),
+        (["--server", "ftp://example.org"], "--server: 'ftp://example.org' is not an http(s) URL"),
+    ],
+)
+def test_setup_refuses_a_value_the_push_commands_would_refuse_and_leaves_the_config_as_it_was(
+    run_cli, db_url: str, args: list[str], message: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    token = "tk_" + "g" * 29
+    with FakeNtfy(tokens={token}, anonymous=False) as server:
+        assert run_cli("setup", "--server", server.url, "--token", token, "--no-test").exit_code == 0
+        config = tmp_path / "config.toml"
+        before = config.read_bytes()
+        result = run_cli("setup", "--no-test", *args)
+        assert result.exit_code == 2
+        assert one_line_error(result).startswith(f"Error: {message}")
+        assert config.read_bytes() == before
+        # What was saved before still works for the push commands (the server takes only that token).
+        assert run_cli("notify", "test").exit_code == 0
+
+
 def test_notify_test_says_why_it_failed(run_cli, push_env: FakeNtfy) -> None:  # type: ignore[no-untyped-def]
     push_env.down()
     result = run_cli("notify", "test")
@@ -352,6 +378,35 @@ def test_pre_slot_sync_logs_a_bug_with_its_traceback_and_an_expected_error_in_on
     app.close()
     lines = [r for r in caplog.records if "event=sync" in r.getMessage()]
     assert lines and all(r.exc_info is None for r in lines)
+
+
+def test_pre_slot_sync_logs_a_store_error_in_one_line_without_the_sql_or_the_note_text(
+    run_cli, push_env: FakeNtfy, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from notefiles import note
+
+    from reminder.cli import App
+    from reminder.cli.run import _vault_sync
+
+    vault_dir = tmp_path / "vault"
+    vault_dir.mkdir()
+    (vault_dir / "k8s.md").write_bytes(note("first_study: 2024-07-07", "subject: 비밀스러운 주제"))
+    assert run_cli("vault", "add", str(vault_dir)).exit_code == 0
+    # The store refuses the new note (a real SQLite error, as a full disk or a constraint would be): its
+    # message carries the INSERT and its parameters, which hold what the learner wrote.
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON notes BEGIN SELECT RAISE(ABORT, 'store says no'); END")
+    app = App({}, None)
+    with caplog.at_level("INFO", logger="reminder.runner"):
+        _vault_sync(app)(date(2024, 7, 12))
+    app.close()
+    [line] = [r for r in caplog.records if "event=sync" in r.getMessage()]
+    text = line.getMessage()
+    assert line.exc_info is None and "\n" not in text
+    assert "store says no" in text
+    assert "INSERT" not in text and "비밀스러운" not in text and "parameters" not in text
 
 
 def test_ntfy_errors_reach_the_learner_in_korean_and_without_the_secret(

@@ -55,6 +55,23 @@ def test_an_extra_interval_beyond_the_calendar_is_refused_where_it_enters(value:
     assert result.output.strip().count("\n") == 0
 
 
+@pytest.mark.parametrize("key", ["changeme", "correct-horse-battery-staple", "x" * 31, " " * 8 + "shortkey"])
+def test_a_guessable_signing_key_is_refused_in_one_line_that_does_not_show_it(key: str, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Anyone who guesses REMINDER_SECRET_KEY can sign the phone buttons' links (mark done, snooze): a short
+    one is refused where it enters, naming the setting and how to make a good one, never printing it."""
+    monkeypatch.setenv("REMINDER_SECRET_KEY", key)
+    result = run_cli("add", "TCP handshake", "--first-study", "2024-07-07")
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert line.count("\n") == 0 and line.startswith("Error: REMINDER_SECRET_KEY:")
+    assert "32" in line and "secrets.token_urlsafe(32)" in line
+    assert key.strip() not in line
+    monkeypatch.setenv("REMINDER_SECRET_KEY", "k" * 32)
+    assert "TCP handshake" not in run_cli("list").output  # the refused command stored nothing
+    assert run_cli("add", "TCP handshake", "--first-study", "2024-07-07").exit_code == 0
+    assert "TCP handshake" in run_cli("list").output
+
+
 def test_broken_or_unknown_config_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("timezone = \n")

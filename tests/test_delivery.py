@@ -134,6 +134,50 @@ def test_a_lost_answer_of_a_message_ntfy_did_not_store_is_sent_again(
     assert len(ntfy_server.messages(TOPIC)) == 1
 
 
+def test_a_lost_answer_is_found_when_this_machines_clock_is_minutes_ahead_of_ntfys(
+    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+) -> None:
+    """The look-up asks ntfy for messages since the row was written, by this machine's clock; ntfy stamps them
+    by its own. Ten minutes ahead (no NTP on a small VPS), a window of a few seconds missed the message and the
+    learner got it twice."""
+    clock = Clock(datetime.now(UTC) + timedelta(minutes=10))
+    today = clock.now.astimezone(SEOUL).date()
+    add(store, "노트", date.fromordinal(today.toordinal() - 1))  # D+1 due today
+    with NtfyClient(ntfy_server.url, read_timeout=0.3) as client:
+        runner = Runner(store, make_settings(tmp_path, ntfy_server, REMINDER_CRON="* * * * *"), client, clock=clock)
+        ntfy_server.slow(1.0, after_store=True)
+        runner.process_slot(runner.current_slot())
+        [first] = runner.dispatch()
+        assert first.status == "pending" and outbox(store) == [("pending", True)]
+        ntfy_server.slow(0)
+        assert ntfy_server.wait_idle()
+        clock.now += timedelta(minutes=1)
+        [second] = runner.dispatch()
+    assert second.status == "sent"
+    assert _publishes(ntfy_server) == 1 and len(ntfy_server.messages(TOPIC)) == 1
+    assert second.ntfy_id == ntfy_server.messages(TOPIC)[0]["id"]
+
+
+def test_the_wider_look_up_does_not_take_an_identical_message_another_row_sent(
+    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+) -> None:
+    """The look-up matches what ntfy stores (title, text, tags), not an id of its own: within its window an
+    identical message that another outbox row sent and recorded is not this row's, so it is sent."""
+    payload = {"topic": TOPIC, "title": "📚 오늘 복습 1개", "message": "- 노트", "tags": ["books"]}
+    now = datetime.now(UTC)
+    with NtfyClient(ntfy_server.url) as client:
+        earlier = client.publish(payload)  # twenty minutes ago by this clock, say: the same text, on purpose
+        with store.write() as s:
+            common = {"kind": "now", "payload": json.dumps(payload, ensure_ascii=False), "attempts": 1}
+            s.add(Outbox(**common, status="sent", ntfy_id=earlier.id, created_at=now - timedelta(minutes=20)))
+            # Its answer was lost and ntfy never stored it (the request died before it arrived).
+            s.add(Outbox(**common, status="pending", uncertain=True, next_attempt_at=now, created_at=now))
+        runner = Runner(store, make_settings(tmp_path, ntfy_server), client, clock=Clock(now))
+        [outcome] = runner.dispatch()
+    assert outcome.status == "sent" and outcome.ntfy_id != earlier.id
+    assert len(ntfy_server.messages(TOPIC)) == 2
+
+
 def test_the_look_up_compares_what_ntfy_stores(tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
     # ntfy trims the text and splits tags on commas: the stuck row's payload is not what the topic returns.
     now = datetime(2024, 7, 8, 0, 0, tzinfo=UTC)

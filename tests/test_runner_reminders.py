@@ -267,6 +267,86 @@ def test_weekly_summary_does_not_supersede_a_waiting_digest(
     assert status(store, settings, datetime(2024, 7, 14, 12, 0, tzinfo=UTC)).last_slot.local_key == "2024-07-14T08:00"
 
 
+def test_weekly_summary_reads_its_statistics_without_holding_the_write_lock_and_is_sent_once(
+    tmp_path: Path, store: Store, db_url: str, ntfy_server: FakeNtfy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary's statistics read the whole store; read inside the slot-claiming transaction they held
+    SQLite's write lock, so a phone button or `reminder add` waited for them on a big store. While they are
+    read, another writer gets in at once; and two runners at the slot still queue one summary."""
+    import sqlite3
+
+    from reminder import history
+
+    settings = make_settings(tmp_path, ntfy_server, REMINDER_SUMMARY_CRON="0 20 * * 0", REMINDER_LANGUAGE="ko")
+    writes: list[str] = []
+    real_read_stats = history.read_stats
+
+    def read_stats_while_another_writes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        other = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # what any writer does first: fails at once if the lock is held
+            other.execute("COMMIT")
+            writes.append("in")
+        except sqlite3.OperationalError as exc:
+            writes.append(str(exc))
+        finally:
+            other.close()
+        return real_read_stats(*args, **kwargs)
+
+    monkeypatch.setattr(history, "read_stats", read_stats_while_another_writes)
+    with freeze_time("2024-07-14 11:00:00"):  # Sunday 20:00 in Seoul: the summary slot
+        add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7), date(2024, 7, 14))
+        second = open_store(db_url)
+        try:
+            first_runner, second_runner = runner_for(store, settings), runner_for(second, settings)
+            slot = datetime(2024, 7, 14, 11, 0, tzinfo=UTC)
+            outcomes = [r.process_other_slot("summary", slot) for r in (first_runner, second_runner)]
+            first_runner.dispatch()
+            second_runner.dispatch()
+        finally:
+            second.dispose()
+    assert writes and all(w == "in" for w in writes), writes
+    assert [o.claimed for o in outcomes] == [True, False]
+    with store.read() as s:
+        assert s.scalars(select(Outbox.kind + ":" + Outbox.status)).all() == ["summary:sent"]
+    (summary,) = ntfy_server.messages(TOPIC)
+    assert summary["title"] == "📊 이번 주 복습 요약"
+
+
+def test_a_summary_slot_claimed_by_another_runner_while_this_one_read_its_statistics_is_not_sent_twice(
+    tmp_path: Path, store: Store, db_url: str, ntfy_server: FakeNtfy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reminder import history
+
+    settings = make_settings(tmp_path, ntfy_server, REMINDER_SUMMARY_CRON="0 20 * * 0", REMINDER_LANGUAGE="ko")
+    slot = datetime(2024, 7, 14, 11, 0, tzinfo=UTC)
+    real_read_stats = history.read_stats
+    other_outcomes = []
+
+    with freeze_time("2024-07-14 11:00:00"):
+        add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7), date(2024, 7, 14))
+        second = open_store(db_url)
+        other = runner_for(second, settings)
+
+        def the_other_runner_claims_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+            monkeypatch.setattr(history, "read_stats", real_read_stats)
+            other_outcomes.append(other.process_other_slot("summary", slot))
+            return real_read_stats(*args, **kwargs)
+
+        monkeypatch.setattr(history, "read_stats", the_other_runner_claims_meanwhile)
+        try:
+            runner = runner_for(store, settings)
+            outcome = runner.process_other_slot("summary", slot)
+            runner.dispatch()
+        finally:
+            second.dispose()
+    assert [o.claimed for o in other_outcomes] == [True] and not outcome.claimed
+    with store.read() as s:
+        assert s.scalars(select(Outbox.kind + ":" + Outbox.status)).all() == ["summary:sent"]
+        assert len(s.scalars(select(Slot.id)).all()) == 1
+    assert len(ntfy_server.messages(TOPIC)) == 1
+
+
 # --- from the command line -------------------------------------------------------------------------------------
 
 

@@ -531,8 +531,8 @@ def test_the_key_is_generated_once_and_stored(store: Store, settings: Settings, 
 
 
 def test_the_configured_key_wins_and_nothing_is_stored(store: Store, tmp_path: Path, db_url: str) -> None:
-    settings = make_settings(tmp_path, db_url, secret_key="configured-key-0123456789")
-    assert actions.secret_key(store, settings) == "configured-key-0123456789"
+    settings = make_settings(tmp_path, db_url, secret_key="configured-key-0123456789-abcdefghij")
+    assert actions.secret_key(store, settings) == "configured-key-0123456789-abcdefghij"
     with store.read() as session:
         assert session.get(Meta, "secret_key") is None
 
@@ -586,12 +586,12 @@ def test_healthz_is_503_when_the_last_slot_did_not_run(server: WebServer, store:
 def test_a_store_that_does_not_answer_gives_503_not_a_traceback(
     frozen: FrozenDateTimeFactory, tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = make_settings(tmp_path, db_url, secret_key="configured-key-0123456789", language="en")
+    settings = make_settings(tmp_path, db_url, secret_key="configured-key-0123456789-abcdefghij", language="en")
     broken = tmp_path / "broken.db"
     s = open_store(f"sqlite:///{broken}")
     s.dispose()
     broken.write_bytes(b"this is not a database file at all, not even close" * 100)
-    token = actions.sign("configured-key-0123456789", "done", [1], TODAY)
+    token = actions.sign("configured-key-0123456789-abcdefghij", "done", [1], TODAY)
     with start_server(s, settings, port=0) as server:
         health_resp = get(f"{server.url}/healthz")
         done_resp = post(f"{server.url}/a/done/{token}")

@@ -108,3 +108,22 @@ def test_the_ntfy_app_sends_no_origin_and_is_served(server: WebServer, store: St
     url, note_id = _due_done_url(server, store, tmp_path, db_url)
     answer = requests.post(url, timeout=10)
     assert answer.status_code == 200 and answer.json()["marked"] == [note_id]
+
+
+def test_ntfys_web_app_on_a_sibling_subdomain_can_press_the_buttons(
+    server: WebServer, store: Store, tmp_path: Path, db_url: str
+):
+    """The deploy layout puts ntfy and reminder on two names of one domain (ntfy.example.com and
+    reminder.example.com). ntfy's web app presses an http button with fetch() from its own page, so the browser
+    says Sec-Fetch-Site: same-site with ntfy's Origin: that press is the learner's and is served. A page on
+    another site stays refused."""
+    url, note_id = _due_done_url(server, store, tmp_path, db_url)
+    elsewhere = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}
+    assert requests.post(url, headers=elsewhere, timeout=10).status_code == 403
+    with store.read() as s:
+        assert [d.note_id for d in notes.due_on(s, datetime.now(SEOUL).date(), 30)] == [note_id]
+    sibling = {"Origin": "https://ntfy.reminder.example", "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"}
+    pressed = requests.post(url, headers=sibling, timeout=10)
+    assert pressed.status_code == 200 and pressed.json()["marked"] == [note_id]
+    with store.read() as s:
+        assert notes.due_on(s, datetime.now(SEOUL).date(), 30) == []

@@ -14,7 +14,7 @@ import click
 from reminder.cli import App, UserError, _, error_text, ngettext, pass_app, shown, text
 from reminder.cli.common import checked_option, configure_logging, stop_on_signals
 from reminder.cli.output import fit, width
-from reminder.config import check_cron, mask_url, parse_http_url, parse_topic, save_config_values
+from reminder.config import check_cron, check_ntfy_token, mask_url, parse_http_url, parse_topic, save_config_values
 from reminder.i18n import N_, NC_
 
 # An outbox message's state where an error line names it (the --json output keeps the English word).
@@ -80,6 +80,8 @@ def setup(
 ) -> None:
     server_flag = checked_option("--server", parse_http_url, server)
     topic_flag = checked_option("--topic", parse_topic, topic)
+    # The push commands' own rule, before anything is saved: a token they would refuse must not reach the file.
+    token = checked_option("--token", check_ntfy_token, token)
     updates: dict[str, Any] = {}
     if server_flag:
         updates["ntfy_server"] = server_flag
@@ -255,7 +257,9 @@ def _vault_sync(app: App) -> Any:
             )
             adopt_default_scheduler(app, started)
         except (NoteError, VaultError, OSError, SQLAlchemyError) as exc:  # expected: one line; the digest goes out
-            log_event("sync", level=logging.ERROR, result="error", error=exc)
+            from reminder.db import one_line
+
+            log_event("sync", level=logging.ERROR, result="error", error=one_line(exc))
             return
         except Exception:  # a bug: the digest still matters more, but the log must show where it is
             logging.getLogger("reminder.runner").exception("event=sync result=bug")

@@ -125,9 +125,8 @@ def _db_revision(engine: Engine) -> str | None:
 
 
 def one_line(exc: BaseException) -> str:
-    """The one line to show or log for a database error: the first line of the driver's own message (under
-    SQLAlchemy's wrapper, whose later lines repeat the SQL and a link), else the class name, with any password
-    of a URL in it masked."""
+    """A store error's reason, for a log line or a message: the driver's first line, without the SQL and its
+    parameters (which can hold what the learner wrote) that SQLAlchemy appends, and with any password masked."""
     orig = getattr(exc, "orig", None) or exc
     lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
     return mask_url(lines[0] if lines else type(orig).__name__)
