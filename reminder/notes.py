@@ -9,7 +9,7 @@ path (reminder.lightwrite) runs the same ones. The statements here are its queri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -254,6 +254,14 @@ def adopt_scheduler(
 def remove_note(session: Session, note: Note) -> None:
     session.delete(note)  # its reviews go with it (cascade)
     session.flush()
+
+
+def lock_notes(session: Any, note_ids: Iterable[int]) -> None:
+    """Take the notes' rows before reading their reviews, so that a second press of the same button (or a
+    `reminder done` at the same instant) waits for the first one's transaction and then reads what it recorded.
+    PostgreSQL runs two writers side by side (SQLite's BEGIN IMMEDIATE already queues every writer; SQLAlchemy
+    renders no FOR UPDATE there)."""
+    session.execute(select(Note.id).where(Note.id.in_(sorted(note_ids))).order_by(Note.id).with_for_update())
 
 
 def snooze_notes(session: Session, note_ids: Sequence[int], until: date) -> list[int]:
