@@ -128,6 +128,19 @@ def resolve_note(session: Session, ref: str) -> Note:
     return note
 
 
+def resolve_locked(session: Session, ref: str) -> Note:
+    """resolve_note for recording a review: the note's row locked (lock_notes, as the phone's buttons take it) and
+    its reviews read after the lock, so that a `reminder done` and a press at the same instant record one review."""
+    note_id = resolve_note(session, ref).id
+    lock_notes(session, [note_id])
+    options = [selectinload(Note.reviews), selectinload(Note.events)]
+    # populate_existing: what resolve_note read before the lock may be stale by the time the lock is ours.
+    locked = session.get(Note, note_id, options=options, populate_existing=True)
+    if locked is None or locked.archived_at is not None:
+        raise NoteError("no note with id {ref}", ref=str(note_id))
+    return locked
+
+
 # --- reading -----------------------------------------------------------------------------------------------------
 
 

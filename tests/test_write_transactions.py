@@ -4,13 +4,14 @@ process holds a lease on one note's file, so reminder's open of it waits) throug
 
 from __future__ import annotations
 
+import os
 import select as io
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,13 +19,13 @@ import pytest
 import requests
 from freezegun import freeze_time
 from notefiles import note
-from setups import web_settings
+from setups import add_note, web_settings
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from reminder import actions
 from reminder import vault as sync
-from reminder.db import Store
+from reminder.db import Store, open_store
 from reminder.db.models import Note, Vault
 from reminder.server import start_server
 
@@ -137,3 +138,48 @@ def test_a_done_killed_before_its_file_write_is_written_by_the_next_sync(
     assert report.written_back == 1
     assert b"review_1d: yes" in path.read_bytes()
     assert (tmp_path / "study" / "quick.md").read_bytes() == UNTICKED
+
+
+@pytest.mark.postgres
+def test_two_dones_at_the_same_instant_on_postgresql_record_one_review(pg_url: str, tmp_path: Path) -> None:
+    """Two `reminder done` of one note, released at the same instant: the second reads what the first recorded."""
+    import psycopg
+
+    store = open_store(pg_url, auto_upgrade=True)
+    try:
+        note_id = add_note(store, "TCP", date.today() - timedelta(days=1))  # D+1 due today
+    finally:
+        store.dispose()
+    env = {**os.environ, "REMINDER_DATABASE_URL": pg_url}
+    plain = pg_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(plain) as holder:
+        # Hold the note's row, so that both commands start and wait where they meet it.
+        holder.execute("SELECT id FROM notes WHERE id = %s FOR UPDATE", (note_id,))
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "reminder", "done", str(note_id)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        with psycopg.connect(plain, autocommit=True) as watch:
+            deadline = time.monotonic() + 30
+            while True:
+                waiting = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                ).fetchone()
+                if waiting is not None and waiting[0] == 2:
+                    break
+                assert time.monotonic() < deadline, "the two commands never both waited on the note"
+                assert all(run.poll() is None for run in runs), [run.communicate() for run in runs]
+                time.sleep(0.05)
+        holder.rollback()
+    outputs = [run.communicate(timeout=60) for run in runs]
+    with psycopg.connect(plain) as conn:
+        events = conn.execute("SELECT count(*) FROM review_events WHERE note_id = %s", (note_id,)).fetchone()
+    assert events == (1,), outputs
+    assert sum("done D+1" in out for out, _ in outputs) == 1, outputs

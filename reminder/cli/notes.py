@@ -133,7 +133,7 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
         from reminder import notes
 
         with app.store.write() as session:
-            target = notes.resolve_note(session, note)
+            target = notes.resolve_locked(session, note)
             result = notes.mark_done(session, target, today=today, extra_every=every, **review)
             pending = prepare_write_back(app, session, target)
             view = notes.view_note(target, today, every)
@@ -182,7 +182,7 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
         from reminder import notes
 
         with app.store.write() as session:
-            target = notes.resolve_note(session, note)
+            target = notes.resolve_locked(session, note)
             changed = notes.undo(session, target, extra_every=every, **taken_back)
             pending = prepare_write_back(app, session, target) if changed else None
             view = notes.view_note(target, today, every)

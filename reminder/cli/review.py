@@ -93,7 +93,7 @@ def review(app: App, note: str | None) -> None:
                 rating = _ask("\n" + _("{options}  q quit:").format(options=options))
             try:
                 with app.store.write() as session:
-                    current = notes.resolve_note(session, str(note_id))
+                    current = notes.resolve_locked(session, str(note_id))
                     result = notes.mark_done(
                         session, current, day=today, today=today, extra_every=extra_every, rating=KEYS[rating]
                     )
