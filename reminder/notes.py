@@ -9,7 +9,7 @@ path (reminder.lightwrite) runs the same ones. The statements here are its queri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -126,6 +126,19 @@ def resolve_note(session: Session, ref: str) -> Note:
     note = session.get(Note, note_id, options=options)
     assert note is not None
     return note
+
+
+def resolve_locked(session: Session, ref: str) -> Note:
+    """resolve_note for recording a review: the note's row locked (lock_notes, as the phone's buttons take it) and
+    its reviews read after the lock, so that a `reminder done` and a press at the same instant record one review."""
+    note_id = resolve_note(session, ref).id
+    lock_notes(session, [note_id])
+    options = [selectinload(Note.reviews), selectinload(Note.events)]
+    # populate_existing: what resolve_note read before the lock may be stale by the time the lock is ours.
+    locked = session.get(Note, note_id, options=options, populate_existing=True)
+    if locked is None or locked.archived_at is not None:
+        raise NoteError("no note with id {ref}", ref=str(note_id))
+    return locked
 
 
 # --- reading -----------------------------------------------------------------------------------------------------
@@ -254,6 +267,14 @@ def adopt_scheduler(
 def remove_note(session: Session, note: Note) -> None:
     session.delete(note)  # its reviews go with it (cascade)
     session.flush()
+
+
+def lock_notes(session: Any, note_ids: Iterable[int]) -> None:
+    """Take the notes' rows before reading their reviews, so that a second press of the same button (or a
+    `reminder done` at the same instant) waits for the first one's transaction and then reads what it recorded.
+    PostgreSQL runs two writers side by side (SQLite's BEGIN IMMEDIATE already queues every writer; SQLAlchemy
+    renders no FOR UPDATE there)."""
+    session.execute(select(Note.id).where(Note.id.in_(sorted(note_ids))).order_by(Note.id).with_for_update())
 
 
 def snooze_notes(session: Session, note_ids: Sequence[int], until: date) -> list[int]:

@@ -1,6 +1,6 @@
 """Notes of the Obsidian Spaced Repetition plugin: the ``sr-due``, ``sr-interval`` and ``sr-ease`` lines of their
 frontmatter, read and written byte-exact (only the three values change; key order, quotes, comments, line
-endings, BOM and body stay as they are). Pure, except ``write_back_sr``, which writes the note's file.
+endings, BOM and body stay as they are). Pure, except ``write_sr``, which writes the note's file.
 
 The plugin writes the fields as ``sr-due: YYYY-MM-DD`` / ``sr-interval: N`` / ``sr-ease: N`` lines
 (st3v3nmw/obsidian-spaced-repetition, src/data-store-algorithm/data-store-in-note-algorithm-osr.ts,
@@ -17,12 +17,13 @@ import json
 import os
 import re
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from reminder.schedulers import SR_MAXIMUM_INTERVAL, SrState, parse_sr_due
 
 if TYPE_CHECKING:
-    from reminder.vault.writeback import WriteBackResult
+    from reminder.vault.writeback import FileWrite, PendingWrite
 
 # An interval 10 times the plugin's default maximum, an ease 10,000 % (the plugin starts at 250 and adds 20 for
 # each Easy): far beyond any schedule the plugin writes.
@@ -131,49 +132,61 @@ def inferred_rating(old: SrState, new: SrState) -> str:
     return "good"
 
 
-def write_back_sr(session: Any, note: Any) -> WriteBackResult:
-    """Write the note's SR fields into its file when its vault has write-back: a vault WriteBackResult (FAILED
-    with the reason for a note that must not or cannot be written, as a flag note's write-back says it)."""
+def prepare_sr(session: Any, note: Any) -> PendingWrite | None:
+    """In the transaction that recorded a review: the write of the note's SR fields into its file when its vault
+    has write-back, to run once it has committed (see reminder.vault.writeback.PendingWrite); None when there is
+    nothing to write."""
     from reminder.db.models import Vault
     from reminder.schedulers import decode_state
-    from reminder.vault.files import Outcome, WriteRefused, read_file, replace_if_unchanged
-    from reminder.vault.writeback import WriteBack, WriteBackResult, lost_reason
+    from reminder.vault.writeback import PendingWrite
 
     if note.scheduler != "sr" or not note.scheduler_state or note.vault_id is None or note.vault_path is None:
-        return WriteBackResult(WriteBack.NOTHING)
+        return None
     vault = session.get(Vault, note.vault_id)
     if vault is None or not vault.write_back:
-        return WriteBackResult(WriteBack.NOTHING)
+        return None
     state = decode_state(note.scheduler_state)
     assert isinstance(state, SrState)
     root = os.path.realpath(vault.path)
     path = os.path.join(root, *note.vault_path.split("/"))
     if not os.path.realpath(path).startswith(root + os.sep):
-        return WriteBackResult(WriteBack.NOTHING)
+        return None
+    return PendingWrite(note.id, lambda: write_sr(path, state))
+
+
+def write_sr(path: str, state: SrState) -> FileWrite:
+    """Write ``state`` into the SR fields of the file at ``path``; no store access. A note that must not or cannot
+    be written is FAILED with the reason, as a flag note's write-back says it."""
+    from reminder.vault.files import Outcome, WriteRefused, read_file, replace_if_unchanged
+    from reminder.vault.writeback import FileWrite, WriteBack, WriteBackResult, lost_reason
+
     for _attempt in range(3):
         try:
             got = read_file(path)
             if read_sr(got.data) == state:
-                return WriteBackResult(WriteBack.NOTHING)
+                return FileWrite(WriteBackResult(WriteBack.NOTHING))
             done = replace_if_unchanged(path, got, with_sr(got.data, state), dry_run=False)
         except FileNotFoundError:
-            return WriteBackResult(WriteBack.LOST, f"{path} is gone")
+            return FileWrite(WriteBackResult(WriteBack.LOST, f"{path} is gone"))
         except WriteRefused as exc:
-            return WriteBackResult(WriteBack.FAILED, f"{path}: {exc}")
+            return FileWrite(WriteBackResult(WriteBack.FAILED, f"{path}: {exc}"))
         except OSError as exc:
-            return WriteBackResult(WriteBack.FAILED, f"{path}: {exc.strerror}")
+            return FileWrite(WriteBackResult(WriteBack.FAILED, f"{path}: {exc.strerror}"))
         except ValueError as exc:  # the file no longer carries the three fields, or is not a note any more
-            return WriteBackResult(WriteBack.FAILED, f"{path}: {exc}")
+            return FileWrite(WriteBackResult(WriteBack.FAILED, f"{path}: {exc}"))
         if done.outcome is Outcome.WRITTEN and done.now is not None:
-            now = done.now
-            remember_file(note, state)
-            if got.sha256 == note.content_hash:
-                note.file_size, note.file_mtime_ns, note.content_hash = now.size, now.mtime_ns, now.sha256
-            session.flush()
-            return WriteBackResult(WriteBack.WRITTEN)
+            return FileWrite(WriteBackResult(WriteBack.WRITTEN), partial(record_sr, state, got, done.now))
         if done.outcome is not Outcome.CHANGED:  # deleted, or open for writing elsewhere: the next sync writes it
-            return WriteBackResult(WriteBack.LOST, lost_reason(path, done.outcome, done.kept))
-    return WriteBackResult(WriteBack.LOST, f"{path} kept changing while it was written")
+            return FileWrite(WriteBackResult(WriteBack.LOST, lost_reason(path, done.outcome, done.kept)))
+    return FileWrite(WriteBackResult(WriteBack.LOST, f"{path} kept changing while it was written"))
+
+
+def record_sr(state: SrState, got: Any, now: Any, note: Any) -> None:
+    """After ``write_sr`` wrote ``got`` over as ``now``, on the row as it is then: the fingerprint moves only when
+    the file was as last recorded, else the next sync must still read its other changes."""
+    remember_file(note, state)
+    if got.sha256 == note.content_hash:
+        note.file_size, note.file_mtime_ns, note.content_hash = now.size, now.mtime_ns, now.sha256
 
 
 def file_seen(note: Any) -> SrState | None:

@@ -292,14 +292,23 @@ class ReminderApp:
         now = self.now()
         return now, now.astimezone(self.zone).date()
 
-    def _write_back(self, session: Any, note: Any, today: date) -> None:
-        """The review is recorded; the vault writes it into the note's file (with write-back). A file that cannot
-        be written is logged: the button's answer is about the review, which is done."""
-        from reminder.vault import WriteBack, write_back_review
+    def _write_back(self, session: Any, note: Any, today: date, pending: list[Any]) -> None:
+        """The review is recorded: take its write-back into the note's file (with write-back), to run once the
+        transaction has committed (``_finish_write_backs``), so that no press waits on a file."""
+        from reminder.vault.writeback import prepare_write_back
 
-        result = write_back_review(session, note, today, self.settings)
-        if result.outcome in (WriteBack.FAILED, WriteBack.LOST):
-            log.warning("write-back note=%s result=%s reason=%s", note.id, result.outcome.value, result.reason)
+        job = prepare_write_back(session, note, today, self.settings)
+        if job is not None:
+            pending.append(job)
+
+    def _finish_write_backs(self, pending: list[Any]) -> None:
+        """A file that cannot be written is logged: the button's answer is about the review, which is done."""
+        from reminder.vault.writeback import WriteBack, finish_write_back
+
+        for job in pending:
+            result = finish_write_back(self.store, job)
+            if result.outcome in (WriteBack.FAILED, WriteBack.LOST):
+                log.warning("write-back note=%s result=%s reason=%s", job.note_id, result.outcome.value, result.reason)
 
     def done(self, environ: dict[str, Any], token: str) -> Response:
         claim = self._claim(environ, token, "done")
@@ -309,8 +318,9 @@ class ReminderApp:
         marked: list[int] = []
         already: list[int] = []
         gone: list[int] = []
+        pending: list[Any] = []
         with self.store.write() as session:
-            lock_notes(session, claim.note_ids)
+            notes.lock_notes(session, claim.note_ids)
             for note_id in claim.note_ids:
                 try:
                     note = notes.resolve_note(session, str(note_id))
@@ -334,7 +344,8 @@ class ReminderApp:
                     continue
                 (marked if result.marked else already).append(note_id)
                 if result.marked and note.vault_id is not None:
-                    self._write_back(session, note, today)
+                    self._write_back(session, note, today, pending)
+        self._finish_write_backs(pending)
         status = "done" if marked else "already_done"
         message = t(self.language, "marked", n=len(marked)) if marked else t(self.language, "already")
         page = self._return_page(environ)
@@ -481,8 +492,9 @@ class ReminderApp:
             return _html("400 Bad Request", render_message(self.language, t(self.language, "invalid")))
         key = self.key()
         rated = False
+        pending: list[Any] = []
         with self.store.write() as session:
-            lock_notes(session, claim.note_ids)
+            notes.lock_notes(session, claim.note_ids)
             try:
                 note = notes.resolve_note(session, str(claim.note_ids[0]))
             except notes.NoteError:
@@ -508,25 +520,15 @@ class ReminderApp:
                 except notes.NoteError:
                     pass  # held until tomorrow by an `again` already, or not due yet on our day
                 if rated and note.vault_id is not None:
-                    self._write_back(session, note, today)
+                    self._write_back(session, note, today, pending)
             due = notes.due_on(session, today, self.settings.extra_every)
+        self._finish_write_backs(pending)
         flash = "rated" if rated else "already"
         if due:
             location = f"../review/{actions.sign(key, 'review', [due[0].note_id], today)}?m={flash}"
         else:
             location = f"../today/{actions.sign(key, 'page', [], today)}?m={flash}"
         return Response("303 See Other", [("Location", location), *SECURITY_HEADERS], b"")
-
-
-def lock_notes(session: Any, note_ids: Iterable[int]) -> None:
-    """Take the notes' rows before reading their reviews, so that a second press of the same button waits for
-    the first one's transaction and then reads what it recorded. PostgreSQL runs two presses side by side
-    (SQLite's BEGIN IMMEDIATE already queues every writer; SQLAlchemy renders no FOR UPDATE there)."""
-    from sqlalchemy import select
-
-    from reminder.db.models import Note
-
-    session.execute(select(Note.id).where(Note.id.in_(sorted(note_ids))).order_by(Note.id).with_for_update())
 
 
 def _route_name(environ: dict[str, Any]) -> str:

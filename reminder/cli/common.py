@@ -124,15 +124,25 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def write_back(app: Any, session: Any, note: Any) -> Any:
-    """After a review is recorded (done, undo), write it into the note's Obsidian file when its vault has
-    write-back: the vault's WriteBackResult, or None for a note without a vault (the vault code and its YAML
-    parser are not loaded then)."""
+def prepare_write_back(app: Any, session: Any, note: Any) -> Any:
+    """In the transaction that recorded a review (done, undo): the write-back of the note's Obsidian file when
+    its vault has write-back, for ``finish_write_back`` once the transaction has committed (no file is touched
+    inside it); None for a note without a vault (the vault code and its YAML parser are not loaded then)."""
     if note.vault_id is None:
         return None
-    from reminder.vault import write_back_review
+    from reminder.vault import prepare_write_back as prepare
 
-    return write_back_review(session, note, app.today(), app.settings)
+    return prepare(session, note, app.today(), app.settings)
+
+
+def finish_write_back(app: Any, pending: Any) -> Any:
+    """Write the file ``prepare_write_back`` took and record what it learned: the vault's WriteBackResult, or
+    None when there was nothing to write."""
+    if pending is None:
+        return None
+    from reminder.vault import finish_write_back as finish
+
+    return finish(app.store, pending)
 
 
 def report_write_back(result: Any) -> None:

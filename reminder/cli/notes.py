@@ -15,13 +15,14 @@ from reminder import lightwrite, schedule
 from reminder.cli import App, _, pass_app
 from reminder.cli.browse import next_text
 from reminder.cli.common import (
+    finish_write_back,
     fsrs_options,
     ladder_option,
     parse_date,
     parse_stage,
+    prepare_write_back,
     report_write_back,
     stage_text,
-    write_back,
 )
 from reminder.cli.output import echo_json
 from reminder.lightread import sqlite_file
@@ -132,10 +133,11 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
         from reminder import notes
 
         with app.store.write() as session:
-            target = notes.resolve_note(session, note)
+            target = notes.resolve_locked(session, note)
             result = notes.mark_done(session, target, today=today, extra_every=every, **review)
-            written = write_back(app, session, target)
+            pending = prepare_write_back(app, session, target)
             view = notes.view_note(target, today, every)
+        written = finish_write_back(app, pending)
     if result.already_done:
         click.echo(_("#{id} {title}: D+{stage} was already done.").format(id=view.id, title=view.title, stage=stage))
         report_write_back(written)
@@ -180,10 +182,11 @@ def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
         from reminder import notes
 
         with app.store.write() as session:
-            target = notes.resolve_note(session, note)
+            target = notes.resolve_locked(session, note)
             changed = notes.undo(session, target, extra_every=every, **taken_back)
-            written = write_back(app, session, target) if changed else None
+            pending = prepare_write_back(app, session, target) if changed else None
             view = notes.view_note(target, today, every)
+        written = finish_write_back(app, pending)
     marks = [x for x in (f"D+{stage}" if stage is not None else "", _("long-term") if long_term else "") if x]
     what = _(" and ").join(marks)
     if not changed:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from reminder import cli, notes
 from reminder.cli import App, _, error_text, ngettext, pass_app
-from reminder.cli.common import stage_text, write_back
+from reminder.cli.common import finish_write_back, prepare_write_back, stage_text
 from reminder.cli.output import echo_json
 from reminder.i18n import N_
 from reminder.texts import when
@@ -93,12 +93,13 @@ def review(app: App, note: str | None) -> None:
                 rating = _ask("\n" + _("{options}  q quit:").format(options=options))
             try:
                 with app.store.write() as session:
-                    current = notes.resolve_note(session, str(note_id))
+                    current = notes.resolve_locked(session, str(note_id))
                     result = notes.mark_done(
                         session, current, day=today, today=today, extra_every=extra_every, rating=KEYS[rating]
                     )
-                    written = write_back(app, session, current)
+                    pending = prepare_write_back(app, session, current)
                     after = notes.view_note(current, today, extra_every).next_review
+                written = finish_write_back(app, pending)  # the review committed: the file is written outside it
             except notes.NoteError as exc:
                 # Done (or removed) elsewhere while it was on screen, on the phone say: nothing recorded, go on.
                 click.echo("  " + error_text(exc))

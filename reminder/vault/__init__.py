@@ -1,7 +1,8 @@
 """Obsidian vault sync: study notes come into the store from their frontmatter, and review flags go both ways.
 
 The library behind `reminder vault ...` and `reminder sync`; the runner calls ``sync_all`` before each slot, and
-the CLI's done/undo and the phone's button call ``write_back_review`` after recording a review. No click here.
+the CLI's done/undo and the phone's button call ``prepare_write_back`` while recording a review and
+``finish_write_back`` once it is committed. No click here.
 Parsing is reminder.vault_format's.
 
 Identity. A note is its vault-relative path. A file that disappears while a new file with the very same bytes
@@ -68,7 +69,13 @@ if TYPE_CHECKING:
     from reminder.vault.registry import add_vault, forget_file, list_vaults, remove_vault, vault_note_counts
     from reminder.vault.status import Delivery
     from reminder.vault.sync import SyncReport, sync_all, sync_vault
-    from reminder.vault.writeback import WriteBack, WriteBackResult, write_back_note, write_back_review
+    from reminder.vault.writeback import (
+        WriteBack,
+        WriteBackResult,
+        finish_write_back,
+        prepare_write_back,
+        write_back_note,
+    )
 
 # Each name's module, loaded when the name is first asked for: importing one light module of the package (as
 # `reminder status` does with vault.files, to find write-back copies) must not load the sync and SQLAlchemy.
@@ -85,8 +92,9 @@ _HOMES = {
     "sync_vault": "sync",
     "WriteBack": "writeback",
     "WriteBackResult": "writeback",
+    "finish_write_back": "writeback",
+    "prepare_write_back": "writeback",
     "write_back_note": "writeback",
-    "write_back_review": "writeback",
 }
 
 
@@ -106,12 +114,13 @@ __all__ = [
     "WriteBack",
     "WriteBackResult",
     "add_vault",
+    "finish_write_back",
     "forget_file",
     "list_vaults",
+    "prepare_write_back",
     "remove_vault",
     "sync_all",
     "sync_vault",
     "vault_note_counts",
     "write_back_note",
-    "write_back_review",
 ]

@@ -1,18 +1,24 @@
-"""What write-back puts into a note's file, and writing it for one note outside a sync: `reminder done`/`undo` and
-the phone's button call ``write_back_review`` after the review is recorded (the caller records, then asks the vault
-to write: the use cases in reminder.notes know nothing of files)."""
+"""What write-back puts into a note's file, and writing it for one note outside a sync: `reminder done`/`undo`,
+`reminder review` and the phone's buttons call ``prepare_write_back`` in the transaction that records the review,
+then ``finish_write_back`` once it has committed (the caller records, then asks the vault to write: the use cases
+in reminder.notes know nothing of files)."""
 
 from __future__ import annotations
 
 import enum
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from reminder import notes, schedule
+from reminder.db import one_line
 from reminder.db.models import Note, Vault
 from reminder.i18n import Phrase
 from reminder.vault.files import (
@@ -47,8 +53,10 @@ from reminder.vault_format import (
 
 if TYPE_CHECKING:
     from reminder.config import Settings
+    from reminder.db import Store
 
 SHOWN, REMOVED = "shown", "removed"
+log = logging.getLogger("reminder")
 
 
 @dataclass(frozen=True)
@@ -138,71 +146,135 @@ def note_path(session: Session, note: Note) -> tuple[Vault, str] | None:
     return vault, path
 
 
-def write_back_note(
-    session: Session, note: Note, *, today: date, extra_every: int, delivery: Delivery
-) -> WriteBackResult:
-    """Write the store's state of the note (flags, mirrors, status block) into its file, if its vault has
-    write-back. Call it after the review is recorded, in the same session (reviews loaded).
+@dataclass(frozen=True)
+class FileWrite:
+    """What writing one note's file came to, and what the store must learn of it: ``record`` applies it to the
+    note's row as it is then (None: nothing to record)."""
 
-    Only flags the file has not changed since the last sync are written (see reminder.vault), so an edit the
-    learner made since then is kept and applied by the next sync. The store's schedule is not changed here.
-    """
+    result: WriteBackResult
+    record: Callable[[Note], None] | None = None
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """One note's write-back, taken in the transaction that recorded the review and run after it commits: the
+    file is read and written outside any transaction (on SQLite a write transaction holds BEGIN IMMEDIATE, so a
+    phone press or a command would wait on the file), and what it learned is recorded in a second short one by
+    ``finish_write_back``. A crash between the two leaves the row touched and the file as it was: the next sync
+    writes it, as after a write-back that lost a race."""
+
+    note_id: int
+    run: Callable[[], FileWrite]
+
+
+def prepare_write_back(session: Session, note: Note, today: date, settings: Settings) -> PendingWrite | None:
+    """In the transaction that recorded a review (done, undo, a rating; the command line and the phone's buttons
+    alike): the write-back of the note's file in the form its scheduler keeps (the Spaced Repetition plugin's
+    fields, else the template's flags), or None when the note has no file with write-back. ``settings`` gives
+    extra_every and the delivery's cron and zone."""
+    if note.scheduler == "sr":
+        from reminder.srnote import prepare_sr
+
+        return prepare_sr(session, note)
+    return prepare_note(
+        session,
+        note,
+        WriteContext(today, settings.extra_every, Delivery(settings.cron, settings.timezone)),
+    )
+
+
+def prepare_note(session: Session, note: Note, ctx: WriteContext) -> PendingWrite | None:
+    """The write of the store's state of the note (flags, mirrors, status block) into its file, if its vault has
+    write-back. The note is used after its session ends, as recorded: the store's sessions keep what they loaded
+    after the commit, and its reviews are loaded here."""
     found = note_path(session, note)
     if found is None:
-        return WriteBackResult(WriteBack.NOTHING)
+        return None
     vault, path = found
-    ctx = WriteContext(today, extra_every, delivery, status=vault.status_block)
+    ctx = WriteContext(ctx.today, ctx.extra_every, ctx.delivery, status=vault.status_block)
     base = decode_flags(note.file_flags)
+    _ = note.reviews  # loaded now, while the session is open: plan_write reads them after it closes
+    return PendingWrite(note.id, lambda: write_file(path, note, base, ctx))
+
+
+def write_file(path: str, note: Note, base: Flags | None, ctx: WriteContext) -> FileWrite:
+    """Write the recorded state of ``note`` into the file at ``path``; no store access. Only flags the file has
+    not changed since the last sync (``base``) are written (see reminder.vault), so an edit the learner made since
+    then is kept and applied by the next sync. The store's schedule is not changed here."""
     for _attempt in range(WRITE_ATTEMPTS):
         try:
             got = read_file(path)
             parsed = parse_note(note.vault_path or "", got.data, max_bytes=MAX_NOTE_BYTES)
             if parsed is None:
-                return WriteBackResult(WriteBack.FAILED, f"{path} is no longer a study note")
+                return FileWrite(WriteBackResult(WriteBack.FAILED, f"{path} is no longer a study note"))
             plan = plan_write(got.data, parsed, note, base, ctx)
             if plan.new == got.data:
-                note.status_block = plan.status
-                return WriteBackResult(WriteBack.NOTHING)
+                # Nothing to write; only a status block the learner deleted is worth a transaction.
+                record = partial(record_status, plan.status) if plan.status != note.status_block else None
+                return FileWrite(WriteBackResult(WriteBack.NOTHING), record)
             done = replace_if_unchanged(path, got, plan.new, dry_run=False)
         except FileNotFoundError:
-            return WriteBackResult(WriteBack.LOST, Phrase("{path} is gone", path=path))
+            return FileWrite(WriteBackResult(WriteBack.LOST, Phrase("{path} is gone", path=path)))
         except WriteRefused as exc:
-            return WriteBackResult(WriteBack.FAILED, Phrase("{path}: {reason}", path=path, reason=exc))
+            return FileWrite(WriteBackResult(WriteBack.FAILED, Phrase("{path}: {reason}", path=path, reason=exc)))
         except NoteFormatError as exc:
-            return WriteBackResult(
-                WriteBack.FAILED, Phrase("{path}:{line}: {why}", path=path, line=exc.line, why=exc.reason)
-            )
+            why = Phrase("{path}:{line}: {why}", path=path, line=exc.line, why=exc.reason)
+            return FileWrite(WriteBackResult(WriteBack.FAILED, why))
         except OSError as exc:
-            return WriteBackResult(WriteBack.FAILED, Phrase("{path}: {reason}", path=path, reason=exc.strerror))
+            why = Phrase("{path}: {reason}", path=path, reason=exc.strerror)
+            return FileWrite(WriteBackResult(WriteBack.FAILED, why))
         if done.outcome is Outcome.WRITTEN and done.now is not None:
-            record_written(note, got, done.now, base, parsed_flags(parsed), plan)
-            session.flush()
-            return WriteBackResult(WriteBack.WRITTEN)
+            record = partial(record_written, got=got, now=done.now, flags=parsed_flags(parsed), plan=plan)
+            return FileWrite(WriteBackResult(WriteBack.WRITTEN), record)
         if done.outcome is not Outcome.CHANGED:
-            return WriteBackResult(WriteBack.LOST, lost_reason(path, done.outcome, done.kept))
-    return WriteBackResult(WriteBack.LOST, Phrase("{path} kept changing while it was written", path=path))
+            return FileWrite(WriteBackResult(WriteBack.LOST, lost_reason(path, done.outcome, done.kept)))
+    why = Phrase("{path} kept changing while it was written", path=path)
+    return FileWrite(WriteBackResult(WriteBack.LOST, why))
 
 
-def write_back_review(session: Session, note: Note, today: date, settings: Settings) -> WriteBackResult:
-    """After a review is recorded (done, undo, a rating; the command line and the phone's buttons alike), in the
-    same session: write it into the note's file in the form its scheduler keeps (the Spaced Repetition plugin's
-    fields, else the template's flags). ``settings`` gives extra_every and the delivery's cron and zone."""
-    if note.scheduler == "sr":
-        from reminder.srnote import write_back_sr
+def finish_write_back(store: Store, pending: PendingWrite) -> WriteBackResult:
+    """After the transaction that prepared ``pending`` committed: write the file, then record what the write
+    learned in a short transaction of its own, the note's row locked (as a press locks it) so that it applies to
+    the row as it is then. A store that refuses that record loses nothing: the file's fingerprint stays as it
+    was, so the next sync reads the file again and takes its flags."""
+    done = pending.run()
+    if done.record is not None:
+        try:
+            with store.write() as session:
+                notes.lock_notes(session, [pending.note_id])
+                note = session.get(Note, pending.note_id)
+                if note is not None:
+                    done.record(note)
+        except SQLAlchemyError as exc:
+            log.warning("write-back note=%s not recorded: %s", pending.note_id, one_line(exc))
+    return done.result
 
-        return write_back_sr(session, note)  # a WriteBackResult, FAILED with the reason as for a flag note
-    return write_back_note(
-        session,
-        note,
-        today=today,
-        extra_every=settings.extra_every,
-        delivery=Delivery(settings.cron, settings.timezone),
-    )
+
+def write_back_note(
+    session: Session, note: Note, *, today: date, extra_every: int, delivery: Delivery
+) -> WriteBackResult:
+    """Prepare, write and record a note's write-back in one session: for tests and tools that hold no store.
+    Callers in a write transaction use prepare_write_back and finish_write_back instead."""
+    pending = prepare_note(session, note, WriteContext(today, extra_every, delivery))
+    if pending is None:
+        return WriteBackResult(WriteBack.NOTHING)
+    done = pending.run()
+    if done.record is not None:
+        done.record(note)
+        session.flush()
+    return done.result
 
 
-def record_written(note: Note, got: FileRead, now: FileRead, base: Flags | None, flags: Flags, plan: Plan) -> None:
-    """After a write outside a sync. The base keeps the learner's unsynced flag edits unsynced; the fingerprint
-    moves only when the file was as last synced, else the next sync must still read its other changes."""
+def record_status(status: str | None, note: Note) -> None:
+    """The file already shows the store's state: only the status block's state may have changed."""
+    note.status_block = status
+
+
+def record_written(note: Note, *, got: FileRead, now: FileRead, flags: Flags, plan: Plan) -> None:
+    """After a write outside a sync, on the row as it is now (a sync may have recorded the file meanwhile). The
+    file now holds ``plan.flags``; the base keeps the learner's unsynced flag edits unsynced; the fingerprint moves
+    only when the file was as last recorded, else the next sync must still read its other changes."""
+    base = decode_flags(note.file_flags)
     note.file_flags = encode_flags({**(base if base is not None else flags), **plan.flags})
     note.status_block = plan.status
     if got.sha256 == note.content_hash:
