@@ -28,6 +28,8 @@ STATUS_END = "<!-- /reminder:status -->"
 _MARKS = re.compile(r"(?:(```|~~~).*|(#{1,6})[ \t]+(.*?)[ \t#]*)$")
 _LINE_MARK = re.compile(r"\n(?=#|```|~~~)")
 _TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$")
+# A top-level item line, matched from the newline before it (multi-line mode: "$" is the line's end).
+_ITEM_LINE = re.compile(r"\n(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$", re.M)
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])(?:\s+\[[ xX]\])?\s*")
 _JAMO = re.compile(r"^[\u1100-\u11ff\u3130-\u318f\s]+$")
 _TWO_LETTERS = re.compile(r"[^\W_].*?[^\W_]", re.S)
@@ -52,7 +54,11 @@ class Cornell:
 
 def normalise_line(line: str) -> str:
     """A line as compared with the template's: no list marker, no surrounding space, NFC."""
-    return unicodedata.normalize("NFC", _LIST_MARKER.sub("", line, count=1).strip())
+    text = line.strip()
+    # Only a line whose text starts with a marker's first character can lose one ("" is in every string).
+    if text[:1] in "-*+" or text[0].isdecimal():
+        text = _LIST_MARKER.sub("", line, count=1).strip()
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def template_lines(texts: Iterable[str]) -> frozenset[str]:
@@ -76,14 +82,14 @@ def parse(text: str, placeholders: frozenset[str] = frozenset()) -> Cornell:
     """The cue questions (with answers) and the summary of a note's Markdown text."""
     body = _body(text)
     headings = _headings(body)
-    cue_lines = _section(body, headings, CUE_HEADINGS)
-    summary_lines = _section(body, headings, SUMMARY_HEADINGS)
+    cue_section = _section(body, headings, CUE_HEADINGS)
+    summary_section = _section(body, headings, SUMMARY_HEADINGS)
     questions = tuple(
         Cue(title, answer)
-        for title, answer in _items(cue_lines or [], placeholders)
+        for title, answer in _items(cue_section or "", placeholders)
         if not _is_placeholder(title, placeholders)
     )
-    return Cornell(questions, _summary(summary_lines or [], placeholders))
+    return Cornell(questions, _summary(summary_section or "", placeholders))
 
 
 def _body(text: str) -> str:
@@ -141,55 +147,70 @@ def _headings(text: str) -> list[tuple[int, int, int, str]]:
     return found
 
 
-def _section(text: str, headings: list[tuple[int, int, int, str]], names: tuple[str, ...]) -> list[str] | None:
-    """The lines under the first heading named one of ``names``, to the next heading of its level or higher."""
+def _section(text: str, headings: list[tuple[int, int, int, str]], names: tuple[str, ...]) -> str | None:
+    """The text under the first heading named one of ``names`` (from the line after it), to the next heading of
+    its level or higher."""
     for position, (_start, end, level, name) in enumerate(headings):
         if name in names:
             stop = next((s for s, _e, depth, _n in headings[position + 1 :] if depth <= level), len(text))
-            return text[end:stop].split("\n")[1:]
+            return text[end + 1 : stop] if end < stop else None
     return None
 
 
-def _items(lines: list[str], placeholders: frozenset[str]) -> list[tuple[str, str]]:
-    """Top-level list items: (title, nested Markdown dedented). Text before the first item is ignored."""
-    items: list[tuple[str, list[str]]] = []
-    for line in lines:
-        match = _TOP_ITEM.match(line) if line[:1] not in (" ", "\t") else None
-        if match:
-            items.append(((match.group(1) or "").strip(), []))
-        elif items:
-            items[-1][1].append(line)
-    return [(title, _answer(nested, placeholders)) for title, nested in items]
+def _items(section: str, placeholders: frozenset[str]) -> list[tuple[str, str]]:
+    """Top-level list items: (title, nested Markdown dedented). Text before the first item is ignored.
+
+    The item lines are found by one regex scan that starts with a newline (the regex engine skips from newline
+    to newline), and each item's nested lines are the text between two item lines, taken as one
+    slice: a Python step per line, as a note's answers have, cost more than the rest of the parse."""
+    text = "\n" + section
+    found = list(_ITEM_LINE.finditer(text))
+    items: list[tuple[str, str]] = []
+    for index, match in enumerate(found):
+        stop = found[index + 1].start() if index + 1 < len(found) else len(text)
+        items.append(((match.group(1) or "").strip(), _answer(text[match.end() + 1 : stop], placeholders)))
+    return items
 
 
-def _answer(nested: list[str], placeholders: frozenset[str]) -> str:
-    lines = [line.expandtabs(4).rstrip() if "\t" in line else line.rstrip() for line in nested]
-    meaningful = [line for line in lines if line]
-    if not meaningful:
+def _answer(nested: str, placeholders: frozenset[str]) -> str:
+    if "\t" in nested:
+        nested = nested.expandtabs(4)  # as line by line: expandtabs restarts its columns at each newline
+    lines = [line.rstrip() for line in nested.split("\n")]
+    text = "\n".join(lines).strip("\n")
+    if not text:
         return ""
-    # Dedent by the common indent of the lines with text (what textwrap.dedent does, for spaces, faster).
-    indent = min(len(line) - len(line.lstrip(" ")) for line in meaningful)
-    lines = [line[indent:] for line in lines]
+    # Dedent by the common indent of the lines with text (what textwrap.dedent does, for spaces). The first line
+    # has text; when every line with text starts with its indent, that is the common one, told by one count.
+    first = text.partition("\n")[0]
+    pad = first[: len(first) - len(first.lstrip(" "))]
+    with_text = len(lines) - lines.count("")
+    if pad and ("\n" + text).count("\n" + pad) != with_text:
+        pad = " " * min(len(line) - len(line.lstrip(" ")) for line in lines if line)
     # A line long enough is text, not filler; only then may the template's lines be what the answer is made of.
-    if (placeholders or all(len(line) < 16 for line in meaningful)) and all(
-        _is_placeholder(line, placeholders) for line in meaningful
+    if (
+        (placeholders or max(map(len, lines)) < 16)
+        and _is_placeholder(first, placeholders)
+        and all(_is_placeholder(line, placeholders) for line in lines if line)
     ):
         return ""
-    return "\n".join(lines).strip("\n")
+    return ("\n" + text).replace("\n" + pad, "\n")[1:] if pad else text
 
 
 def _is_placeholder(title: str, placeholders: frozenset[str]) -> bool:
     norm = normalise_line(title)
-    return is_filler(norm) or norm in placeholders
+    # is_filler, without stripping again.
+    return not norm or norm in placeholders or bool(_JAMO.match(norm)) or _TWO_LETTERS.search(norm) is None
 
 
-def _summary(lines: list[str], placeholders: frozenset[str]) -> str:
+def _summary(section: str, placeholders: frozenset[str]) -> str:
     """The summary section's Markdown without placeholder items (an item that is a placeholder or an empty
     Notion toggle title goes; what is nested under a placeholder title stays) and without the template's own
     lines (its instruction "학습내용을 몇문장으로 압축하여 정리한다." next to what the learner wrote)."""
+    lines = section.split("\n")
     if placeholders:
         lines = [line for line in lines if normalise_line(line) not in placeholders or _TOP_ITEM.match(line)]
-    items = _items(lines, placeholders)
+        section = "\n".join(lines)
+    items = _items(section, placeholders)
     if not items:
         text = "\n".join(line.rstrip() for line in lines).strip("\n")
         kept = [ln for ln in text.splitlines() if ln.strip() and not _is_placeholder(ln, placeholders)]
