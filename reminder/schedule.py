@@ -10,6 +10,7 @@ Rules (see the README, "How reviews come due"):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -47,6 +48,8 @@ def latest_extra_offset(first_studied_on: date, ladder: Sequence[int], extra_eve
     return last + (elapsed // extra_every) * extra_every
 
 
+# Cached: `list` asks for every note, and notes share a few (stages done, ladder length) pairs.
+@functools.lru_cache(maxsize=1024)
 def progress(done_stages: int, total_stages: int, long_term: bool) -> int:
     """Percent 0-100: the ladder is worth 60 %, long-term memory 40 %."""
     if total_stages <= 0:
@@ -56,6 +59,7 @@ def progress(done_stages: int, total_stages: int, long_term: bool) -> int:
     return int(value + 0.5)
 
 
+@functools.lru_cache(maxsize=128)
 def progress_bar(percent: int) -> str:
     """Ten squares and the percentage, as the learner's template draws it: 🟩🟩🟩🟩🟩🟩⬜⬜⬜⬜ 60%."""
     percent = min(max(percent, 0), 100)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import SimpleNamespace
@@ -67,9 +67,10 @@ class StageView(NamedTuple):
     done_on: date | None
 
 
-@dataclass(frozen=True)
-class NoteView:
-    """Everything `show` and `list` print about a note, computed for ``today``."""
+class NoteView(NamedTuple):
+    """Everything `show` and `list` print about a note, computed for ``today``. A named tuple (immutable, as a
+    frozen dataclass would be) because `list` makes one per note: a frozen dataclass of twenty fields costs
+    six times as much to make."""
 
     id: int
     title: str
@@ -92,7 +93,9 @@ class NoteView:
     history: tuple[HistoryItem, ...] | None = None  # set by show (with_history=True)
     recall: float | None = None  # FSRS: predicted probability of recall today
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, iso: IsoDays | None = None) -> dict[str, Any]:
+        """The view's JSON object; ``iso``: the days' text, shared by the views of one listing (see views_json)."""
+        day = IsoDays() if iso is None else iso
         return {
             "id": self.id,
             "title": self.title,
@@ -101,24 +104,22 @@ class NoteView:
             "pages": self.pages,
             "level": self.level,
             "link": self.link,
-            "first_studied_on": self.first_studied_on.isoformat(),
+            "first_studied_on": day[self.first_studied_on],
             "ladder": list(self.ladder),
-            "stages": [
-                {"stage": s.stage, "due_on": s.due_on.isoformat(), "done_on": _iso(s.done_on)} for s in self.stages
-            ],
+            "stages": [{"stage": s.stage, "due_on": day[s.due_on], "done_on": day[s.done_on]} for s in self.stages],
             "extra_review": (
-                {"stage": self.extra_review.stage, "due_on": self.extra_review.due_on.isoformat()}
+                {"stage": self.extra_review.stage, "due_on": day[self.extra_review.due_on]}
                 if self.extra_review
                 else None
             ),
             "long_term": self.long_term_on is not None,
-            "long_term_on": _iso(self.long_term_on),
-            "snoozed_until": _iso(self.snoozed_until),
+            "long_term_on": day[self.long_term_on],
+            "snoozed_until": day[self.snoozed_until],
             "progress": self.progress,
             "progress_bar": schedule.progress_bar(self.progress),
             "due": due_json(self.due) if self.due else None,
             "next_review": (
-                {"stage": self.next_review[0], "extra": self.next_review[1], "due_on": self.next_review[2].isoformat()}
+                {"stage": self.next_review[0], "extra": self.next_review[1], "due_on": day[self.next_review[2]]}
                 if self.next_review
                 else None
             ),
@@ -127,6 +128,24 @@ class NoteView:
             **({"recall": round(self.recall, 4)} if self.recall is not None else {}),
             **({"history": [h.as_json() for h in self.history]} if self.history is not None else {}),
         }
+
+
+class IsoDays(dict[date | None, str | None]):
+    """Days as their ISO text, each distinct day formatted once (a listing's notes share a few hundred days);
+    None stays None."""
+
+    def __init__(self) -> None:
+        super().__init__({None: None})
+
+    def __missing__(self, day: date | None) -> str | None:
+        text = self[day] = day.isoformat() if day else None
+        return text
+
+
+def views_json(views: Iterable[NoteView]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a listing's views, as they come."""
+    iso = IsoDays()
+    return (view.as_json(iso) for view in views)
 
 
 @dataclass(frozen=True)
@@ -147,10 +166,6 @@ class HistoryItem:
         }
 
 
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
 def is_active(note: Any, today: date) -> bool:
     """Whether reminders apply: not archived, not long-term, not snoozed past today."""
     return (
@@ -163,12 +178,14 @@ def is_active(note: Any, today: date) -> bool:
 def view_note(note: Any, today: date, extra_every: int, *, with_history: bool = False) -> NoteView:
     """The view of ``note``: a Note with its reviews (and events, with history), or a NoteRow read without the ORM."""
     ladder = note_ladder(note)
-    stages = tuple(StageView(r.offset, r.due_on, r.done_on) for r in note.reviews if not r.extra)
-    pending_extra = [r for r in note.reviews if r.extra and r.done_on is None]
+    reviews = note.reviews
+    stages = tuple([StageView(r.offset, r.due_on, r.done_on) for r in reviews if not r.extra])
+    # The open reviews as they are (a Review, a ReviewRow or an ORM row: the rules read the same attributes).
+    pending = [r for r in reviews if r.done_on is None]
+    pending_extra = [r for r in pending if r.extra]
     extra = StageView(pending_extra[0].offset, pending_extra[0].due_on, None) if pending_extra else None
-    done = sum(1 for s in stages if s.done_on is not None)
+    done = len(stages) - (len(pending) - len(pending_extra))
     pct = schedule.progress(done, len(ladder), note.long_term_on is not None)
-    pending = [schedule.Review(r.offset, r.extra, r.due_on, r.done_on) for r in note.reviews if r.done_on is None]
     due_item = None
     next_review = None
     if is_active(note, today):
@@ -183,9 +200,9 @@ def view_note(note: Any, today: date, extra_every: int, *, with_history: bool = 
             )
             if is_extra:
                 extra = StageView(stage, due_on, None)  # the occurrence due now, as `due` names it
-        upcoming = sorted((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today)
+        upcoming = min(((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today), default=None)
         if upcoming:
-            next_review = (upcoming[0][1], upcoming[0][2], upcoming[0][0])
+            next_review = (upcoming[1], upcoming[2], upcoming[0])
     elif note.archived_at is None and note.long_term_on is None and pending and note.snoozed_until:
         # Held (snoozed, or rated `again` on the ladder): the earliest open review comes back on that day.
         first = min(pending, key=lambda r: (r.due_on, r.extra, r.offset))

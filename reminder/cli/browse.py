@@ -12,7 +12,7 @@ from reminder.cli import App, _, ngettext, pass_app
 from reminder.cli.common import stage_text
 from reminder.cli.output import echo_json, echo_json_list, fit, table
 from reminder.lightread import list_from_sqlite_file, note_from_sqlite_file, sqlite_file
-from reminder.views import NoteView
+from reminder.views import NoteView, views_json
 
 
 def _late(n: int) -> str:
@@ -64,7 +64,7 @@ def list_(app: App, include_archived: bool, as_json: bool, limit: int | None) ->
     more = limit is not None and len(views) > limit
     views = views[:limit]
     if as_json:
-        echo_json_list(v.as_json() for v in views)
+        echo_json_list(views_json(views))
         return
     if not views:
         click.echo(_("No notes yet. Add one with: reminder add TITLE --first-study YYYY-MM-DD"))

@@ -81,10 +81,12 @@ def echo_json_list(items: Iterable[Any]) -> None:
     and is encoded in C; and 10k notes' text with emoji, held as one string, would be tens of megabytes."""
     import json
 
+    # One encoder for every item: json.dumps with an option makes a new one per call.
+    encode = json.JSONEncoder(ensure_ascii=False).encode
     it = iter(items)
     opening = "["
     while chunk := list(itertools.islice(it, 200)):
-        click.echo(opening + "\n" + ",\n".join(json.dumps(item, ensure_ascii=False) for item in chunk), nl=False)
+        click.echo(opening + "\n" + ",\n".join(map(encode, chunk)), nl=False)
         opening = ","
     click.echo("[]" if opening == "[" else "\n]")
 
