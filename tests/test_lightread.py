@@ -214,6 +214,29 @@ def test_an_older_or_missing_file_takes_the_store_path(tmp_path: Path) -> None:
     assert list_from_sqlite_file(path, date(2024, 1, 1), 30) is None
 
 
+def _light_env(tmp_path: Path, path: Path) -> dict[str, str]:
+    return {
+        "REMINDER_DATABASE_URL": f"sqlite:///{path}",
+        "REMINDER_TIMEZONE": "Asia/Seoul",
+        "REMINDER_CONFIG": str(tmp_path / "none.toml"),
+        "HOME": str(tmp_path),
+    }
+
+
+def _run_cold(argv: list[str], env: dict[str, str]) -> tuple[str, bool]:
+    """``reminder ARGV`` in a fresh interpreter: (its stdout, whether SQLAlchemy was loaded by the end)."""
+    code = (
+        "import sys\n"
+        "from reminder.cli import cli\n"
+        "try:\n"
+        f"    cli.main({argv!r}, standalone_mode=False)\n"
+        "finally:\n"
+        "    print('SQLALCHEMY' if 'sqlalchemy' in sys.modules else 'LIGHT', file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return out.stdout, out.stderr.strip().endswith("SQLALCHEMY")
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -227,23 +250,9 @@ def test_an_older_or_missing_file_takes_the_store_path(tmp_path: Path) -> None:
 def test_read_commands_do_not_import_sqlalchemy(tmp_path: Path, argv: list[str]) -> None:
     path = tmp_path / "r.db"
     _fill(path)
-    code = (
-        "import sys\n"
-        "from reminder.cli import cli\n"
-        "try:\n"
-        f"    cli.main({argv!r}, standalone_mode=False)\n"
-        "finally:\n"
-        "    print('SQLALCHEMY' if 'sqlalchemy' in sys.modules else 'LIGHT', file=sys.stderr)\n"
-    )
-    env = {
-        "REMINDER_DATABASE_URL": f"sqlite:///{path}",
-        "REMINDER_TIMEZONE": "Asia/Seoul",
-        "REMINDER_CONFIG": str(tmp_path / "none.toml"),
-        "HOME": str(tmp_path),
-    }
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stderr.strip().endswith("LIGHT")
-    assert json.loads(out.stdout)
+    stdout, loaded_sqlalchemy = _run_cold(argv, _light_env(tmp_path, path))
+    assert not loaded_sqlalchemy
+    assert json.loads(stdout)
 
 
 @pytest.mark.parametrize(
@@ -265,12 +274,7 @@ def test_write_commands_load_only_what_they_use(tmp_path: Path, argv: list[str])
         f"cli.main({argv!r}, standalone_mode=False)\n"
         "print(sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
     )
-    env = {
-        "REMINDER_DATABASE_URL": f"sqlite:///{path}",
-        "REMINDER_TIMEZONE": "Asia/Seoul",
-        "REMINDER_CONFIG": str(tmp_path / "none.toml"),
-        "HOME": str(tmp_path),
-    }
+    env = _light_env(tmp_path, path)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     loaded = set(json.loads(out.stderr.strip().splitlines()[-1].replace("'", '"')))
     assert "sqlalchemy" not in loaded  # they write through reminder.lightwrite
@@ -286,21 +290,8 @@ def test_status_with_a_vault_finds_a_left_copy_without_sqlalchemy(tmp_path: Path
     vault.mkdir()
     (vault / "note.md").write_text("---\n첫 학습날: 2024-10-01\n1일후: false\n---\n", encoding="utf-8")
     (vault / ".note.md.reminder-backup").write_text("the learner's bytes", encoding="utf-8")
-    env = {
-        "REMINDER_DATABASE_URL": f"sqlite:///{path}",
-        "REMINDER_TIMEZONE": "Asia/Seoul",
-        "REMINDER_CONFIG": str(tmp_path / "none.toml"),
-        "HOME": str(tmp_path),
-    }
+    env = _light_env(tmp_path, path)
     subprocess.run([sys.executable, "-m", "reminder", "vault", "add", str(vault)], env=env, check=True)
-    code = (
-        "import sys\n"
-        "from reminder.cli import cli\n"
-        "try:\n"
-        "    cli.main(['status', '--json'], standalone_mode=False)\n"
-        "finally:\n"
-        "    print('SQLALCHEMY' if 'sqlalchemy' in sys.modules else 'LIGHT', file=sys.stderr)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stderr.strip().endswith("LIGHT")
-    assert json.loads(out.stdout)["write_back_copies"] == [str(vault / ".note.md.reminder-backup")]
+    stdout, loaded_sqlalchemy = _run_cold(["status", "--json"], env)
+    assert not loaded_sqlalchemy
+    assert json.loads(stdout)["write_back_copies"] == [str(vault / ".note.md.reminder-backup")]
