@@ -7,6 +7,7 @@ importing SQLAlchemy; whatever it does not take (see its docstring) goes through
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import click
@@ -124,20 +125,13 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
     day = parse_date(on, "--on", today) if on else today
     every = app.settings.extra_every
     review: dict[str, Any] = {"day": day, "stage": stage, "long_term": long_term, "rating": rating, "source": "cli"}
-    path = sqlite_file(app.settings.database_url)
-    light = lightwrite.done(path, note, today=today, extra_every=every, **review) if path else None
-    written = None  # the light path takes no note from a vault, which alone is written back
-    if light is not None:
-        result, view = light
-    else:
-        from reminder import notes
-
-        with app.store.write() as session:
-            target = notes.resolve_locked(session, note)
-            result = notes.mark_done(session, target, today=today, extra_every=every, **review)
-            pending = prepare_write_back(app, session, target)
-            view = notes.view_note(target, today, every)
-        written = finish_write_back(app, pending)
+    result, view, written = _record(
+        app,
+        note,
+        today,
+        lambda path: lightwrite.done(path, note, today=today, extra_every=every, **review),
+        lambda notes, session, target: notes.mark_done(session, target, today=today, extra_every=every, **review),
+    )
     if result.already_done:
         click.echo(_("#{id} {title}: D+{stage} was already done.").format(id=view.id, title=view.title, stage=stage))
         report_write_back(written)
@@ -164,6 +158,33 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
     report_write_back(written)
 
 
+def _record(
+    app: App,
+    note: str,
+    today: date,
+    light: Callable[[Any], tuple[Any, Any] | None],
+    on_store: Callable[[Any, Any, Any], Any],
+    *,
+    writes_back: Callable[[Any], bool] = lambda outcome: True,
+) -> tuple[Any, Any, Any]:
+    """(the rule's outcome, the note's view, its write-back result) of a review change to ``note``: through the
+    light write path when it takes the note, else on the store with the note's row locked, its file written once
+    the transaction has committed (when ``writes_back(outcome)``). The light path takes no note from a vault,
+    which alone is written back."""
+    path = sqlite_file(app.settings.database_url)
+    done = light(path) if path else None
+    if done is not None:
+        return (*done, None)
+    from reminder import notes  # the store path alone loads SQLAlchemy
+
+    with app.store.write() as session:
+        target = notes.resolve_locked(session, note)
+        outcome = on_store(notes, session, target)
+        pending = prepare_write_back(app, session, target) if writes_back(outcome) else None
+        view = notes.view_note(target, today, app.settings.extra_every)
+    return outcome, view, finish_write_back(app, pending)
+
+
 @click.command(help=_("Take back a stage marked done (or the long-term mark)."))
 @click.argument("note")
 @click.option("--stage", callback=parse_stage, metavar="N", help=_("The stage (4 or D+4) to mark not done."))
@@ -172,21 +193,15 @@ def done(app: App, note: str, stage: int | None, on: str | None, long_term: bool
 def undo(app: App, note: str, stage: int | None, long_term: bool) -> None:
     today = app.today()
     every = app.settings.extra_every
-    path = sqlite_file(app.settings.database_url)
     taken_back: dict[str, Any] = {"stage": stage, "long_term": long_term}
-    light = lightwrite.undo(path, note, today=today, extra_every=every, **taken_back) if path else None
-    written = None  # the light path takes no note from a vault, which alone is written back
-    if light is not None:
-        changed, view = light
-    else:
-        from reminder import notes
-
-        with app.store.write() as session:
-            target = notes.resolve_locked(session, note)
-            changed = notes.undo(session, target, extra_every=every, **taken_back)
-            pending = prepare_write_back(app, session, target) if changed else None
-            view = notes.view_note(target, today, every)
-        written = finish_write_back(app, pending)
+    changed, view, written = _record(
+        app,
+        note,
+        today,
+        lambda path: lightwrite.undo(path, note, today=today, extra_every=every, **taken_back),
+        lambda notes, session, target: notes.undo(session, target, extra_every=every, **taken_back),
+        writes_back=bool,
+    )
     marks = [x for x in (f"D+{stage}" if stage is not None else "", _("long-term") if long_term else "") if x]
     what = _(" and ").join(marks)
     if not changed:
