@@ -295,3 +295,6 @@ def test_status_with_a_vault_finds_a_left_copy_without_sqlalchemy(tmp_path: Path
     stdout, loaded_sqlalchemy = _run_cold(["status", "--json"], env)
     assert not loaded_sqlalchemy
     assert json.loads(stdout)["write_back_copies"] == [str(vault / ".note.md.reminder-backup")]
+    stdout, loaded_sqlalchemy = _run_cold(["status"], env)
+    assert not loaded_sqlalchemy
+    assert f"{vault / '.note.md.reminder-backup'}: left by an interrupted write-back of {vault / 'note.md'}" in stdout

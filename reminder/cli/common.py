@@ -157,3 +157,15 @@ def report_write_back(result: Any) -> None:
         click.echo(_("Error: not written back to the note: {reason}").format(reason=reason), err=True)
         sys.exit(1)
     click.echo(_("  not written back yet: {reason}").format(reason=reason))
+
+
+def copy_left_text(copy: str) -> str:
+    """The line for a write-back copy a crash left (vault.files.backup_path), in the reader's language: said by
+    `sync` and by `status`, which stays on the light path (hence here, not in cli.vault with SQLAlchemy)."""
+    from reminder.vault.files import backed_up_note
+
+    text = _(
+        "{copy}: left by an interrupted write-back of {note}; that note is not written back until you look at "
+        "the copy and delete it"
+    )
+    return text.format(copy=copy, note=backed_up_note(copy))

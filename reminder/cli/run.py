@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from reminder.cli import App, UserError, _, error_text, ngettext, pass_app, shown, text
-from reminder.cli.common import checked_option, configure_logging, stop_on_signals
+from reminder.cli.common import checked_option, configure_logging, copy_left_text, stop_on_signals
 from reminder.cli.output import fit, width
 from reminder.config import check_cron, check_ntfy_token, mask_url, parse_http_url, parse_topic, save_config_values
 from reminder.i18n import N_, NC_
@@ -465,8 +465,6 @@ def status(app: App, as_json: bool) -> None:
         for f in data["failed"]:
             click.echo(f"  #{f['id']}: {f['error']}")
     if copies:
-        from reminder.cli.vault import copy_left_text
-
         field(_("write-back copies:"), str(len(copies)))
         for copy in copies:
             click.echo("  " + copy_left_text(copy))

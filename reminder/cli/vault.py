@@ -10,12 +10,11 @@ import click
 from sqlalchemy import func, select
 
 from reminder.cli import App, _, error_text, ngettext, pass_app, shown
-from reminder.cli.common import adopt_default_scheduler
+from reminder.cli.common import adopt_default_scheduler, copy_left_text
 from reminder.cli.output import table
 from reminder.clock import utcnow
 from reminder.db.models import Note
 from reminder.vault import Delivery, SyncReport, add_vault, list_vaults, remove_vault, sync_all, vault_note_counts
-from reminder.vault.files import backed_up_note
 from reminder.vault.registry import find_vault
 
 # A bar for a few hundred files would flash and vanish; it is for the first sync of a large vault.
@@ -108,15 +107,6 @@ def rm(app: App, name: str, yes: bool) -> None:
             "Removed vault {name}; {n} note archived.", "Removed vault {name}; {n} notes archived.", archived
         ).format(name=name, n=archived)
     )
-
-
-def copy_left_text(copy: str) -> str:
-    """The line for a write-back copy a crash left (vault.files.backup_path), in the reader's language."""
-    text = _(
-        "{copy}: left by an interrupted write-back of {note}; that note is not written back until you look at "
-        "the copy and delete it"
-    )
-    return text.format(copy=copy, note=backed_up_note(copy))
 
 
 def _summary(name: str, report: SyncReport, dry_run: bool) -> str:
