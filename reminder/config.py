@@ -30,6 +30,9 @@ DEFAULT_LADDER = (1, 4, 7, 14)
 # One limit for every ladder stage, whichever way it comes in (--ladder, REMINDER_LADDER, the config file, edit):
 # about ten years, far beyond any review plan, and small enough that a due date never leaves the calendar.
 LADDER_MAX_DAYS = 3650
+# The longest interval FSRS may choose: 100 years, Anki's and the fsrs library's own default maximum, so a learner
+# who copies their Anki setting is not refused; beyond it a due date would only drift towards the calendar's end.
+FSRS_MAX_INTERVAL_DAYS = 36500
 # ntfy's topic rule, and the names its web app reserves for itself (ntfy server.go).
 TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
 RESERVED_TOPICS = frozenset(
@@ -95,6 +98,17 @@ def _interval_days(value: Any) -> int:
     days = _positive_int(value)
     if days > LADDER_MAX_DAYS:
         raise Invalid("{part} days is beyond the longest stage, {longest} days", part=days, longest=LADDER_MAX_DAYS)
+    return days
+
+
+def _fsrs_max_interval(value: Any) -> int:
+    days = _positive_int(value)
+    if days > FSRS_MAX_INTERVAL_DAYS:
+        raise Invalid(
+            "{days} days is beyond the longest FSRS interval, {longest} days (100 years)",
+            days=days,
+            longest=FSRS_MAX_INTERVAL_DAYS,
+        )
     return days
 
 
@@ -279,7 +293,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("extra_every", _interval_days, 30, "days between extra reviews after the ladder"),
     Setting("scheduler", parse_scheduler, "ladder", "scheduler of new notes: ladder or fsrs"),
     Setting("fsrs_retention", _retention, 0.9, "FSRS: share of reviews to recall (desired retention)"),
-    Setting("fsrs_max_interval", _positive_int, 365, "FSRS: longest interval in days"),
+    Setting("fsrs_max_interval", _fsrs_max_interval, 365, "FSRS: longest interval in days"),
     Setting("fsrs_parameters", parse_fsrs_parameters, None, "FSRS: your fitted weights (reminder fsrs optimize)"),
     Setting("ntfy_server", parse_http_url, "https://ntfy.sh", "ntfy server to publish to"),
     Setting("ntfy_topic", parse_topic, None, "ntfy topic the phone subscribes to"),

@@ -55,6 +55,26 @@ def test_an_extra_interval_beyond_the_calendar_is_refused_where_it_enters(value:
     assert result.output.strip().count("\n") == 0
 
 
+@pytest.mark.parametrize("value", ["36501", "99999999999"])
+def test_an_fsrs_interval_beyond_a_hundred_years_is_refused_from_env_and_file(  # type: ignore[no-untyped-def]
+    value: str, run_cli, monkeypatch, tmp_path: Path
+) -> None:
+    """fsrs_max_interval had no upper bound; like the other settings it is refused in one line naming where it
+    came from, and Anki's own maximum (36500 days) is accepted."""
+    monkeypatch.setenv("REMINDER_FSRS_MAX_INTERVAL", value)
+    result = run_cli("add", "TCP handshake", "--first-study", "2024-07-07", "--scheduler", "fsrs")
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert line.count("\n") == 0 and line.startswith("Error: REMINDER_FSRS_MAX_INTERVAL:") and "36500" in line
+    cfg = tmp_path / "file.toml"
+    cfg.write_text(f"fsrs_max_interval = {value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={}, config_path=cfg)
+    assert "fsrs_max_interval" in str(err.value) and "36500" in str(err.value) and "\n" not in str(err.value)
+    cfg.write_text("fsrs_max_interval = 36500\n")
+    assert load_settings(environ={}, config_path=cfg).fsrs_max_interval == 36500
+
+
 @pytest.mark.parametrize("key", ["changeme", "correct-horse-battery-staple", "x" * 31, " " * 8 + "shortkey"])
 def test_a_guessable_signing_key_is_refused_in_one_line_that_does_not_show_it(key: str, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Anyone who guesses REMINDER_SECRET_KEY can sign the phone buttons' links (mark done, snooze): a short
