@@ -709,8 +709,15 @@ def test_stop_returns_promptly_with_a_keep_alive_connection_open(store: Store, s
     session.close()
 
 
-def _read_stderr(proc: subprocess.Popen[str], needle: str) -> tuple[list[str], str]:
-    """Collect stderr lines in a thread; return them (still growing) and the first line holding ``needle``."""
+# A cold `reminder serve` imports SQLAlchemy and migrates a new store before it logs its URL: well under a second
+# on a quiet machine, but once more than the old 10 s under a loaded CI runner. The wait ends as soon as the line
+# comes (or the process ends); the deadline is only there to fail clearly instead of hanging.
+STARTUP_DEADLINE = 120.0
+
+
+def _read_stderr(proc: subprocess.Popen[str], needle: str, deadline: float = STARTUP_DEADLINE) -> tuple[list[str], str]:
+    """Collect stderr lines in a thread; return them (still growing) and the first line holding ``needle``.
+    Fails with the process's exit code and what it wrote when it ends without the line or ``deadline`` passes."""
     lines: list[str] = []
     seen = threading.Event()
 
@@ -720,11 +727,39 @@ def _read_stderr(proc: subprocess.Popen[str], needle: str) -> tuple[list[str], s
             lines.append(line)
             if needle in line:
                 seen.set()
-        seen.set()  # the process ended without it: let the assertion below show why
+        seen.set()  # the process ended without it
 
     threading.Thread(target=reader, daemon=True).start()
-    assert seen.wait(TIMEOUT), "".join(lines)
-    return lines, next((ln for ln in lines if needle in ln), "".join(lines))
+    arrived = seen.wait(deadline)
+    found = next((ln for ln in lines if needle in ln), None)
+    if found is None:
+        written = "".join(lines) or "(nothing)\n"
+        if not arrived:
+            pytest.fail(f"no {needle!r} line within {deadline:g} s; stderr so far:\n{written}")
+        code = proc.wait(TIMEOUT)  # its stderr is closed: it has ended or is about to
+        pytest.fail(f"the process exited with {code} without a {needle!r} line; its stderr:\n{written}")
+    return lines, found
+
+
+def test_the_startup_wait_fails_clearly_when_the_line_never_comes() -> None:
+    """The helper the serve test waits with: a process that ends without the line, or stays silent past the
+    deadline, fails at once with its exit code and what it wrote, not later with an IndexError on the line."""
+    ended = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stderr.write('Error: no store\\n'); sys.exit(3)"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with pytest.raises(pytest.fail.Exception, match=r"(?s)exited with 3 .*Error: no store"):
+        _read_stderr(ended, "event=serve")
+    silent = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        with pytest.raises(pytest.fail.Exception, match=r"no 'event=serve' line within 0.5 s"):
+            _read_stderr(silent, "event=serve", deadline=0.5)
+    finally:
+        assert silent.stdin is not None
+        silent.stdin.close()
+        silent.wait(TIMEOUT)
 
 
 def test_reminder_serve_logs_its_url_answers_and_stops_on_sigterm(tmp_path: Path, db_url: str) -> None:
@@ -741,10 +776,12 @@ def test_reminder_serve_logs_its_url_answers_and_stops_on_sigterm(tmp_path: Path
         lines, line = _read_stderr(proc, "event=serve")
         url = line.split("url=", 1)[1].split()[0]
         assert url.startswith("http://127.0.0.1:")
-        assert get(f"{url}/healthz").json()["status"] == "ok"  # a fresh store, started after the last slot
+        # The first answers import what the routes need (the runner's slot rule, the pages): startup too.
+        health = requests.get(f"{url}/healthz", timeout=STARTUP_DEADLINE)
+        assert health.json()["status"] == "ok"  # a fresh store, started after the last slot
         assert get(f"{url}/today/forged").status_code == 403
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(TIMEOUT) == 0
+        assert proc.wait(STARTUP_DEADLINE) == 0  # it stops within seconds; the margin is for a loaded machine
     finally:
         if proc.poll() is None:
             proc.kill()
