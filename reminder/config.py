@@ -500,10 +500,16 @@ def check_cron(expr: str, name: str = "cron") -> str:
     return expr
 
 
+CONFIG_HEADER = "# reminder settings; REMINDER_* environment variables and flags override these.\n"
+
+
 def save_config_values(path: Path, updates: Mapping[str, Any]) -> None:
-    """Merge ``updates`` into the TOML config file (created 0600: it may hold a token). Each value is checked by
-    its setting's parser first, and the file is written by a TOML library, so what is saved reads back."""
-    import tomli_w
+    """Merge ``updates`` into the TOML config file (created 0600: it may hold a token); a None value removes the
+    setting. Each value is checked by its setting's parser first. The file is the learner's: it is edited in
+    place by a TOML library that keeps its comments and layout (tomlkit), so only the lines of the settings that
+    change are touched, a setting that keeps its value keeps its line, and a new one goes at the end. What would
+    be written is read back as the loader reads it before it replaces the file."""
+    import tomlkit
 
     unknown = sorted(set(updates) - set(SETTINGS_BY_NAME))
     if unknown:
@@ -517,17 +523,32 @@ def save_config_values(path: Path, updates: Mapping[str, Any]) -> None:
                 raise Invalid("holds a control character")
         except ValueError as exc:
             raise ConfigError("{name}: {reason}", name=name, reason=exc) from None
-    data = read_config_file(path)
-    data.update(updates)
+    expected = read_config_file(path)  # a file that does not load is refused here, before anything is written
+    try:
+        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        doc = tomlkit.parse(CONFIG_HEADER)
+    for name, value in updates.items():
+        value = list(value) if isinstance(value, tuple) else value
+        if value is None:
+            expected.pop(name, None)
+            if name in doc:
+                del doc[name]
+        elif expected.get(name) != value:
+            expected[name] = value
+            doc[name] = value
+    text = tomlkit.dumps(doc)
     path.parent.mkdir(parents=True, exist_ok=True)
-    kept = {key: list(data[key]) if isinstance(data[key], tuple) else data[key] for key in sorted(data)}
-    text = "# reminder settings; REMINDER_* environment variables and flags override these.\n" + tomli_w.dumps(
-        {key: value for key, value in kept.items() if value is not None}
-    )
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+    try:
+        if read_config_file(tmp) != expected:  # a library slip must not cost the learner a working config
+            raise ConfigError("config file {path}: the edited file would not read back as saved", path=path)
+    except ConfigError:
+        tmp.unlink()
+        raise
     os.replace(tmp, path)
 
 

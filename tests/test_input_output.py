@@ -133,6 +133,40 @@ def test_setup_refuses_a_token_with_a_control_character_and_keeps_the_config_usa
     assert run_cli("config", "show").exit_code == 0
 
 
+LEARNERS_CONFIG = """\
+# My reminder settings -- written by hand, please keep my notes.
+ntfy_topic   = "my-reviews"     # the one on my phone
+
+# Stages I settled on after the exam in May:
+ladder = [1, 3, 9, 21]  # shorter than the default
+daily_limit = 25
+tags = [ "books",'exam' ]
+ntfy_token = 'tk_old'  # rotated every spring
+"""
+
+
+def test_setup_changes_the_token_line_and_keeps_every_other_byte_of_the_learners_config(
+    run_cli, db_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """setup rewrote the whole file with tomli-w: the learner's comments, blank lines and layout were lost.
+    Now only the token's line changes (its comment stays); every other byte is the learner's."""
+    config = tmp_path / "config.toml"
+    config.write_text(LEARNERS_CONFIG, encoding="utf-8")
+    result = run_cli("setup", "--token", "tk_new0123456789", "--no-test")
+    assert result.exit_code == 0, result.output
+    expected = LEARNERS_CONFIG.replace("ntfy_token = 'tk_old'", 'ntfy_token = "tk_new0123456789"')
+    assert config.read_text(encoding="utf-8") == expected
+    assert run_cli("config", "show").exit_code == 0
+    # A setting setup adds goes at the end; the rest stays as it was.
+    assert run_cli("setup", "--language", "en", "--no-test").exit_code == 0
+    assert config.read_text(encoding="utf-8") == expected + 'language = "en"\n'
+    # A key reminder does not know is refused as a typo on load, before setup writes anything.
+    unknown = expected + "colour = 'blue'  # for another tool\n"
+    config.write_text(unknown, encoding="utf-8")
+    assert "unknown setting 'colour'" in one_line_error(run_cli("setup", "--token", "tk_other", "--no-test"))
+    assert config.read_text(encoding="utf-8") == unknown
+
+
 def test_the_config_file_reads_back_what_was_saved(tmp_path: Path) -> None:
     from reminder.config import read_config_file, save_config_values
 
