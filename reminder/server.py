@@ -101,7 +101,7 @@ def start_server(
 
     host = settings.host if host is None else host
     port = settings.port if port is None else port
-    app = secured(make_app(store, settings, started_at=started_at), settings.public_url)
+    app = secured(make_app(store, settings, started_at=started_at), settings.public_url, settings.ntfy_server)
     socket_map: dict[int, Any] = {}
     try:
         server = create_server(

@@ -11,8 +11,10 @@ one implementation; the HTML comes from reminder.pages (Jinja2 templates), the t
     GET  /stats/<token>      forecast, history, streak, recall and subjects, charts drawn in SVG
     GET  /healthz            200 when the store answers and the last due slot ran, else 503 with the reason
 
-Nothing is listed or changed without a valid token. Tokens travel in the URL path, so this module never logs a
-path, and every exception is caught here: waitress would log the path with its own traceback.
+A press answers ntfy's web app (the configured ntfy server's origin) with CORS headers, so its fetch() can read
+the answer (``secured``). Nothing is listed or changed without a valid token. Tokens travel in the URL path, so
+this module never logs a path, and every exception is caught here: waitress would log the path with its own
+traceback.
 
 URLs inside the page and the redirect after a form POST are relative, so the app works unchanged behind a
 reverse proxy that mounts it under a path prefix (REMINDER_PUBLIC_URL=https://host/reminder).
@@ -168,6 +170,14 @@ def _wants_html(environ: dict[str, Any]) -> bool:
     return "text/html" in environ.get("HTTP_ACCEPT", "")
 
 
+PRESS_ACTIONS = ("done", "snooze")  # the phone's http buttons: POST /a/<action>/<token>
+
+
+def is_press(parts: list[str]) -> bool:
+    """Whether a path's parts (``PATH_INFO`` split on "/", the leading "" dropped) are a button's press."""
+    return len(parts) == 3 and parts[0] == "a" and parts[1] in PRESS_ACTIONS and bool(parts[2])
+
+
 ROUTES: dict[str, tuple[str, ...]] = {
     "healthz": ("GET", "HEAD"),
     "a": ("POST",),
@@ -245,7 +255,7 @@ class ReminderApp:
         if parts == ["healthz"]:
             allowed: tuple[str, ...] = ROUTES["healthz"]
             handler: Callable[[], Response] = self.healthz
-        elif len(parts) == 3 and parts[0] == "a" and parts[1] in ("done", "snooze") and parts[2]:
+        elif is_press(parts):
             allowed = ROUTES["a"]
             action, token = parts[1], parts[2]
             handler = (lambda: self.done(environ, token)) if action == "done" else (lambda: self.snooze(environ, token))
@@ -534,7 +544,7 @@ class ReminderApp:
 def _route_name(environ: dict[str, Any]) -> str:
     """The route without its token, for the log."""
     parts = environ.get("PATH_INFO", "").split("/")[1:]
-    if parts[:1] == ["a"] and len(parts) > 1 and parts[1] in ("done", "snooze"):
+    if parts[:1] == ["a"] and len(parts) > 1 and parts[1] in PRESS_ACTIONS:
         return f"/a/{parts[1]}/<token>"
     if parts[:1] == ["today"]:
         return "/today/<token>"
@@ -556,19 +566,33 @@ def make_app(store: Any, settings: Any, *, started_at: datetime | None = None) -
 ALL_SECURITY_HEADERS = [*SECURITY_HEADERS, *HTML_HEADERS]
 
 
+def origin_of(url: str) -> str:
+    """The origin a browser names for a page at ``url`` (its ``Origin`` header): scheme, host and a port that is
+    not the scheme's default, lowercase, without any user:password@."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" if port is None or port == default else f"{scheme}://{host}:{port}"
+
+
 def own_origins(environ: dict[str, Any], public_url: str | None) -> set[str]:
     """The origins a browser may POST from: the public URL's, and the one the request itself was sent to."""
     origins = set()
     if public_url:
-        parts = urlsplit(public_url)
-        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+        origins.add(origin_of(public_url))
     host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
     if host:
         origins.add(f"{environ.get('wsgi.url_scheme', 'http')}://{host}".lower())
     return origins
 
 
-def secured(app: Callable[..., Iterable[bytes]], public_url: str | None) -> Callable[..., Iterable[bytes]]:
+def secured(
+    app: Callable[..., Iterable[bytes]], public_url: str | None, ntfy_server: str | None = None
+) -> Callable[..., Iterable[bytes]]:
     """Wrap the WSGI app: add the security headers an answer lacks, and refuse a POST from a browser on another
     site (a page elsewhere submitting the done form): one whose ``Origin`` is present and not the service's own.
     The ntfy app's http buttons send no Origin, and neither does curl, so they are not affected.
@@ -576,8 +600,16 @@ def secured(app: Callable[..., Iterable[bytes]], public_url: str | None) -> Call
     Our own pages are served with ``Referrer-Policy: no-referrer``, under which a browser sends ``Origin: null``
     even for a same-origin form; a browser that says ``Sec-Fetch-Site: same-origin`` is believed over it (the
     header cannot be set by a page's script). ``same-site`` passes too: the deploy layout serves ntfy and the
-    phone pages on two names of one domain, and ntfy's web app presses an http button with fetch() from its own
-    page. The signed token in the URL is what authorises a press; this check only keeps other sites out."""
+    phone pages on two names of one domain. The signed token in the URL is what authorises a press; this check
+    only keeps other sites out.
+
+    ntfy's web app presses an http button with fetch() from its own page, a plain POST with no headers and no
+    body (a "simple" request: the browser sends no preflight). The press is recorded either way, but without
+    ``Access-Control-Allow-Origin`` the browser hides the answer from the page, fetch() rejects and the web app
+    shows the press as failed. So a press (and only a press: the pages and /healthz are not readable from
+    elsewhere) from the configured ntfy server's origin is answered with that origin allowed, and is served
+    even from another site (a learner on https://ntfy.sh's web app); every other origin is treated as before."""
+    ntfy_origin = origin_of(ntfy_server) if ntfy_server else None
 
     def cross_site(environ: dict[str, Any]) -> bool:
         fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
@@ -587,22 +619,26 @@ def secured(app: Callable[..., Iterable[bytes]], public_url: str | None) -> Call
         return origin is not None and origin.strip().lower() not in own_origins(environ, public_url)
 
     def wrapped(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD", "").upper() == "POST" and cross_site(environ):
+        press = is_press(environ.get("PATH_INFO", "").split("/")[1:])
+        origin = environ.get("HTTP_ORIGIN", "").strip().lower()
+        from_ntfy = press and ntfy_origin is not None and origin == ntfy_origin
+        if environ.get("REQUEST_METHOD", "").upper() == "POST" and not from_ntfy and cross_site(environ):
             body = json.dumps({"status": "error", "reason": "cross-origin request refused"}).encode()
             start_response(
                 "403 Forbidden",
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *ALL_SECURITY_HEADERS],
             )
             return [body]
+        # A press's answer depends on its Origin (allowed or not): a cache must not hand one to the other.
+        cors = [("Vary", "Origin")] if press else []
+        if from_ntfy and ntfy_origin is not None:
+            cors.append(("Access-Control-Allow-Origin", ntfy_origin))
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             have = {name.lower() for name, _ in headers}
             extra = [(name, value) for name, value in ALL_SECURITY_HEADERS if name.lower() not in have]
-            return (
-                start_response(status, [*headers, *extra], exc_info)
-                if exc_info
-                else start_response(status, [*headers, *extra])
-            )
+            headers = [*headers, *extra, *cors]
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         return app(environ, start)
 

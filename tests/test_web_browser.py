@@ -365,3 +365,82 @@ def test_todays_page_in_chromium_speaks_the_learners_language(
             assert tab.js("document.documentElement.scrollWidth") <= PHONE["width"]
             tab.screenshot(ARTIFACTS / f"today-page-{language}.png")
     assert (ARTIFACTS / f"today-page-{language}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class PageServer:
+    """A plain page on its own loopback origin, standing in for ntfy's web app (or another site)."""
+
+    def __init__(self, host: str) -> None:
+        import http.server
+
+        class Blank(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = b"<!doctype html><title>ntfy</title><p>web app</p>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), Blank)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# What ntfy's web app does when an http button is pressed (web/src/components/Notifications.jsx,
+# performHttpAction): fetch(url, {method, headers: action.headers ?? {}, body: action.body}), success being a 2xx.
+PRESS_JS = (
+    "fetch({url}, {{method: 'POST', headers: {{}}, body: undefined}})"
+    ".then(r => r.json().then(b => ({{status: r.status, body: b}})))"
+    ".catch(e => ({{error: String(e)}}))"
+)
+
+
+@pytest.mark.parametrize("ntfy_host", ["127.0.0.1", "localhost"], ids=["same-site", "cross-site"])
+def test_a_press_from_ntfys_web_app_in_chromium_succeeds_and_another_sites_fails(
+    browser: DevTools, store: Store, tmp_path: Path, db_url: str, ntfy_host: str
+) -> None:
+    """ntfy's web app, on its own origin, presses an http button with fetch(): the browser lets the page read
+    the answer only with Access-Control-Allow-Origin, else fetch() rejects and the web app shows failure (the
+    press was recorded all the same). reminder is on http://127.0.0.1:<port>; the "ntfy" page on the same host
+    and another port is the same site to the browser (the README's two names of one domain), on localhost
+    another site (as ntfy.sh is to a learner's server). A page on a third origin (127.0.0.2) is refused."""
+    ntfy_page, other_page = PageServer("127.0.0.1"), PageServer("127.0.0.2")
+    ntfy_origin = f"http://{ntfy_host}:{ntfy_page.port}"
+    settings = web_settings(tmp_path, db_url, language="en", ntfy_server=ntfy_origin)
+    today = datetime.now(SEOUL).date()
+    first = add_note(store, "Pods", date.fromordinal(today.toordinal() - 1), today)
+    second = add_note(store, "Services", date.fromordinal(today.toordinal() - 1), today)
+    key = actions.secret_key(store, settings)
+    try:
+        with start_server(store, settings, port=0) as server:
+
+            def press(page: str, note_id: int) -> dict[str, Any]:
+                with store.read() as session:
+                    due = [d for d in notes.due_on(session, today, 30) if d.note_id == note_id]
+                url = actions.digest_actions(server.url, key, due, language="en", day=today)[0]["url"]
+                tab = Tab(browser)
+                tab.load(page)
+                answer = tab.call(
+                    "Runtime.evaluate",
+                    {"expression": PRESS_JS.format(url=json.dumps(url)), "awaitPromise": True, "returnByValue": True},
+                )
+                return answer["result"]["value"]
+
+            elsewhere = press(f"http://127.0.0.2:{other_page.port}/", second)
+            assert "error" in elsewhere  # fetch() rejected: the web app would show a failure, and so it was
+            pressed = press(f"{ntfy_origin}/", first)
+            assert "error" not in pressed, pressed  # before: "TypeError: Failed to fetch"
+            assert pressed["status"] == 200 and pressed["body"]["marked"] == [first]
+    finally:
+        ntfy_page.close()
+        other_page.close()
+    with store.read() as session:
+        assert [d.note_id for d in notes.due_on(session, today, 30)] == [second]  # the other site's press refused

@@ -127,3 +127,70 @@ def test_ntfys_web_app_on_a_sibling_subdomain_can_press_the_buttons(
     assert pressed.status_code == 200 and pressed.json()["marked"] == [note_id]
     with store.read() as s:
         assert notes.due_on(s, datetime.now(SEOUL).date(), 30) == []
+
+
+NTFY = "https://ntfy.reminder.example"  # the deploy layout: ntfy and reminder on two names of one domain
+
+
+@pytest.fixture
+def beside_ntfy(tmp_path: Path, store: Store, db_url: str) -> Iterator[WebServer]:
+    settings = web_settings(tmp_path, db_url, language="en", public_url="https://reminder.example", ntfy_server=NTFY)
+    srv = start_server(store, settings, port=0)
+    yield srv
+    srv.stop()
+
+
+def _open_reviews(store: Store) -> list[int]:
+    with store.read() as s:
+        return [d.note_id for d in notes.due_on(s, datetime.now(SEOUL).date(), 30)]
+
+
+def test_ntfys_web_app_may_read_the_answer_to_a_press_so_it_shows_the_press_as_done(
+    beside_ntfy: WebServer, store: Store, tmp_path: Path, db_url: str
+) -> None:
+    """ntfy's web app presses with fetch(): a browser hides an answer without Access-Control-Allow-Origin from
+    the page, fetch() rejects, and the web app showed a recorded press as failed. A press from the configured
+    ntfy server's origin is answered with that origin allowed (not "*"), whether the browser calls it same-site
+    (the deploy layout) or cross-site (a learner on ntfy.sh's web app)."""
+    url, note_id = _due_done_url(beside_ntfy, store, tmp_path, db_url)
+    same_site = {"Origin": NTFY, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"}
+    pressed = requests.post(url, headers=same_site, timeout=10)
+    assert pressed.status_code == 200 and pressed.json()["marked"] == [note_id]
+    assert pressed.headers["access-control-allow-origin"] == NTFY
+    assert "Origin" in pressed.headers["vary"]
+    assert _open_reviews(store) == []
+    # ntfy's own server on another site: the browser says cross-site, and the press is still the learner's.
+    url, note_id = _due_done_url(beside_ntfy, store, tmp_path, db_url)
+    cross_site = {**same_site, "Sec-Fetch-Site": "cross-site"}
+    pressed = requests.post(url, headers=cross_site, timeout=10)
+    assert pressed.status_code == 200 and pressed.json()["marked"] == [note_id]
+    assert pressed.headers["access-control-allow-origin"] == NTFY
+    assert _open_reviews(store) == []
+
+
+def test_only_presses_from_the_ntfy_origin_are_opened_to_it_and_the_token_still_decides(
+    beside_ntfy: WebServer, store: Store, tmp_path: Path, db_url: str
+) -> None:
+    url, note_id = _due_done_url(beside_ntfy, store, tmp_path, db_url)
+    # Another site is refused as before, and gets no CORS header.
+    evil = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}
+    refused = requests.post(url, headers=evil, timeout=10)
+    assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+    # A forged token from ntfy's origin changes nothing; its refusal is readable, so the web app says why.
+    ntfy = {"Origin": NTFY, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}
+    forged = requests.post(url[: -len(url.rsplit("/", 1)[1])] + "forged", headers=ntfy, timeout=10)
+    assert forged.status_code == 403 and forged.json()["reason"] == "invalid"
+    assert forged.headers["access-control-allow-origin"] == NTFY
+    assert _open_reviews(store) == [note_id]
+    # The pages hold the learner's notes: not readable from ntfy's origin, and a form POST from it is refused.
+    key = actions.secret_key(store, web_settings(tmp_path, db_url, language="en"))
+    today = datetime.now(SEOUL).date()
+    page = f"{beside_ntfy.url}/today/{actions.sign(key, 'page', [], today)}"
+    read = requests.get(page, headers=ntfy, timeout=10)
+    assert read.status_code == 200 and "access-control-allow-origin" not in read.headers
+    review = f"{beside_ntfy.url}/review/{actions.sign(key, 'review', [note_id], today)}"
+    rated = requests.post(review, data={"rating": "good"}, headers=ntfy, timeout=10)
+    assert rated.status_code == 403 and "access-control-allow-origin" not in rated.headers
+    health = requests.get(f"{beside_ntfy.url}/healthz", headers=ntfy, timeout=10)
+    assert "access-control-allow-origin" not in health.headers
+    assert _open_reviews(store) == [note_id]
