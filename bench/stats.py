@@ -5,12 +5,17 @@ The streak and the subjects need the whole store: the statistics read the notes 
 and sum the rest up in SQL (reminder.history.read_summary). For comparison, the same run times reading every note
 and computing the same figures from them (what the statistics did before), and checks both agree.
 
+Each done review has its review event, as `done` records it, and the statistics are timed a second time under a
+daily limit (REMINDER_DAILY_LIMIT): the streak then counts the days on which the limit was reviewed, back to the
+first study.
+
     python bench/stats.py [--sizes 1000,10000,100000] [--due 1000] [--runs 5] [--dir DIR] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +26,20 @@ from common import BENCH_DAY, EXTRA_EVERY, emit, fill_store, machine, timed_call
 
 from reminder import history, notes, stats
 from reminder.db import open_store
+
+DAILY_LIMIT = 20  # below the reviews the bench store has on most days, so that its streak is long
+
+
+def add_events(path: Path) -> None:
+    """A review event for each done review, on the day it was done."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO review_events (note_id, stage, extra, rating, reviewed_on, source, created_at)"
+            " SELECT note_id, \"offset\", extra, 'good', done_on, 'cli', '2026-11-26 00:00:00.000000'"
+            " FROM reviews WHERE done_on IS NOT NULL"
+        )
+        conn.execute("ANALYZE")
+    conn.close()
 
 
 def main() -> None:
@@ -37,6 +56,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             path = Path(tmp) / f"n{size}.db"
             fill_store(path, size, min(args.due, size))
+            add_events(path)
             store = open_store(f"sqlite:///{path}")
             since = stats.events_since(BENCH_DAY)
 
@@ -57,12 +77,18 @@ def main() -> None:
                     rows, events = history.read_notes(session), history.read_events(session, since)
                 return stats.compute(rows, events, BENCH_DAY, EXTRA_EVERY)
 
+            def limited(store=store) -> stats.Stats:
+                with store.read() as session:
+                    return history.read_stats(session, BENCH_DAY, EXTRA_EVERY, daily_limit=DAILY_LIMIT)
+
             assert total() == every_note(), "the summed-up statistics differ from those of every note"
             by_size[str(size)] = {
                 "baseline: due query": timed_calls(due, args.runs),
                 "read_summary (SQL sums, open reviews)": timed_calls(summary, args.runs),
                 "statistics (read_stats)": timed_calls(total, args.runs),
                 "statistics from every note (before)": timed_calls(every_note, args.runs),
+                f"statistics under a daily limit of {DAILY_LIMIT}": timed_calls(limited, args.runs),
+                "streak under the limit (days)": limited().streak,
             }
             store.dispose()
             path.unlink()

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from reminder import schedule, schedulers, stats
@@ -136,6 +137,20 @@ def read_events(session: Session, since: date) -> list[ReviewEvent]:
     return events
 
 
+def days_at_limit(session: Session, before: date, limit: int) -> dict[date, int]:
+    """The days before ``before`` on which at least ``limit`` notes were reviewed, with how many: what the streak
+    under a daily limit needs of the history the charts do not read. Counted in SQL (a row per such day), so a
+    streak of years does not read every review event."""
+    reviewed = func.count(distinct(EventRow.note_id))
+    rows = session.execute(
+        select(EventRow.reviewed_on, reviewed)
+        .where(EventRow.reviewed_on < before)
+        .group_by(EventRow.reviewed_on)
+        .having(reviewed >= limit)
+    )
+    return {day: count for day, count in rows}
+
+
 def predicted_recall(session: Session, note_ids: Iterable[int], day: date) -> dict[int, float]:
     """The probability of recall on ``day`` that FSRS predicts, for those of ``note_ids`` it schedules."""
     ids = list(note_ids)
@@ -169,11 +184,16 @@ def choose_due(
 
 
 def read_stats(session: Session, today: date, extra_every: int, *, daily_limit: int | None = None) -> stats.Stats:
-    """Everything `reminder stats`, the stats page and the weekly summary show, for ``today``."""
-    return stats.compute_summary(
-        read_summary(session),
-        read_events(session, stats.events_since(today)),
-        today,
-        extra_every,
-        daily_limit=daily_limit,
-    )
+    """Everything `reminder stats`, the stats page and the weekly summary show, for ``today``.
+
+    The events are read back as far as the charts need. Under a daily limit a streak that reaches back to them
+    may go on before: the days the limit was reviewed on before them are counted in SQL and the streak again."""
+    summary = read_summary(session)
+    since = stats.events_since(today)
+    events = read_events(session, since)
+    figures = stats.compute_summary(summary, events, today, extra_every, daily_limit=daily_limit)
+    if daily_limit and stats.streak_reaches_back(figures.streak, today):
+        earlier = days_at_limit(session, since, daily_limit)
+        streak = stats.streak_of_spans(summary.spans, summary.first_study, today, events, daily_limit, earlier)
+        figures = replace(figures, streak=streak)
+    return figures

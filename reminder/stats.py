@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -240,9 +240,11 @@ def streak_of_spans(
     today: date,
     events: Iterable[ReviewEvent] = (),
     daily_limit: int | None = None,
+    earlier: Mapping[date, int] | None = None,
 ) -> int:
     """The streak from the reviews' spans; ``start`` is the first study of the store's first note (days before
-    it are not counted), None for a store without notes."""
+    it are not counted), None for a store without notes. ``earlier``: the notes reviewed on days ``events`` does
+    not reach back to (reminder.history.days_at_limit), for the daily limit's rule."""
     if start is None:
         return 0
     span = (today - start).days + 1
@@ -256,6 +258,8 @@ def streak_of_spans(
             delta[(first - start).days] += count
             delta[(last - start).days + 1] -= count
     done = Counter(e.day for e in events) if daily_limit else Counter()
+    for day, count in (earlier or {}).items():
+        done[day] = max(done[day], count)  # a day both cover is counted once
     kept = 0
     open_at_end = 0
     days_open = []
@@ -375,5 +379,12 @@ def compute_summary(
 
 
 def events_since(today: date) -> date:
-    """The first day whose reviews compute() needs."""
+    """The first day whose reviews compute() needs for the charts and the recall. The streak under a daily limit
+    may need earlier days too (streak_reaches_back)."""
     return today - timedelta(days=max(HISTORY_DAYS, RECALL_DAYS) - 1)
+
+
+def streak_reaches_back(streak_days: int, today: date) -> bool:
+    """Whether a streak computed from the events since events_since(today) kept every day they cover (today, still
+    open, need not count), so that under a daily limit it may go on before them."""
+    return streak_days >= (today - events_since(today)).days

@@ -345,3 +345,33 @@ def test_the_store_summed_up_in_sql_gives_the_same_statistics(any_db_url: str) -
         figures = history.read_stats(s, d(7, 21), 30)
         assert figures.streak >= 0 and len(figures.subjects) == 3 and sum(f.count for f in figures.forecast) > 0
     store.dispose()
+
+
+def test_a_streak_under_a_daily_limit_is_counted_past_the_charts_twelve_weeks(any_db_url: str) -> None:
+    """Under a daily limit a day is kept when the limit was reviewed on it, though a backlog stays open. The
+    statistics read the review events only as far back as the charts need (84 days), and the streak stopped
+    there: 110 days of one review a day under a limit of one showed as 83."""
+    from reminder import history
+    from reminder import notes as store_notes
+    from reminder.db import open_store
+
+    today = d(7, 20)
+    store = open_store(any_db_url)
+    with store.write() as s:
+        backlog = today - timedelta(days=120)
+        store_notes.add_note(s, title="left open", first_studied_on=backlog, today=backlog, ladder=(1,), extra_every=30)
+        for back in range(110, 0, -1):  # one review a day from 110 days ago to yesterday
+            day = today - timedelta(days=back)
+            note = store_notes.add_note(
+                s, title=f"day {back}", first_studied_on=day - timedelta(days=1), today=day, ladder=(1,),
+                extra_every=30,
+            )  # fmt: skip
+            store_notes.mark_done(s, note, day=day, today=day, extra_every=30)
+    with store.read() as s:
+        assert history.read_stats(s, today, 30, daily_limit=1).streak == 110
+        # The same rule on every note and every event: the figure is the streak's, not the window's.
+        every_event = history.read_events(s, backlog)
+        assert stats.compute(history.read_notes(s), every_event, today, 30, daily_limit=1).streak == 110
+        assert history.read_stats(s, today, 30, daily_limit=2).streak == 0  # two a day were never reviewed
+        assert history.read_stats(s, today, 30).streak == 0  # without a limit the backlog breaks it
+    store.dispose()
