@@ -115,17 +115,16 @@ def grouped(
     hundred days, a few offsets), and converting them row by row was most of the cost of reading them."""
     cursor, kinds = run(conn, name, params)
     rest_kinds = kinds[1:]
-    made: dict[tuple, Any] = {}
 
     def convert(rest: tuple) -> Any:
-        value = made[rest] = make(
-            tuple([raw if c is None else c[raw] for raw, c in zip(rest, rest_kinds, strict=True)])
-        )
-        return value
+        return make(tuple([raw if c is None else c[raw] for raw, c in zip(rest, rest_kinds, strict=True)]))
 
-    known = made.get
+    # Row by row, all of it runs in C (groupby, the slices, the dictionary's lookups); Python only per note, and
+    # per distinct rest of a row.
+    made = Converted(convert).__getitem__
+    rest = operator.itemgetter(slice(1, None))
     for key, rows in itertools.groupby(cursor, key=operator.itemgetter(0)):
-        yield key, [known(rest) or convert(rest) for rest in [row[1:] for row in rows]]
+        yield key, list(map(made, map(rest, rows)))
 
 
 def mappings(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[dict[str, Any]]:

@@ -6,6 +6,7 @@ standard library's sqlite3, and the store path from ORM objects; both go through
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -252,7 +253,7 @@ def view_of(
         snoozed_until, archived_at, scheduler, scheduler_state,
     ) = columns  # fmt: skip
     ladder = stored_ladder(ladder_text)
-    stages = tuple([StageView(r.offset, r.due_on, r.done_on) for r in reviews if not r.extra])
+    stages = tuple([new_stage((r.offset, r.due_on, r.done_on)) for r in reviews if not r.extra])
     # The open reviews as they are (a Review, a ReviewRow or an ORM row: the rules read the same attributes).
     pending = [r for r in reviews if r.done_on is None]
     pending_extra = [r for r in pending if r.extra]
@@ -279,12 +280,17 @@ def view_of(
         # Held (snoozed, or rated `again` on the ladder): the earliest open review comes back on that day.
         first = min(pending, key=lambda r: (r.due_on, r.extra, r.offset))
         next_review = (first.offset, first.extra, max(first.due_on, snoozed_until))
-    # Positional: a named tuple's keyword arguments cost more than the rest of a view, in a 10k-note listing.
-    return NoteView(
+    return new_view((
         note_id, title, subject, source, pages, level, link, first_studied_on, ladder, stages, extra,
         long_term_on, snoozed_until, pct, due_item, next_review, archived_at is not None, scheduler, history,
         recall(scheduler, scheduler_state, today) if scheduler == "fsrs" else None,
-    )  # fmt: skip
+    ))  # fmt: skip
+
+
+# A named tuple made from a tuple of all its fields, in one C call: its __new__ is a Python function, and called
+# with keywords it cost more than the rest of a view (a listing makes one view per note, one StageView per stage).
+new_view = functools.partial(tuple.__new__, NoteView)
+new_stage = functools.partial(tuple.__new__, StageView)
 
 
 def recall(scheduler: str, scheduler_state: str | None, today: date) -> float | None:

@@ -83,7 +83,9 @@ def echo_json_list(items: Iterable[str]) -> None:
     it = iter(items)
     opening = "["
     while chunk := list(itertools.islice(it, 200)):
-        click.echo(opening + "\n" + ",\n".join(chunk), nl=False)
+        # color=True: click would otherwise search each chunk for terminal colour codes to strip when the output
+        # is not a terminal (a regex over megabytes); JSON text has none (json writes ESC as \u001b).
+        click.echo(opening + "\n" + ",\n".join(chunk), nl=False, color=True)
         opening = ","
     click.echo("[]" if opening == "[" else "\n]")
 
