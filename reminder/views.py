@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from reminder import schedule
 from reminder.config import stored_ladder
@@ -103,33 +103,30 @@ class NoteView(NamedTuple):
         from a dict: the encoder takes about as long as making the dict, and both several times what this
         does, for fifty values a note. ``parts``: what the views of one listing share."""
         parts = JsonParts() if parts is None else parts
-        day, string, encode = parts.day, parts.string, parts.encode
-        subject, source, pages, level, link = self.subject, self.source, self.pages, self.level, self.link
-        stage = parts.stages.get
-        stages = ", ".join([stage(s) or parts.stage(s) for s in self.stages])
-        extra, next_review = self.extra_review, self.next_review
-        text = (
-            f'{{"id": {self.id}, "title": {string(self.title)}, '
-            f'"subject": {"null" if subject is None else string(subject)}, '
-            f'"source": {"null" if source is None else string(source)}, '
-            f'"pages": {"null" if pages is None else string(pages)}, '
-            f'"level": {"null" if level is None else string(level)}, '
+        (
+            note_id, title, subject, source, pages, level, link, first_studied_on, ladder, stages, extra_review,
+            long_term_on, snoozed_until, progress, due, next_review, archived, scheduler, history, recall,
+        ) = self  # fmt: skip
+        day, string, text = parts.day, parts.string, parts.text
+        json = (
+            f'{{"id": {note_id}, "title": {string(title)}, "subject": {text[subject]}, "source": {text[source]}, '
+            f'"pages": {text[pages]}, "level": {text[level]}, '
             f'"link": {"null" if link is None else string(link)}, '
-            f'"first_studied_on": {day[self.first_studied_on]}, "ladder": [{", ".join(map(str, self.ladder))}], '
-            f'"stages": [{stages}], '
-            f'"extra_review": {parts.extra_review(extra) if extra else "null"}, '
-            f'"long_term": {"false" if self.long_term_on is None else "true"}, '
-            f'"long_term_on": {day[self.long_term_on]}, "snoozed_until": {day[self.snoozed_until]}, '
-            f'"progress": {self.progress}, "progress_bar": {parts.bar(self.progress)}, '
-            f'"due": {"null" if self.due is None else due_json_text(self.due, day)}, '
-            f'"next_review": {parts.next_review(next_review) if next_review else "null"}, '
-            f'"archived": {"true" if self.archived else "false"}, "scheduler": {string(self.scheduler)}'
+            f'"first_studied_on": {day[first_studied_on]}, "ladder": {parts.ladder[ladder]}, '
+            f'"stages": [{", ".join(map(parts.stage.__getitem__, stages))}], '
+            f'"extra_review": {parts.extra_review[extra_review]}, '
+            f'"long_term": {"false" if long_term_on is None else "true"}, '
+            f'"long_term_on": {day[long_term_on]}, "snoozed_until": {day[snoozed_until]}, '
+            f'"progress": {progress}, "progress_bar": {parts.bar[progress]}, '
+            f'"due": {"null" if due is None else due_json_text(due, day)}, '
+            f'"next_review": {parts.next_review[next_review]}, '
+            f'"archived": {"true" if archived else "false"}, "scheduler": {text[scheduler]}'
         )
-        if self.recall is not None:
-            text += f', "recall": {float.__repr__(round(self.recall, 4))}'
-        if self.history is not None:
-            text += f', "history": {encode([h.as_json() for h in self.history])}'
-        return text + "}"
+        if recall is not None:
+            json += f', "recall": {float.__repr__(round(recall, 4))}'
+        if history is not None:
+            json += f', "history": {parts.encode([h.as_json() for h in history])}'
+        return json + "}"
 
     def as_json(self) -> dict[str, Any]:
         """The view's JSON object (json_text's, parsed: one statement of its shape)."""
@@ -139,57 +136,52 @@ class NoteView(NamedTuple):
         return data
 
 
-class JsonDays(dict[date | None, str]):
-    """Days as their JSON text ("2026-02-01" in quotes; null for None), each distinct day written once (a
-    listing's notes share a few hundred days)."""
+K = TypeVar("K")
+
+
+class Texts(dict[K | None, str]):
+    """The JSON text of values that repeat from note to note, each written once (by ``write``) and looked up
+    after that at C speed; None is null."""
+
+    def __init__(self, write: Callable[[K], str]) -> None:
+        super().__init__({None: "null"})
+        self.write = write
+
+    def __missing__(self, value: K | None) -> str:
+        assert value is not None  # (None is there from the start)
+        text = self[value] = self.write(value)
+        return text
+
+
+class JsonDays(Texts[date]):
+    """Days as their JSON text ("2026-02-01" in quotes; null for None): a listing's notes share a few hundred."""
 
     def __init__(self) -> None:
-        super().__init__({None: "null"})
-
-    def __missing__(self, day: date) -> str:
-        text = self[day] = f'"{day.isoformat()}"'
-        return text
+        super().__init__(lambda day: f'"{day.isoformat()}"')
 
 
 class JsonParts:
     """What the JSON text of one listing's views shares: the days' text, json's string and value encoders
     (the same C functions json.dumps(ensure_ascii=False) uses, so strings come out byte for byte as they did),
-    and the few texts that repeat from note to note."""
+    and the texts that repeat from note to note (subjects, ladders, stages, progress bars)."""
 
     def __init__(self) -> None:
         import json
         from json.encoder import encode_basestring  # the C one, when the interpreter has it (as CPython does)
 
-        self.day = JsonDays()
+        day = self.day = JsonDays()
         self.string: Callable[[str], str] = encode_basestring
         self.encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False).encode
-        self.bars: dict[int, str] = {}
-        self.stages: dict[StageView, str] = {}  # (read with .get, made by stage())
-        self.next_reviews: dict[tuple[int, bool, date], str] = {}
-
-    def bar(self, progress: int) -> str:
-        text = self.bars.get(progress)
-        if text is None:
-            text = self.bars[progress] = self.string(schedule.progress_bar(progress))
-        return text
-
-    def stage(self, stage: StageView) -> str:
-        text = self.stages[stage] = (
-            f'{{"stage": {stage.stage}, "due_on": {self.day[stage.due_on]}, "done_on": {self.day[stage.done_on]}}}'
+        self.text = Texts[str](encode_basestring)
+        self.ladder = Texts[tuple[int, ...]](lambda ladder: f"[{', '.join(map(str, ladder))}]")
+        self.bar = Texts[int](lambda progress: encode_basestring(schedule.progress_bar(progress)))
+        self.stage = Texts[StageView](
+            lambda s: f'{{"stage": {s.stage}, "due_on": {day[s.due_on]}, "done_on": {day[s.done_on]}}}'
         )
-        return text
-
-    def extra_review(self, review: StageView) -> str:
-        return f'{{"stage": {review.stage}, "due_on": {self.day[review.due_on]}}}'
-
-    def next_review(self, review: tuple[int, bool, date]) -> str:
-        text = self.next_reviews.get(review)
-        if text is None:
-            stage, extra, due_on = review
-            text = self.next_reviews[review] = (
-                f'{{"stage": {stage}, "extra": {"true" if extra else "false"}, "due_on": {self.day[due_on]}}}'
-            )
-        return text
+        self.extra_review = Texts[StageView](lambda s: f'{{"stage": {s.stage}, "due_on": {day[s.due_on]}}}')
+        self.next_review = Texts[tuple[int, bool, date]](
+            lambda r: f'{{"stage": {r[0]}, "extra": {"true" if r[1] else "false"}, "due_on": {day[r[2]]}}}'
+        )
 
 
 def views_json(views: Iterable[NoteView]) -> Iterator[str]:
