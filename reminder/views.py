@@ -1,7 +1,8 @@
 """What `show` and `list` print about a note, computed for a day from the note and its reviews.
 
 No SQLAlchemy here: the light read path (reminder.lightread) builds the same views from rows it reads with the
-standard library's sqlite3, and the store path from ORM objects; both go through view_note.
+standard library's sqlite3, and the store path from rows or ORM objects; every view is made by view_of, where the
+rules are applied, and written as JSON by NoteView.json_text.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class NoteView(NamedTuple):
             long_term_on, snoozed_until, progress, due, next_review, archived, scheduler, history, recall,
         ) = self  # fmt: skip
         day, string, text = parts.day, parts.string, parts.text
-        json = (
+        out = (
             f'{{"id": {note_id}, "title": {string(title)}, "subject": {text[subject]}, "source": {text[source]}, '
             f'"pages": {text[pages]}, "level": {text[level]}, '
             f'"link": {"null" if link is None else string(link)}, '
@@ -123,10 +124,10 @@ class NoteView(NamedTuple):
             f'"archived": {"true" if archived else "false"}, "scheduler": {text[scheduler]}'
         )
         if recall is not None:
-            json += f', "recall": {float.__repr__(round(recall, 4))}'
+            out += f', "recall": {parts.encode(round(recall, 4))}'  # (json's text of a float: NaN, not nan)
         if history is not None:
-            json += f', "history": {parts.encode([h.as_json() for h in history])}'
-        return json + "}"
+            out += f', "history": {parts.encode([h.as_json() for h in history])}'
+        return out + "}"
 
     def as_json(self) -> dict[str, Any]:
         """The view's JSON object (json_text's, parsed: one statement of its shape)."""
