@@ -19,7 +19,7 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'list_reviews': (
-        'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE notes.archived_at IS NULL ORDER BY reviews.note_id, reviews."offset"',
+        'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews ORDER BY reviews.note_id, reviews.extra, reviews."offset"',
         (),
         (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('done_on', 'date')),
         {},
@@ -31,7 +31,7 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'list_all_reviews': (
-        'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews JOIN notes ON notes.id = reviews.note_id ORDER BY reviews.note_id, reviews."offset"',
+        'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews ORDER BY reviews.note_id, reviews.extra, reviews."offset"',
         (),
         (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('done_on', 'date')),
         {},
@@ -43,7 +43,7 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], dict
         {},
     ),
     'note_reviews': (
-        'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews JOIN notes ON notes.id = reviews.note_id WHERE notes.archived_at IS NULL AND notes.id = ? ORDER BY reviews.note_id, reviews."offset"',
+        'SELECT reviews.note_id, reviews."offset", reviews.extra, reviews.due_on, reviews.done_on FROM reviews WHERE reviews.note_id = ? ORDER BY reviews.note_id, reviews.extra, reviews."offset"',
         ('note_id',),
         (('note_id', ''), ('offset', ''), ('extra', 'bool'), ('due_on', 'date'), ('done_on', 'date')),
         {},

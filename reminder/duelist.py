@@ -6,7 +6,7 @@ for SQLite, without SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -37,14 +37,24 @@ def group_due(rows: Iterable[Sequence], day: date, extra_every: int) -> list[sch
     return result
 
 
+def due_json_text(item: schedule.DueNote, day: Mapping[date | None, str] | None = None) -> str:
+    """A due note's JSON object as text, with json's default separators (", ", ": ") and non-ASCII as it is:
+    where its shape is written, for `due --json` (through due_json) and inside each note of `list --json`.
+    ``day``: each day's JSON text, when a listing shares them (views.JsonDays)."""
+    from json.encoder import encode_basestring as string  # the C function json.dumps(ensure_ascii=False) uses
+
+    due_on = f'"{item.due_on.isoformat()}"' if day is None else day[item.due_on]
+    link = "null" if item.link is None else string(item.link)
+    return (
+        f'{{"id": {item.note_id}, "title": {string(item.title)}, "link": {link}, "stage": {item.stage}, '
+        f'"extra": {"true" if item.extra else "false"}, "due_on": {due_on}, "days_late": {item.days_late}, '
+        f'"progress": {item.progress}}}'
+    )
+
+
 def due_json(item: schedule.DueNote) -> dict[str, Any]:
-    return {
-        "id": item.note_id,
-        "title": item.title,
-        "link": item.link,
-        "stage": item.stage,
-        "extra": item.extra,
-        "due_on": item.due_on.isoformat(),
-        "days_late": item.days_late,
-        "progress": item.progress,
-    }
+    """A due note's JSON object (due_json_text's, parsed)."""
+    import json
+
+    data: dict[str, Any] = json.loads(due_json_text(item))
+    return data

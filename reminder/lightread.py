@@ -10,6 +10,8 @@ upgrades or refuses with its own message.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +25,7 @@ from reminder.compiled_sql import QUERIES, REVISION
 from reminder.duelist import group_due
 from reminder.revision import HEAD
 from reminder.sqlite_files import read_only_uri, sqlite_path
-from reminder.views import NoteError, NoteView, like_prefix, note_ref, pick_note, views_from_rows
+from reminder.views import NoteError, NoteView, ReviewRow, like_prefix, note_ref, pick_note, views_from_rows
 
 if TYPE_CHECKING:
     from reminder.slots import Status
@@ -78,14 +80,22 @@ class Converted(dict[Any, Any]):
         return value
 
 
-def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[tuple]:
-    """The rows of compiled query ``name`` as they come, each value as SQLAlchemy would have returned it."""
+def run(conn: sqlite3.Connection, name: str, params: dict[str, Any]) -> tuple[sqlite3.Cursor, list[Any]]:
+    """The cursor of compiled query ``name`` and the converters of its columns (None where a value is read as
+    it comes)."""
     sql, names, columns, fixed = QUERIES[name]
     given = {**fixed, **params}
     values = [given[n].isoformat() if isinstance(given[n], date) else given[n] for n in names]
-    cursor = conn.execute(sql, values)
     caches: dict[str, Converted] = {}
-    converters = [(i, caches.setdefault(kind, Converted(CONVERT[kind]))) for i, (_, kind) in enumerate(columns) if kind]
+    return conn.execute(sql, values), [
+        caches.setdefault(kind, Converted(CONVERT[kind])) if kind else None for _, kind in columns
+    ]
+
+
+def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[tuple]:
+    """The rows of compiled query ``name`` as they come, each value as SQLAlchemy would have returned it."""
+    cursor, kinds = run(conn, name, params)
+    converters = [(i, converted) for i, converted in enumerate(kinds) if converted is not None]
     if not converters:
         yield from cursor
         return
@@ -94,6 +104,27 @@ def fetch(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[tuple]
         for i, converted in converters:
             row[i] = converted[row[i]]
         yield tuple(row)
+
+
+def grouped(
+    conn: sqlite3.Connection, name: str, make: Callable[[tuple], Any], **params: Any
+) -> Iterator[tuple[Any, list]]:
+    """The rows of compiled query ``name`` grouped by their first column, as views.views_from_rows takes a
+    listing's reviews: (first column, [``make`` of the other columns of each row, converted as SQLAlchemy would
+    return them]). Each distinct rest of a row is converted and made once: a store's reviews repeat a lot (a few
+    hundred days, a few offsets), and converting them row by row was most of the cost of reading them."""
+    cursor, kinds = run(conn, name, params)
+    rest_kinds = kinds[1:]
+
+    def convert(rest: tuple) -> Any:
+        return make(tuple([raw if c is None else c[raw] for raw, c in zip(rest, rest_kinds, strict=True)]))
+
+    # Row by row, all of it runs in C (groupby, the slices, the dictionary's lookups); Python only per note, and
+    # per distinct rest of a row.
+    made = Converted(convert).__getitem__
+    rest = operator.itemgetter(slice(1, None))
+    for key, rows in itertools.groupby(cursor, key=operator.itemgetter(0)):
+        yield key, list(map(made, map(rest, rows)))
 
 
 def mappings(conn: sqlite3.Connection, name: str, **params: Any) -> Iterator[dict[str, Any]]:
@@ -118,9 +149,8 @@ def list_from_sqlite_file(
     try:
         with connect(path) as conn:
             # Two cursors read side by side, both in note order: no row list is held in memory.
-            return views_from_rows(
-                mappings(conn, f"{prefix}_notes"), fetch(conn, f"{prefix}_reviews"), today, extra_every, limit=limit
-            )
+            reviews = grouped(conn, f"{prefix}_reviews", ReviewRow._make)
+            return views_from_rows(fetch(conn, f"{prefix}_notes"), reviews, today, extra_every, limit=limit)
     except Unavailable:
         return None
 
@@ -142,8 +172,8 @@ def note_from_sqlite_file(path: Path, ref: str, today: date, extra_every: int) -
                 except NoteError:
                     return None
             views = views_from_rows(
-                mappings(conn, "note", note_id=note_id),
-                fetch(conn, "note_reviews", note_id=note_id),
+                fetch(conn, "note", note_id=note_id),
+                grouped(conn, "note_reviews", ReviewRow._make, note_id=note_id),
                 today,
                 extra_every,
                 event_rows=mappings(conn, "note_events", note_id=note_id),

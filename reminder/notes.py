@@ -37,7 +37,7 @@ from reminder.recording import record_event as record_event
 from reminder.recording import scheduler_state as scheduler_state
 from reminder.recording import set_scheduler as set_scheduler
 from reminder.recording import store_state as store_state
-from reminder.views import VIEW_COLUMNS, NoteView, like_prefix, note_ref, pick_note, views_from_rows
+from reminder.views import VIEW_COLUMNS, NoteView, by_note, like_prefix, note_ref, pick_note, views_from_rows
 from reminder.views import note_ladder as note_ladder
 from reminder.views import view_note as view_note  # the use cases' public face: callers need not know views
 
@@ -145,24 +145,25 @@ def resolve_locked(session: Session, ref: str) -> Note:
 
 
 def list_statements(*, include_archived: bool = False, note_id: Any = None) -> tuple[Select, Select]:
-    """The notes `list` shows (the columns views.view_note reads, by id) and their reviews (by note, then
-    offset, as Note.reviews); with ``note_id``, just that note (what `show` reads).
+    """The notes `list` shows (the columns views.view_note reads, by id) and their reviews (by note: its
+    ladder stages by offset, then its extra review); with ``note_id``, just that note (what `show` reads).
 
     Two plain queries whose rows views.views_from_rows turns into views: an ORM object per note and per review
-    is most of the cost of listing thousands of notes.
+    is most of the cost of listing thousands of notes. The reviews are read in the order of their unique index
+    (note_id, extra, offset), which SQLite then walks without sorting (by note and offset it sorted each note's
+    rows in a temporary B-tree); the view rules look at the stages and the extra review apart, each in offset
+    order, so they read the same. They are not joined to their notes: the reviews of an archived note, which a
+    listing without ``--all`` leaves out, are skipped where the two are merged, for less than the join costs.
     """
     notes_q = select(*(Note.__table__.c[name] for name in VIEW_COLUMNS)).order_by(Note.id)
-    reviews_q = (
-        select(Review.note_id, Review.offset, Review.extra, Review.due_on, Review.done_on)
-        .join(Note, Note.id == Review.note_id)
-        .order_by(Review.note_id, Review.offset)
+    reviews_q = select(Review.note_id, Review.offset, Review.extra, Review.due_on, Review.done_on).order_by(
+        Review.note_id, Review.extra, Review.offset
     )
     if not include_archived:
         notes_q = notes_q.where(Note.archived_at.is_(None))
-        reviews_q = reviews_q.where(Note.archived_at.is_(None))
     if note_id is not None:
         notes_q = notes_q.where(Note.id == note_id)
-        reviews_q = reviews_q.where(Note.id == note_id)
+        reviews_q = reviews_q.where(Review.note_id == note_id)
     return notes_q, reviews_q
 
 
@@ -179,8 +180,8 @@ def list_notes(
     session: Session, today: date, extra_every: int, *, include_archived: bool = False, limit: int | None = None
 ) -> list[NoteView]:
     notes_q, reviews_q = list_statements(include_archived=include_archived)
-    note_rows = session.execute(notes_q).mappings()
-    return views_from_rows(note_rows, session.execute(reviews_q), today, extra_every, limit=limit)
+    reviews = by_note((row.note_id, row) for row in session.execute(reviews_q))
+    return views_from_rows(session.execute(notes_q), reviews, today, extra_every, limit=limit)
 
 
 def due_statement(day: date | ColumnElement[date], *, lateral: bool = False) -> Select:
@@ -221,12 +222,7 @@ def due_statement(day: date | ColumnElement[date], *, lateral: bool = False) -> 
     if lateral:
         # The subquery selects the notes' columns of that same list (done_count is the reviews' subquery).
         wanted = [c for c in columns(Note.__table__.c) if getattr(c, "table", None) is Note.__table__]
-        note = (
-            select(*wanted)
-            .where(Note.id == Review.note_id, *active)
-            .limit(1)
-            .lateral("note")
-        )
+        note = select(*wanted).where(Note.id == Review.note_id, *active).limit(1).lateral("note")
         return select(*columns(note.c)).join(note, true()).where(*pending)
     return select(*columns(Note.__table__.c)).join(Note, Note.id == Review.note_id).where(*pending, *active)
 

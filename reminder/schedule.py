@@ -167,6 +167,8 @@ def summarise_due(
     return offset, True, due_date(first_studied_on, offset)
 
 
+# Cached: `list` names a stage for every note, and notes share a few hundred (its catalogue is fixed per language).
+@functools.lru_cache(maxsize=4096)
 def stage_label(offset: int, extra: bool, language: str = "en") -> str:
     if extra:
         return catalogue(language).gettext("extra D+{offset}").format(offset=offset)

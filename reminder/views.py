@@ -1,23 +1,27 @@
 """What `show` and `list` print about a note, computed for a day from the note and its reviews.
 
 No SQLAlchemy here: the light read path (reminder.lightread) builds the same views from rows it reads with the
-standard library's sqlite3, and the store path from ORM objects; both go through view_note.
+standard library's sqlite3, and the store path from rows or ORM objects; every view is made by view_of, where the
+rules are applied, and written as JSON by NoteView.json_text.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from reminder import schedule, schedulers
+from reminder import schedule
 from reminder.config import stored_ladder
-from reminder.duelist import due_json
+from reminder.duelist import due_json_text
 from reminder.errors import NoteError as NoteError  # re-exported: defined with the other user errors
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 
 def note_ref(ref: str) -> str:
@@ -93,59 +97,98 @@ class NoteView(NamedTuple):
     history: tuple[HistoryItem, ...] | None = None  # set by show (with_history=True)
     recall: float | None = None  # FSRS: predicted probability of recall today
 
-    def as_json(self, iso: IsoDays | None = None) -> dict[str, Any]:
-        """The view's JSON object; ``iso``: the days' text, shared by the views of one listing (see views_json)."""
-        day = IsoDays() if iso is None else iso
-        return {
-            "id": self.id,
-            "title": self.title,
-            "subject": self.subject,
-            "source": self.source,
-            "pages": self.pages,
-            "level": self.level,
-            "link": self.link,
-            "first_studied_on": day[self.first_studied_on],
-            "ladder": list(self.ladder),
-            "stages": [{"stage": s.stage, "due_on": day[s.due_on], "done_on": day[s.done_on]} for s in self.stages],
-            "extra_review": (
-                {"stage": self.extra_review.stage, "due_on": day[self.extra_review.due_on]}
-                if self.extra_review
-                else None
-            ),
-            "long_term": self.long_term_on is not None,
-            "long_term_on": day[self.long_term_on],
-            "snoozed_until": day[self.snoozed_until],
-            "progress": self.progress,
-            "progress_bar": schedule.progress_bar(self.progress),
-            "due": due_json(self.due) if self.due else None,
-            "next_review": (
-                {"stage": self.next_review[0], "extra": self.next_review[1], "due_on": day[self.next_review[2]]}
-                if self.next_review
-                else None
-            ),
-            "archived": self.archived,
-            "scheduler": self.scheduler,
-            **({"recall": round(self.recall, 4)} if self.recall is not None else {}),
-            **({"history": [h.as_json() for h in self.history]} if self.history is not None else {}),
-        }
+    def json_text(self, parts: JsonParts | None = None) -> str:
+        """The view's JSON object as text, as `list --json` prints it (each item on one line, with json's
+        default separators ", " and ": ", non-ASCII as it is). This is where the object's shape is written:
+        as_json parses it back for the commands that indent it. Written out here rather than by json's encoder
+        from a dict: the encoder takes about as long as making the dict, and both several times what this
+        does, for fifty values a note. ``parts``: what the views of one listing share."""
+        parts = JsonParts() if parts is None else parts
+        (
+            note_id, title, subject, source, pages, level, link, first_studied_on, ladder, stages, extra_review,
+            long_term_on, snoozed_until, progress, due, next_review, archived, scheduler, history, recall,
+        ) = self  # fmt: skip
+        day, string, text = parts.day, parts.string, parts.text
+        out = (
+            f'{{"id": {note_id}, "title": {string(title)}, "subject": {text[subject]}, "source": {text[source]}, '
+            f'"pages": {text[pages]}, "level": {text[level]}, '
+            f'"link": {"null" if link is None else string(link)}, '
+            f'"first_studied_on": {day[first_studied_on]}, "ladder": {parts.ladder[ladder]}, '
+            f'"stages": [{", ".join(map(parts.stage.__getitem__, stages))}], '
+            f'"extra_review": {parts.extra_review[extra_review]}, '
+            f'"long_term": {"false" if long_term_on is None else "true"}, '
+            f'"long_term_on": {day[long_term_on]}, "snoozed_until": {day[snoozed_until]}, '
+            f'"progress": {progress}, "progress_bar": {parts.bar[progress]}, '
+            f'"due": {"null" if due is None else due_json_text(due, day)}, '
+            f'"next_review": {parts.next_review[next_review]}, '
+            f'"archived": {"true" if archived else "false"}, "scheduler": {text[scheduler]}'
+        )
+        if recall is not None:
+            out += f', "recall": {parts.encode(round(recall, 4))}'  # (json's text of a float: NaN, not nan)
+        if history is not None:
+            out += f', "history": {parts.encode([h.as_json() for h in history])}'
+        return out + "}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The view's JSON object (json_text's, parsed: one statement of its shape)."""
+        import json
+
+        data: dict[str, Any] = json.loads(self.json_text())
+        return data
 
 
-class IsoDays(dict[date | None, str | None]):
-    """Days as their ISO text, each distinct day formatted once (a listing's notes share a few hundred days);
-    None stays None."""
+K = TypeVar("K")
 
-    def __init__(self) -> None:
-        super().__init__({None: None})
 
-    def __missing__(self, day: date | None) -> str | None:
-        text = self[day] = day.isoformat() if day else None
+class Texts(dict[K | None, str]):
+    """The JSON text of values that repeat from note to note, each written once (by ``write``) and looked up
+    after that at C speed; None is null."""
+
+    def __init__(self, write: Callable[[K], str]) -> None:
+        super().__init__({None: "null"})
+        self.write = write
+
+    def __missing__(self, value: K | None) -> str:
+        assert value is not None  # (None is there from the start)
+        text = self[value] = self.write(value)
         return text
 
 
-def views_json(views: Iterable[NoteView]) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a listing's views, as they come."""
-    iso = IsoDays()
-    return (view.as_json(iso) for view in views)
+class JsonDays(Texts[date]):
+    """Days as their JSON text ("2026-02-01" in quotes; null for None): a listing's notes share a few hundred."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda day: f'"{day.isoformat()}"')
+
+
+class JsonParts:
+    """What the JSON text of one listing's views shares: the days' text, json's string and value encoders
+    (the same C functions json.dumps(ensure_ascii=False) uses, so strings come out byte for byte as they did),
+    and the texts that repeat from note to note (subjects, ladders, stages, progress bars)."""
+
+    def __init__(self) -> None:
+        import json
+        from json.encoder import encode_basestring  # the C one, when the interpreter has it (as CPython does)
+
+        day = self.day = JsonDays()
+        self.string: Callable[[str], str] = encode_basestring
+        self.encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False).encode
+        self.text = Texts[str](encode_basestring)
+        self.ladder = Texts[tuple[int, ...]](lambda ladder: f"[{', '.join(map(str, ladder))}]")
+        self.bar = Texts[int](lambda progress: encode_basestring(schedule.progress_bar(progress)))
+        self.stage = Texts[StageView](
+            lambda s: f'{{"stage": {s.stage}, "due_on": {day[s.due_on]}, "done_on": {day[s.done_on]}}}'
+        )
+        self.extra_review = Texts[StageView](lambda s: f'{{"stage": {s.stage}, "due_on": {day[s.due_on]}}}')
+        self.next_review = Texts[tuple[int, bool, date]](
+            lambda r: f'{{"stage": {r[0]}, "extra": {"true" if r[1] else "false"}, "due_on": {day[r[2]]}}}'
+        )
+
+
+def views_json(views: Iterable[NoteView]) -> Iterator[str]:
+    """The JSON text of a listing's views (NoteView.json_text), as they come."""
+    parts = JsonParts()
+    return (view.json_text(parts) for view in views)
 
 
 @dataclass(frozen=True)
@@ -168,123 +211,137 @@ class HistoryItem:
 
 def is_active(note: Any, today: date) -> bool:
     """Whether reminders apply: not archived, not long-term, not snoozed past today."""
-    return (
-        note.archived_at is None
-        and note.long_term_on is None
-        and (note.snoozed_until is None or note.snoozed_until <= today)
-    )
+    return active_on(note.archived_at, note.long_term_on, note.snoozed_until, today)
+
+
+def active_on(archived_at: Any, long_term_on: date | None, snoozed_until: date | None, today: date) -> bool:
+    """is_active, from the three columns it reads."""
+    return archived_at is None and long_term_on is None and (snoozed_until is None or snoozed_until <= today)
 
 
 def view_note(note: Any, today: date, extra_every: int, *, with_history: bool = False) -> NoteView:
-    """The view of ``note``: a Note with its reviews (and events, with history), or a NoteRow read without the ORM."""
-    ladder = note_ladder(note)
-    reviews = note.reviews
-    stages = tuple([StageView(r.offset, r.due_on, r.done_on) for r in reviews if not r.extra])
+    """The view of ``note``: a Note with its reviews (and events, with history), or any object with the
+    attributes VIEW_COLUMNS names, ``reviews`` and (with history) ``events``."""
+    history = (
+        tuple(HistoryItem(e.reviewed_on, e.stage, e.extra, e.rating, e.source) for e in note.events)
+        if with_history
+        else None
+    )
+    columns = tuple([getattr(note, name) for name in VIEW_COLUMNS])
+    return view_of(columns, note.reviews, today, extra_every, history)
+
+
+def view_of(
+    columns: Sequence[Any],
+    reviews: Collection[Any],
+    today: date,
+    extra_every: int,
+    history: tuple[HistoryItem, ...] | None = None,
+) -> NoteView:
+    """The view of a note from its VIEW_COLUMNS values, in that order, and its reviews (anything with the
+    attributes of a Review: offset, extra, due_on, done_on; its stages in offset order, and its extra reviews
+    in offset order). Where every rule of what a view shows is applied, for a note read any way."""
+    (
+        note_id, title, subject, source, pages, level, link, first_studied_on, ladder_text, long_term_on,
+        snoozed_until, archived_at, scheduler, scheduler_state,
+    ) = columns  # fmt: skip
+    ladder = stored_ladder(ladder_text)
+    stages = tuple([new_stage((r.offset, r.due_on, r.done_on)) for r in reviews if not r.extra])
     # The open reviews as they are (a Review, a ReviewRow or an ORM row: the rules read the same attributes).
     pending = [r for r in reviews if r.done_on is None]
     pending_extra = [r for r in pending if r.extra]
     extra = StageView(pending_extra[0].offset, pending_extra[0].due_on, None) if pending_extra else None
     done = len(stages) - (len(pending) - len(pending_extra))
-    pct = schedule.progress(done, len(ladder), note.long_term_on is not None)
+    pct = schedule.progress(done, len(ladder), long_term_on is not None)
     due_item = None
     next_review = None
-    if is_active(note, today):
-        if note.scheduler == "ladder":
-            summary = schedule.summarise_due(note.first_studied_on, ladder, extra_every, pending, today)
-        else:
-            summary = schedule.summarise_scheduled(pending, today)
-        if summary:
-            stage, is_extra, due_on = summary
-            due_item = schedule.DueNote(
-                note.id, note.title, note.link, stage, is_extra, due_on, (today - due_on).days, pct
-            )
-            if is_extra:
-                extra = StageView(stage, due_on, None)  # the occurrence due now, as `due` names it
-        upcoming = min(((r.due_on, r.offset, r.extra) for r in pending if r.due_on > today), default=None)
-        if upcoming:
-            next_review = (upcoming[1], upcoming[2], upcoming[0])
-    elif note.archived_at is None and note.long_term_on is None and pending and note.snoozed_until:
+    if active_on(archived_at, long_term_on, snoozed_until, today):
+        if pending:  # (with none open, nothing is due and nothing comes next)
+            if scheduler == "ladder":
+                summary = schedule.summarise_due(first_studied_on, ladder, extra_every, pending, today)
+            else:
+                summary = schedule.summarise_scheduled(pending, today)
+            if summary:
+                stage, is_extra, due_on = summary
+                due_item = schedule.DueNote(note_id, title, link, stage, is_extra, due_on, (today - due_on).days, pct)
+                if is_extra:
+                    extra = StageView(stage, due_on, None)  # the occurrence due now, as `due` names it
+            upcoming = min([(r.due_on, r.offset, r.extra) for r in pending if r.due_on > today], default=None)
+            if upcoming:
+                next_review = (upcoming[1], upcoming[2], upcoming[0])
+    elif archived_at is None and long_term_on is None and pending and snoozed_until:
         # Held (snoozed, or rated `again` on the ladder): the earliest open review comes back on that day.
         first = min(pending, key=lambda r: (r.due_on, r.extra, r.offset))
-        next_review = (first.offset, first.extra, max(first.due_on, note.snoozed_until))
-    return NoteView(
-        id=note.id,
-        title=note.title,
-        subject=note.subject,
-        source=note.source,
-        pages=note.pages,
-        level=note.level,
-        link=note.link,
-        first_studied_on=note.first_studied_on,
-        ladder=ladder,
-        stages=stages,
-        extra_review=extra,
-        long_term_on=note.long_term_on,
-        snoozed_until=note.snoozed_until,
-        progress=pct,
-        due=due_item,
-        next_review=next_review,
-        archived=note.archived_at is not None,
-        scheduler=note.scheduler,
-        history=(
-            tuple(HistoryItem(e.reviewed_on, e.stage, e.extra, e.rating, e.source) for e in note.events)
-            if with_history
-            else None
-        ),
-        recall=_recall(note, today),
-    )
+        next_review = (first.offset, first.extra, max(first.due_on, snoozed_until))
+    return new_view((
+        note_id, title, subject, source, pages, level, link, first_studied_on, ladder, stages, extra,
+        long_term_on, snoozed_until, pct, due_item, next_review, archived_at is not None, scheduler, history,
+        recall(scheduler, scheduler_state, today) if scheduler == "fsrs" else None,
+    ))  # fmt: skip
 
 
-def _recall(note: Any, today: date) -> float | None:
-    if note.scheduler != "fsrs" or not note.scheduler_state:
+# A named tuple made from a tuple of all its fields, in one C call: its __new__ is a Python function, and called
+# with keywords it cost more than the rest of a view (a listing makes one view per note, one StageView per stage).
+new_view = functools.partial(tuple.__new__, NoteView)
+new_stage = functools.partial(tuple.__new__, StageView)
+
+
+def recall(scheduler: str, scheduler_state: str | None, today: date) -> float | None:
+    """FSRS's predicted probability of recall today; None for another scheduler, or before a first review."""
+    if scheduler != "fsrs" or not scheduler_state:
         return None
-    state = schedulers.decode_state(note.scheduler_state)
+    from reminder import schedulers  # FSRS's model: a listing without FSRS notes does not import it
+
+    state = schedulers.decode_state(scheduler_state)
     assert isinstance(state, schedulers.FsrsState)
     return schedulers.Fsrs().recall(state, today)
 
 
 class ReviewRow(NamedTuple):
-    note_id: int
+    """A review as the view rules read it, where no Review object is at hand (the light read path)."""
+
     offset: int
     extra: bool
     due_on: date
     done_on: date | None
 
 
-class NoteRow(SimpleNamespace):
-    """A note's columns as attributes and its ``reviews``: what view_note reads from a Note, without the ORM.
-    (A namespace: its attributes are read at C speed, where a __getattr__ would cost a call each.)"""
-
-
 def views_from_rows(
-    note_rows: Iterable[Mapping[Any, Any]],
-    review_rows: Iterable[Sequence],
+    note_rows: Iterable[Sequence[Any]],
+    review_groups: Iterable[tuple[int, Collection[Any]]],
     today: date,
     extra_every: int,
     *,
     event_rows: Iterable[Mapping[str, Any]] | None = None,
     limit: int | None = None,
 ) -> list[NoteView]:
-    """Views of notes from the rows of notes.list_statements: the notes by id and their reviews by note id,
-    merged as they come (neither side is held in memory). With ``event_rows`` (notes.history_statement's, for
-    `show`), each view carries its review history. With ``limit``, the first that many notes: the rows after
-    them are not read."""
-    events: dict[int, list[SimpleNamespace]] = {}
-    for event in event_rows or ():
-        events.setdefault(event["note_id"], []).append(SimpleNamespace(**event))
-    by_note = itertools.groupby(review_rows, key=operator.itemgetter(0))
-    group = next(by_note, None)
-    with_history = event_rows is not None
+    """Views of notes from the rows of notes.list_statements: the notes by id, each its VIEW_COLUMNS values in
+    that order, and their reviews grouped by note id in the same order (by_note makes the groups), merged as
+    they come (neither side is held in memory; a group with no note listed, an archived note's, is skipped).
+    With ``event_rows`` (notes.history_statement's, for `show`), each view carries its review history. With
+    ``limit``, the first that many notes: the rows after them are not read."""
+    events: dict[int, list[HistoryItem]] = {}
+    for e in event_rows or ():
+        events.setdefault(e["note_id"], []).append(
+            HistoryItem(e["reviewed_on"], e["stage"], e["extra"], e["rating"], e["source"])
+        )
+    groups = iter(review_groups)
+    group = next(groups, None)
     views = []
     for note in itertools.islice(note_rows, limit):
-        note_id = note["id"]
-        while group is not None and group[0] < note_id:  # reviews of a note not listed (none, in practice)
-            group = next(by_note, None)
-        own: list[ReviewRow] = []
+        note_id = note[0]
+        while group is not None and group[0] < note_id:
+            group = next(groups, None)
+        own: Collection[Any] = ()
         if group is not None and group[0] == note_id:
-            # Both paths return `extra` as a bool already (SQLAlchemy's Boolean, lightread's conversion).
-            own = list(map(ReviewRow._make, group[1]))
-            group = next(by_note, None)
-        item = NoteRow(**note, reviews=own, events=events.get(note_id, []))
-        views.append(view_note(item, today, extra_every, with_history=with_history))
+            own = group[1]
+            group = next(groups, None)
+        history = tuple(events.get(note_id, ())) if event_rows is not None else None
+        views.append(view_of(note, own, today, extra_every, history))
     return views
+
+
+def by_note(rows: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, list[Any]]]:
+    """(note id, that note's reviews) from (note id, review) pairs in note order, as views_from_rows takes them."""
+    for note_id, pairs in itertools.groupby(rows, key=operator.itemgetter(0)):
+        yield note_id, [review for _, review in pairs]

@@ -3,6 +3,7 @@ without importing SQLAlchemy; anything else goes through the store."""
 
 from __future__ import annotations
 
+import gc
 from datetime import date
 
 import click
@@ -50,6 +51,19 @@ def next_text(view: NoteView, today: date) -> str:
 )
 @pass_app
 def list_(app: App, include_archived: bool, as_json: bool, limit: int | None) -> None:
+    # A listing makes a few objects per note and review (100k for 10k notes) that all live until it has printed,
+    # and none of them is in a cycle: the collector, left on, walks them again and again for nothing (a sixth of
+    # the time of a 10k-note list). It is back on once they are gone.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _list(app, include_archived, as_json, limit)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _list(app: App, include_archived: bool, as_json: bool, limit: int | None) -> None:
     today = app.today()
     every = app.settings.extra_every
     path = sqlite_file(app.settings.database_url)

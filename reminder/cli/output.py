@@ -44,25 +44,32 @@ def fit(text: str, columns: int, text_width: int | None = None) -> str:
     return text + " " * (columns - used)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: dict[int, int] | None = None) -> str:
-    max_widths = max_widths or {}
-    # Each cell measured once; a column's cells repeat a lot (progress bars, subjects), so each text once.
-    measured: dict[str, int] = {}
+class Widths(dict[str, int]):
+    """Display widths of texts, each measured once."""
 
-    def measure(cell: str) -> int:
-        found = measured.get(cell)
-        if found is None:
-            found = measured[cell] = width(cell)
+    def __missing__(self, text: str) -> int:
+        found = self[text] = width(text)
         return found
 
-    widths = [[measure(cell) for cell in row] for row in rows]
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: dict[int, int] | None = None) -> str:
+    max_widths = max_widths or {}
+    # A column's cells repeat a lot (progress bars, subjects): each text is measured once, then looked up in C.
+    measure = Widths().__getitem__
+    widths = [list(map(measure, row)) for row in rows]
     cols = []
     for i, header in enumerate(headers):
         natural = max([width(header), *(w[i] for w in widths)])
         cols.append(min(natural, max_widths.get(i, natural)))
     lines = ["  ".join(fit(h, cols[i]) for i, h in enumerate(headers)).rstrip()]
+    # A cell that fits is padded here, fit() called only for those it cuts: a 10k-note list has 50k cells.
     lines += [
-        "  ".join([fit(cell, cols[i], w[i]) for i, cell in enumerate(row)]).rstrip()
+        "  ".join(
+            [
+                cell + " " * (col - used) if used <= col else fit(cell, col, used)
+                for cell, col, used in zip(row, cols, w, strict=False)  # (a row may stop short of the headers)
+            ]
+        ).rstrip()
         for row, w in zip(rows, widths, strict=True)
     ]
     return "\n".join(lines)
@@ -74,19 +81,18 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def echo_json_list(items: Iterable[Any]) -> None:
-    """A JSON list (`list --json`), one compact item a line, written a few hundred items at a time as they come.
+def echo_json_list(items: Iterable[str]) -> None:
+    """A JSON list (`list --json`) of items given as their JSON text (NoteView.json_text), one item a line,
+    written a few hundred items at a time as they come.
 
-    Indenting goes through json's pure-Python encoder (seconds for 10k notes) while an item a line stays readable
-    and is encoded in C; and 10k notes' text with emoji, held as one string, would be tens of megabytes."""
-    import json
-
-    # One encoder for every item: json.dumps with an option makes a new one per call.
-    encode = json.JSONEncoder(ensure_ascii=False).encode
+    Indenting goes through json's pure-Python encoder (seconds for 10k notes) while an item a line stays readable;
+    and 10k notes' text with emoji, held as one string, would be tens of megabytes."""
     it = iter(items)
     opening = "["
     while chunk := list(itertools.islice(it, 200)):
-        click.echo(opening + "\n" + ",\n".join(map(encode, chunk)), nl=False)
+        # color=True: click would otherwise search each chunk for terminal colour codes to strip when the output
+        # is not a terminal (a regex over megabytes); JSON text has none (json writes ESC as \u001b).
+        click.echo(opening + "\n" + ",\n".join(chunk), nl=False, color=True)
         opening = ","
     click.echo("[]" if opening == "[" else "\n]")
 
