@@ -70,9 +70,11 @@ def _row(item: Any, columns: Sequence[str]) -> tuple[Any, ...]:
 
 
 @contextmanager
-def transaction(path: Path) -> Iterator[sqlite3.Connection]:
-    """A write transaction (BEGIN IMMEDIATE) on a file at this version's schema, committed when the block ends
-    and rolled back when it raises; Unavailable when the file is not one this path writes."""
+def immediate(path: Path) -> Iterator[sqlite3.Connection]:
+    """A write transaction (BEGIN IMMEDIATE) on a file at this version's schema, with the store's connection
+    settings, committed when the block ends and rolled back when it raises; Unavailable when the file is not one
+    the light paths write. A SQLite error of the block itself (a unique key, a lock held past the busy timeout)
+    reaches the caller as it is."""
     if REVISION != HEAD or not path.is_file():
         raise Unavailable
     try:
@@ -93,12 +95,20 @@ def transaction(path: Path) -> Iterator[sqlite3.Connection]:
             raise Unavailable
         yield conn
         conn.execute("COMMIT")
-    except sqlite3.Error:
-        raise Unavailable from None
     finally:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         conn.close()
+
+
+@contextmanager
+def transaction(path: Path) -> Iterator[sqlite3.Connection]:
+    """immediate(), with any SQLite error as Unavailable: the store path then does the write."""
+    try:
+        with immediate(path) as conn:
+            yield conn
+    except sqlite3.Error:
+        raise Unavailable from None
 
 
 def _revision(conn: sqlite3.Connection) -> str | None:
@@ -215,6 +225,7 @@ def done(
     path: Path, ref: str, *, today: date, extra_every: int, **options: Any
 ) -> tuple[recording.DoneResult, NoteView] | None:
     """notes.mark_done without SQLAlchemy: (its DoneResult, the note's view), or None for the store path."""
+
     def rule(note: LightNote) -> recording.DoneResult:
         return recording.mark_done(note, today=today, extra_every=extra_every, **options)
 
@@ -224,6 +235,7 @@ def done(
 
 def undo(path: Path, ref: str, *, today: date, extra_every: int, **options: Any) -> tuple[bool, NoteView] | None:
     """notes.undo without SQLAlchemy: (whether something changed, the note's view), or None for the store path."""
+
     def rule(note: LightNote) -> bool:
         return recording.undo(note, extra_every=extra_every, **options)
 
@@ -233,6 +245,7 @@ def undo(path: Path, ref: str, *, today: date, extra_every: int, **options: Any)
 
 def edit(path: Path, ref: str, *, today: date, extra_every: int, **changes: Any) -> NoteView | None:
     """notes.edit_note without SQLAlchemy: the note's view after the change, or None for the store path."""
+
     def rule(note: LightNote) -> None:
         editing.edit_note(note, today=today, extra_every=extra_every, **changes)
 
