@@ -306,29 +306,48 @@ class LightTx:
 
 
 class LightLedger:
-    """The runner's statements on the SQLite file at ``path``, without SQLAlchemy."""
+    """The runner's statements on the SQLite file at ``path``, without SQLAlchemy. One connection serves every
+    transaction of the ledger (opening one, with its pragmas, cost more than the statements of a short run); it
+    holds no lock between transactions. A runner is used by one thread at a time, not always the one it was made
+    in."""
 
     is_sqlite = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        from reminder.lightwrite import open_for_writes
+
+        if self._conn is None:
+            self._conn = open_for_writes(self.path, any_thread=True)
+        return self._conn
 
     @contextmanager
     def write(self) -> Iterator[LightTx]:
-        from reminder.lightwrite import immediate
+        from reminder.lightwrite import begin_immediate
 
         try:
-            with immediate(self.path) as conn:
+            with begin_immediate(self._connection()) as conn:
                 yield LightTx(conn)
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from exc
 
     @contextmanager
     def read(self) -> Iterator[LightTx]:
-        from reminder.lightread import connect
-
-        with connect(self.path) as conn:
+        conn = self._connection()
+        conn.execute("BEGIN")  # one snapshot for the reads of the block
+        try:
             yield LightTx(conn)
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def light_ledger(url: str, settings: Any) -> LightLedger | None:
@@ -347,8 +366,9 @@ def light_ledger(url: str, settings: Any) -> LightLedger | None:
     ledger = LightLedger(path)
     try:
         with ledger.read() as tx:
-            if tx.scalar("runner_has_vault") is not None:
-                return None
+            if tx.scalar("runner_has_vault") is None:
+                return ledger
     except (Unavailable, sqlite3.Error):
-        return None
-    return ledger
+        pass
+    ledger.close()
+    return None

@@ -69,16 +69,15 @@ def _row(item: Any, columns: Sequence[str]) -> tuple[Any, ...]:
     return tuple(getattr(item, name) for name in columns)
 
 
-@contextmanager
-def immediate(path: Path) -> Iterator[sqlite3.Connection]:
-    """A write transaction (BEGIN IMMEDIATE) on a file at this version's schema, with the store's connection
-    settings, committed when the block ends and rolled back when it raises; Unavailable when the file is not one
-    the light paths write. A SQLite error of the block itself (a unique key, a lock held past the busy timeout)
-    reaches the caller as it is."""
+def open_for_writes(path: Path, *, any_thread: bool = False) -> sqlite3.Connection:
+    """A connection to a file at this version's schema with the store's connection settings (busy timeout, WAL,
+    foreign keys); Unavailable when the file is not one the light paths write."""
     if REVISION != HEAD or not path.is_file():
         raise Unavailable
     try:
-        conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = sqlite3.connect(
+            path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=not any_thread
+        )
     except sqlite3.Error:
         raise Unavailable from None
     try:
@@ -90,6 +89,18 @@ def immediate(path: Path) -> Iterator[sqlite3.Connection]:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextmanager
+def begin_immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction (BEGIN IMMEDIATE: the store's only write lock, taken up front) on ``conn``, committed
+    when the block ends and rolled back when it raises. A SQLite error of the block itself (a unique key, a lock
+    held past the busy timeout) reaches the caller as it is."""
+    try:
         conn.execute("BEGIN IMMEDIATE")
         if _revision(conn) != HEAD:  # upgraded meanwhile by a newer reminder
             raise Unavailable
@@ -98,6 +109,16 @@ def immediate(path: Path) -> Iterator[sqlite3.Connection]:
     finally:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+
+
+@contextmanager
+def immediate(path: Path) -> Iterator[sqlite3.Connection]:
+    """begin_immediate on a connection of its own to ``path`` (open_for_writes), closed afterwards."""
+    conn = open_for_writes(path)
+    try:
+        with begin_immediate(conn):
+            yield conn
+    finally:
         conn.close()
 
 

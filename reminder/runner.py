@@ -262,16 +262,7 @@ class Runner:
                     log_event("slot", slot=key, zone=zone, result=refused, runner=self.name)
                     return SlotOutcome(key, False, 0, None, refused)
                 due = tx.due(day, self.settings.extra_every)
-                # The unique key decides here which runner owns the slot (Conflict: another one does).
-                slot_id = tx.scalar(
-                    "runner_insert_slot",
-                    slot_key=key,
-                    slot_zone=zone,
-                    at=slot,
-                    claimed=now,
-                    runner=self.name,
-                    due=len(due),
-                )
+                slot_id = self._claim(tx, key, slot, now, len(due))
                 outbox_id = None
                 # Whatever an older digest still waiting lists and is still due, this slot lists too; and when
                 # nothing is due any more, the older one would only report reviews already done.
@@ -288,6 +279,14 @@ class Runner:
             return SlotOutcome(key, False, 0, None, ALREADY_CLAIMED)
         log_event("slot", slot=key, result="claimed", due=len(due), outbox=outbox_id or "-", runner=self.name)
         return SlotOutcome(key, True, len(due), outbox_id)
+
+    def _claim(self, tx: Tx, key: str, slot: datetime, now: datetime, count: int) -> int:
+        """Insert the slot's row; the unique (zone, key) decides here which runner owns it (Conflict: another)."""
+        zone = self.settings.timezone
+        row = tx.scalar(
+            "runner_insert_slot", slot_key=key, slot_zone=zone, at=slot, claimed=now, runner=self.name, due=count
+        )
+        return int(row)
 
     @staticmethod
     def _queue(tx: Tx, message: dict[str, Any], now: datetime, *, slot_id: int | None, kind: str = "digest") -> int:
@@ -396,15 +395,7 @@ class Runner:
             message, count = build(session, day)
         try:
             with self.ledger.write() as tx:
-                slot_id = tx.scalar(
-                    "runner_insert_slot",
-                    slot_key=key,
-                    slot_zone=zone,
-                    at=slot,
-                    claimed=now,
-                    runner=self.name,
-                    due=count,
-                )
+                slot_id = self._claim(tx, key, slot, now, count)
                 outbox_id = None
                 if message is not None:
                     outbox_id = self._queue(tx, message, now, slot_id=slot_id, kind=kind)

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ntfy_server import FakeNtfy
 
 from reminder import notes
@@ -23,6 +24,16 @@ TOPIC = "study-reviews"
 # The two ways a runner reads and writes its slots and outbox (reminder.ledger): through the store, and on the
 # same SQLite file through sqlite3, as `reminder run --once` does. The delivery tests run on both.
 LEDGERS = ("store", "light")
+
+
+# Two runners on one store, (backend, their ledgers): both on the store, both light (two timers' `run --once`),
+# one of each (a timer's `run --once` beside the service); PostgreSQL has the store's ledger only.
+RACING = [
+    ("sqlite", ("store", "store")),
+    ("sqlite", ("light", "light")),
+    ("sqlite", ("store", "light")),
+    pytest.param("postgres", ("store", "store"), marks=pytest.mark.postgres),
+]
 
 
 def make_runner(ledger: str, store: Store, settings: Settings, client: Any, **kw: Any) -> Runner:

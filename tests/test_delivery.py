@@ -20,7 +20,7 @@ import pytest
 import requests
 from freezegun import freeze_time
 from ntfy_server import FakeNtfy
-from setups import TOPIC, make_runner
+from setups import RACING, TOPIC, make_runner
 from setups import add_note as add
 from setups import runner_settings as make_settings
 from sqlalchemy import select
@@ -212,12 +212,7 @@ def test_the_look_up_compares_what_ntfy_stores(
 @pytest.mark.parametrize("trial", range(3))
 @pytest.mark.parametrize(
     ("any_db_url", "ledgers"),
-    [
-        ("sqlite", ("store", "store")),
-        ("sqlite", ("light", "light")),
-        ("sqlite", ("store", "light")),
-        pytest.param("postgres", ("store", "store"), marks=pytest.mark.postgres),
-    ],
+    RACING,
     indirect=["any_db_url"],
 )
 def test_two_runners_recovering_one_stuck_row_send_it_once(

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from ntfy_server import FakeNtfy
+from setups import RACING, make_runner
 from setups import add_note as add
-from setups import make_runner
 from setups import runner_settings as make_settings
 from sqlalchemy import func, select
 
@@ -202,13 +202,7 @@ def test_a_waiting_digest_is_dropped_once_its_reviews_are_done(
 
 @pytest.mark.parametrize(
     ("backend", "ledgers"),
-    [
-        ("sqlite", ("store", "store")),
-        # Two `run --once` from timers, and a timer's `run --once` beside the service: the same one message.
-        ("sqlite", ("light", "light")),
-        ("sqlite", ("store", "light")),
-        pytest.param("postgres", ("store", "store"), marks=pytest.mark.postgres),
-    ],
+    RACING,
 )
 def test_two_runners_at_the_same_slot_send_one_notification(
     backend: str, ledgers: tuple[str, str], tmp_path: Path, ntfy_server: FakeNtfy, request: pytest.FixtureRequest
