@@ -166,7 +166,7 @@ class Runner:
     ``before_slot(day)`` runs before each slot is claimed (the vault sync); ``actions(notes, day)`` gives the
     phone buttons for the notes a digest lists (done, snooze, open), when the service has a public URL.
     ``ledger`` runs the digest slot's and the outbox's reads and writes (default: through ``store``); a
-    LightLedger needs no store for them, but the nudge and summary slots and ``preview`` read through the store.
+    LightLedger needs no store for them, but the nudge and summary slots build their messages through the store.
     """
 
     def __init__(
