@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, DateTime, Integer, Select, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import sqlite
 
-from reminder import notes, runner
+from reminder import ledger, notes, runner
 from reminder.db.models import Note, Review, ReviewEvent, UTCDateTime
 from reminder.revision import HEAD
 
@@ -138,7 +138,30 @@ def render() -> str:
         kinds = tuple(_kind(compiled.binds[p].type) for p in params)
         lines += [f"    {name!r}: (", f"        {sql!r},", f"        {params!r},", f"        {kinds!r},", "    ),"]
     lines += ["}", ""]
+    lines += [
+        "# The runner's statements (reminder.ledger.statements), for the light ledger:",
+        "# name -> (SQL for sqlite3, parameter names in placeholder order, kind of each parameter's value,",
+        "#          (column name, kind) of each column it returns, values of the parameters it fixes itself)",
+        "RUNNER: dict[",
+        "    str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...], dict[str, object]]",
+        "] = {",
+    ]
+    for name, stmt in ledger.statements().items():
+        compiled = stmt.compile(dialect=dialect)
+        sql = " ".join(str(compiled).split())
+        params = tuple(compiled.positiontup or ())
+        kinds = tuple(_kind(compiled.binds[p].type) for p in params)
+        columns = tuple((key, _kind(c.type)) for key, c in stmt.exported_columns.items())
+        fixed = {k: _plain(v) for k, v in compiled.params.items() if v is not None}
+        lines += [f"    {name!r}: (", f"        {sql!r},", f"        {params!r},", f"        {kinds!r},"]
+        lines += [f"        {columns!r},", f"        {fixed!r},", "    ),"]
+    lines += ["}", ""]
     return "\n".join(lines)
+
+
+def _plain(value: object) -> object:
+    # A StrEnum (an outbox status) is written as its plain text.
+    return str(value) if isinstance(value, str) else value
 
 
 def main(argv: list[str]) -> int:

@@ -154,3 +154,123 @@ WRITES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ('',),
     ),
 }
+
+# The runner's statements (reminder.ledger.statements), for the light ledger:
+# name -> (SQL for sqlite3, parameter names in placeholder order, kind of each parameter's value,
+#          (column name, kind) of each column it returns, values of the parameters it fixes itself)
+RUNNER: dict[
+    str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...], dict[str, object]]
+] = {
+    'runner_newest_digest_slot': (
+        'SELECT max(slots.scheduled_at) AS max_1 FROM slots WHERE slots.local_key NOT LIKE ?',
+        ('local_key_1',),
+        ('',),
+        (('max', 'datetime'),),
+        {'local_key_1': '%@%'},
+    ),
+    'runner_same_slot': (
+        'SELECT slots.id FROM slots WHERE slots.zone = ? AND slots.local_key = ?',
+        ('slot_zone', 'slot_key'),
+        ('', ''),
+        (('id', ''),),
+        {},
+    ),
+    'runner_day_served': (
+        'SELECT slots.id FROM slots WHERE slots.scheduled_at >= ? AND slots.scheduled_at < ? AND (slots.zone != ? OR slots.zone IS NULL) AND slots.local_key NOT LIKE ? LIMIT ? OFFSET ?',
+        ('start', 'end', 'slot_zone', 'local_key_1', 'param_1', 'param_2'),
+        ('datetime', 'datetime', '', '', '', ''),
+        (('id', ''),),
+        {'local_key_1': '%@%', 'param_1': 1, 'param_2': 0},
+    ),
+    'runner_insert_slot': (
+        'INSERT INTO slots (local_key, zone, scheduled_at, claimed_at, claimed_by, due_count) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+        ('slot_key', 'slot_zone', 'at', 'claimed', 'runner', 'due'),
+        ('', '', 'datetime', 'datetime', '', ''),
+        (('id', ''),),
+        {},
+    ),
+    'runner_supersede': (
+        'UPDATE outbox SET status=?, last_error=? WHERE outbox.status = ? AND outbox.kind = ?',
+        ('status', 'reason', 'status_1', 'kind_1'),
+        ('', '', '', ''),
+        (),
+        {'status': 'superseded', 'status_1': 'pending', 'kind_1': 'digest'},
+    ),
+    'runner_insert_outbox': (
+        'INSERT INTO outbox (slot_id, kind, payload, status, attempts, next_attempt_at, created_at, uncertain) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+        ('slot_row', 'message_kind', 'message', 'status', 'attempts', 'now', 'now', 'uncertain'),
+        ('', '', '', '', '', 'datetime', 'datetime', 'bool'),
+        (('id', ''),),
+        {'status': 'pending', 'attempts': 0, 'uncertain': False},
+    ),
+    'runner_listed_update': (
+        'UPDATE meta SET value=? WHERE meta."key" = ?',
+        ('listing', 'key_1'),
+        ('', ''),
+        (),
+        {'key_1': 'digest_listed'},
+    ),
+    'runner_listed_insert': (
+        'INSERT INTO meta ("key", value) VALUES (?, ?)',
+        ('key', 'listing'),
+        ('', ''),
+        (),
+        {'key': 'digest_listed'},
+    ),
+    'runner_recover': (
+        'UPDATE outbox SET status=?, uncertain=? WHERE outbox.status = ? AND outbox.next_attempt_at <= ? RETURNING id',
+        ('status', 'uncertain', 'status_1', 'cutoff'),
+        ('', 'bool', '', 'datetime'),
+        (('id', ''),),
+        {'status': 'pending', 'uncertain': True, 'status_1': 'sending'},
+    ),
+    'runner_next_pending': (
+        'SELECT outbox.id, outbox.attempts, outbox.payload, outbox.uncertain, outbox.created_at FROM outbox WHERE outbox.status = ? AND outbox.next_attempt_at <= ? ORDER BY outbox.id LIMIT ? OFFSET ?',
+        ('status_1', 'now', 'param_1', 'param_2'),
+        ('', 'datetime', '', ''),
+        (('id', ''), ('attempts', ''), ('payload', ''), ('uncertain', 'bool'), ('created_at', 'datetime')),
+        {'status_1': 'pending', 'param_1': 1, 'param_2': 0},
+    ),
+    'runner_mark_sending': (
+        'UPDATE outbox SET status=?, attempts=?, next_attempt_at=? WHERE outbox.id = ?',
+        ('status', 'attempt', 'now', 'row_id'),
+        ('', '', 'datetime', ''),
+        (),
+        {'status': 'sending'},
+    ),
+    'runner_attempt_failed': (
+        'UPDATE outbox SET status=?, next_attempt_at=?, last_error=?, uncertain=(outbox.uncertain = 1 OR ? = 1) WHERE outbox.id = ?',
+        ('new_status', 'retry_at', 'error', 'ambiguous', 'row_id'),
+        ('', 'datetime', '', 'bool', ''),
+        (),
+        {},
+    ),
+    'runner_sent': (
+        'UPDATE outbox SET status=?, last_error=NULL, ntfy_id=?, sent_at=?, uncertain=? WHERE outbox.id = ?',
+        ('status', 'message_id', 'now', 'uncertain', 'row_id'),
+        ('', '', 'datetime', 'bool', ''),
+        (),
+        {'status': 'sent', 'uncertain': False},
+    ),
+    'runner_owner_of': (
+        'SELECT outbox.id FROM outbox WHERE outbox.ntfy_id = ? LIMIT ? OFFSET ?',
+        ('message_id', 'param_1', 'param_2'),
+        ('', '', ''),
+        (('id', ''),),
+        {'param_1': 1, 'param_2': 0},
+    ),
+    'runner_next_retry': (
+        'SELECT min(outbox.next_attempt_at) AS min_1 FROM outbox WHERE outbox.status = ?',
+        ('status_1',),
+        ('',),
+        (('min', 'datetime'),),
+        {'status_1': 'pending'},
+    ),
+    'runner_has_vault': (
+        'SELECT vaults.id FROM vaults LIMIT ? OFFSET ?',
+        ('param_1', 'param_2'),
+        ('', ''),
+        (('id', ''),),
+        {'param_1': 1, 'param_2': 0},
+    ),
+}

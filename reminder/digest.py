@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -81,6 +81,30 @@ def note_line(note: DueNote, language: str) -> str:
     return "- " + " · ".join(parts)
 
 
+class _Lines(Sequence[str]):
+    """The notes' lines, each built the first time it is read: a digest of a thousand due notes shows a few dozen
+    of them, and building the rest cost more than the rest of the digest."""
+
+    def __init__(self, notes: Sequence[DueNote], language: str, made: dict[int, str] | None = None) -> None:
+        self.notes, self.language = notes, language
+        self.made = made if made is not None else {}  # id(note) -> its line, shared with the slices
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return _Lines(self.notes[index], self.language, self.made)
+        note = self.notes[index]
+        line = self.made.get(id(note))
+        if line is None:
+            line = self.made[id(note)] = note_line(note, self.language)
+        return line
+
+    def __iter__(self) -> Iterator[str]:
+        return (self[i] for i in range(len(self.notes)))
+
+
 def _json_len(text: str) -> int:
     """Bytes ``text`` adds inside a JSON string, as encode_message writes it."""
     return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
@@ -94,9 +118,7 @@ _MORE_SEP = "\n\n"
 def _fit_body(lines: Sequence[str], language: str, json_room: int, total: int) -> tuple[str, int] | None:
     """As many of ``lines`` as fit both limits, then the count of the rest of ``total`` notes; with how many
     lines were kept. None if not even one line fits."""
-    text_size = sum(len(line.encode("utf-8")) for line in lines) + len(_LINE_SEP) * (len(lines) - 1)
-    json_size = sum(_json_len(line) for line in lines) + _json_len(_LINE_SEP) * (len(lines) - 1)
-    if len(lines) == total and text_size <= MESSAGE_LIMIT and json_size <= json_room:
+    if len(lines) == total and _all_fit(lines, json_room):
         return _LINE_SEP.join(lines), total
     # Reserve room for the count line at its largest (as if every note were left out); the real one is shorter.
     reserve = more_line(total, language)
@@ -115,6 +137,17 @@ def _fit_body(lines: Sequence[str], language: str, json_room: int, total: int) -
     if not kept:
         return None
     return _LINE_SEP.join(kept) + _MORE_SEP + more_line(total - len(kept), language), len(kept)
+
+
+def _all_fit(lines: Sequence[str], json_room: int) -> bool:
+    """Whether every line fits both limits, read only until the sizes pass one (they only grow)."""
+    text_size = json_size = 0
+    for n, line in enumerate(lines):
+        text_size += len(line.encode("utf-8")) + (len(_LINE_SEP) if n else 0)
+        json_size += _json_len(line) + (_json_len(_LINE_SEP) if n else 0)
+        if text_size > MESSAGE_LIMIT or json_size > json_room:
+            return False
+    return True
 
 
 def build_digest(
@@ -158,7 +191,7 @@ def build_digest(
         "tags": list(tags),
         "markdown": True,
     }
-    lines = [note_line(n, language) for n in notes]
+    lines = _Lines(notes, language)
     limit = count
     while True:
         buttons = [dict(a) for a in listed_actions(notes[:limit])] if listed_actions is not None else []

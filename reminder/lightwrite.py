@@ -69,14 +69,15 @@ def _row(item: Any, columns: Sequence[str]) -> tuple[Any, ...]:
     return tuple(getattr(item, name) for name in columns)
 
 
-@contextmanager
-def transaction(path: Path) -> Iterator[sqlite3.Connection]:
-    """A write transaction (BEGIN IMMEDIATE) on a file at this version's schema, committed when the block ends
-    and rolled back when it raises; Unavailable when the file is not one this path writes."""
+def open_for_writes(path: Path, *, any_thread: bool = False) -> sqlite3.Connection:
+    """A connection to a file at this version's schema with the store's connection settings (busy timeout, WAL,
+    foreign keys); Unavailable when the file is not one the light paths write."""
     if REVISION != HEAD or not path.is_file():
         raise Unavailable
     try:
-        conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = sqlite3.connect(
+            path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=not any_thread
+        )
     except sqlite3.Error:
         raise Unavailable from None
     try:
@@ -88,17 +89,47 @@ def transaction(path: Path) -> Iterator[sqlite3.Connection]:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextmanager
+def begin_immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction (BEGIN IMMEDIATE: the store's only write lock, taken up front) on ``conn``, committed
+    when the block ends and rolled back when it raises. A SQLite error of the block itself (a unique key, a lock
+    held past the busy timeout) reaches the caller as it is."""
+    try:
         conn.execute("BEGIN IMMEDIATE")
         if _revision(conn) != HEAD:  # upgraded meanwhile by a newer reminder
             raise Unavailable
         yield conn
         conn.execute("COMMIT")
-    except sqlite3.Error:
-        raise Unavailable from None
     finally:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+
+
+@contextmanager
+def immediate(path: Path) -> Iterator[sqlite3.Connection]:
+    """begin_immediate on a connection of its own to ``path`` (open_for_writes), closed afterwards."""
+    conn = open_for_writes(path)
+    try:
+        with begin_immediate(conn):
+            yield conn
+    finally:
         conn.close()
+
+
+@contextmanager
+def transaction(path: Path) -> Iterator[sqlite3.Connection]:
+    """immediate(), with any SQLite error as Unavailable: the store path then does the write."""
+    try:
+        with immediate(path) as conn:
+            yield conn
+    except sqlite3.Error:
+        raise Unavailable from None
 
 
 def _revision(conn: sqlite3.Connection) -> str | None:
@@ -215,6 +246,7 @@ def done(
     path: Path, ref: str, *, today: date, extra_every: int, **options: Any
 ) -> tuple[recording.DoneResult, NoteView] | None:
     """notes.mark_done without SQLAlchemy: (its DoneResult, the note's view), or None for the store path."""
+
     def rule(note: LightNote) -> recording.DoneResult:
         return recording.mark_done(note, today=today, extra_every=extra_every, **options)
 
@@ -224,6 +256,7 @@ def done(
 
 def undo(path: Path, ref: str, *, today: date, extra_every: int, **options: Any) -> tuple[bool, NoteView] | None:
     """notes.undo without SQLAlchemy: (whether something changed, the note's view), or None for the store path."""
+
     def rule(note: LightNote) -> bool:
         return recording.undo(note, extra_every=extra_every, **options)
 
@@ -233,6 +266,7 @@ def undo(path: Path, ref: str, *, today: date, extra_every: int, **options: Any)
 
 def edit(path: Path, ref: str, *, today: date, extra_every: int, **changes: Any) -> NoteView | None:
     """notes.edit_note without SQLAlchemy: the note's view after the change, or None for the store path."""
+
     def rule(note: LightNote) -> None:
         editing.edit_note(note, today=today, extra_every=extra_every, **changes)
 

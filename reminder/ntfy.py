@@ -28,14 +28,15 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 from urllib.parse import urlsplit
-
-import requests
 
 from reminder import __version__
 from reminder.config import ConfigError, Settings, check_ntfy_token, mask_url, parse_topic
 from reminder.i18n import N_, Invalid, LocalizedError, Phrase
+
+if TYPE_CHECKING:
+    import requests
 
 # The largest sizes ntfy takes as they are. ntfy peeks 4096 bytes of the message and a message that *reaches* 4096
 # becomes an attachment (util/peek.go: LimitReached is read == limit; server.go handlePublishBody); the JSON body is
@@ -343,7 +344,9 @@ class NtfyClient:
         self.auth = auth
         self.timeout = (connect_timeout, read_timeout)
         self._own_session = session is None
-        self._session = session if session is not None else requests.Session()
+        # Made at the first request: importing requests is a good part of a short command's time, and a
+        # `run --once` with nothing to send, or a message built and refused, never needs it.
+        self._made: requests.Session | None = session
         self._secrets: tuple[str, ...] = auth.secrets() if auth else ()
 
     def __repr__(self) -> str:
@@ -356,8 +359,17 @@ class NtfyClient:
         self.close()
 
     def close(self) -> None:
-        if self._own_session:
-            self._session.close()
+        if self._own_session and self._made is not None:
+            self._made.close()
+            self._made = None
+
+    @property
+    def _session(self) -> requests.Session:
+        if self._made is None:
+            import requests
+
+            self._made = requests.Session()
+        return self._made
 
     def publish(self, message: Mapping[str, Any]) -> PublishResult:
         """Send one JSON message; the returned id is ntfy's (record it: there is no idempotency key)."""
@@ -407,6 +419,8 @@ class NtfyClient:
         return text
 
     def _request(self, method: str, path: str, *, topic: str | None, **kwargs: Any) -> requests.Response:
+        import requests
+
         headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
         if self.auth is not None:
             headers["Authorization"] = self.auth.header()

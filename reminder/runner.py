@@ -42,20 +42,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from time import sleep
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-
-from reminder import digest, notes, slots
+from reminder import digest, slots
 from reminder.clock import utcnow as utcnow  # the runner's default clock, importable from here as before
 from reminder.config import ConfigError, Settings
-from reminder.db import Store, one_line
-from reminder.db.models import Meta, Outbox, OutboxStatus, Slot, Vault
 from reminder.events import log_event, runner_name
-from reminder.ntfy import NtfyClient, NtfyError, is_stored
+from reminder.ledger import LISTED_KEY as LISTED_KEY
+from reminder.ledger import Conflict, Ledger, OutboxStatus, StoreLedger, StoreTx, Tx
+from reminder.ntfy import NtfyError, is_stored
 from reminder.slots import Status as Status  # defined beside the slots, so the light read path can make one
+
+if TYPE_CHECKING:
+    from reminder.db import Store
+    from reminder.ntfy import NtfyClient
+
+# What the runner reads and writes is in reminder.ledger, run through the store (SQLAlchemy) or, for `run --once`
+# on a plain SQLite file, through sqlite3 (LightLedger): this module holds the rules, and imports no SQLAlchemy.
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
@@ -75,9 +79,8 @@ LOOKUP_BEFORE = timedelta(hours=1)
 STORE_RETRY = timedelta(minutes=1)
 
 PENDING, SENDING, SENT, FAILED, SUPERSEDED = OutboxStatus  # the short names the runner has always used
-# The notes the latest digest listed, for that day's nudge: {"day": ..., "outbox": id or null, "notes": [ids]}.
-# One row, rewritten by each digest slot: a nudge is only ever about its own day's latest digest.
-LISTED_KEY = "digest_listed"
+# LISTED_KEY: the notes the latest digest listed, for that day's nudge: {"day": ..., "outbox": id or null,
+# "notes": [ids]}. One row, rewritten by each digest slot: a nudge is only ever about its own day's latest digest.
 
 
 FAULT_ENV = "REMINDER_TEST_FAULTS"
@@ -138,24 +141,22 @@ class SendOutcome:
 def claim_refusal(session: Any, slot: datetime, key: str, zone: str) -> str | None:
     """Why ``slot`` (aware, in ``zone``; ``key`` its local key) must not be claimed, or None when a runner
     still has to claim it. Read inside the claiming transaction; /healthz asks it too (reminder.web.health), so a
-    slot the runner rightly passes over is no alarm and one it still owes is."""
-    at = slot
-    digest_slots = slots.digest_slots()  # a nudge or summary sets no high-water mark for digests
-    newest = session.scalar(select(func.max(Slot.scheduled_at)).where(digest_slots))
-    if newest is not None and at <= newest:
-        same = session.scalar(select(Slot.id).where(Slot.zone == zone, Slot.local_key == key))
+    slot the runner rightly passes over is no alarm and one it still owes is. ``session``: the store's."""
+    return refusal(StoreTx(session, session.get_bind().dialect.name == "sqlite"), slot, key, zone)
+
+
+def refusal(tx: Tx, slot: datetime, key: str, zone: str) -> str | None:
+    """claim_refusal in a transaction of either ledger."""
+    newest = tx.scalar("runner_newest_digest_slot")
+    if newest is not None and slot <= newest:
+        same = tx.scalar("runner_same_slot", slot_zone=zone, slot_key=key)
         return ALREADY_CLAIMED if same is not None else OLDER_THAN_CLAIMED
     # A slot claimed under another zone (or before zones were recorded) whose instant falls on this local day
     # served the learner's day already: REMINDER_TIMEZONE changed from Asia/Seoul to UTC must not send again.
     tz = ZoneInfo(zone)
     start = datetime.combine(slot.date(), time(0), tzinfo=tz)
     end = datetime.combine(slot.date() + timedelta(days=1), time(0), tzinfo=tz)
-    other = session.scalar(
-        select(Slot.id)
-        .where(Slot.scheduled_at >= start, Slot.scheduled_at < end)
-        .where((Slot.zone != zone) | Slot.zone.is_(None), digest_slots)
-        .limit(1)
-    )
+    other = tx.scalar("runner_day_served", start=start, end=end, slot_zone=zone)
     return DAY_SERVED if other is not None else None
 
 
@@ -164,11 +165,13 @@ class Runner:
 
     ``before_slot(day)`` runs before each slot is claimed (the vault sync); ``actions(notes, day)`` gives the
     phone buttons for the notes a digest lists (done, snooze, open), when the service has a public URL.
+    ``ledger`` runs the digest slot's and the outbox's reads and writes (default: through ``store``); a
+    LightLedger needs no store for them, but the nudge and summary slots build their messages through the store.
     """
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         settings: Settings,
         client: NtfyClient | None,
         *,
@@ -180,8 +183,13 @@ class Runner:
         last_key: str | None = None,
         click: Callable[[Sequence[Any], date], str] | None = None,
         stats_url: Callable[[date], str] | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.store = store
+        if ledger is None:
+            assert store is not None, "a runner needs a store or a ledger"
+            ledger = StoreLedger(store)
+        self.ledger = ledger
         self.settings = settings
         self.client = client
         self.clock = clock
@@ -221,22 +229,20 @@ class Runner:
             click=(lambda listed: click(listed, day)) if click else None,
         )
 
-    def digest_notes(self, session: Any, due: list[Any], day: date) -> tuple[list[Any], int]:
+    def digest_notes(self, tx: Tx, due: list[Any], day: date) -> tuple[list[Any], int]:
         """What a slot's digest lists (the most urgent the daily limit still allows today) and how many wait;
         nothing when too few are due to be worth a notification."""
-        from reminder.history import choose_due
-
         s = self.settings
         if not digest.worth_a_digest(due, s.min_due, s.overdue_days):
             return [], 0
-        return choose_due(session, due, day, s.daily_limit)
+        return tx.choose_due(due, day, s.daily_limit)
 
     def preview(self, slot: datetime) -> dict[str, Any] | None:
         """The digest the slot would send, without claiming it (for --dry-run)."""
         day = slot.date()
-        with self.store.read() as session:
-            due = notes.due_on(session, day, self.settings.extra_every)
-            listed, waiting = self.digest_notes(session, due, day)
+        with self.ledger.read() as tx:
+            due = tx.due(day, self.settings.extra_every)
+            listed, waiting = self.digest_notes(tx, due, day)
         return self.build_message(listed, day, waiting) if listed else None
 
     def process_slot(self, slot: datetime) -> SlotOutcome:
@@ -249,73 +255,58 @@ class Runner:
         now = self.clock()
         fault_point("before-claim")
         try:
-            with self.store.write() as session:
-                if not self.store.is_sqlite:
-                    # Claims are serialised like SQLite's BEGIN IMMEDIATE does, so the high-water mark read below
-                    # cannot race another runner's claim. Readers are not blocked.
-                    session.execute(text("LOCK TABLE slots IN SHARE ROW EXCLUSIVE MODE"))
-                refused = claim_refusal(session, slot, key, zone)
+            with self.ledger.write() as tx:
+                tx.lock_claims()  # serialised, so the high-water mark read next cannot race another claim
+                refused = refusal(tx, slot, key, zone)
                 if refused is not None:
                     log_event("slot", slot=key, zone=zone, result=refused, runner=self.name)
                     return SlotOutcome(key, False, 0, None, refused)
-                row = Slot(local_key=key, zone=zone, scheduled_at=slot, claimed_at=now, claimed_by=self.name)
-                session.add(row)
-                session.flush()  # the unique key decides here which runner owns the slot
-                due = notes.due_on(session, day, self.settings.extra_every)
-                row.due_count = len(due)
+                due = tx.due(day, self.settings.extra_every)
+                slot_id = self._claim(tx, key, slot, now, len(due))
                 outbox_id = None
                 # Whatever an older digest still waiting lists and is still due, this slot lists too; and when
                 # nothing is due any more, the older one would only report reviews already done.
-                session.execute(
-                    update(Outbox)
-                    .where(Outbox.status == PENDING, Outbox.kind == "digest")
-                    .values(status=SUPERSEDED, last_error=f"superseded by slot {key}")
-                )
-                listed, waiting = self.digest_notes(session, due, day)
+                tx.execute("runner_supersede", reason=f"superseded by slot {key}")
+                listed, waiting = self.digest_notes(tx, due, day)
                 if listed:
-                    outbox_id = self._queue(session, self.build_message(listed, day, waiting), now, slot_id=row.id)
+                    outbox_id = self._queue(tx, self.build_message(listed, day, waiting), now, slot_id=slot_id)
                 listing = {"day": day.isoformat(), "outbox": outbox_id, "notes": [n.note_id for n in listed]}
-                session.merge(Meta(key=LISTED_KEY, value=json.dumps(listing)))
+                if not tx.execute("runner_listed_update", listing=json.dumps(listing)):
+                    tx.execute("runner_listed_insert", listing=json.dumps(listing))
                 fault_point("outbox")  # inside the claiming transaction, before it commits
-        except IntegrityError:
+        except Conflict:
             log_event("slot", slot=key, zone=zone, result=ALREADY_CLAIMED, runner=self.name)
             return SlotOutcome(key, False, 0, None, ALREADY_CLAIMED)
         log_event("slot", slot=key, result="claimed", due=len(due), outbox=outbox_id or "-", runner=self.name)
         return SlotOutcome(key, True, len(due), outbox_id)
 
-    @staticmethod
-    def _queue(
-        session: Any, message: dict[str, Any], now: datetime, *, slot_id: int | None, kind: str = "digest"
-    ) -> int:
-        entry = Outbox(
-            slot_id=slot_id,
-            kind=kind,
-            payload=json.dumps(message, ensure_ascii=False),
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
+    def _claim(self, tx: Tx, key: str, slot: datetime, now: datetime, count: int) -> int:
+        """Insert the slot's row; the unique (zone, key) decides here which runner owns it (Conflict: another)."""
+        zone = self.settings.timezone
+        row = tx.scalar(
+            "runner_insert_slot", slot_key=key, slot_zone=zone, at=slot, claimed=now, runner=self.name, due=count
         )
-        session.add(entry)
-        session.flush()
-        return entry.id
+        return int(row)
+
+    @staticmethod
+    def _queue(tx: Tx, message: dict[str, Any], now: datetime, *, slot_id: int | None, kind: str = "digest") -> int:
+        payload = json.dumps(message, ensure_ascii=False)
+        return int(tx.scalar("runner_insert_outbox", slot_row=slot_id, message_kind=kind, message=payload, now=now))
 
     def queue_now(self) -> int | None:
         """Put what is due now into the outbox as one message outside any slot (``reminder notify now``); None
         when nothing is due. The dispatcher sends it like a slot's digest, with the same delivery rules."""
         now = self.clock()
         day = now.astimezone(ZoneInfo(self.settings.timezone)).date()
-        with self.store.write() as session:
-            due = notes.due_on(session, day, self.settings.extra_every)
+        with self.ledger.write() as tx:
+            due = tx.due(day, self.settings.extra_every)
             if not due:
                 return None
-            from reminder.history import choose_due
-
-            listed, waiting = choose_due(session, due, day, self.settings.daily_limit)
+            listed, waiting = tx.choose_due(due, day, self.settings.daily_limit)
             if not listed:
                 return None  # the day's limit is reached: the rest wait, as in a digest
             message = self.build_message(listed, day, waiting)
-            outbox_id = self._queue(session, message, now, slot_id=None, kind="now")
+            outbox_id = self._queue(tx, message, now, slot_id=None, kind="now")
         log_event("now", due=len(due), outbox=outbox_id)
         return outbox_id
 
@@ -327,6 +318,11 @@ class Runner:
 
     def build_nudge(self, session: Any, day: date) -> tuple[dict[str, Any] | None, int]:
         """The nudge for ``day``: the notes that day's digest listed (once it was sent) that are still due."""
+        from sqlalchemy import select
+
+        from reminder import notes
+        from reminder.db.models import Meta, Outbox
+
         row = session.get(Meta, LISTED_KEY)
         listing = json.loads(row.value) if row is not None else {}
         if listing.get("day") != day.isoformat() or listing.get("outbox") is None:
@@ -389,22 +385,21 @@ class Runner:
             self.before_slot(day)  # a review ticked in Obsidian since the digest is not open any more
         build = self.build_nudge if kind == "nudge" else self.build_summary
         zone = self.settings.timezone
-        with self.store.read() as session:
+        with self.ledger.read() as tx:
             # Served already (by another runner): not worth reading the statistics for.
-            claimed = session.scalar(select(Slot.id).where(Slot.zone == zone, Slot.local_key == key)) is not None
-            message, count = (None, 0) if claimed else build(session, day)
+            claimed = tx.scalar("runner_same_slot", slot_zone=zone, slot_key=key) is not None
+        if claimed:
+            return self._not_claimed(key)
+        assert self.store is not None, "the nudge and summary slots read through the store"
+        with self.store.read() as session:
+            message, count = build(session, day)
         try:
-            if claimed:
-                return self._not_claimed(key)
-            with self.store.write() as session:
-                row = Slot(local_key=key, zone=zone, scheduled_at=slot, claimed_at=now, claimed_by=self.name)
-                row.due_count = count
-                session.add(row)
-                session.flush()
+            with self.ledger.write() as tx:
+                slot_id = self._claim(tx, key, slot, now, count)
                 outbox_id = None
                 if message is not None:
-                    outbox_id = self._queue(session, message, now, slot_id=row.id, kind=kind)
-        except IntegrityError:  # claimed by another runner between the read and the claim
+                    outbox_id = self._queue(tx, message, now, slot_id=slot_id, kind=kind)
+        except Conflict:  # claimed by another runner between the read and the claim
             return self._not_claimed(key)
         log_event("slot", slot=key, result="claimed", count=count, outbox=outbox_id or "-", runner=self.name)
         return SlotOutcome(key, True, count, outbox_id)
@@ -425,13 +420,8 @@ class Runner:
         """Rows left ``sending`` by a runner that died mid-send: ntfy may have the message. Put them back as
         pending and uncertain in one statement (no I/O here); whoever claims one next looks on the topic first."""
         cutoff = self.clock() - STUCK_AFTER
-        with self.store.write() as session:
-            ids = session.scalars(
-                update(Outbox)
-                .where(Outbox.status == SENDING, Outbox.next_attempt_at <= cutoff)
-                .values(status=PENDING, uncertain=True)
-                .returning(Outbox.id)
-            ).all()
+        with self.ledger.write() as tx:
+            ids = tx.column("runner_recover", cutoff=cutoff)
         for entry_id in ids:
             log_event("send", outbox=entry_id, result="stuck-sending", action="look-before-resend")
 
@@ -446,16 +436,18 @@ class Runner:
         if not matching:
             return None, True
         # A message another outbox row already owns (the same text sent twice on purpose) is not this one.
-        with self.store.read() as session:
-            known = set(session.scalars(select(Outbox.ntfy_id).where(Outbox.ntfy_id.in_(matching))).all())
+        with self.ledger.read() as tx:
+            known = {
+                ntfy_id for ntfy_id in set(matching) if tx.scalar("runner_owner_of", message_id=ntfy_id) is not None
+            }
         for item in seen:
             if str(item.get("id")) not in known and is_stored(message, item):
                 return str(item.get("id")), True
         return None, True
 
     def next_retry(self) -> datetime | None:
-        with self.store.read() as session:
-            at = session.scalar(select(func.min(Outbox.next_attempt_at)).where(Outbox.status == PENDING))
+        with self.ledger.read() as tx:
+            at: datetime | None = tx.scalar("runner_next_retry")
         return at
 
     def dispatch(self, stop: threading.Event | None = None) -> list[SendOutcome]:
@@ -466,21 +458,15 @@ class Runner:
         outcomes = []
         while stop is None or not stop.is_set():
             now = self.clock()
-            with self.store.write() as session:
-                entry = session.scalars(
-                    select(Outbox)
-                    .where(Outbox.status == PENDING, Outbox.next_attempt_at <= now)
-                    .order_by(Outbox.id)
-                    .limit(1)
-                    # Another runner on the same PostgreSQL store may be taking this row right now.
-                    .with_for_update(skip_locked=True)
-                ).first()
+            with self.ledger.write() as tx:
+                # Locked (FOR UPDATE SKIP LOCKED on PostgreSQL): another runner may be taking a row right now.
+                entry = tx.row("runner_next_pending", now=now)
                 if entry is None:
                     break
+                entry_id, attempts = entry["id"], entry["attempts"] + 1
                 # Written before the send: a crash from here on leaves a trace that _recover_in_flight reads.
-                entry.status, entry.attempts, entry.next_attempt_at = SENDING, entry.attempts + 1, now
-                entry_id, attempts, payload = entry.id, entry.attempts, json.loads(entry.payload)
-                uncertain, created = entry.uncertain, entry.created_at
+                tx.execute("runner_mark_sending", row_id=entry_id, attempt=attempts, now=now)
+                payload, uncertain, created = json.loads(entry["payload"]), entry["uncertain"], entry["created_at"]
             fault_point("claimed")
             if uncertain:
                 found, readable = self._find_published(payload, created)
@@ -500,19 +486,17 @@ class Runner:
         except NtfyError as exc:
             transient = exc.transient
             now = self.clock()
-            with self.store.write() as session:
-                entry = session.get(Outbox, entry_id)
-                assert entry is not None
-                entry.last_error = str(exc)
-                if exc.ambiguous:
-                    entry.uncertain = True  # ntfy may have stored it: look before the next attempt
-                if transient:
-                    entry.status = PENDING
-                    entry.next_attempt_at = now + backoff(attempts, self.rng)
-                else:
-                    entry.status = FAILED
-                    entry.next_attempt_at = None
-                status, retry_at = PENDING if transient else FAILED, entry.next_attempt_at
+            status, retry_at = (PENDING, now + backoff(attempts, self.rng)) if transient else (FAILED, None)
+            with self.ledger.write() as tx:
+                # ambiguous: ntfy may have stored it, so the row becomes uncertain (look before the next attempt).
+                tx.execute(
+                    "runner_attempt_failed",
+                    row_id=entry_id,
+                    new_status=status,
+                    retry_at=retry_at,
+                    error=str(exc),
+                    ambiguous=exc.ambiguous,
+                )
             log_event(
                 "send", outbox=entry_id, result=status, attempt=attempts, retry_at=retry_at or "-", error=str(exc)
             )
@@ -522,11 +506,8 @@ class Runner:
         return self._record_sent(entry_id, attempts, result.id, result=SENT)
 
     def _record_sent(self, entry_id: int, attempts: int, ntfy_id: str, *, result: str) -> SendOutcome:
-        with self.store.write() as session:
-            entry = session.get(Outbox, entry_id)
-            assert entry is not None
-            entry.status, entry.ntfy_id, entry.sent_at = SENT, ntfy_id, self.clock()
-            entry.last_error, entry.uncertain = None, False
+        with self.ledger.write() as tx:
+            tx.execute("runner_sent", row_id=entry_id, message_id=ntfy_id, now=self.clock())
         log_event("send", outbox=entry_id, result=result, attempt=attempts, ntfy_id=ntfy_id)
         return SendOutcome(entry_id, SENT, None, ntfy_id)
 
@@ -559,6 +540,10 @@ class Runner:
         """Until ``stop`` is set: step, then sleep until the next slot or retry. ``wait`` is Event.wait-like."""
         waiter = wait or (lambda event, seconds: event.wait(seconds))
         log_event("start", runner=self.name, cron=self.settings.cron, timezone=self.settings.timezone)
+        from sqlalchemy.exc import SQLAlchemyError  # the service always runs on the store
+
+        from reminder.db import one_line
+
         while not stop.is_set():
             try:
                 delay = self.step(stop)
@@ -584,6 +569,10 @@ class Runner:
 def status_statements() -> dict[str, Any]:
     """The queries of `reminder status`, written once: run here by the store path, and compiled for the light
     read path (reminder.compile_sql, reminder.lightread.status_from_sqlite_file)."""
+    from sqlalchemy import select
+
+    from reminder.db.models import Outbox, Slot, Vault
+
     return {
         "status_last_slot": select(Slot)
         .where(slots.digest_slots())

@@ -106,6 +106,12 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pyte
     return url
 
 
+@pytest.fixture(params=["store", "light"])
+def ledger(request: pytest.FixtureRequest) -> str:
+    """The runner's statements through the store or through sqlite3 on the same file (setups.make_runner)."""
+    return str(request.param)
+
+
 @pytest.fixture
 def run_cli() -> Callable[..., Result]:
     """Invoke `reminder ARGS...` in-process (the environment set by the fixtures above)."""

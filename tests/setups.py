@@ -5,16 +5,44 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import pytest
 from ntfy_server import FakeNtfy
 
 from reminder import notes
 from reminder.config import Settings, load_settings
 from reminder.db import Store
+from reminder.ledger import LightLedger
+from reminder.runner import Runner
 
 LADDER = (1, 4, 7, 14)
 EXTRA_EVERY = 30
 TOPIC = "study-reviews"
+
+
+# The two ways a runner reads and writes its slots and outbox (reminder.ledger): through the store, and on the
+# same SQLite file through sqlite3, as `reminder run --once` does. The delivery tests run on both.
+LEDGERS = ("store", "light")
+
+
+# Two runners on one store, (backend, their ledgers): both on the store, both light (two timers' `run --once`),
+# one of each (a timer's `run --once` beside the service); PostgreSQL has the store's ledger only.
+RACING = [
+    ("sqlite", ("store", "store")),
+    ("sqlite", ("light", "light")),
+    ("sqlite", ("store", "light")),
+    pytest.param("postgres", ("store", "store"), marks=pytest.mark.postgres),
+]
+
+
+def make_runner(ledger: str, store: Store, settings: Settings, client: Any, **kw: Any) -> Runner:
+    """A runner on ``store`` whose slot and outbox statements go through ``ledger`` ("store" or "light"). The
+    light one is given no store at all, as `run --once` gives it none: nothing it does can go through SQLAlchemy."""
+    if ledger == "light":
+        assert store.is_sqlite, "the light ledger is SQLite's"
+        return Runner(None, settings, client, ledger=LightLedger(Path(str(store.engine.url.database))), **kw)
+    return Runner(store, settings, client, **kw)
 
 
 def runner_settings(tmp_path: Path, server: FakeNtfy, **env: str) -> Settings:

@@ -11,7 +11,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -149,8 +151,17 @@ def test_run_refuses_bad_settings_at_start(
     assert message in one_line_error(result)
 
 
+@pytest.fixture(params=["light", "store"])
+def once_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
+    """`run --once` on the plain SQLite URL takes the light ledger (reminder.ledger); the same file named with a
+    connection option goes through SQLAlchemy, as a registered vault or PostgreSQL does: both must behave alike."""
+    if request.param == "store":
+        monkeypatch.setenv("REMINDER_DATABASE_URL", db_url + "?timeout=30")
+    return str(request.param)
+
+
 @freeze_time("2024-07-12 00:00:00")  # 09:00 in Seoul, after the 08:00 slot
-def test_run_once_dry_run_then_for_real(run_cli, push_env: FakeNtfy) -> None:  # type: ignore[no-untyped-def]
+def test_run_once_dry_run_then_for_real(run_cli, push_env: FakeNtfy, once_path: str) -> None:  # type: ignore[no-untyped-def]
     run_cli(*SEED)
     dry = run_cli("run", "--once", "--dry-run")
     assert dry.exit_code == 0, dry.output
@@ -175,7 +186,7 @@ def test_run_once_dry_run_then_for_real(run_cli, push_env: FakeNtfy) -> None:  #
 
 
 @freeze_time("2024-07-12 00:00:00")
-def test_run_once_keeps_a_transient_failure_for_the_next_run(run_cli, push_env: FakeNtfy) -> None:  # type: ignore[no-untyped-def]
+def test_run_once_keeps_a_transient_failure_for_the_next_run(run_cli, push_env: FakeNtfy, once_path: str) -> None:  # type: ignore[no-untyped-def]
     run_cli(*SEED)
     push_env.fail_with(503)
     failed = run_cli("run", "--once")
@@ -311,6 +322,33 @@ def test_run_serve_buttons_work_against_the_running_service(tmp_path: Path, ntfy
     assert code == 0
     due = json.loads(_reminder("due", "--json", env=env).stdout)
     assert due["count"] == 0  # both notes' due stages were marked by the phone's button
+
+
+def test_run_once_on_sqlite_sends_without_sqlalchemy_until_a_vault_needs_syncing(
+    tmp_path: Path, ntfy_server: FakeNtfy
+) -> None:
+    """A timer's `run --once` on the usual SQLite store claims, queues and sends through the light ledger; with
+    a vault registered it syncs first, which takes the store. Either way the digest goes out once."""
+    from test_lightread import run_cold
+
+    env = _service_env(tmp_path, ntfy_server)
+    today = datetime.now(ZoneInfo("Asia/Seoul")).date()
+    _reminder("add", "Kubernetes 3.2 오브젝트", "--first-study", (today - timedelta(days=1)).isoformat(), env=env)
+    _, loaded_sqlalchemy = run_cold(["run", "--once"], env)
+    assert not loaded_sqlalchemy
+    assert len(ntfy_server.messages("study-reviews")) == 1
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "k8s.md").write_bytes(SEED_NOTE.read_bytes())
+    _reminder("vault", "add", str(vault), "--name", "study", env=env)
+    with sqlite3.connect(tmp_path / "svc.db") as conn:  # a new slot for the second run
+        conn.execute("DELETE FROM slots")
+    _, loaded_sqlalchemy = run_cold(["run", "--once"], env)
+    assert loaded_sqlalchemy
+    assert len(ntfy_server.messages("study-reviews")) == 2
+    with sqlite3.connect(tmp_path / "svc.db") as conn:
+        assert conn.execute("SELECT count(*) FROM notes WHERE vault_id IS NOT NULL").fetchone() == (1,)  # synced
+        assert conn.execute("SELECT status FROM outbox ORDER BY id").fetchall() == [("sent",), ("sent",)]
 
 
 def test_the_idle_service_holds_neither_the_store_library_nor_the_yaml_parser(

@@ -20,7 +20,7 @@ import pytest
 import requests
 from freezegun import freeze_time
 from ntfy_server import FakeNtfy
-from setups import TOPIC
+from setups import RACING, TOPIC, make_runner
 from setups import add_note as add
 from setups import runner_settings as make_settings
 from sqlalchemy import select
@@ -29,7 +29,7 @@ from reminder import actions, notes
 from reminder.db import Store, open_store
 from reminder.db.models import Outbox, Slot
 from reminder.ntfy import NtfyAuth, NtfyClient
-from reminder.runner import DAY_SERVED, OLDER_THAN_CLAIMED, SENDING, STUCK_AFTER, Runner
+from reminder.runner import DAY_SERVED, OLDER_THAN_CLAIMED, SENDING, STUCK_AFTER
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -66,12 +66,12 @@ def _publishes(server: FakeNtfy) -> int:
 @pytest.mark.parametrize("trial", [1, 2])
 @pytest.mark.parametrize("fault", ["read-timeout", "cut-answer"])
 def test_a_lost_answer_is_looked_up_on_the_topic_not_resent(
-    tmp_path: Path, store: Store, ntfy_server: FakeNtfy, fault: str, trial: int
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy, fault: str, trial: int
 ) -> None:
     add(store, f"노트 {trial}", date(2024, 7, 7))
     clock = Clock(datetime(2024, 7, 8, 0, 0, tzinfo=UTC))  # 09:00 in Seoul: the 08:00 slot is due
     with NtfyClient(ntfy_server.url, read_timeout=0.3) as client:
-        runner = Runner(store, make_settings(tmp_path, ntfy_server), client, clock=clock)
+        runner = make_runner(ledger, store, make_settings(tmp_path, ntfy_server), client, clock=clock)
         if fault == "read-timeout":
             ntfy_server.slow(1.0, after_store=True)  # stored at once, answered after the client gave up
         else:
@@ -93,14 +93,14 @@ def test_a_lost_answer_is_looked_up_on_the_topic_not_resent(
 
 
 def test_a_write_only_token_cannot_look_so_a_lost_answer_costs_at_most_one_duplicate(
-    tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture
+    ledger: str, tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = "tk_" + "w" * 29
     add(store, "노트", date(2024, 7, 7))
     clock = Clock(datetime(2024, 7, 8, 0, 0, tzinfo=UTC))
     with FakeNtfy(tokens={token}, write_only={token}) as server:
         with NtfyClient(server.url, NtfyAuth(token=token), read_timeout=0.3) as client:
-            runner = Runner(store, make_settings(tmp_path, server), client, clock=clock)
+            runner = make_runner(ledger, store, make_settings(tmp_path, server), client, clock=clock)
             server.slow(1.0, after_store=True)
             runner.process_slot(runner.current_slot())
             runner.dispatch()
@@ -116,12 +116,12 @@ def test_a_write_only_token_cannot_look_so_a_lost_answer_costs_at_most_one_dupli
 
 
 def test_a_lost_answer_of_a_message_ntfy_did_not_store_is_sent_again(
-    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
 ) -> None:
     add(store, "노트", date(2024, 7, 7))
     clock = Clock(datetime(2024, 7, 8, 0, 0, tzinfo=UTC))
     with NtfyClient(ntfy_server.url, read_timeout=0.3) as client:
-        runner = Runner(store, make_settings(tmp_path, ntfy_server), client, clock=clock)
+        runner = make_runner(ledger, store, make_settings(tmp_path, ntfy_server), client, clock=clock)
         ntfy_server.slow(5)  # held before anything is stored; down() drops it unstored
         runner.process_slot(runner.current_slot())
         runner.dispatch()
@@ -135,7 +135,7 @@ def test_a_lost_answer_of_a_message_ntfy_did_not_store_is_sent_again(
 
 
 def test_a_lost_answer_is_found_when_this_machines_clock_is_minutes_ahead_of_ntfys(
-    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
 ) -> None:
     """The look-up asks ntfy for messages since the row was written, by this machine's clock; ntfy stamps them
     by its own. Ten minutes ahead (no NTP on a small VPS), a window of a few seconds missed the message and the
@@ -144,7 +144,9 @@ def test_a_lost_answer_is_found_when_this_machines_clock_is_minutes_ahead_of_ntf
     today = clock.now.astimezone(SEOUL).date()
     add(store, "노트", date.fromordinal(today.toordinal() - 1))  # D+1 due today
     with NtfyClient(ntfy_server.url, read_timeout=0.3) as client:
-        runner = Runner(store, make_settings(tmp_path, ntfy_server, REMINDER_CRON="* * * * *"), client, clock=clock)
+        runner = make_runner(
+            ledger, store, make_settings(tmp_path, ntfy_server, REMINDER_CRON="* * * * *"), client, clock=clock
+        )
         ntfy_server.slow(1.0, after_store=True)
         runner.process_slot(runner.current_slot())
         [first] = runner.dispatch()
@@ -159,7 +161,7 @@ def test_a_lost_answer_is_found_when_this_machines_clock_is_minutes_ahead_of_ntf
 
 
 def test_the_wider_look_up_does_not_take_an_identical_message_another_row_sent(
-    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
 ) -> None:
     """The look-up matches what ntfy stores (title, text, tags), not an id of its own: within its window an
     identical message that another outbox row sent and recorded is not this row's, so it is sent."""
@@ -172,13 +174,15 @@ def test_the_wider_look_up_does_not_take_an_identical_message_another_row_sent(
             s.add(Outbox(**common, status="sent", ntfy_id=earlier.id, created_at=now - timedelta(minutes=20)))
             # Its answer was lost and ntfy never stored it (the request died before it arrived).
             s.add(Outbox(**common, status="pending", uncertain=True, next_attempt_at=now, created_at=now))
-        runner = Runner(store, make_settings(tmp_path, ntfy_server), client, clock=Clock(now))
+        runner = make_runner(ledger, store, make_settings(tmp_path, ntfy_server), client, clock=Clock(now))
         [outcome] = runner.dispatch()
     assert outcome.status == "sent" and outcome.ntfy_id != earlier.id
     assert len(ntfy_server.messages(TOPIC)) == 2
 
 
-def test_the_look_up_compares_what_ntfy_stores(tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
+def test_the_look_up_compares_what_ntfy_stores(
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+) -> None:
     # ntfy trims the text and splits tags on commas: the stuck row's payload is not what the topic returns.
     now = datetime(2024, 7, 8, 0, 0, tzinfo=UTC)
     payload = {"topic": TOPIC, "title": " 📚 복습 ", "message": "- 노트\n\n", "tags": ["books,warning"]}
@@ -196,7 +200,7 @@ def test_the_look_up_compares_what_ntfy_stores(tmp_path: Path, store: Store, ntf
                 )
             )
         clock = Clock(datetime.now(UTC) + STUCK_AFTER + timedelta(seconds=10))
-        runner = Runner(store, make_settings(tmp_path, ntfy_server), client, clock=clock)
+        runner = make_runner(ledger, store, make_settings(tmp_path, ntfy_server), client, clock=clock)
         [outcome] = runner.dispatch()
     assert outcome.status == "sent"
     assert len(ntfy_server.messages(TOPIC)) == 1
@@ -206,8 +210,13 @@ def test_the_look_up_compares_what_ntfy_stores(tmp_path: Path, store: Store, ntf
 
 
 @pytest.mark.parametrize("trial", range(3))
+@pytest.mark.parametrize(
+    ("any_db_url", "ledgers"),
+    RACING,
+    indirect=["any_db_url"],
+)
 def test_two_runners_recovering_one_stuck_row_send_it_once(
-    tmp_path: Path, any_db_url: str, ntfy_server: FakeNtfy, trial: int
+    tmp_path: Path, any_db_url: str, ntfy_server: FakeNtfy, trial: int, ledgers: tuple[str, str]
 ) -> None:
     stores = [open_store(any_db_url), open_store(any_db_url)]
     try:
@@ -228,13 +237,13 @@ def test_two_runners_recovering_one_stuck_row_send_it_once(
         results: list[Any] = []
         barrier = threading.Barrier(2)
 
-        def recover(store: Store, name: str) -> None:
+        def recover(store: Store, name: str, ledger: str) -> None:
             with NtfyClient(ntfy_server.url) as client:
-                runner = Runner(store, settings, client, name=name)
+                runner = make_runner(ledger, store, settings, client, name=name)
                 barrier.wait()
                 results.extend(runner.dispatch())
 
-        threads = [threading.Thread(target=recover, args=(st, f"r{i}")) for i, st in enumerate(stores)]
+        threads = [threading.Thread(target=recover, args=(st, f"r{i}", ledgers[i])) for i, st in enumerate(stores)]
         for t in threads:
             t.start()
         for t in threads:
@@ -249,7 +258,9 @@ def test_two_runners_recovering_one_stuck_row_send_it_once(
 # --- no network I/O inside a write transaction ---------------------------------------------------------------
 
 
-def test_a_slow_look_up_does_not_stall_a_phone_press(tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
+def test_a_slow_look_up_does_not_stall_a_phone_press(
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+) -> None:
     from reminder.server import start_server
 
     today = datetime.now(SEOUL).date()
@@ -272,7 +283,7 @@ def test_a_slow_look_up_does_not_stall_a_phone_press(tmp_path: Path, store: Stor
     ntfy_server.slow(6)  # the look-up on the topic hangs for 6 s
     try:
         with NtfyClient(ntfy_server.url, read_timeout=8) as client:
-            runner = Runner(store, settings, client)
+            runner = make_runner(ledger, store, settings, client)
             worker = threading.Thread(target=runner.dispatch)
             worker.start()
             assert ntfy_server.wait_for_requests(1, timeout=5)  # the runner is now inside its slow poll
@@ -298,15 +309,17 @@ def _slot_rows(store: Store) -> list[tuple[str, str | None]]:
         return [(r.local_key, r.zone) for r in s.scalars(select(Slot).order_by(Slot.id))]
 
 
-def test_a_clock_set_back_a_day_does_not_serve_a_day_again(tmp_path: Path, store: Store, ntfy_server: FakeNtfy):
+def test_a_clock_set_back_a_day_does_not_serve_a_day_again(
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+):
     add(store, "노트", date(2024, 7, 7))
     settings = make_settings(tmp_path, ntfy_server)
     with NtfyClient(ntfy_server.url) as client, freeze_time("2024-07-09 00:30:00") as frozen:  # 09:30 Seoul
-        runner = Runner(store, settings, client)
+        runner = make_runner(ledger, store, settings, client)
         runner.step()
         assert len(ntfy_server.messages(TOPIC)) == 1
         frozen.move_to("2024-07-08 00:30:00")  # a restored VM, an NTP step: yesterday again
-        again = Runner(store, settings, client)  # a fresh process remembers nothing
+        again = make_runner(ledger, store, settings, client)  # a fresh process remembers nothing
         outcome = again.process_slot(again.current_slot())
         again.dispatch()
     assert (outcome.claimed, outcome.reason) == (False, OLDER_THAN_CLAIMED)
@@ -314,12 +327,14 @@ def test_a_clock_set_back_a_day_does_not_serve_a_day_again(tmp_path: Path, store
     assert _slot_rows(store) == [("2024-07-09T08:00", "Asia/Seoul")]
 
 
-def test_changing_the_zone_to_utc_does_not_send_a_second_digest(tmp_path: Path, store: Store, ntfy_server: FakeNtfy):
+def test_changing_the_zone_to_utc_does_not_send_a_second_digest(
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+):
     add(store, "노트", date(2024, 7, 7))
     with NtfyClient(ntfy_server.url) as client, freeze_time("2024-07-08 23:00:00") as frozen:  # 08:00 in Seoul
-        Runner(store, make_settings(tmp_path, ntfy_server), client).step()
+        make_runner(ledger, store, make_settings(tmp_path, ntfy_server), client).step()
         frozen.tick(timedelta(minutes=5))
-        utc = Runner(store, make_settings(tmp_path, ntfy_server, REMINDER_TIMEZONE="UTC"), client)
+        utc = make_runner(ledger, store, make_settings(tmp_path, ntfy_server, REMINDER_TIMEZONE="UTC"), client)
         outcome = utc.process_slot(utc.current_slot())  # 2024-07-08T08:00 in UTC: before the Seoul slot
         utc.dispatch()
     assert (outcome.claimed, outcome.reason) == (False, OLDER_THAN_CLAIMED)
@@ -327,14 +342,16 @@ def test_changing_the_zone_to_utc_does_not_send_a_second_digest(tmp_path: Path, 
 
 
 def test_a_later_slot_on_a_day_served_in_the_old_zone_is_not_served(
-    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
 ):
     add(store, "노트", date(2024, 7, 7))
     with NtfyClient(ntfy_server.url) as client, freeze_time("2024-07-08 08:00:00") as frozen:
-        Runner(store, make_settings(tmp_path, ntfy_server, REMINDER_TIMEZONE="UTC"), client).step()
+        make_runner(ledger, store, make_settings(tmp_path, ntfy_server, REMINDER_TIMEZONE="UTC"), client).step()
         # 08:00 UTC is 01:00 on the 8th in Los Angeles: that day had its digest.
         frozen.move_to("2024-07-08 15:30:00")  # 08:30 in Los Angeles
-        la = Runner(store, make_settings(tmp_path, ntfy_server, REMINDER_TIMEZONE="America/Los_Angeles"), client)
+        la = make_runner(
+            ledger, store, make_settings(tmp_path, ntfy_server, REMINDER_TIMEZONE="America/Los_Angeles"), client
+        )
         outcome = la.process_slot(la.current_slot())
         frozen.move_to("2024-07-09 15:30:00")  # the next day in Los Angeles is served
         nxt = la.process_slot(la.current_slot())

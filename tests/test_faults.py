@@ -14,8 +14,12 @@ Then a runner recovers the store (in this process, its clock moved past the stuc
 service would be) and the server is asked how many digests the topic holds: exactly one each time, none lost
 and none doubled. On PostgreSQL two runners recover each killed store at the same time.
 
-Trial counts: 56 kills on SQLite (8 at each of the seven points), 2 read timeouts and 2 cut answers of a real
-`run --once`, 12 kills on PostgreSQL each recovered by two runners at once.
+On SQLite `run --once` takes the light ledger (sqlite3, reminder.ledger) and is recovered by a runner on it, as a
+timer's next `run --once` would be; named with a connection option the same file goes through SQLAlchemy, and a
+runner on the store recovers it. Both are tried.
+
+Trial counts: 56 kills on SQLite on each path (8 at each of the seven points), 2 read timeouts and 2 cut answers
+of a real `run --once` on each path, 12 kills on PostgreSQL each recovered by two runners at once.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 
 import pytest
 from ntfy_server import FakeNtfy
+from setups import LEDGERS, make_runner
 from sqlalchemy import delete, select
 
 from reminder import notes
@@ -41,7 +46,7 @@ from reminder.config import load_settings
 from reminder.db import Store, open_store
 from reminder.db.models import Outbox, Slot
 from reminder.ntfy import NtfyClient
-from reminder.runner import FAULT_ENV, STUCK_AFTER, Runner
+from reminder.runner import FAULT_ENV, STUCK_AFTER
 
 POINTS = ("before-claim", "outbox", "claimed", "publish", "answered", "in-flight", "random-time")
 # A yearly slot: the process and the recovering runner, minutes apart, always see the same slot.
@@ -124,8 +129,15 @@ def _kill_run_once(
     return reached, "".join(seen[-5:])
 
 
-def _recover(url: str, server: FakeNtfy, topic: str, home: Path, runners: int = 1) -> list[str]:
-    """What a restarted service does, ``runners`` at once: the latest slot, then the outbox."""
+def _run_url(url: str, ledger: str) -> str:
+    """The URL `run --once` is given: the plain SQLite file takes the light ledger, one with a connection option
+    goes through the store (reminder.ledger.light_ledger)."""
+    return url + "?timeout=30" if ledger == "store" and url.startswith("sqlite") else url
+
+
+def _recover(url: str, server: FakeNtfy, topic: str, home: Path, runners: int = 1, ledger: str = "store") -> list[str]:
+    """What a restarted service (or a timer's next `run --once`) does, ``runners`` at once: the latest slot,
+    then the outbox."""
     settings = load_settings(environ=_env(url, server, topic, home), config_path=home / "none.toml")
     later = datetime.now(UTC) + STUCK_AFTER + timedelta(minutes=1)
     barrier = threading.Barrier(runners)
@@ -135,7 +147,7 @@ def _recover(url: str, server: FakeNtfy, topic: str, home: Path, runners: int = 
         store = open_store(url)
         try:
             with NtfyClient(server.url) as client:
-                runner = Runner(store, settings, client, clock=lambda: later, name=f"recover-{index}")
+                runner = make_runner(ledger, store, settings, client, clock=lambda: later, name=f"recover-{index}")
                 barrier.wait()
                 runner.process_slot(runner.current_slot())
                 statuses.extend(o.status for o in runner.dispatch())
@@ -159,28 +171,30 @@ def _outbox(url: str) -> list[str]:
         store.dispose()
 
 
-def _sqlite_trial(tmp_path: Path, server: FakeNtfy, index: int, point: str, seed: int) -> tuple[int, str, bool, str]:
+def _sqlite_trial(
+    tmp_path: Path, server: FakeNtfy, index: int, point: str, seed: int, ledger: str
+) -> tuple[int, str, bool, str]:
     rng = random.Random(seed)
-    topic = f"faults-{index}"
+    topic = f"faults-{ledger}-{index}"
     home = tmp_path / f"trial-{index}"
     home.mkdir()
     url = f"sqlite:///{home / 'r.db'}"
     store = open_store(url)
     _seed(store)
     store.dispose()
-    reached, printed = _kill_run_once(_env(url, server, topic, home), point, server, topic, rng)
+    reached, printed = _kill_run_once(_env(_run_url(url, ledger), server, topic, home), point, server, topic, rng)
     assert server.wait_idle(), "the server is still holding an answer"
-    _recover(url, server, topic, home)
+    _recover(url, server, topic, home, ledger=ledger)
     return len(server.messages(topic)), point, reached, f"outbox={_outbox(url)} last output={printed!r}"
 
 
-def test_sigkill_at_every_point_loses_and_doubles_nothing(tmp_path: Path, slow_server: FakeNtfy) -> None:
-    plan = [(i, POINTS[i % len(POINTS)]) for i in range(56)]
-    seeds = random.Random(20261201)
+@pytest.mark.parametrize("ledger", LEDGERS)
+def test_sigkill_at_every_point_loses_and_doubles_nothing(tmp_path: Path, slow_server: FakeNtfy, ledger: str) -> None:
+    plan = [
+        (i, POINTS[i % len(POINTS)], seed) for i, seed in enumerate(random.Random(20261201).sample(range(1 << 30), 56))
+    ]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(
-            pool.map(lambda job: _sqlite_trial(tmp_path, slow_server, job[0], job[1], seeds.randrange(1 << 30)), plan)
-        )
+        results = list(pool.map(lambda job: _sqlite_trial(tmp_path, slow_server, *job, ledger=ledger), plan))
     missed = [(point, detail) for _, point, reached, detail in results if not reached]
     assert missed == [], "the kill did not land where it was meant to"
     wrong = [(point, count, detail) for count, point, _, detail in results if count != 1]
@@ -188,9 +202,10 @@ def test_sigkill_at_every_point_loses_and_doubles_nothing(tmp_path: Path, slow_s
     assert {point for _, point, _, _ in results} == set(POINTS)
 
 
+@pytest.mark.parametrize("ledger", LEDGERS)
 @pytest.mark.parametrize("trial", [1, 2])
 @pytest.mark.parametrize("fault", ["read-timeout", "cut-answer"])
-def test_run_once_whose_answer_is_lost_delivers_once(tmp_path: Path, fault: str, trial: int) -> None:
+def test_run_once_whose_answer_is_lost_delivers_once(tmp_path: Path, fault: str, trial: int, ledger: str) -> None:
     with FakeNtfy() as server:
         topic = f"lost-{fault}-{trial}"
         url = f"sqlite:///{tmp_path / 'r.db'}"
@@ -201,7 +216,7 @@ def test_run_once_whose_answer_is_lost_delivers_once(tmp_path: Path, fault: str,
             server.slow(7, after_store=True)  # stored at once; the answer comes after run --once's 6 s timeout
         else:
             server.cut_answers(1)
-        env = _env(url, server, topic, tmp_path)
+        env = _env(_run_url(url, ledger), server, topic, tmp_path)
         proc = subprocess.run(
             [sys.executable, "-m", "reminder", "run", "--once"], env=env, capture_output=True, text=True, timeout=60
         )
@@ -209,7 +224,7 @@ def test_run_once_whose_answer_is_lost_delivers_once(tmp_path: Path, fault: str,
         server.slow(0)
         assert server.wait_idle()
         assert _outbox(url) == ["pending"]
-        _recover(url, server, topic, tmp_path)  # the retry, after its backoff
+        _recover(url, server, topic, tmp_path, ledger=ledger)  # the retry, after its backoff
         assert len(server.messages(topic)) == 1
         assert sum(1 for r in server.requests if r.method == "POST") == 1  # looked up, not sent again
         assert _outbox(url) == ["sent"]

@@ -214,7 +214,7 @@ def test_an_older_or_missing_file_takes_the_store_path(tmp_path: Path) -> None:
     assert list_from_sqlite_file(path, date(2024, 1, 1), 30) is None
 
 
-def _light_env(tmp_path: Path, path: Path) -> dict[str, str]:
+def light_env(tmp_path: Path, path: Path) -> dict[str, str]:
     return {
         "REMINDER_DATABASE_URL": f"sqlite:///{path}",
         "REMINDER_TIMEZONE": "Asia/Seoul",
@@ -223,7 +223,7 @@ def _light_env(tmp_path: Path, path: Path) -> dict[str, str]:
     }
 
 
-def _run_cold(argv: list[str], env: dict[str, str]) -> tuple[str, bool]:
+def run_cold(argv: list[str], env: dict[str, str]) -> tuple[str, bool]:
     """``reminder ARGV`` in a fresh interpreter: (its stdout, whether SQLAlchemy was loaded by the end)."""
     code = (
         "import sys\n"
@@ -250,7 +250,7 @@ def _run_cold(argv: list[str], env: dict[str, str]) -> tuple[str, bool]:
 def test_read_commands_do_not_import_sqlalchemy(tmp_path: Path, argv: list[str]) -> None:
     path = tmp_path / "r.db"
     _fill(path)
-    stdout, loaded_sqlalchemy = _run_cold(argv, _light_env(tmp_path, path))
+    stdout, loaded_sqlalchemy = run_cold(argv, light_env(tmp_path, path))
     assert not loaded_sqlalchemy
     assert json.loads(stdout)
 
@@ -274,7 +274,7 @@ def test_write_commands_load_only_what_they_use(tmp_path: Path, argv: list[str])
         f"cli.main({argv!r}, standalone_mode=False)\n"
         "print(sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
     )
-    env = _light_env(tmp_path, path)
+    env = light_env(tmp_path, path)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     loaded = set(json.loads(out.stderr.strip().splitlines()[-1].replace("'", '"')))
     assert "sqlalchemy" not in loaded  # they write through reminder.lightwrite
@@ -290,11 +290,11 @@ def test_status_with_a_vault_finds_a_left_copy_without_sqlalchemy(tmp_path: Path
     vault.mkdir()
     (vault / "note.md").write_text("---\n첫 학습날: 2024-10-01\n1일후: false\n---\n", encoding="utf-8")
     (vault / ".note.md.reminder-backup").write_text("the learner's bytes", encoding="utf-8")
-    env = _light_env(tmp_path, path)
+    env = light_env(tmp_path, path)
     subprocess.run([sys.executable, "-m", "reminder", "vault", "add", str(vault)], env=env, check=True)
-    stdout, loaded_sqlalchemy = _run_cold(["status", "--json"], env)
+    stdout, loaded_sqlalchemy = run_cold(["status", "--json"], env)
     assert not loaded_sqlalchemy
     assert json.loads(stdout)["write_back_copies"] == [str(vault / ".note.md.reminder-backup")]
-    stdout, loaded_sqlalchemy = _run_cold(["status"], env)
+    stdout, loaded_sqlalchemy = run_cold(["status"], env)
     assert not loaded_sqlalchemy
     assert f"{vault / '.note.md.reminder-backup'}: left by an interrupted write-back of {vault / 'note.md'}" in stdout

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from ntfy_server import FakeNtfy
+from setups import RACING, make_runner
 from setups import add_note as add
 from setups import runner_settings as make_settings
 from sqlalchemy import func, select
@@ -62,12 +63,14 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.dispose()
 
 
-def runner_for(store: Store, settings: Settings, clock: Clock | None = None, **kw: Any) -> Runner:
+def runner_for(ledger: str, store: Store, settings: Settings, clock: Clock | None = None, **kw: Any) -> Runner:
+    """A runner on ``ledger`` (setups.make_runner: the tests of the delivery rules run on both)."""
     client = NtfyClient(settings.ntfy_server, NtfyAuth.from_settings(settings))
-    return Runner(store, settings, client, clock=clock.now if clock else (lambda: datetime.now(UTC)), **kw)
+    now = clock.now if clock else (lambda: datetime.now(UTC))
+    return make_runner(ledger, store, settings, client, clock=now, **kw)
 
 
-def test_a_week_of_daily_slots(tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
+def test_a_week_of_daily_slots(ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
     settings = make_settings(tmp_path, ntfy_server)
     # 2024-07-07 23:00 UTC is 08:00 on 07-08 in Seoul: the service starts as the first slot comes.
     with freeze_time("2024-07-07 23:00:00") as frozen:
@@ -83,7 +86,7 @@ def test_a_week_of_daily_slots(tmp_path: Path, store: Store, ntfy_server: FakeNt
                 mark_all_due_done(store, day)
 
         clock = Clock(frozen, until=datetime(2024, 7, 15, 0, 0, tzinfo=UTC), on_wake=learner)
-        runner_for(store, settings, clock).run(threading.Event(), clock.wait)
+        runner_for(ledger, store, settings, clock).run(threading.Event(), clock.wait)
 
     messages = ntfy_server.messages("study-reviews")
     # 07-08: D+1 of both (the second one two days late); 07-09: D+4 of kubectl; 07-11: D+4 of Kubernetes;
@@ -105,24 +108,28 @@ def test_a_week_of_daily_slots(tmp_path: Path, store: Store, ntfy_server: FakeNt
 Seoul = __import__("zoneinfo").ZoneInfo("Asia/Seoul")
 
 
-def test_undone_reviews_come_back_every_day_in_one_digest(tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
+def test_undone_reviews_come_back_every_day_in_one_digest(
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+) -> None:
     settings = make_settings(tmp_path, ntfy_server)
     with freeze_time("2024-07-07 22:00:00") as frozen:
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
         clock = Clock(frozen, until=datetime(2024, 7, 11, 22, 0, tzinfo=UTC))  # 07:00 on 07-12 in Seoul
-        runner_for(store, settings, clock).run(threading.Event(), clock.wait)
+        runner_for(ledger, store, settings, clock).run(threading.Event(), clock.wait)
     messages = ntfy_server.messages("study-reviews")
     assert len(messages) == 4  # 07-08 .. 07-11: still due every day until done
     assert "D+4" in messages[-1]["message"]
 
 
-def test_downtime_processes_only_the_latest_missed_slot(tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
+def test_downtime_processes_only_the_latest_missed_slot(
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+) -> None:
     settings = make_settings(tmp_path, ntfy_server)
     with freeze_time("2024-07-08 00:00:00") as frozen:  # 09:00 in Seoul, after the 08:00 slot
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
-        runner_for(store, settings).step()
+        runner_for(ledger, store, settings).step()
         frozen.move_to("2024-07-11 05:00:00")  # three days later, 14:00: three slots were missed
-        restarted = runner_for(store, settings)
+        restarted = runner_for(ledger, store, settings)
         restarted.step()
         restarted.step()
     with store.read() as s:
@@ -133,7 +140,7 @@ def test_downtime_processes_only_the_latest_missed_slot(tmp_path: Path, store: S
 
 
 def test_server_down_six_hours_delivers_once_after_recovery(
-    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
 ) -> None:
     settings = make_settings(tmp_path, ntfy_server)
     ntfy_server.down()
@@ -146,7 +153,7 @@ def test_server_down_six_hours_delivers_once_after_recovery(
     with freeze_time("2024-07-07 22:30:00") as frozen:
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
         clock = Clock(frozen, until=datetime(2024, 7, 8, 10, 0, tzinfo=UTC), on_wake=outage)
-        runner_for(store, settings, clock).run(threading.Event(), clock.wait)
+        runner_for(ledger, store, settings, clock).run(threading.Event(), clock.wait)
     messages = ntfy_server.messages("study-reviews")
     assert len(messages) == 1
     with store.read() as s:
@@ -158,12 +165,14 @@ def test_server_down_six_hours_delivers_once_after_recovery(
     assert entry.sent_at <= back_at + timedelta(minutes=31)  # backoff is capped at 30 min
 
 
-def test_a_new_digest_supersedes_one_still_waiting(tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
+def test_a_new_digest_supersedes_one_still_waiting(
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+) -> None:
     settings = make_settings(tmp_path, ntfy_server)
     with freeze_time("2024-07-08 00:00:00") as frozen:
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
         ntfy_server.fail_with(503)
-        runner = runner_for(store, settings)
+        runner = runner_for(ledger, store, settings)
         runner.step()
         frozen.move_to("2024-07-09 00:00:00")
         ntfy_server.clear_failures()
@@ -174,13 +183,13 @@ def test_a_new_digest_supersedes_one_still_waiting(tmp_path: Path, store: Store,
 
 
 def test_a_waiting_digest_is_dropped_once_its_reviews_are_done(
-    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
 ) -> None:
     settings = make_settings(tmp_path, ntfy_server)
     with freeze_time("2024-07-08 00:00:00") as frozen:
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
         ntfy_server.fail_with(503)
-        runner = runner_for(store, settings)
+        runner = runner_for(ledger, store, settings)
         runner.step()
         mark_all_due_done(store, date(2024, 7, 8))  # reviewed anyway (from the CLI) while the server was down
         frozen.move_to("2024-07-09 00:00:00")  # nothing is due on 07-09
@@ -191,16 +200,19 @@ def test_a_waiting_digest_is_dropped_once_its_reviews_are_done(
         assert s.scalars(select(Outbox.status)).all() == ["superseded"]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    ("backend", "ledgers"),
+    RACING,
+)
 def test_two_runners_at_the_same_slot_send_one_notification(
-    backend: str, tmp_path: Path, ntfy_server: FakeNtfy, request: pytest.FixtureRequest
+    backend: str, ledgers: tuple[str, str], tmp_path: Path, ntfy_server: FakeNtfy, request: pytest.FixtureRequest
 ) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
     stores = [open_store(url, auto_upgrade=True), open_store(url, auto_upgrade=True)]
     settings = make_settings(tmp_path, ntfy_server)
     with freeze_time("2024-07-08 00:00:00"):
         add(stores[0], "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
-        runners = [runner_for(s, settings, name=f"runner-{i}") for i, s in enumerate(stores)]
+        runners = [runner_for(ledgers[i], s, settings, name=f"runner-{i}") for i, s in enumerate(stores)]
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
 
@@ -238,7 +250,15 @@ def test_two_runners_at_the_same_slot_send_one_notification(
     ],
 )
 def test_daylight_saving_one_digest_per_scheduled_day(
-    zone: str, cron: str, start: str, end: str, days: int, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+    ledger: str,
+    zone: str,
+    cron: str,
+    start: str,
+    end: str,
+    days: int,
+    tmp_path: Path,
+    store: Store,
+    ntfy_server: FakeNtfy,
 ) -> None:
     settings = make_settings(tmp_path, ntfy_server, REMINDER_TIMEZONE=zone, REMINDER_CRON=cron)
     first = datetime.fromisoformat(start).date() - timedelta(days=60)
@@ -253,7 +273,7 @@ def test_daylight_saving_one_digest_per_scheduled_day(
                 extra_every=30,
             )
         clock = Clock(frozen, until=datetime.fromisoformat(end).replace(tzinfo=UTC))
-        runner_for(store, settings, clock).run(threading.Event(), clock.wait)
+        runner_for(ledger, store, settings, clock).run(threading.Event(), clock.wait)
     with store.read() as s:
         keys = s.scalars(select(Slot.local_key).order_by(Slot.id)).all()
     local_days = [k[:10] for k in keys]
@@ -261,12 +281,12 @@ def test_daylight_saving_one_digest_per_scheduled_day(
     assert len(ntfy_server.messages("study-reviews")) == days
 
 
-def test_permanent_failure_is_recorded_once_not_retried(tmp_path: Path, store: Store, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_permanent_failure_is_recorded_once_not_retried(ledger: str, tmp_path: Path, store: Store, run_cli) -> None:  # type: ignore[no-untyped-def]
     with FakeNtfy(tokens={"tk_" + "a" * 29}) as server:
         settings = make_settings(tmp_path, server, REMINDER_NTFY_TOKEN="tk_" + "b" * 29)
         with freeze_time("2024-07-08 00:00:00") as frozen:
             add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
-            runner = runner_for(store, settings)
+            runner = runner_for(ledger, store, settings)
             runner.step()
             frozen.tick(timedelta(hours=3))
             runner.step()
@@ -279,11 +299,13 @@ def test_permanent_failure_is_recorded_once_not_retried(tmp_path: Path, store: S
     assert "b" * 29 not in (entry.last_error or "")
 
 
-def test_crash_between_send_and_record_does_not_resend(tmp_path: Path, store: Store, ntfy_server: FakeNtfy) -> None:
+def test_crash_between_send_and_record_does_not_resend(
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+) -> None:
     settings = make_settings(tmp_path, ntfy_server)
     with freeze_time("2024-07-08 00:00:00") as frozen:
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
-        runner = runner_for(store, settings)
+        runner = runner_for(ledger, store, settings)
         runner.process_slot(runner.current_slot())
         # Simulate a crash after ntfy took the message but before the answer was recorded.
         with store.write() as s:
@@ -293,7 +315,7 @@ def test_crash_between_send_and_record_does_not_resend(tmp_path: Path, store: St
         import json
 
         published = NtfyClient(ntfy_server.url).publish(json.loads(payload))
-        fresh = runner_for(store, settings)
+        fresh = runner_for(ledger, store, settings)
         fresh.dispatch()  # a row this young may be another runner's send in progress: left alone
         assert len(ntfy_server.messages("study-reviews")) == 1
         with store.read() as s:
@@ -328,7 +350,7 @@ def test_a_store_error_does_not_end_the_service(tmp_path: Path, ntfy_server: Fak
             other.execute("ROLLBACK")
 
         clock = Clock(frozen, until=datetime(2024, 7, 7, 23, 10, tzinfo=UTC), on_wake=release)
-        runner_for(store, settings, clock).run(threading.Event(), clock.wait)
+        runner_for("store", store, settings, clock).run(threading.Event(), clock.wait)
     other.close()
     store.dispose()
     assert clock.sleeps[0] == 60

@@ -59,7 +59,7 @@ def test_daily_limit_lists_the_most_overdue_and_says_how_many_wait(
     settings = make_settings(tmp_path, ntfy_server, REMINDER_DAILY_LIMIT="3")
     with freeze_time("2024-07-09 23:00:00"):  # 08:00 on 07-10
         ids = five_due(store)
-        runner_for(store, settings, actions=buttons(settings)).step()
+        runner_for("store", store, settings, actions=buttons(settings)).step()
     (message,) = ntfy_server.messages(TOPIC)
     assert message["title"] == "📚 오늘 복습 3개 (대기 2) · 7월 10일 (수)"
     # The three most overdue; notes 6 and 9, due today, wait. The done button marks exactly the three listed.
@@ -78,7 +78,7 @@ def test_daily_limit_in_english_and_in_due(
     monkeypatch.setenv("REMINDER_DAILY_LIMIT", "3")
     with freeze_time("2024-07-09 23:00:00"):
         five_due(store)
-        runner_for(store, settings).step()
+        runner_for("store", store, settings).step()
         due = json.loads(run_cli("due", "--json").output)
         text = run_cli("due").output
     assert ntfy_server.messages(TOPIC)[0]["title"] == "📚 3 reviews due (2 waiting) · Wed, Jul 10"
@@ -109,13 +109,13 @@ def test_daily_limit_is_a_quota_for_the_day(
 
 
 def test_min_due_holds_a_small_digest_until_one_is_long_overdue(
-    tmp_path: Path, store: Store, ntfy_server: FakeNtfy
+    ledger: str, tmp_path: Path, store: Store, ntfy_server: FakeNtfy
 ) -> None:
     settings = make_settings(tmp_path, ntfy_server, REMINDER_MIN_DUE="3", REMINDER_OVERDUE_DAYS="3")
     with freeze_time("2024-07-07 23:00:00") as frozen:  # 08:00 on 07-08
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))  # D+1 due 07-08, D+4 07-11
         add(store, "kubectl", date(2024, 6, 30), date(2024, 7, 7))  # D+7 due 07-07, D+14 07-14
-        runner = runner_for(store, settings)
+        runner = runner_for(ledger, store, settings)
         runner.step()
         assert ntfy_server.messages(TOPIC) == []  # 2 due, fewer than 3: no digest
         with store.read() as s:
@@ -162,8 +162,8 @@ def test_nudge_in_the_evening_lists_what_the_digest_listed_and_is_still_open(
                 reviewed.append("noon")
 
         clock = Clock(frozen, until=datetime(2024, 7, 10, 14, 0, tzinfo=UTC), on_wake=learner)  # 23:00
-        runner_for(store, settings, clock, actions=buttons(settings)).run(threading.Event(), clock.wait)
-        second = runner_for(store, settings, actions=buttons(settings))  # another runner at the same slot
+        runner_for("store", store, settings, clock, actions=buttons(settings)).run(threading.Event(), clock.wait)
+        second = runner_for("store", store, settings, actions=buttons(settings))  # another runner at the same slot
         second.step()
     digest, nudge = ntfy_server.messages(TOPIC)
     assert digest["title"] == "📚 오늘 복습 2개 (대기 3) · 7월 10일 (수)"
@@ -188,7 +188,7 @@ def test_no_nudge_once_everything_listed_is_done_nor_a_day_late(
     settings = make_settings(tmp_path, ntfy_server, REMINDER_NUDGE_CRON="0 21 * * *")
     with freeze_time("2024-07-07 23:00:00") as frozen:  # 08:00 on 07-08
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7))
-        runner = runner_for(store, settings)
+        runner = runner_for("store", store, settings)
         runner.step()
         mark_all_due_done(store, date(2024, 7, 8))
         frozen.move_to("2024-07-08 12:00:00")  # 21:00
@@ -203,7 +203,7 @@ def test_no_nudge_once_everything_listed_is_done_nor_a_day_late(
         frozen.move_to("2024-07-10 23:00:00")
         runner.step()
         frozen.move_to("2024-07-11 15:30:00")  # 00:30 on 07-12 in Seoul
-        restarted = runner_for(store, settings)
+        restarted = runner_for("store", store, settings)
         restarted.step()
     # No nudge about yesterday's digest after midnight.
     assert [m["title"] for m in ntfy_server.messages(TOPIC)] == [
@@ -230,7 +230,7 @@ def test_weekly_summary_does_not_supersede_a_waiting_digest(
                 note = notes.resolve_note(s, str(note_id))
                 notes.mark_done(s, note, day=date(2024, 7, day), today=date(2024, 7, 14), extra_every=30, stage=stage)
         ntfy_server.fail_with(503)
-        runner = runner_for(store, settings, stats_url=stats_url)
+        runner = runner_for("store", store, settings, stats_url=stats_url)
         runner.step()  # the 08:00 digest (TCP) is queued; the server refuses it for now
         frozen.move_to("2024-07-14 11:00:00")  # 20:00: the summary slot
         runner.step()
@@ -298,7 +298,7 @@ def test_weekly_summary_reads_its_statistics_without_holding_the_write_lock_and_
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7), date(2024, 7, 14))
         second = open_store(db_url)
         try:
-            first_runner, second_runner = runner_for(store, settings), runner_for(second, settings)
+            first_runner, second_runner = runner_for("store", store, settings), runner_for("store", second, settings)
             slot = datetime(2024, 7, 14, 11, 0, tzinfo=UTC)
             outcomes = [r.process_other_slot("summary", slot) for r in (first_runner, second_runner)]
             first_runner.dispatch()
@@ -326,7 +326,7 @@ def test_a_summary_slot_claimed_by_another_runner_while_this_one_read_its_statis
     with freeze_time("2024-07-14 11:00:00"):
         add(store, "Kubernetes 3.2 오브젝트", date(2024, 7, 7), date(2024, 7, 14))
         second = open_store(db_url)
-        other = runner_for(second, settings)
+        other = runner_for("store", second, settings)
 
         def the_other_runner_claims_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
             monkeypatch.setattr(history, "read_stats", real_read_stats)
@@ -335,7 +335,7 @@ def test_a_summary_slot_claimed_by_another_runner_while_this_one_read_its_statis
 
         monkeypatch.setattr(history, "read_stats", the_other_runner_claims_meanwhile)
         try:
-            runner = runner_for(store, settings)
+            runner = runner_for("store", store, settings)
             outcome = runner.process_other_slot("summary", slot)
             runner.dispatch()
         finally:

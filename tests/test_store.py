@@ -134,15 +134,19 @@ def test_a_store_locked_by_another_writer_is_one_line_not_a_traceback(tmp_path: 
     the 2 of a mistake: nothing was wrong with the command, and the service's supervisor, which ends the service
     when its first wake exits 2 (a store that cannot be opened at all), retries a wake that exits 1."""
     import reminder.db
+    import reminder.lightwrite
 
-    monkeypatch.setattr(reminder.db, "SQLITE_BUSY_TIMEOUT_MS", 50)  # met at once instead of in 10 s
+    for module in (reminder.db, reminder.lightwrite):  # the store's and the light ledger's (`run --once`)
+        monkeypatch.setattr(module, "SQLITE_BUSY_TIMEOUT_MS", 50)  # met at once instead of in 10 s
     path = tmp_path / "locked.db"
     monkeypatch.setenv("REMINDER_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("REMINDER_NTFY_SERVER", "http://127.0.0.1:9")  # never reached: the claim fails first
+    monkeypatch.setenv("REMINDER_NTFY_TOPIC", "study-reviews")
     assert run_cli("add", "TCP handshake", "--first-study", "2024-07-07").exit_code == 0
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:
-        for args in (("add", "UDP", "--first-study", "2024-07-07"), ("done", "tcp")):
+        for args in (("add", "UDP", "--first-study", "2024-07-07"), ("done", "tcp"), ("run", "--once")):
             result = run_cli(*args)
             assert result.exit_code == 1, (args, result.output)
             assert "database is locked" in result.output and result.output.startswith("Error: ")
@@ -153,6 +157,7 @@ def test_a_store_locked_by_another_writer_is_one_line_not_a_traceback(tmp_path: 
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT title FROM notes").fetchall() == [("TCP handshake",)]
         assert conn.execute("SELECT count(*) FROM review_events").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM slots").fetchone() == (0,)  # the slot is still to be served
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:

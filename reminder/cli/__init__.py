@@ -272,8 +272,11 @@ class LazyGroup(click.Group):
             # command: one line, as when it cannot be opened, not a traceback with the SQL and its parameters.
             # Exit 1, not a mistake's 2: trying again later works (the service's supervisor retries a wake that
             # exits 1). Looked up by name: a command that never loaded SQLAlchemy cannot have raised its errors.
-            sa_exc = sys.modules.get("sqlalchemy.exc")
-            if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError) or not isinstance(ctx.obj, App):
+            # The light ledger of `run --once` (reminder.ledger) meets the same through sqlite3 itself.
+            sa_exc, sqlite = sys.modules.get("sqlalchemy.exc"), sys.modules.get("sqlite3")
+            from_store = sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)
+            from_sqlite = sqlite is not None and isinstance(exc, sqlite.Error)
+            if not (from_store or from_sqlite) or not isinstance(ctx.obj, App):
                 raise
             from reminder.db import describe_db_error
 

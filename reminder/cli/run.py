@@ -326,7 +326,14 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
         configure_logging()
         stop = stop_on_signals()
         sys.exit(supervise(_global_args(app), stop, cron=app.settings.cron, timezone=app.settings.timezone))
-    _store = app.store  # opened (a new SQLite file migrated) before the log starts
+    ledger = None
+    if once and not dry_run:
+        from reminder.ledger import light_ledger
+
+        # On an up-to-date SQLite file with no vault to sync: the slot and the outbox without SQLAlchemy.
+        ledger = light_ledger(app.settings.database_url, app.settings)
+    if ledger is None:
+        _store = app.store  # opened (a new SQLite file migrated) before the log starts
     configure_logging()
     if dry_run:
         runner = _runner(app, None)
@@ -337,11 +344,11 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
         else:
             click.echo(json.dumps(message, ensure_ascii=False, indent=2))
         return
-    from reminder.db.models import OutboxStatus
-    from reminder.runner import SEND_TIMEOUTS
+    from reminder.ledger import OutboxStatus
+    from reminder.runner import SEND_TIMEOUTS, Runner
 
     with _client(app, connect_timeout=SEND_TIMEOUTS[0], read_timeout=SEND_TIMEOUTS[1]) as client:
-        runner = _runner(app, client)
+        runner = _runner(app, client) if ledger is None else Runner(None, app.settings, client, ledger=ledger)
         if step:
             # ``last_key`` is the runner's memory between wakes, as the previous child printed it: the digest
             # slot and the nudge / summary slots it processed last (the parent keeps it without reading it).
@@ -362,7 +369,7 @@ def run(app: App, once: bool, dry_run: bool, serve_web: bool, step: bool, last_k
             for o in bad:
                 click.echo(
                     _("Error: message {id} {state}: {error}").format(
-                        id=o.outbox_id, state=state_text(o.status), error=shown(o.error)
+                        id=o.outbox_id, state=state_text(o.status), error=shown(o.error or "")
                     ),
                     err=True,
                 )

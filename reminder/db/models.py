@@ -7,7 +7,6 @@ autogenerate finds no difference between these models and the migrations.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -31,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from reminder.checks import FIELD_LIMITS, TITLE_MAX
+from reminder.ledger import OutboxStatus as OutboxStatus  # defined without SQLAlchemy, for the light ledger
 
 # Named constraints keep migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -56,16 +56,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
-
-
-class OutboxStatus(StrEnum):
-    """Where a notification is: queued, being sent, sent, given up on, or replaced by a newer one."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    SUPERSEDED = "superseded"
 
 
 class Base(DeclarativeBase):
