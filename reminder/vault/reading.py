@@ -30,6 +30,7 @@ from reminder.vault.files import (
     MAX_NOTE_BYTES,
     FileRead,
     VaultFile,
+    note_fields,
     note_problem,
     read_file,
     walk_vault,
@@ -38,7 +39,7 @@ from reminder.vault.flags import Flags, decode_flags, flags_to_write, row_flags
 from reminder.vault.status import Delivery
 from reminder.vault.templates import TemplateFolders, template_folders
 from reminder.vault.writeback import SHOWN, WriteContext
-from reminder.vault_format import NoteFormatError, ParsedNote, parse_note
+from reminder.vault_format import NoteFormatError, ParsedNote, parse_note, status_section
 
 RACY_NS = 1_000_000_000
 CHUNK = 500  # ids per IN (...) query, well under SQLite's parameter limit
@@ -141,10 +142,24 @@ class Work:
 
 @dataclass(frozen=True, slots=True)
 class New:
+    """A new note's file, and what its row is made of (taken in the read phase: no parsing under the lock)."""
+
     file: VaultFile
     got: FileRead
     parsed: ParsedNote
     first_study_from: str  # "file", "git" or "mtime"
+    fields: dict[str, Any]  # note_fields
+    ladder: tuple[int, ...]
+    may_write: bool  # with write-back: a date to write, or a status block
+
+
+def ladder_of(parsed: ParsedNote, default: Sequence[int]) -> tuple[int, ...] | None:
+    """A note's stages come from the flags it carries: the stage flags the learner ticks (1/7/30 for a template
+    with 1일후/7일후/1달후). None, for the default ladder, when they are all on it: a note with the 1/4/7 flags of a
+    1/4/7/14 template lacks a key (the write-back adds it), and the template's derived 1/0 copies, which stop at
+    day 7, never set the ladder."""
+    ticked = parsed.ticked_stages
+    return ticked if ticked and not set(ticked) <= set(default) else None
 
 
 DATED_BY = {"git": N_("the date git added it"), "mtime": N_("its modification time")}
@@ -351,12 +366,12 @@ class VaultReader:
                 self.load_details(session, [row.id])
                 self.existing.append(self.work(file, row, got, parsed, renamed=True))
             elif parsed.first_studied_on is not None:
-                self.added.append(New(file, got, parsed, "file"))
+                self.added.append(self.new(file, got, parsed, "file"))
             else:
                 # Made from a template, no date: the day git added the file, else its modification time; chosen
                 # now and kept (the store remembers it; a later touch of the file does not move it).
                 day, source = self.choose_date(file)
-                self.added.append(New(file, got, replace(parsed, first_studied_on=day), source))
+                self.added.append(self.new(file, got, replace(parsed, first_studied_on=day), source))
                 self.report.dated.append(
                     Phrase(
                         "{path}: no first-study date; scheduled from {source}, {day}",
@@ -421,6 +436,14 @@ class VaultReader:
             else:
                 kept.append(file)
         return kept
+
+    def new(self, file: VaultFile, got: FileRead, parsed: ParsedNote, first_study_from: str) -> New:
+        may_write = self.vault.write_back and (
+            first_study_from != "file" or (self.vault.status_block and status_section(got.data) is not None)
+        )
+        fields = note_fields(self.vault.name, file.rel, parsed)
+        ladder = ladder_of(parsed, self.ladder) or self.ladder
+        return New(file, got, parsed, first_study_from, fields, ladder, may_write)
 
     def work(self, file: VaultFile, row: Any, got: FileRead, parsed: ParsedNote, *, renamed: bool = False) -> Work:
         """An existing note's file; one that states no date keeps the date the store has (chosen once)."""

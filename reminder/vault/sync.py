@@ -65,6 +65,7 @@ from reminder.vault.reading import (
     VaultReader,
     Work,
     fingerprint,
+    ladder_of,
     same_row,
 )
 from reminder.vault.registry import list_vaults
@@ -103,18 +104,20 @@ _NEW_NOTE_COLUMNS = (
 Record = tuple[int, Callable[[Note], None]]  # a note's id, and what to set on its row as it is then
 
 
-def ladder_of(parsed: ParsedNote, default: Sequence[int]) -> tuple[int, ...] | None:
-    """A note's stages come from the flags it carries: the stage flags the learner ticks (1/7/30 for a template
-    with 1일후/7일후/1달후). None, for the default ladder, when they are all on it: a note with the 1/4/7 flags of a
-    1/4/7/14 template lacks a key (the write-back adds it), and the template's derived 1/0 copies, which stop at
-    day 7, never set the ladder."""
-    ticked = parsed.ticked_stages
-    return ticked if ticked and not set(ticked) <= set(default) else None
+@dataclass(frozen=True, slots=True)
+class _ToPlan:
+    """A note whose file may need a write-back: its row as the transaction that applied its read left it (reviews
+    loaded), planned after that transaction, without the lock."""
+
+    note: Note
+    item: Work
+    base: Flags | None  # the flags of the note's last recorded read, before this one was applied
+    flags: Flags  # the flags of this read: the note's base once it is recorded
 
 
 @dataclass(frozen=True, slots=True)
 class _Planned:
-    """A file to write once the transaction that planned it has committed."""
+    """A file to write, outside any transaction."""
 
     note_id: int
     item: Work
@@ -141,9 +144,17 @@ def _record_synced(note: Note, *, got: FileRead, now: FileRead, flags: Flags, pl
 
 
 def _record_read(note: Note, *, got: FileRead, flags: Flags) -> None:
-    """The write was refused (a read-only file or folder): the file is recorded as read, nothing left to write."""
+    """The write cannot be made (a read-only file, a frontmatter the write cannot edit): the file is recorded as
+    read, and the next sync reads it only if it changes."""
     if _as_applied(note, got, flags):
         note.content_hash = got.sha256
+
+
+def _record_shown(note: Note, *, got: FileRead, flags: Flags, status: str | None) -> None:
+    """Nothing to write after all: the file already shows the store's state (``status``: its status block's)."""
+    if _as_applied(note, got, flags):
+        note.content_hash = got.sha256
+        note.status_block = status
 
 
 class _Inserter:
@@ -207,8 +218,9 @@ class _VaultSync(VaultReader):
         if self.walked_empty:
             return self.report
         with self.transaction():
-            planned = self.apply()
-        self.write_back(planned)
+            todo, fresh = self.apply()
+        todo += self._load_fresh(fresh)
+        self.write_back(todo)
         for item in self.applied:
             if item.count and not item.renamed:
                 if item.changed:
@@ -219,7 +231,9 @@ class _VaultSync(VaultReader):
 
     # --- phase 2: what was read, applied to the rows as they are now
 
-    def apply(self) -> list[_Planned]:
+    def apply(self) -> tuple[list[_ToPlan], dict[int, Work]]:
+        """The store changed as the files say; the notes whose files may need a write-back (existing ones, their
+        rows as left here; new ones by id, loaded after the commit)."""
         db = self.db
         # On PostgreSQL two syncs of one vault apply one after the other (on SQLite every writer already does).
         vault = db.get(Vault, self.vault.id, with_for_update=True, populate_existing=True)
@@ -261,16 +275,15 @@ class _VaultSync(VaultReader):
                 quick.append(fingerprint(item.row, item.got, encode_flags(parsed_flags(item.parsed))))
                 self.report.unchanged += 1
         self._update_fingerprints(quick)
-        planned = self._apply_all(slow)
-        self._insert(added)
-        planned += self._write_new(added)
+        todo = self._apply_all(slow)
+        fresh = self._insert(added)
         gone = [*self.not_notes, *(row.id for row in self.gone.values() if not row.archived)]
         self._archive(note_id for note_id in gone if same_row(self.rows[note_id], now.get(note_id)))
         refresh_cues(db, vault.id, self.cues)
         refresh_sr(db, vault.id, self.sr_states, self.extra_every, self.today)
         vault.synced_at = self.started
         db.flush()
-        return planned
+        return todo, fresh
 
     def _update_fingerprints(self, params: list[dict[str, Any]]) -> None:
         if not params:
@@ -317,10 +330,10 @@ class _VaultSync(VaultReader):
             return True  # a date or a status block to write
         return bool(flags_to_write(file, base, details.flags))
 
-    def _apply_all(self, by_id: dict[int, Work]) -> list[_Planned]:
+    def _apply_all(self, by_id: dict[int, Work]) -> list[_ToPlan]:
         """Apply each note's read to its row, locked (as a press locks it) and read after the lock; a note deleted
-        meanwhile (`reminder rm`) is left out. The writes to make after the transaction."""
-        planned: list[_Planned] = []
+        meanwhile (`reminder rm`) is left out. The notes to plan a write-back for after the transaction."""
+        todo: list[_ToPlan] = []
         ids = sorted(by_id)
         for start in range(0, len(ids), _CHUNK):
             part = ids[start : start + _CHUNK]
@@ -336,13 +349,13 @@ class _VaultSync(VaultReader):
                 if not item.applied:
                     self.applied.append(item)
                 if (write := self._apply(note, item)) is not None:
-                    planned.append(write)
-        return planned
+                    todo.append(write)
+        return todo
 
-    def _apply(self, note: Note, item: Work) -> _Planned | None:
-        """One read of a note's file applied to its row as it is now: fields, the flag merge, and the write-back
-        planned. A read the store already took (a newer one, after a write-back lost to the learner's save) takes
-        only what changed since."""
+    def _apply(self, note: Note, item: Work) -> _ToPlan | None:
+        """One read of a note's file applied to its row as it is now: fields and the flag merge. A read the store
+        already took (a newer one, after a write-back lost to the learner's save) takes only what changed since.
+        With write-back, the note to plan a write for once the transaction is over."""
         file, got = item.file, item.got
         if item.undated:  # the file states no date: the store's stands (chosen once)
             item.parsed = _undated(item.parsed, note.first_studied_on)
@@ -375,18 +388,55 @@ class _VaultSync(VaultReader):
         self._record(note, got, flags)
         if not self.vault.write_back:
             return None
-        try:
-            plan = plan_write(got.data, parsed, note, base, self.context(item.undated), undated=item.undated)
-        except NoteFormatError as exc:
-            self.skip(file, exc.line, Phrase("cannot write back: {reason}", reason=exc.reason))
-            return None
-        if plan.new == got.data:
-            note.status_block = plan.status
-            return None
-        # Until the write is recorded the note is as after a write-back that lost a race: its file read and its
-        # flags taken, but no fingerprint, so that the next sync reads and writes the file should this one stop.
+        # Until its write-back is recorded the note is as after one that lost a race: its file read and its flags
+        # taken, but no fingerprint, so that the next sync reads and writes the file should this one stop.
         note.content_hash = None
-        return _Planned(note.id, item, plan, flags)
+        return _ToPlan(note, item, base, flags)
+
+    def _load_fresh(self, fresh: dict[int, Work]) -> list[_ToPlan]:
+        """The new notes to plan a write-back for, read after the transaction that inserted them (inserted
+        without a fingerprint, as _apply leaves a note to write)."""
+        if not fresh:
+            return []
+        todo: list[_ToPlan] = []
+        with self._reading() as session:
+            ids = sorted(fresh)
+            for start in range(0, len(ids), _CHUNK):
+                part = ids[start : start + _CHUNK]
+                stmt = select(Note).where(Note.id.in_(part)).options(selectinload(Note.reviews))
+                for note in session.scalars(stmt):
+                    item = fresh[note.id]
+                    flags = parsed_flags(item.parsed)
+                    todo.append(_ToPlan(note, item, flags, flags))
+        return todo
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        if self.dry_session is not None:
+            yield self.dry_session
+            return
+        with self.store.read() as session:
+            yield session
+
+    def _plan(self, todo: list[_ToPlan], records: list[Record]) -> list[_Planned]:
+        """Each note's write-back planned from its row as applied (no store access, no lock held). A note with
+        nothing to write is recorded as read."""
+        planned: list[_Planned] = []
+        for one in todo:
+            note, item = one.note, one.item
+            got = item.got
+            try:
+                context = self.context(item.undated)
+                plan = plan_write(got.data, item.parsed, note, one.base, context, undated=item.undated)
+            except NoteFormatError as exc:
+                self.skip(item.file, exc.line, Phrase("cannot write back: {reason}", reason=exc.reason))
+                records.append((note.id, partial(_record_read, got=got, flags=one.flags)))
+                continue
+            if plan.new == got.data:
+                records.append((note.id, partial(_record_shown, got=got, flags=one.flags, status=plan.status)))
+                continue
+            planned.append(_Planned(note.id, item, plan, one.flags))
+        return planned
 
     def _apply_fields(self, note: Note, rel: str, parsed: ParsedNote, *, path_only: bool = False) -> bool:
         wanted = note_fields(self.vault.name, rel, parsed)
@@ -422,12 +472,13 @@ class _VaultSync(VaultReader):
 
     # --- phase 3: the files written, outside any transaction
 
-    def write_back(self, planned: list[_Planned]) -> None:
-        """Write each planned file, then record what the writes learned (a short transaction per RECORD_BATCH
+    def write_back(self, todo: list[_ToPlan]) -> None:
+        """Plan and write each file, then record what the writes learned (a short transaction per RECORD_BATCH
         files). A file saved by the learner since it was read is read again, merged in a short transaction, and
         written again next round; after WRITE_ATTEMPTS rounds it waits for the next sync."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             records: list[Record] = []
+            planned = self._plan(todo, records)
             again: dict[int, Work] = {}
             for write in planned:
                 newer = self._write(write, records)
@@ -444,7 +495,7 @@ class _VaultSync(VaultReader):
                 self.report.lost += [lost_reason(item.file.path, Outcome.CHANGED, None) for item in again.values()]
                 return
             with self.transaction():
-                planned = self._apply_all(again)
+                todo = self._apply_all(again)
 
     def _write(self, write: _Planned, records: list[Record]) -> Work | None:
         """Write one planned file; what the store must learn goes to ``records``. The note's newer read when the
@@ -494,18 +545,22 @@ class _VaultSync(VaultReader):
 
     # --- new and gone notes
 
-    def _insert(self, added: list[New]) -> None:
-        """New notes in two executemany statements: the ORM's one flush per note is minutes for a large vault."""
+    def _insert(self, added: list[New]) -> dict[int, Work]:
+        """New notes in two executemany statements: the ORM's one flush per note is minutes for a large vault.
+        With write-back, the new notes that may get what the store adds to a file (the chosen first-study date of
+        a note made from a template, the status block under a 복습알림 heading), by id: inserted without a
+        fingerprint until that write is recorded."""
         if not added:
-            return
+            return {}
         out = _Inserter(self.db)
+        to_write = {item.file.rel for item in added if item.may_write}
         # updated_at is the sync's start, which the next sync compares with: these notes are as their files say.
         now = out.datetime(self.started)
         today = out.date(self.today)
         note_rows = []
         for item in added:
             file, got, parsed = item.file, item.got, item.parsed
-            fields = note_fields(self.vault.name, file.rel, parsed)
+            fields = item.fields
             note_rows.append(
                 (
                     fields["title"],
@@ -515,7 +570,7 @@ class _VaultSync(VaultReader):
                     parsed.source,
                     parsed.pages,
                     parsed.level,
-                    format_ladder(ladder_of(parsed, self.ladder) or self.ladder),
+                    format_ladder(item.ladder),
                     today if parsed.long_term else None,
                     now,
                     now,
@@ -523,7 +578,7 @@ class _VaultSync(VaultReader):
                     file.rel,
                     got.size,
                     got.mtime_ns,
-                    parsed.content_hash,
+                    None if file.rel in to_write else parsed.content_hash,
                     encode_flags(parsed_flags(parsed)),
                     item.first_study_from,
                 )
@@ -539,7 +594,7 @@ class _VaultSync(VaultReader):
             parsed = item.parsed
             first = parsed.first_studied_on
             assert first is not None  # resolved before the insert
-            ladder = ladder_of(parsed, self.ladder) or self.ladder
+            ladder = item.ladder
             plan = plans.get((first, ladder))
             if plan is None:
                 *rows, extra = schedule.plan_reviews(first, ladder, self.extra_every)
@@ -557,29 +612,13 @@ class _VaultSync(VaultReader):
         events = [(r[0], r[1], False, "good", r[4], "vault", now) for r in review_rows if r[4] is not None]
         out.insert(ReviewEvent.__table__, _EVENT_COLUMNS, events)
         self.report.added += len(added)
-
-    def _write_new(self, added: list[New]) -> list[_Planned]:
-        """With write-back, new notes get what the store adds to a file: the chosen first-study date of a note
-        made from a template, and the status block under a 복습알림 heading. Planned here, written after."""
-        if not self.vault.write_back:
-            return []
-        wanted = [
-            item
-            for item in added
-            if item.first_study_from != "file"
-            or (self.vault.status_block and status_section(item.got.data) is not None)
-        ]
-        if not wanted:
-            return []
-        ids = self._ids_of([item.file.rel for item in wanted])
-        self.db.flush()
-        by_id = {
+        return {
             ids[item.file.rel]: Work(
                 item.file, None, item.got, item.parsed, undated=item.first_study_from != "file", count=False
             )
-            for item in wanted
+            for item in added
+            if item.file.rel in to_write
         }
-        return self._apply_all(by_id)
 
     def _ids_of(self, paths: list[str]) -> dict[str, int]:
         in_vault = Note.vault_id == self.vault.id
