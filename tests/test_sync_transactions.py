@@ -32,6 +32,17 @@ def register(store: Store, root: Path) -> int:
         return sync.add_vault(session, root, "study", True, status_block=False).id
 
 
+def synced(store: Store, tmp_path: Path, *names: str) -> tuple[Path, int, dict[str, int]]:
+    """A vault with write-back holding these notes (D+1 due today), synced once: its folder, id and note ids."""
+    root = tmp_path / "study"
+    root.mkdir()
+    for name in names:
+        (root / name).write_bytes(UNTICKED)
+    vault_id = register(store, root)
+    run(store, vault_id)
+    return root, vault_id, ids(store)
+
+
 def run(store: Store, vault_id: int, progress: Any = None) -> sync.SyncReport:
     return sync.sync_vault(store, vault_id, today=TODAY, ladder=LADDER, extra_every=30, progress=progress)
 
@@ -57,13 +68,7 @@ def events(store: Store, note_id: int) -> list[tuple[int | None, str]]:
 def test_a_press_answers_while_a_sync_waits_on_a_file_write(store: Store, db_url: str, tmp_path: Path) -> None:
     """The sync is blocked writing one note's file back (another program holds a lease on it): a press on another
     note through the web app answers within a second, and the sync finishes its write once the file is free."""
-    root = tmp_path / "study"
-    root.mkdir()
-    for name in ("slow.md", "quick.md"):
-        (root / name).write_bytes(UNTICKED)
-    vault_id = register(store, root)
-    run(store, vault_id)
-    found = ids(store)
+    root, vault_id, found = synced(store, tmp_path, "slow.md", "quick.md")
     press(store, found["slow.md"], 1)  # done without its file written: the sync writes it
     settings = web_settings(tmp_path, db_url, language="en")
     with freeze_time(NOW, tick=True):
@@ -96,13 +101,8 @@ def test_a_press_answers_while_a_sync_waits_on_a_file_write(store: Store, db_url
 def test_a_press_while_the_sync_reads_is_kept_and_written_once(store: Store, db_url: str, tmp_path: Path) -> None:
     """A review recorded (from another connection) while the sync reads the files, before it changes the store:
     the note's file gets the flag, the store has the review once and its history one event."""
-    root = tmp_path / "study"
-    root.mkdir()
-    path = root / "note.md"
-    path.write_bytes(UNTICKED)
-    vault_id = register(store, root)
-    run(store, vault_id)
-    note_id = ids(store)["note.md"]
+    root, vault_id, found = synced(store, tmp_path, "note.md")
+    path, note_id = root / "note.md", found["note.md"]
     edited = UNTICKED + "\n메모: the learner's edit since the last sync\n".encode()
     path.write_bytes(edited)  # so the sync reads the file
     other = open_store(db_url)  # the phone's connection
@@ -129,13 +129,7 @@ def test_a_learner_save_between_the_read_and_the_write_back_keeps_every_byte(sto
     """Both notes are due a write-back (reviews done on the phone); after the sync read the first of them, the
     learner saves both (a line in the body, D+4 ticked). The stale one's write finds the file changed, merges the
     newer content and writes again: every byte the learner wrote stays, and the store takes the ticks."""
-    root = tmp_path / "study"
-    root.mkdir()
-    for name in ("a.md", "b.md"):
-        (root / name).write_bytes(UNTICKED)
-    vault_id = register(store, root)
-    run(store, vault_id)
-    found = ids(store)
+    root, vault_id, found = synced(store, tmp_path, "a.md", "b.md")
     for note_id in found.values():
         press(store, note_id, 1)
     saved = {
@@ -167,13 +161,8 @@ def test_two_syncs_at_once_add_each_note_once_and_a_note_deleted_meanwhile_stays
     """While one sync reads, another (the service's, before a slot) syncs the same vault in full and the learner
     deletes a note with `reminder rm`: the first one then adds nothing twice, dates a template's note once and
     does not bring the deleted note back."""
-    root = tmp_path / "study"
-    root.mkdir()
-    (root / "kept.md").write_bytes(UNTICKED)
-    (root / "gone.md").write_bytes(UNTICKED)
-    vault_id = register(store, root)
-    run(store, vault_id)
-    gone_id = ids(store)["gone.md"]
+    root, vault_id, found = synced(store, tmp_path, "kept.md", "gone.md")
+    gone_id = found["gone.md"]
     (root / "gone.md").write_bytes(UNTICKED + b"\nedited\n")  # read by both syncs
     (root / "dated.md").write_bytes(note("first_study: 2024-07-01", "review_1d: no", "review_4d: no"))
     template = note("review_1d: no", "review_4d: no", "review_7d: no", "review_14d: no")
