@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from freezegun import freeze_time
 from notefiles import note
@@ -98,14 +100,23 @@ def test_a_press_answers_while_a_sync_waits_on_a_file_write(store: Store, db_url
     assert run(store, vault_id).changed == 0  # both files as the store has them, fingerprints recorded
 
 
-def test_a_press_while_the_sync_reads_is_kept_and_written_once(store: Store, db_url: str, tmp_path: Path) -> None:
+@pytest.fixture
+def stores(any_db_url: str) -> Iterator[tuple[Store, Store]]:
+    """The sync's store and another process's (the phone's, another sync's): two engines, SQLite or PostgreSQL."""
+    ours, other = open_store(any_db_url), open_store(any_db_url)
+    yield ours, other
+    ours.dispose()
+    other.dispose()
+
+
+def test_a_press_while_the_sync_reads_is_kept_and_written_once(stores: tuple[Store, Store], tmp_path: Path) -> None:
     """A review recorded (from another connection) while the sync reads the files, before it changes the store:
     the note's file gets the flag, the store has the review once and its history one event."""
+    store, other = stores
     root, vault_id, found = synced(store, tmp_path, "note.md")
     path, note_id = root / "note.md", found["note.md"]
     edited = UNTICKED + "\n메모: the learner's edit since the last sync\n".encode()
     path.write_bytes(edited)  # so the sync reads the file
-    other = open_store(db_url)  # the phone's connection
     pressed: list[int] = []
 
     def phone_presses(done: int, total: int) -> None:
@@ -113,10 +124,7 @@ def test_a_press_while_the_sync_reads_is_kept_and_written_once(store: Store, db_
             press(other, note_id, 1)  # waits the busy timeout if the sync held the write lock while reading
             pressed.append(done)
 
-    try:
-        report = run(store, vault_id, progress=phone_presses)
-    finally:
-        other.dispose()
+    report = run(store, vault_id, progress=phone_presses)
     assert pressed
     assert report.written_back == 1 and not report.lost and not report.skipped, report
     assert path.read_bytes() == edited.replace(b"review_1d: no", b"review_1d: yes")
@@ -156,18 +164,18 @@ def test_a_learner_save_between_the_read_and_the_write_back_keeps_every_byte(sto
 
 
 def test_two_syncs_at_once_add_each_note_once_and_a_note_deleted_meanwhile_stays_deleted(
-    store: Store, db_url: str, tmp_path: Path
+    stores: tuple[Store, Store], tmp_path: Path
 ) -> None:
     """While one sync reads, another (the service's, before a slot) syncs the same vault in full and the learner
     deletes a note with `reminder rm`: the first one then adds nothing twice, dates a template's note once and
     does not bring the deleted note back."""
+    store, other = stores
     root, vault_id, found = synced(store, tmp_path, "kept.md", "gone.md")
     gone_id = found["gone.md"]
     (root / "gone.md").write_bytes(UNTICKED + b"\nedited\n")  # read by both syncs
     (root / "dated.md").write_bytes(note("first_study: 2024-07-01", "review_1d: no", "review_4d: no"))
     template = note("review_1d: no", "review_4d: no", "review_7d: no", "review_14d: no")
     (root / "template.md").write_bytes(template)  # no date: the sync writes the one it chooses
-    other = open_store(db_url)
     theirs: list[sync.SyncReport] = []
 
     def meanwhile(done: int, total: int) -> None:
@@ -178,10 +186,7 @@ def test_two_syncs_at_once_add_each_note_once_and_a_note_deleted_meanwhile_stays
                 assert found is not None
                 notes.remove_note(session, found)
 
-    try:
-        ours = run(store, vault_id, progress=meanwhile)
-    finally:
-        other.dispose()
+    ours = run(store, vault_id, progress=meanwhile)
     assert theirs[0].added == 2 and ours.added == 0, (theirs, ours)
     assert not ours.skipped and not ours.lost, ours
     with store.read() as session:
