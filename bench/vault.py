@@ -2,7 +2,8 @@
 
 The notes are the learner's seed note with its first-study date, subject and flags varied, in nested folders with
 Korean names and spaces (과목 07/3장 오브젝트/...). Figures: the first sync in this process and as a command
-(`reminder sync` on a fresh store), the unchanged re-sync; baselines measured in the same run: the bare
+(`reminder sync` on a fresh store), how long the in-process first sync held a SQLite store's write lock (its
+longest hold and all of them), the unchanged re-sync; baselines measured in the same run: the bare
 interpreter, `reminder --version`, reading the files, and the floor of any sync (reading, hashing and splitting
 off the frontmatter of every file).
 
