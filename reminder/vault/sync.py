@@ -8,12 +8,13 @@ or `reminder done` waits for it) is held only while rows change, never across fi
    meanwhile is left as that sync left it (the next sync reads its file again if it changed since), one a press
    changed is merged as it is now (the flag merge runs on the row read under the lock, so a press between the
    phases is neither lost nor counted twice). New notes are inserted (a path another sync added meanwhile is an
-   existing note), gone ones archived, and each file's write-back planned. A note to be written is left as after
-   a write-back that lost a race (its file read, its flags taken, no fingerprint): a crash before its write is
-   recorded leaves the next sync to read and write it again.
-3. Write back, outside any transaction: each planned file written (files.replace_if_unchanged), and what the
-   writes learned recorded on the rows as they are then, in a short transaction per batch. A file the learner
-   saved meanwhile is read again, merged in another short transaction and written again (WRITE_ATTEMPTS rounds).
+   existing note), gone ones archived. A note whose file may need a write-back is left as after a write-back that
+   lost a race (its file read, its flags taken, no fingerprint): a crash before its write is recorded leaves the
+   next sync to read and write it again.
+3. Write back, outside any transaction: each write planned from the row as the apply left it, the file written
+   (files.replace_if_unchanged), and what the writes learned recorded on the rows as they are then, in a short
+   transaction per RECORD_BATCH files. A file the learner saved meanwhile is read again, merged in another short
+   transaction and written again (WRITE_ATTEMPTS rounds).
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ __all__ = ["ProgressFn", "SyncReport", "ladder_of", "sync_all", "sync_vault"]
 
 # Files written back per short transaction that records what their writes learned.
 RECORD_BATCH = 200
-_CHUNK = CHUNK
 
 _EVENT_COLUMNS = ("note_id", "stage", "extra", "rating", "reviewed_on", "source", "created_at")
 _NEW_NOTE_COLUMNS = (
@@ -335,8 +335,8 @@ class _VaultSync(VaultReader):
         meanwhile (`reminder rm`) is left out. The notes to plan a write-back for after the transaction."""
         todo: list[_ToPlan] = []
         ids = sorted(by_id)
-        for start in range(0, len(ids), _CHUNK):
-            part = ids[start : start + _CHUNK]
+        for start in range(0, len(ids), CHUNK):
+            part = ids[start : start + CHUNK]
             notes.lock_notes(self.db, part)
             stmt = (
                 select(Note)
@@ -401,8 +401,8 @@ class _VaultSync(VaultReader):
         todo: list[_ToPlan] = []
         with self._reading() as session:
             ids = sorted(fresh)
-            for start in range(0, len(ids), _CHUNK):
-                part = ids[start : start + _CHUNK]
+            for start in range(0, len(ids), CHUNK):
+                part = ids[start : start + CHUNK]
                 stmt = select(Note).where(Note.id.in_(part)).options(selectinload(Note.reviews))
                 for note in session.scalars(stmt):
                     item = fresh[note.id]
@@ -622,12 +622,12 @@ class _VaultSync(VaultReader):
 
     def _ids_of(self, paths: list[str]) -> dict[str, int]:
         in_vault = Note.vault_id == self.vault.id
-        if len(paths) > 5 * _CHUNK:
+        if len(paths) > 5 * CHUNK:
             stmts = [select(Note.vault_path, Note.id).where(in_vault)]
         else:
             stmts = [
-                select(Note.vault_path, Note.id).where(in_vault, Note.vault_path.in_(paths[start : start + _CHUNK]))
-                for start in range(0, len(paths), _CHUNK)
+                select(Note.vault_path, Note.id).where(in_vault, Note.vault_path.in_(paths[start : start + CHUNK]))
+                for start in range(0, len(paths), CHUNK)
             ]
         # A vault's notes all have a path (the column is nullable for the notes added by hand).
         return {rel: note_id for stmt in stmts for rel, note_id in self.db.execute(stmt) if rel is not None}
@@ -637,10 +637,10 @@ class _VaultSync(VaultReader):
         if not ids:
             return
         now = utcnow()
-        for start in range(0, len(ids), _CHUNK):
+        for start in range(0, len(ids), CHUNK):
             self.db.execute(
                 update(Note)
-                .where(Note.id.in_(ids[start : start + _CHUNK]), Note.archived_at.is_(None))
+                .where(Note.id.in_(ids[start : start + CHUNK]), Note.archived_at.is_(None))
                 .values(archived_at=now, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
