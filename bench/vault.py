@@ -2,7 +2,8 @@
 
 The notes are the learner's seed note with its first-study date, subject and flags varied, in nested folders with
 Korean names and spaces (과목 07/3장 오브젝트/...). Figures: the first sync in this process and as a command
-(`reminder sync` on a fresh store), the unchanged re-sync; baselines measured in the same run: the bare
+(`reminder sync` on a fresh store), how long the in-process first sync held a SQLite store's write lock (its
+longest hold and all of them), the unchanged re-sync; baselines measured in the same run: the bare
 interpreter, `reminder --version`, reading the files, and the floor of any sync (reading, hashing and splitting
 off the frontmatter of every file).
 
@@ -23,6 +24,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,6 +42,7 @@ from common import (
     timed_child,
     timed_command,
 )
+from sqlalchemy import event
 
 from reminder.db import Store, open_store
 from reminder.vault import SyncReport, add_vault, sync_vault
@@ -91,6 +94,27 @@ def sync(store: Store, vault_id: int) -> SyncReport:
     return sync_vault(store, vault_id, today=BENCH_DAY, ladder=LADDER, extra_every=EXTRA_EVERY)
 
 
+class WriteLock:
+    """How long each of a SQLite store's write transactions held its write lock: from BEGIN IMMEDIATE to COMMIT
+    or ROLLBACK, while a phone press or a command waits (on PostgreSQL writers wait only on the rows they share)."""
+
+    def __init__(self, store: Store) -> None:
+        self.holds: list[float] = []
+        self._began: dict[int, float] = {}
+        event.listen(store.engine, "begin", self._begin)
+        event.listen(store.engine, "commit", self._end)
+        event.listen(store.engine, "rollback", self._end)
+
+    def _begin(self, conn: Any) -> None:
+        if conn.get_execution_options().get("sqlite_write", False):
+            self._began[id(conn)] = time.perf_counter()
+
+    def _end(self, conn: Any) -> None:
+        began = self._began.pop(id(conn), None)
+        if began is not None:
+            self.holds.append(time.perf_counter() - began)
+
+
 # The floor of any first sync: every file read, hashed and its frontmatter split off, nothing parsed or stored.
 FLOOR = """
 import hashlib, os, sys
@@ -134,13 +158,17 @@ def main() -> None:
             [sys.executable, "-c", FLOOR, str(root)], args.runs, env
         )
         for write_back in modes:
-            firsts, cpus = [], []
+            firsts, cpus, longest, held = [], [], [], []
             for _ in range(args.runs):
                 store, vault_id = fresh_store(folder, root, write_back, server)
+                lock = WriteLock(store)
                 start, cpu = time.perf_counter(), time.process_time()
                 report = sync(store, vault_id)
                 firsts.append(time.perf_counter() - start)
                 cpus.append(time.process_time() - cpu)
+                if lock.holds:
+                    longest.append(max(lock.holds))
+                    held.append(sum(lock.holds))
                 assert report.added == args.notes and not report.skipped, report
                 store.dispose()
                 if write_back:  # the next first sync starts from the vault as the learner wrote it
@@ -158,6 +186,9 @@ def main() -> None:
                 **spread(firsts),
                 "cpu_ms": round(statistics.median(cpus) * 1000, 1),
             }
+            if longest:  # SQLite: what a phone press would wait for at worst, and the lock's total
+                result[f"first sync, longest write-lock hold ({mode})"] = spread(longest)
+                result[f"first sync, write lock held in all ({mode})"] = spread(held)
             result[f"unchanged re-sync ({mode})"] = timed_calls(resync, args.runs)
             store.dispose()
             if write_back:

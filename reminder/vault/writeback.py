@@ -8,12 +8,13 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from reminder.db import Store
 
 SHOWN, REMOVED = "shown", "removed"
+_CHUNK = 500  # ids per IN (...) query, well under SQLite's parameter limit
 log = logging.getLogger("reminder")
 
 
@@ -241,13 +243,23 @@ def finish_write_back(store: Store, pending: PendingWrite) -> WriteBackResult:
     if done.record is not None:
         try:
             with store.write() as session:
-                notes.lock_notes(session, [pending.note_id])
-                note = session.get(Note, pending.note_id)
-                if note is not None:
-                    done.record(note)
+                apply_records(session, [(pending.note_id, done.record)])
         except SQLAlchemyError as exc:
             log.warning("write-back note=%s not recorded: %s", pending.note_id, one_line(exc))
     return done.result
+
+
+def apply_records(session: Session, records: Sequence[tuple[int, Callable[[Note], None]]]) -> None:
+    """What file writes learned, each applied to its note's row as it is now: the rows locked (as a press locks
+    them) and read after the lock. A note deleted since its file was written is left out."""
+    by_id = dict(records)
+    ids = sorted(by_id)
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start : start + _CHUNK]
+        notes.lock_notes(session, part)
+        stmt = select(Note).where(Note.id.in_(part)).execution_options(populate_existing=True)
+        for note in session.scalars(stmt):
+            by_id[note.id](note)
 
 
 def write_back_note(

@@ -1,0 +1,218 @@
+"""A vault sync holds the store's write lock only while rows change: files are read before its write transaction
+and written back after it. Shown with real files, a real SQLite store, a second connection writing while the sync
+reads, a real process holding a lease on a note file (so the sync's write-back waits in open()), and the real web
+app answering a press meanwhile."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from freezegun import freeze_time
+from notefiles import note
+from setups import web_settings
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from test_write_transactions import NOW, TODAY, UNTICKED, Lease, stage_one
+
+from reminder import actions, notes
+from reminder import vault as sync
+from reminder.db import Store, open_store
+from reminder.db.models import Note, Review, ReviewEvent
+from reminder.server import start_server
+
+LADDER = (1, 4, 7, 14)
+
+
+def register(store: Store, root: Path) -> int:
+    with store.write() as session:
+        return sync.add_vault(session, root, "study", True, status_block=False).id
+
+
+def synced(store: Store, tmp_path: Path, *names: str) -> tuple[Path, int, dict[str, int]]:
+    """A vault with write-back holding these notes (D+1 due today), synced once: its folder, id and note ids."""
+    root = tmp_path / "study"
+    root.mkdir()
+    for name in names:
+        (root / name).write_bytes(UNTICKED)
+    vault_id = register(store, root)
+    run(store, vault_id)
+    return root, vault_id, ids(store)
+
+
+def run(store: Store, vault_id: int, progress: Any = None) -> sync.SyncReport:
+    return sync.sync_vault(store, vault_id, today=TODAY, ladder=LADDER, extra_every=30, progress=progress)
+
+
+def ids(store: Store) -> dict[str, int]:
+    with store.read() as session:
+        return {n.vault_path: n.id for n in session.scalars(select(Note)) if n.vault_path}
+
+
+def press(store: Store, note_id: int, stage: int) -> None:
+    """A review recorded in the store, as a press records it before its own write-back."""
+    with store.write() as session:
+        found = notes.resolve_locked(session, str(note_id))
+        notes.mark_done(session, found, day=TODAY, today=TODAY, extra_every=30, stage=stage)
+
+
+def events(store: Store, note_id: int) -> list[tuple[int | None, str]]:
+    with store.read() as session:
+        rows = session.execute(select(ReviewEvent.stage, ReviewEvent.source).where(ReviewEvent.note_id == note_id))
+        return [(stage, source) for stage, source in rows]
+
+
+def test_a_press_answers_while_a_sync_waits_on_a_file_write(store: Store, db_url: str, tmp_path: Path) -> None:
+    """The sync is blocked writing one note's file back (another program holds a lease on it): a press on another
+    note through the web app answers within a second, and the sync finishes its write once the file is free."""
+    root, vault_id, found = synced(store, tmp_path, "slow.md", "quick.md")
+    press(store, found["slow.md"], 1)  # done without its file written: the sync writes it
+    settings = web_settings(tmp_path, db_url, language="en")
+    with freeze_time(NOW, tick=True):
+        key = actions.secret_key(store, settings)
+        srv = start_server(store, settings, port=0)
+        try:
+            quick_url = f"{srv.url}/a/done/{actions.sign(key, 'done', [found['quick.md']], TODAY)}"
+            lease = Lease(root / "slow.md")
+            reports: list[sync.SyncReport] = []
+            syncing = threading.Thread(target=lambda: reports.append(run(store, vault_id)))
+            syncing.start()
+            lease.wait_asked()  # the sync waits in open() on slow.md
+            started = time.monotonic()
+            quick = requests.post(quick_url, timeout=5)
+            waited = time.monotonic() - started
+            assert quick.status_code == 200 and quick.json()["marked"] == [found["quick.md"]]
+            assert waited < 1.0, f"a press waited {waited:.1f}s on a sync's file write"
+            assert b"review_1d: yes" in (root / "quick.md").read_bytes()
+            assert syncing.is_alive() and (root / "slow.md").read_bytes() == UNTICKED
+            lease.release()
+            syncing.join(30)
+        finally:
+            srv.stop()
+    assert reports and reports[0].written_back == 1 and not reports[0].lost, reports
+    assert b"review_1d: yes" in (root / "slow.md").read_bytes()
+    assert stage_one(store, found["quick.md"]) == TODAY
+    assert run(store, vault_id).changed == 0  # both files as the store has them, fingerprints recorded
+
+
+@pytest.fixture
+def stores(any_db_url: str) -> Iterator[tuple[Store, Store]]:
+    """The sync's store and another process's (the phone's, another sync's): two engines, SQLite or PostgreSQL."""
+    ours, other = open_store(any_db_url), open_store(any_db_url)
+    yield ours, other
+    ours.dispose()
+    other.dispose()
+
+
+def test_a_press_while_the_sync_reads_is_kept_and_written_once(stores: tuple[Store, Store], tmp_path: Path) -> None:
+    """A review recorded (from another connection) while the sync reads the files, before it changes the store:
+    the note's file gets the flag, the store has the review once and its history one event."""
+    store, other = stores
+    root, vault_id, found = synced(store, tmp_path, "note.md")
+    path, note_id = root / "note.md", found["note.md"]
+    edited = UNTICKED + "\n메모: the learner's edit since the last sync\n".encode()
+    path.write_bytes(edited)  # so the sync reads the file
+    pressed: list[int] = []
+
+    def phone_presses(done: int, total: int) -> None:
+        if not pressed:
+            press(other, note_id, 1)  # waits the busy timeout if the sync held the write lock while reading
+            pressed.append(done)
+
+    report = run(store, vault_id, progress=phone_presses)
+    assert pressed
+    assert report.written_back == 1 and not report.lost and not report.skipped, report
+    assert path.read_bytes() == edited.replace(b"review_1d: no", b"review_1d: yes")
+    assert stage_one(store, note_id) == TODAY
+    assert [stage for stage, _source in events(store, note_id)] == [1]  # the press's, and no other
+    assert run(store, vault_id).changed == 0
+
+
+def test_a_learner_save_between_the_read_and_the_write_back_keeps_every_byte(store: Store, tmp_path: Path) -> None:
+    """Both notes are due a write-back (reviews done on the phone); after the sync read the first of them, the
+    learner saves both (a line in the body, D+4 ticked). The stale one's write finds the file changed, merges the
+    newer content and writes again: every byte the learner wrote stays, and the store takes the ticks."""
+    root, vault_id, found = synced(store, tmp_path, "a.md", "b.md")
+    for note_id in found.values():
+        press(store, note_id, 1)
+    saved = {
+        name: UNTICKED.replace(b"review_4d: no", b"review_4d: yes") + f"\n{name}: saved while syncing\n".encode()
+        for name in found
+    }
+
+    def learner_saves(done: int, total: int) -> None:
+        if done == total:  # the first file is read, the last not yet
+            for name, data in saved.items():
+                (root / name).write_bytes(data)
+
+    report = run(store, vault_id, progress=learner_saves)
+    assert report.written_back == 2 and not report.lost and not report.skipped, report
+    for name, data in saved.items():
+        assert (root / name).read_bytes() == data.replace(b"review_1d: no", b"review_1d: yes")
+    with store.read() as session:
+        for note_id in found.values():
+            reviews = session.scalar(select(Note).where(Note.id == note_id).options(selectinload(Note.reviews)))
+            assert reviews is not None
+            done = {r.offset for r in reviews.reviews if not r.extra and r.done_on is not None}
+            assert done == {1, 4}
+    assert run(store, vault_id).changed == 0  # the store recorded the files as they are now
+
+
+def test_two_syncs_at_once_add_each_note_once_and_a_note_deleted_meanwhile_stays_deleted(
+    stores: tuple[Store, Store], tmp_path: Path
+) -> None:
+    """While one sync reads, another (the service's, before a slot) syncs the same vault in full and the learner
+    deletes a note with `reminder rm`: the first one then adds nothing twice, dates a template's note once and
+    does not bring the deleted note back."""
+    store, other = stores
+    root, vault_id, found = synced(store, tmp_path, "kept.md", "gone.md")
+    gone_id = found["gone.md"]
+    (root / "gone.md").write_bytes(UNTICKED + b"\nedited\n")  # read by both syncs
+    (root / "dated.md").write_bytes(note("first_study: 2024-07-01", "review_1d: no", "review_4d: no"))
+    template = note("review_1d: no", "review_4d: no", "review_7d: no", "review_14d: no")
+    (root / "template.md").write_bytes(template)  # no date: the sync writes the one it chooses
+    theirs: list[sync.SyncReport] = []
+
+    def meanwhile(done: int, total: int) -> None:
+        if not theirs:
+            theirs.append(run(other, vault_id))
+            with other.write() as session:
+                found = session.get(Note, gone_id)
+                assert found is not None
+                notes.remove_note(session, found)
+
+    ours = run(store, vault_id, progress=meanwhile)
+    assert theirs[0].added == 2 and ours.added == 0, (theirs, ours)
+    assert not ours.skipped and not ours.lost, ours
+    with store.read() as session:
+        paths = session.scalars(select(Note.vault_path).where(Note.archived_at.is_(None))).all()
+        assert sorted(paths) == ["dated.md", "kept.md", "template.md"]
+        assert session.scalar(select(func.count()).select_from(Review).where(Review.note_id == gone_id)) == 0
+        per_note = session.execute(select(Review.note_id, func.count()).group_by(Review.note_id)).all()
+        assert len({count for _, count in per_note}) == 1  # no note got a second set of reviews
+    assert (root / "template.md").read_bytes().count(b"first_study") == 1
+    assert (root / "template.md").read_bytes().endswith(template.split(b"---\n")[-1])
+
+
+def test_first_sync_and_resync_report_as_before(store: Store, tmp_path: Path) -> None:
+    """The three phases report what the one transaction did: adds, updates, write-backs, archives."""
+    root = tmp_path / "study"
+    root.mkdir()
+    for name in ("a.md", "b.md", "c.md"):
+        (root / name).write_bytes(UNTICKED)
+    vault_id = register(store, root)
+    first = run(store, vault_id)
+    assert (first.added, first.updated, first.unchanged, first.written_back) == (3, 0, 0, 0)
+    found = ids(store)
+    press(store, found["a.md"], 1)
+    (root / "b.md").write_bytes(UNTICKED.replace(b"review_1d: no", b"review_1d: yes"))
+    (root / "c.md").unlink()
+    again = run(store, vault_id)
+    assert (again.updated, again.unchanged, again.written_back, again.archived) == (1, 1, 1, 1), again
+    assert b"review_1d: yes" in (root / "a.md").read_bytes()
+    assert stage_one(store, found["b.md"]) == TODAY  # ticked in the file: done the day the sync saw it
