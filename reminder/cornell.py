@@ -33,7 +33,6 @@ _TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$")
 # A top-level item line, matched from the newline before it (multi-line mode: "$" is the line's end).
 _ITEM_LINE = re.compile(r"\n(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$", re.M)
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])(?:\s+\[[ xX]\])?\s*")
-_TRAILING_SPACE = re.compile(r"[^\S\n]++$", re.M)  # \s is str.isspace(), which str.rstrip() strips
 _JAMO = re.compile(r"^[\u1100-\u11ff\u3130-\u318f\s]+$")
 _TWO_LETTERS = re.compile(r"[^\W_].*?[^\W_]", re.S)
 # Notion exports a toggle heading as a list item "<title> 접기" ("fold"): with nothing under it, it is chrome.
@@ -198,14 +197,13 @@ def _items(section: str, placeholders: frozenset[str]) -> list[tuple[str, str]]:
 def _answer(nested: str, placeholders: frozenset[str]) -> str:
     if "\t" in nested:
         nested = nested.expandtabs(4)  # as line by line: expandtabs restarts its columns at each newline
-    # Every line's trailing white space (what str.rstrip() takes) in one pass, not a step per line.
-    text = _TRAILING_SPACE.sub("", nested).strip("\n")
+    lines = [line.rstrip() for line in nested.split("\n")]
+    text = "\n".join(lines).strip("\n")
     if not text:
         return ""
-    lines = text.split("\n")
     # Dedent by the common indent of the lines with text (what textwrap.dedent does, for spaces). The first line
     # has text; when every line with text starts with its indent, that is the common one, told by one count.
-    first = lines[0]
+    first = text.partition("\n")[0]
     pad = first[: len(first) - len(first.lstrip(" "))]
     with_text = len(lines) - lines.count("")
     if pad and ("\n" + text).count("\n" + pad) != with_text:
