@@ -24,9 +24,11 @@ SUMMARY_HEADINGS = ("핵심 요약", "핵심요약", "요약", "summary")
 STATUS_BEGIN = "<!-- reminder:status -->"
 STATUS_END = "<!-- /reminder:status -->"
 
-# A fence line or an ATX heading, at the start of a line.
-_MARKS = re.compile(r"(?:(```|~~~).*|(#{1,6})[ \t]+(.*?)[ \t#]*)$")
-_LINE_MARK = re.compile(r"\n(?=#|```|~~~)")
+# A fence line or an ATX heading, at the start of a line (of the note's UTF-8 bytes: see parse_bytes).
+_MARKS = re.compile(rb"(?:(```|~~~).*|(#{1,6})[ \t]+(.*?)[ \t#]*)$")
+_LINE_MARK = re.compile(rb"\n[#`~]")  # one byte class after the newline: the fastest scan of a long body
+_BOM = "\ufeff".encode()
+_STATUS_MARKS = (STATUS_BEGIN.encode(), STATUS_END.encode())
 _TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$")
 # A top-level item line, matched from the newline before it (multi-line mode: "$" is the line's end).
 _ITEM_LINE = re.compile(r"\n(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$", re.M)
@@ -65,7 +67,7 @@ def template_lines(texts: Iterable[str]) -> frozenset[str]:
     """Every non-empty line of the vault's template notes, normalised."""
     lines: set[str] = set()
     for text in texts:
-        for line in _body(text).splitlines():
+        for line in _body(text.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass").splitlines():
             norm = normalise_line(line)
             if norm:
                 lines.add(norm)
@@ -80,10 +82,25 @@ def is_filler(text: str) -> bool:
 
 def parse(text: str, placeholders: frozenset[str] = frozenset()) -> Cornell:
     """The cue questions (with answers) and the summary of a note's Markdown text."""
-    body = _body(text)
-    headings = _headings(body)
-    cue_section = _section(body, headings, CUE_HEADINGS)
-    summary_section = _section(body, headings, SUMMARY_HEADINGS)
+    return _parse(text.encode("utf-8", "surrogatepass"), placeholders, "surrogatepass")
+
+
+def parse_bytes(data: bytes, placeholders: frozenset[str] = frozenset()) -> Cornell:
+    """``parse`` of a note file's bytes, read as UTF-8 (an invalid byte reads as U+FFFD).
+
+    What is what in a note is told by ASCII alone (line breaks, ``#``, fences, the status markers), so the
+    sections are found in the bytes and only the two the parse reads are decoded: in the learner's notes they
+    are a tenth of the text, and decoding all of it cost more than the rest of the section finding. Decoding a
+    slice that starts and ends at a line break gives what slicing the decoded text there would (no UTF-8
+    sequence spans a newline)."""
+    return _parse(data, placeholders, "replace")
+
+
+def _parse(data: bytes, placeholders: frozenset[str], errors: str) -> Cornell:
+    body = _body(data)
+    headings = _headings(body, errors)
+    cue_section = _section(body, headings, CUE_HEADINGS, errors)
+    summary_section = _section(body, headings, SUMMARY_HEADINGS, errors)
     questions = tuple(
         Cue(title, answer)
         for title, answer in _items(cue_section or "", placeholders)
@@ -92,29 +109,32 @@ def parse(text: str, placeholders: frozenset[str] = frozenset()) -> Cornell:
     return Cornell(questions, _summary(summary_section or "", placeholders))
 
 
-def _body(text: str) -> str:
-    """The text without a BOM, frontmatter and the service's status block; newlines as \\n."""
-    text = text.lstrip("\ufeff")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if text.startswith("---\n"):
-        end = text.find("\n---", 4)
+def _body(text: bytes) -> bytes:
+    """The text (UTF-8) without a BOM, frontmatter and the service's status block; newlines as \\n."""
+    while text.startswith(_BOM):
+        text = text[len(_BOM) :]
+    if b"\r" in text:
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if text.startswith(b"---\n"):
+        end = text.find(b"\n---", 4)
         if end != -1:
-            nl = text.find("\n", end + 4)
-            text = text[nl + 1 :] if nl != -1 else ""
-    if STATUS_BEGIN not in text:
+            nl = text.find(b"\n", end + 4)
+            text = text[nl + 1 :] if nl != -1 else b""
+    if _STATUS_MARKS[0] not in text:
         return text
-    out: list[str] = []
+    out: list[bytes] = []
     inside = False
-    for line in text.split("\n"):
-        stripped = line.strip()
+    for line in text.split(b"\n"):
+        # A marker line may be padded with any white space str.strip() takes (no-break or ideographic spaces
+        # too): only a line holding a marker's bytes can be one, and only such a line is decoded to tell.
+        stripped = line.decode("utf-8", "replace").strip() if b"<!-- " in line else ""
         if stripped == STATUS_BEGIN:
             inside = True
         elif stripped == STATUS_END and inside:
             inside = False
         elif not inside:
             out.append(line)
-    return "\n".join(out)
+    return b"\n".join(out)
 
 
 def _heading_name(title: str) -> str:
@@ -122,19 +142,19 @@ def _heading_name(title: str) -> str:
     return unicodedata.normalize("NFC", re.sub(r"[*_:`]", "", title)).strip().casefold()
 
 
-def _headings(text: str) -> list[tuple[int, int, int, str]]:
+def _headings(text: bytes, errors: str = "replace") -> list[tuple[int, int, int, str]]:
     """(start, end, level, name) of every heading line, in order; headings inside fenced code blocks are code.
 
     Only lines that start with ``#``, ``` or ``~~~`` matter (a line indented in a list is an item's content, where
-    a heading cannot start), and they are found in one scan: a sync parses every changed note, and a Python
-    step per line would cost more than reading the file.
+    a heading cannot start), and they are found in one scan: a sync parses every changed note, and a Python step
+    per line would cost more than reading the file.
     """
-    starts = [0] if text[:1] in ("#", "`", "~") else []
-    starts += [m.end() for m in _LINE_MARK.finditer(text)]
+    starts = [0] if text[:1] in (b"#", b"`", b"~") else []
+    starts += [m.start() + 1 for m in _LINE_MARK.finditer(text)]
     found: list[tuple[int, int, int, str]] = []
-    fence: str | None = None
+    fence: bytes | None = None
     for start in starts:
-        end = text.find("\n", start)
+        end = text.find(b"\n", start)
         end = len(text) if end == -1 else end
         match = _MARKS.match(text, start, end)
         if match is None:
@@ -143,17 +163,19 @@ def _headings(text: str) -> list[tuple[int, int, int, str]]:
         if marker:
             fence = None if fence == marker else (marker if fence is None else fence)
         elif fence is None:
-            found.append((start, end, len(match.group(2)), _heading_name(match.group(3))))
+            found.append((start, end, len(match.group(2)), _heading_name(match.group(3).decode("utf-8", errors))))
     return found
 
 
-def _section(text: str, headings: list[tuple[int, int, int, str]], names: tuple[str, ...]) -> str | None:
+def _section(
+    text: bytes, headings: list[tuple[int, int, int, str]], names: tuple[str, ...], errors: str = "replace"
+) -> str | None:
     """The text under the first heading named one of ``names`` (from the line after it), to the next heading of
-    its level or higher."""
+    its level or higher, decoded."""
     for position, (_start, end, level, name) in enumerate(headings):
         if name in names:
             stop = next((s for s, _e, depth, _n in headings[position + 1 :] if depth <= level), len(text))
-            return text[end + 1 : stop] if end < stop else None
+            return text[end + 1 : stop].decode("utf-8", errors) if end < stop else None
     return None
 
 

@@ -11,8 +11,10 @@ package imports this one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+import marshal
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, Protocol
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -29,7 +31,7 @@ class WalkedFile(Protocol):
     path: str
 
 
-def _read_text(path: str) -> str | None:
+def _read_bytes(path: str) -> bytes | None:
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
@@ -37,16 +39,21 @@ def _read_text(path: str) -> str | None:
         return None
     if len(data) > MAX_BYTES:
         return None
-    return data.decode("utf-8", "replace")
+    return data
 
 
 def placeholders_of(files: Iterable[WalkedFile], is_template: Callable[[str], bool]) -> frozenset[str]:
-    texts = [text for f in files if is_template(f.rel) and (text := _read_text(f.path)) is not None]
+    texts = [
+        data.decode("utf-8", "replace")
+        for f in files
+        if is_template(f.rel) and (data := _read_bytes(f.path)) is not None
+    ]
     return cornell.template_lines(texts)
 
 
-def cue_columns(text: str, placeholders: frozenset[str]) -> dict[str, Any]:
-    parsed = cornell.parse(text, placeholders)
+def cue_columns(data: bytes, placeholders: frozenset[str]) -> dict[str, Any]:
+    """The cue columns of a note file's bytes (only the sections the parse reads are decoded)."""
+    parsed = cornell.parse_bytes(data, placeholders)
     questions = json.dumps([c.as_json() for c in parsed.questions], ensure_ascii=False)
     return {"b_questions": questions, "b_summary": parsed.summary or None}
 
@@ -54,12 +61,18 @@ def cue_columns(text: str, placeholders: frozenset[str]) -> dict[str, Any]:
 class Cues:
     """The cue columns of the note files a sync reads, taken as each file is read: the sync then need not keep
     every file's text to the end (a large vault's would be gigabytes). ``refresh_cues`` stores them.
-    ``is_template(rel)`` tells the vault's template files, whose lines are placeholders."""
+    ``is_template(rel)`` tells the vault's template files, whose lines are placeholders.
+
+    Nor are the columns kept in memory: the notes they belong to are stored only after every file is read, and a
+    first sync of 100k notes held over half a gigabyte of question text until then. Each chunk of them goes to
+    an anonymous temporary file as it fills, and ``chunks`` reads them back one at a time."""
 
     def __init__(self, files: list[Any], is_template: Callable[[str], bool]) -> None:
         self.files = files  # every file walked: the templates' lines are the placeholders
         self.is_template = is_template
-        self.columns: dict[str, dict[str, Any]] = {}
+        self.read: set[str] = set()  # the files whose columns were taken
+        self._chunk: list[tuple[str, str, str | None]] = []
+        self._spill: IO[bytes] | None = None
         self._placeholders: frozenset[str] | None = None
 
     @property
@@ -69,7 +82,30 @@ class Cues:
         return self._placeholders
 
     def add(self, rel: str, data: bytes) -> None:
-        self.columns[rel] = cue_columns(data.decode("utf-8", "replace"), self.placeholders)
+        columns = cue_columns(data, self.placeholders)
+        self._chunk.append((rel, columns["b_questions"], columns["b_summary"]))
+        self.read.add(rel)
+        if len(self._chunk) >= _CHUNK:
+            if self._spill is None:
+                self._spill = tempfile.TemporaryFile()  # noqa: SIM115 - chunks() closes it
+            marshal.dump(self._chunk, self._spill)  # plain tuples of str: marshal is the fastest format for them
+            self._chunk = []
+
+    def chunks(self) -> Iterator[list[dict[str, Any]]]:
+        """The columns taken, as update parameters, a chunk at a time (each once: the file is closed after)."""
+        if self._spill is not None:
+            self._spill.seek(0)
+            while True:
+                try:
+                    chunk = marshal.load(self._spill)
+                except EOFError:
+                    break
+                yield [{"b_path": rel, "b_questions": q, "b_summary": s} for rel, q, s in chunk]
+            self._spill.close()
+            self._spill = None
+        if self._chunk:
+            yield [{"b_path": rel, "b_questions": q, "b_summary": s} for rel, q, s in self._chunk]
+            self._chunk = []
 
 
 def refresh_cues(session: Session, vault_id: int, cues: Cues) -> None:
@@ -85,21 +121,17 @@ def refresh_cues(session: Session, vault_id: int, cues: Cues) -> None:
         if rel is not None  # a vault's notes all have a path; the column is nullable for notes added by hand
     }
     by_rel = {f.rel: f for f in cues.files}
-    todo = dict(cues.columns)
-    for rel in missing - set(todo):
-        if rel in by_rel and (text := _read_text(by_rel[rel].path)) is not None:
-            todo[rel] = cue_columns(text, cues.placeholders)
-    if not todo:
-        return
-    params = [{"b_path": rel, **columns} for rel, columns in todo.items()]
+    for rel in sorted(missing - cues.read):
+        if rel in by_rel and (data := _read_bytes(by_rel[rel].path)) is not None:
+            cues.add(rel, data)
     table = Note.__table__
     stmt = (
         update(table)
         .where(table.c.vault_id == vault_id, table.c.vault_path == bindparam("b_path"))
         .values(cue_questions=bindparam("b_questions"), cue_summary=bindparam("b_summary"))
     )
-    for start in range(0, len(params), _CHUNK):
-        session.execute(stmt, params[start : start + _CHUNK])
+    for params in cues.chunks():
+        session.execute(stmt, params)
 
 
 def note_cues(note: Note) -> tuple[list[cornell.Cue], str]:

@@ -1,9 +1,10 @@
 """A fast reader for flat frontmatter: one `key: value` a line, the shape of the learner's template.
 
 libyaml is most of a first sync's time (half a second for 10k notes), and the template's frontmatter is a flat
-list of scalars. read_flat turns such text into the same (key node, value node) pairs yaml.compose gives
-vault_format.parse_note, and gives up (None) on anything it does not fully understand, so that libyaml reads it
-instead and every answer, error messages included, stays libyaml's. What it accepts, per line:
+list of scalars. read_flat turns such text into the (key, key style, value, value style, line) that
+yaml.compose's scalar nodes hold, and gives up (None) on anything it does not fully understand, so that libyaml
+reads it instead and every answer, error messages included, stays libyaml's. It builds no node objects:
+vault_format reads a scalar's text and style with one function whichever reader found it. What it accepts, per line:
 
 - a blank line, or a comment line (``#`` first);
 - a key, plain or quoted without escapes, then ``:`` and a space or the end of the line;
@@ -21,9 +22,6 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from yaml.nodes import ScalarNode
-
-STR_TAG = "tag:yaml.org,2002:str"
 # YAML 1.1 also breaks lines at NEL and the Unicode separators, and a BOM may restart the stream; and it refuses
 # some characters anywhere (libyaml then reports where).
 _OTHER_BREAKS = re.compile("[\x85\u2028\u2029\ufeff]")
@@ -45,17 +43,22 @@ _LINE = re.compile(
 )
 
 
-class Mark(NamedTuple):
-    """Where a node starts: the 0-based line in the frontmatter text, as libyaml's marks count it."""
+class FlatPair(NamedTuple):
+    """One ``key: value`` line as libyaml's scalar nodes would give it: the text and style (``"``, ``'`` or "" for
+    plain) of key and value, and the 0-based line in the frontmatter text, as libyaml's marks count it."""
 
+    key: str
+    key_style: str
+    value: str | None  # None only where vault_format gives libyaml's list or mapping this shape
+    style: str
     line: int
 
 
-def read_flat(text: str, keep: Callable[[str], object] | None = None) -> list[tuple[ScalarNode, ScalarNode]] | None:
+def read_flat(text: str, keep: Callable[[str], object] | None = None) -> list[FlatPair] | None:
     """The frontmatter's key/value pairs when it is flat, else None (let libyaml read it).
 
-    With ``keep``, only the pairs whose key it finds truthy: the reader need not build nodes for the template's
-    many keys the caller ignores (the formulas, the dates it derives)."""
+    With ``keep``, only the pairs whose key it finds truthy: the caller skips the template's many keys it
+    ignores (the formulas, the dates it derives) without a step for each."""
     if "\t" in text or _REFUSED.search(text) or _OTHER_BREAKS.search(text) or _MARKER.search(text):
         return None
     found = _LINE.findall(text)  # (key, colon, value) as written; all empty for a blank or comment line
@@ -70,14 +73,6 @@ def read_flat(text: str, keep: Callable[[str], object] | None = None) -> list[tu
             key = key[1:-1]
         if keep is not None and not keep(key):
             continue
-        style = value[:1] if value[:1] in ("\"", "'") else ""
-        value = value[1:-1] if style else value.rstrip(" ")
-        mark = Mark(number)
-        pairs.append(
-            (
-                # A duck-typed mark: the readers use only its .line, and yaml's own Mark costs more to build.
-                ScalarNode(STR_TAG, key, start_mark=mark, style=key_style),  # type: ignore[arg-type]
-                ScalarNode(STR_TAG, value, start_mark=mark, style=style),  # type: ignore[arg-type]
-            )
-        )
+        style = value[:1] if value[:1] in ('"', "'") else ""
+        pairs.append(FlatPair(key, key_style, value[1:-1] if style else value.rstrip(" "), style, number))
     return pairs

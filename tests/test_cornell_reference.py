@@ -2,8 +2,9 @@
 vaults and on thousands of generated bodies mixing the layouts, markers, indents, white space and placeholders
 that the parser tells apart.
 
-The reference is that implementation as it was before the parser took each answer as one slice of text; it stays
-here, unchanged, so that a faster parser cannot drift from what the learner's stored questions were."""
+The reference is that implementation as it was before the parser took each answer as one slice of text, with the
+section finding as it was before it moved to the note's bytes (ref_body, ref_headings); it stays here, unchanged,
+so that a faster parser cannot drift from what the learner's stored questions were."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])(?:\s+\[[ xX]\])?\s*")
 JAMO = re.compile(r"^[\u1100-\u11ff\u3130-\u318f\s]+$")
 TWO_LETTERS = re.compile(r"[^\W_].*?[^\W_]", re.S)
 TOGGLE_TITLE = re.compile(r"접기\s*$")
+MARKS = re.compile(r"(?:(```|~~~).*|(#{1,6})[ \t]+(.*?)[ \t#]*)$")
+LINE_MARK = re.compile(r"\n(?=#|```|~~~)")
 
 
 def ref_normalise_line(line: str) -> str:
@@ -34,9 +37,58 @@ def ref_is_filler(text: str) -> bool:
     return not text or bool(JAMO.match(text)) or TWO_LETTERS.search(text) is None
 
 
+def ref_body(text: str) -> str:
+    """The text without a BOM, frontmatter and the service's status block; newlines as \\n."""
+    text = text.lstrip("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.startswith("---\n"):
+        end = text.find("\n---", 4)
+        if end != -1:
+            nl = text.find("\n", end + 4)
+            text = text[nl + 1 :] if nl != -1 else ""
+    if cornell.STATUS_BEGIN not in text:
+        return text
+    out: list[str] = []
+    inside = False
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped == cornell.STATUS_BEGIN:
+            inside = True
+        elif stripped == cornell.STATUS_END and inside:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def ref_heading_name(title: str) -> str:
+    return unicodedata.normalize("NFC", re.sub(r"[*_:`]", "", title)).strip().casefold()
+
+
+def ref_headings(text: str) -> list[tuple[int, int, int, str]]:
+    """(start, end, level, name) of every heading line, in order; headings inside fenced code blocks are code."""
+    starts = [0] if text[:1] in ("#", "`", "~") else []
+    starts += [m.end() for m in LINE_MARK.finditer(text)]
+    found: list[tuple[int, int, int, str]] = []
+    fence: str | None = None
+    for start in starts:
+        end = text.find("\n", start)
+        end = len(text) if end == -1 else end
+        match = MARKS.match(text, start, end)
+        if match is None:
+            continue
+        marker = match.group(1)
+        if marker:
+            fence = None if fence == marker else (marker if fence is None else fence)
+        elif fence is None:
+            found.append((start, end, len(match.group(2)), ref_heading_name(match.group(3))))
+    return found
+
+
 def ref_parse(text: str, placeholders: frozenset[str] = frozenset()) -> cornell.Cornell:
-    body = cornell._body(text)
-    headings = cornell._headings(body)
+    body = ref_body(text)
+    headings = ref_headings(body)
     cue_lines = ref_section(body, headings, cornell.CUE_HEADINGS)
     summary_lines = ref_section(body, headings, cornell.SUMMARY_HEADINGS)
     questions = tuple(
@@ -223,3 +275,44 @@ def test_generated_bodies_parse_as_before() -> None:
             with_questions += bool(expected.questions)
     # The generator reaches the paths that matter: notes with questions, not only empty parses.
     assert with_questions > 3000
+
+
+# Bytes a file may hold that are not UTF-8 (each reads as U+FFFD), and white space str.strip() takes around a marker.
+BAD_BYTES = [b"\xff", b"\xe1\x84", b"\xed\xa0\x80", b"\xc2", b"\xf0\x9f\x98", b"\x80\x80"]
+MARKER_PADS = ["\u3000", "\u00a0", "\x1c", "\u2028", "\x85", " \t"]
+
+
+def _file_bytes(rng: random.Random) -> bytes:
+    text = _body(rng)
+    if rng.random() < 0.3:
+        marker = rng.choice([cornell.STATUS_BEGIN, cornell.STATUS_END])
+        padded = rng.choice(["", rng.choice(MARKER_PADS)]) + marker + rng.choice(["", rng.choice(MARKER_PADS)])
+        lines = text.split("\n")
+        lines.insert(rng.randrange(len(lines) + 1), padded)
+        text = "\n".join(lines)
+    data = bytearray(text.encode("utf-8"))
+    for _ in range(rng.choice([0, 0, 1, 3])):
+        at = rng.randrange(len(data) + 1)
+        data[at:at] = rng.choice(BAD_BYTES)
+    return (b"\xef\xbb\xbf" if rng.random() < 0.1 else b"") + bytes(data)
+
+
+def test_a_files_bytes_parse_as_their_text_did() -> None:
+    """parse_bytes finds the sections in the bytes and decodes only those: the same as the reference on the whole
+    file decoded, with bytes that are not UTF-8 anywhere (in headings, next to line breaks, in answers) and
+    status markers padded with white space only str.strip() takes."""
+    rng = random.Random(13)
+    sets = _placeholder_sets()
+    with_questions = 0
+    for _ in range(3000):
+        data = _file_bytes(rng)
+        text = data.decode("utf-8", "replace")
+        for placeholders in sets:
+            expected = ref_parse(text, placeholders)
+            assert cornell.parse_bytes(data, placeholders) == expected, data
+            with_questions += bool(expected.questions)
+    assert with_questions > 2000
+    for path in _notes():
+        data = path.read_bytes()
+        for placeholders in sets:
+            assert cornell.parse_bytes(data, placeholders) == ref_parse(data.decode("utf-8", "replace"), placeholders)

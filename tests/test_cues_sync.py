@@ -7,10 +7,12 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 from conftest import SEED_NOTE
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
+from reminder import cues
 from reminder import vault as sync
 from reminder.db import Store
 from reminder.db.models import Note
@@ -141,3 +143,30 @@ def test_reminder_scheduler_fsrs_puts_the_notes_a_sync_imports_on_fsrs(
     assert shown["scheduler"] == "fsrs"
     # First studied 2024-10-20: FSRS's first interval after a good first study is 2 days with the defaults.
     assert shown["next_review"]["due_on"] == "2024-10-22"
+
+
+def test_a_sync_of_more_notes_than_a_chunk_stores_every_notes_questions(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The columns leave memory a chunk at a time (to a temporary file) and come back for the update: with a
+    # chunk of 2, five notes make two chunks spilled and one kept, and a sixth, stored before questions were
+    # kept, is read again and joins them. Each note's own question lands on its own row.
+    monkeypatch.setattr(cues, "_CHUNK", 2)
+    root = tmp_path / "study"
+    root.mkdir()
+    for n in range(5):
+        (root / f"note {n}.md").write_text(MINE.replace("- 파드란?", f"- 질문 {n}번은?"), encoding="utf-8")
+    _sync(store, root)
+
+    def asked(rel: str) -> list[str]:
+        return [cue["q"] for cue in _cues(store, rel)[0]]  # no templates folder: 질문1 is a question here
+
+    for n in range(5):
+        assert asked(f"note {n}.md") == ["질문1", f"질문 {n}번은?"]
+    with store.write() as session:
+        session.execute(update(Note).where(Note.vault_path == "note 3.md").values(cue_questions=None))
+    (root / "note 1.md").write_text(MINE.replace("- 파드란?", "- 고친 질문은?"), encoding="utf-8")
+    _again(store)
+    assert asked("note 1.md") == ["질문1", "고친 질문은?"]
+    assert asked("note 3.md") == ["질문1", "질문 3번은?"]
+    assert asked("note 4.md") == ["질문1", "질문 4번은?"]

@@ -394,7 +394,7 @@ class VaultReader:
         )
         by_rel = {file.rel: file for file in self.files}
         for rel in missing:
-            if rel is None or rel in self.cues.columns or rel not in by_rel:
+            if rel is None or rel in self.cues.read or rel not in by_rel:
                 continue
             try:
                 got = read_file(by_rel[rel].path)
