@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import marshal
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import IO, Any, Protocol
 
 from sqlalchemy import bindparam, select, update
@@ -91,8 +91,9 @@ class Cues:
             marshal.dump(self._chunk, self._spill)  # plain tuples of str: marshal is the fastest format for them
             self._chunk = []
 
-    def chunks(self) -> Iterator[list[dict[str, Any]]]:
-        """The columns taken, as update parameters, a chunk at a time (each once: the file is closed after)."""
+    def chunks(self, skip: Collection[str] = ()) -> Iterator[list[dict[str, Any]]]:
+        """The columns taken, as update parameters, a chunk at a time (each once: the file is closed after); none
+        for the paths in ``skip``."""
         if self._spill is not None:
             self._spill.seek(0)
             while True:
@@ -100,17 +101,17 @@ class Cues:
                     chunk = marshal.load(self._spill)
                 except EOFError:
                     break
-                yield [{"b_path": rel, "b_questions": q, "b_summary": s} for rel, q, s in chunk]
+                yield [{"b_path": rel, "b_questions": q, "b_summary": s} for rel, q, s in chunk if rel not in skip]
             self._spill.close()
             self._spill = None
         if self._chunk:
-            yield [{"b_path": rel, "b_questions": q, "b_summary": s} for rel, q, s in self._chunk]
+            yield [{"b_path": rel, "b_questions": q, "b_summary": s} for rel, q, s in self._chunk if rel not in skip]
             self._chunk = []
 
 
-def refresh_cues(session: Session, vault_id: int, cues: Cues) -> None:
+def refresh_cues(session: Session, vault_id: int, cues: Cues, skip: Collection[str] = ()) -> None:
     """Store the questions of every note file read in this sync (``cues``), and of notes that have none stored
-    yet."""
+    yet. Not those of the paths in ``skip``: files another sync recorded after this one read them."""
     missing = {
         rel
         for rel in session.scalars(
@@ -130,8 +131,9 @@ def refresh_cues(session: Session, vault_id: int, cues: Cues) -> None:
         .where(table.c.vault_id == vault_id, table.c.vault_path == bindparam("b_path"))
         .values(cue_questions=bindparam("b_questions"), cue_summary=bindparam("b_summary"))
     )
-    for params in cues.chunks():
-        session.execute(stmt, params)
+    for params in cues.chunks(skip):
+        if params:
+            session.execute(stmt, params)
 
 
 def note_cues(note: Note) -> tuple[list[cornell.Cue], str]:

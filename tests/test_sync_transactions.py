@@ -5,9 +5,11 @@ app answering a press meanwhile."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +20,17 @@ from notefiles import note
 from setups import web_settings
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from test_sr import SR_NOTE
 from test_write_transactions import NOW, TODAY, UNTICKED, Lease, stage_one
 
-from reminder import actions, notes
+from reminder import actions, notes, srnote
 from reminder import vault as sync
 from reminder.db import Store, open_store
 from reminder.db.models import Note, Review, ReviewEvent
+from reminder.schedulers import SrState, decode_state
 from reminder.server import start_server
+from reminder.vault import sync as engine
+from reminder.vault.writeback import WriteBack, finish_write_back
 
 LADDER = (1, 4, 7, 14)
 
@@ -216,3 +222,103 @@ def test_first_sync_and_resync_report_as_before(store: Store, tmp_path: Path) ->
     assert (again.updated, again.unchanged, again.written_back, again.archived) == (1, 1, 1, 1), again
     assert b"review_1d: yes" in (root / "a.md").read_bytes()
     assert stage_one(store, found["b.md"]) == TODAY  # ticked in the file: done the day the sync saw it
+
+
+# --- what the phases must not lose, whatever happens between them
+
+DAY0, DAY1 = date(2024, 7, 9), date(2024, 7, 10)
+
+
+def aged(path: Path, hours: float) -> None:
+    """The file's modification time moved back, out of the racy window the sync always reads."""
+    then = path.stat().st_mtime - hours * 3600
+    os.utime(path, (then, then))
+
+
+def sr_vault(store: Store, tmp_path: Path) -> tuple[Path, int, int]:
+    """A vault with one Spaced Repetition plugin note, synced on DAY0: its file, the vault's and the note's ids."""
+    root = tmp_path / "v"
+    root.mkdir()
+    path = root / "pods.md"
+    path.write_bytes(SR_NOTE)
+    aged(path, 48)
+    vault_id = register(store, root)
+    with freeze_time("2024-07-09 03:00:00"):
+        sync.sync_vault(store, vault_id, today=DAY0, ladder=LADDER, extra_every=30)
+    with store.read() as session:
+        note_id = session.scalar(select(Note.id))
+    assert note_id is not None
+    return path, vault_id, note_id
+
+
+def sr_now(store: Store, note_id: int) -> tuple[SrState | None, list[tuple[str | None, str]]]:
+    with store.read() as session:
+        found = session.get(Note, note_id)
+        assert found is not None
+        history = session.execute(
+            select(ReviewEvent.rating, ReviewEvent.source).where(ReviewEvent.note_id == note_id)
+        ).all()
+        state = decode_state(found.scheduler_state)
+        return (state if isinstance(state, SrState) else None), [tuple(row) for row in history]
+
+
+def test_an_sr_press_between_the_phases_stands_and_is_counted_once(
+    stores: tuple[Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone rating of an SR note after the sync read its file (the press writes its new schedule into the file):
+    the sync does not put back the schedule it read, and the next sync records no second review."""
+    store, other = stores
+    path, vault_id, note_id = sr_vault(store, tmp_path)
+    path.write_bytes(SR_NOTE + b"\r\nan edit of the body\r\n")  # so the next sync reads the file
+    aged(path, 1)
+    real_finish = engine._VaultSync.finish
+
+    def press_then_finish(self: engine._VaultSync) -> sync.SyncReport:
+        with other.write() as session:
+            found = notes.resolve_locked(session, str(note_id))
+            notes.mark_done(session, found, day=DAY1, today=DAY1, extra_every=30, rating="easy", source="cli")
+            job = srnote.prepare_sr(session, found)
+        assert job is not None
+        assert finish_write_back(other, job).outcome is WriteBack.WRITTEN
+        return real_finish(self)
+
+    monkeypatch.setattr(engine._VaultSync, "finish", press_then_finish)
+    with freeze_time("2024-07-10 05:00:00", tick=True):
+        sync.sync_vault(store, vault_id, today=DAY1, ladder=LADDER, extra_every=30)
+    monkeypatch.setattr(engine._VaultSync, "finish", real_finish)
+    pressed = srnote.read_sr(path.read_bytes())
+    assert pressed is not None and pressed.interval > 3  # the press's schedule, in the file
+    assert sr_now(store, note_id) == (pressed, [("easy", "cli")])
+    with freeze_time("2024-07-10 06:00:00", tick=True):
+        sync.sync_vault(store, vault_id, today=DAY1, ladder=LADDER, extra_every=30)
+    assert sr_now(store, note_id) == (pressed, [("easy", "cli")])
+    assert srnote.read_sr(path.read_bytes()) == pressed
+
+
+def test_an_sr_schedule_another_sync_recorded_meanwhile_stands(
+    stores: tuple[Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two syncs at once: ours read the plugin's first review, the other one read and recorded the second. Ours
+    leaves the note as the other left it (the file's newest schedule), not as the older file it read."""
+    store, other = stores
+    path, vault_id, note_id = sr_vault(store, tmp_path)
+    first = srnote.with_sr(SR_NOTE, SrState(date(2024, 7, 12), 2, 230))
+    second = srnote.with_sr(SR_NOTE, SrState(date(2024, 7, 20), 5, 250))
+    path.write_bytes(first)
+    aged(path, 1)
+    real_finish = engine._VaultSync.finish
+
+    def other_sync_first(self: engine._VaultSync) -> sync.SyncReport:
+        monkeypatch.setattr(engine._VaultSync, "finish", real_finish)
+        path.write_bytes(second)
+        aged(path, 0.5)
+        sync.sync_vault(other, vault_id, today=DAY1, ladder=LADDER, extra_every=30)
+        return real_finish(self)
+
+    monkeypatch.setattr(engine._VaultSync, "finish", other_sync_first)
+    with freeze_time("2024-07-10 05:00:00", tick=True):
+        sync.sync_vault(store, vault_id, today=DAY1, ladder=LADDER, extra_every=30)
+    assert sr_now(store, note_id)[0] == SrState(date(2024, 7, 20), 5, 250)
+    with freeze_time("2024-07-11 05:00:00", tick=True):
+        sync.sync_vault(store, vault_id, today=date(2024, 7, 11), ladder=LADDER, extra_every=30)
+    assert sr_now(store, note_id)[0] == SrState(date(2024, 7, 20), 5, 250)

@@ -82,7 +82,9 @@ class SyncReport:
 
 
 # What the unchanged check needs, and nothing that costs a conversion per row (dates are parsed in Python on SQLite).
-# The columns up to archived are the row's fingerprint: the apply phase compares them with what this phase saw.
+# The columns up to scheduler_state are the row's fingerprint: the apply phase compares them with what this phase
+# saw. scheduler_state is in it because a press of a Spaced Repetition note changes it (and writes the new schedule
+# into the file): the schedule this phase read from the file is then older than the store's, and must not be applied.
 LIGHT_COLUMNS = (
     Note.id,
     Note.vault_path,
@@ -91,9 +93,10 @@ LIGHT_COLUMNS = (
     Note.content_hash,
     Note.file_flags,
     Note.archived_at.is_not(None).label("archived"),
+    Note.scheduler_state,
     Note.status_block,
 )
-FINGERPRINT = ("vault_path", "file_size", "file_mtime_ns", "content_hash", "file_flags", "archived")
+FINGERPRINT = ("vault_path", "file_size", "file_mtime_ns", "content_hash", "file_flags", "archived", "scheduler_state")
 _DETAIL_COLUMNS = (
     Note.id,
     Note.title,

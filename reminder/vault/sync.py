@@ -244,11 +244,14 @@ class _VaultSync(VaultReader):
         by_path = {row.vault_path: row for row in now.values()}
         self._update_fingerprints(self.fingerprints)
         work: list[Work] = []
+        stale: set[str] = set()  # files read here that another writer recorded since: their cues, schedule stand
         for item in self.existing:
             row = now.get(item.row.id)
             if not same_row(item.row, row) or (item.renamed and item.file.rel in by_path):
-                # Another sync recorded this file (or renamed, archived or deleted its note) since it was read:
-                # what it recorded stands, and the next sync reads the file again if it changed since.
+                # Another sync recorded this file (or renamed, archived or deleted its note, or a press changed
+                # its Spaced Repetition schedule) since it was read: what it recorded stands, and the next sync
+                # reads the file again if it changed since.
+                stale.add(item.file.rel)
                 self.report.unchanged += 1
                 continue
             item.row = row
@@ -279,8 +282,12 @@ class _VaultSync(VaultReader):
         fresh = self._insert(added)
         gone = [*self.not_notes, *(row.id for row in self.gone.values() if not row.archived)]
         self._archive(note_id for note_id in gone if same_row(self.rows[note_id], now.get(note_id)))
-        refresh_cues(db, vault.id, self.cues)
-        refresh_sr(db, vault.id, self.sr_states, self.extra_every, self.today)
+        refresh_cues(db, vault.id, self.cues, stale)
+        # Only the files applied here (the notes still as read, and the new ones inserted): the schedule another
+        # sync or a press recorded since the read stands.
+        applied = {item.file.rel for item in work} | {new.file.rel for new in added}
+        sr_states = {rel: state for rel, state in self.sr_states.items() if rel in applied}
+        refresh_sr(db, vault.id, sr_states, self.extra_every, self.today)
         vault.synced_at = self.started
         db.flush()
         return todo, fresh
