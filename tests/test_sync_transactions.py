@@ -30,7 +30,8 @@ from reminder.db.models import Note, Review, ReviewEvent
 from reminder.schedulers import SrState, decode_state
 from reminder.server import start_server
 from reminder.vault import sync as engine
-from reminder.vault.writeback import WriteBack, finish_write_back
+from reminder.vault.status import Delivery
+from reminder.vault.writeback import WriteBack, WriteBackResult, WriteContext, finish_write_back, prepare_note
 
 LADDER = (1, 4, 7, 14)
 
@@ -322,3 +323,45 @@ def test_an_sr_schedule_another_sync_recorded_meanwhile_stands(
     with freeze_time("2024-07-11 05:00:00", tick=True):
         sync.sync_vault(store, vault_id, today=date(2024, 7, 11), ladder=LADDER, extra_every=30)
     assert sr_now(store, note_id)[0] == SrState(date(2024, 7, 20), 5, 250)
+
+
+def flag_vault(store: Store, tmp_path: Path, *names: str) -> tuple[Path, int, dict[str, int]]:
+    root, vault_id, found = synced(store, tmp_path, *names)
+    for name in names:
+        aged(root / name, 48)
+    run(store, vault_id)  # the fingerprints of the aged files
+    return root, vault_id, found
+
+
+def phone(store: Store, note_id: int, *, undo: bool = False, write: bool = True) -> WriteBackResult | None:
+    """A press (or an undo) of stage 1 on the phone; ``write``: with its own write-back, else as one that lost."""
+    with store.write() as session:
+        found = notes.resolve_locked(session, str(note_id))
+        if undo:
+            notes.undo(session, found, extra_every=30, stage=1)
+        else:
+            notes.mark_done(session, found, day=TODAY, today=TODAY, extra_every=30, stage=1)
+        job = prepare_note(session, found, WriteContext(TODAY, 30, Delivery("0 8 * * *", "UTC")))
+    return finish_write_back(store, job) if job is not None and write else None
+
+
+def test_a_file_grown_past_the_limit_before_its_write_back_is_reported_and_the_sync_goes_on(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _, found = flag_vault(store, tmp_path, "a.md", "b.md")
+    for note_id in found.values():
+        phone(store, note_id, write=False)  # done on the phone, its write-back lost: the sync writes it
+    real_write_back = engine._VaultSync.write_back
+    pasted = (root / "a.md").read_bytes() + b"x" * 1_100_000
+
+    def grow(self: engine._VaultSync, todo: Any) -> None:
+        (root / "a.md").write_bytes(pasted)  # the learner pastes a large block between the apply and the write
+        real_write_back(self, todo)
+
+    monkeypatch.setattr(engine._VaultSync, "write_back", grow)
+    reports = sync.sync_all(store, today=TODAY, ladder=LADDER, extra_every=30)
+    assert b"review_1d: yes" in (root / "b.md").read_bytes()
+    assert (root / "a.md").read_bytes() == pasted
+    report = reports["study"]
+    assert report.written_back == 1
+    assert [line for line in report.skipped if "a.md" in line and "1,000,000" in line]

@@ -518,6 +518,11 @@ class _VaultSync(VaultReader):
         except OSError as exc:
             self.skip(file, 1, Phrase("cannot write back: {reason}", reason=exc.strerror))
             return None
+        except NoteFormatError as exc:
+            # The file changed since it was read into one that is no note to write (past the size limit, no longer
+            # a regular file): left as the learner left it, nothing recorded; the next sync reads it again.
+            self.skip(file, exc.line, Phrase("cannot write back: {reason}", reason=exc.reason))
+            return None
         if done.outcome is Outcome.WRITTEN and done.now is not None:
             self.report.written_back += 1
             record = partial(_record_synced, got=item.got, now=done.now, flags=write.flags, plan=write.plan)
