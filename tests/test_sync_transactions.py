@@ -365,3 +365,35 @@ def test_a_file_grown_past_the_limit_before_its_write_back_is_reported_and_the_s
     report = reports["study"]
     assert report.written_back == 1
     assert [line for line in report.skipped if "a.md" in line and "1,000,000" in line]
+
+
+def test_files_written_before_a_round_is_cut_short_are_recorded(
+    stores: tuple[Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write-back round dies after writing one file: that file's write is recorded all the same, so an undo
+    on the phone afterwards takes the tick out of the file (and the next sync does not read it back as a tick)."""
+    store, other = stores
+    root, vault_id, found = flag_vault(store, tmp_path, "a.md", "b.md")
+    for note_id in found.values():
+        phone(store, note_id, write=False)
+    real_write = engine._VaultSync._write
+    written: list[int] = []
+
+    def die_on_the_second(self: engine._VaultSync, write: Any, records: Any) -> Any:
+        if written:
+            raise RuntimeError("the process is stopped")
+        written.append(write.note_id)
+        return real_write(self, write, records)
+
+    monkeypatch.setattr(engine._VaultSync, "_write", die_on_the_second)
+    with pytest.raises(RuntimeError):
+        run(store, vault_id)
+    monkeypatch.setattr(engine._VaultSync, "_write", real_write)
+    note_id = written[0]
+    path = root / next(name for name, one in found.items() if one == note_id)
+    assert b"review_1d: yes" in path.read_bytes()
+    phone(other, note_id, undo=True)
+    assert b"review_1d: no" in path.read_bytes()
+    run(store, vault_id)
+    assert stage_one(store, note_id) is None
+    assert b"review_1d: no" in path.read_bytes()

@@ -485,16 +485,20 @@ class _VaultSync(VaultReader):
         written again next round; after WRITE_ATTEMPTS rounds it waits for the next sync."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             records: list[Record] = []
-            planned = self._plan(todo, records)
             again: dict[int, Work] = {}
-            for write in planned:
-                newer = self._write(write, records)
-                if newer is not None:
-                    again[write.note_id] = newer
-                if len(records) >= RECORD_BATCH:
-                    self._record_all(records)
-                    records = []
-            self._record_all(records)
+            try:
+                planned = self._plan(todo, records)
+                for write in planned:
+                    newer = self._write(write, records)
+                    if newer is not None:
+                        again[write.note_id] = newer
+                    if len(records) >= RECORD_BATCH:
+                        batch, records = records, []
+                        self._record_all(batch)
+            finally:
+                # Whatever cuts the round short, the files already written are recorded: a file showing a flag its
+                # row's fingerprint does not know would read as a tick after a later undo on the phone.
+                self._record_all(records)
             if not again:
                 return
             if attempt == WRITE_ATTEMPTS:
