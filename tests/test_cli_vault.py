@@ -167,7 +167,9 @@ def test_a_copy_left_by_an_interrupted_write_back_is_shown_by_sync_and_status(  
     done = run_cli("done", "kubernetes")
     assert done.exit_code == 1 and "is left from an interrupted write-back" in done.stderr
     synced = run_cli("sync")
-    assert synced.exit_code == 0 and f"  {shown} at the copy and delete it\n" in synced.stdout
+    # The sync, too, leaves the note unwritten (the press is pending for its file) and says why.
+    assert synced.exit_code == 1 and "is left from an interrupted write-back" in synced.stderr
+    assert f"  {shown} at the copy and delete it\n" in synced.stdout
     assert run_cli("sync").stdout.count(shown) == 1  # said at every sync until the learner deals with it
     status = run_cli("status")
     assert status.exit_code == 0

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from reminder.db import Store, open_store
 from reminder.db.models import Note, Review, ReviewEvent
 from reminder.schedulers import SrState, decode_state
 from reminder.server import start_server
+from reminder.vault import reading
 from reminder.vault import sync as engine
 from reminder.vault.status import Delivery
 from reminder.vault.writeback import WriteBack, WriteBackResult, WriteContext, finish_write_back, prepare_note
@@ -397,3 +398,29 @@ def test_files_written_before_a_round_is_cut_short_are_recorded(
     run(store, vault_id)
     assert stage_one(store, note_id) is None
     assert b"review_1d: no" in path.read_bytes()
+
+
+def test_a_press_in_flight_when_the_sync_starts_is_written_by_a_later_sync(
+    stores: tuple[Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A press that took its time just before the sync started but committed after the sync's read began, its own
+    write-back lost: a later sync still writes its flag into the file."""
+    store, other = stores
+    root, vault_id, found = flag_vault(store, tmp_path, "a.md", "b.md")
+    note_id = found["a.md"]
+    real = reading.VaultReader._read_missing_cues
+
+    def in_flight(self: reading.VaultReader, session: Any) -> None:
+        with other.write() as session_of_press:
+            pressed = notes.resolve_locked(session_of_press, str(note_id))
+            notes.mark_done(session_of_press, pressed, day=TODAY, today=TODAY, extra_every=30, stage=1)
+            session_of_press.flush()
+            pressed.updated_at = self.started - timedelta(milliseconds=1)
+        real(self, session)
+
+    monkeypatch.setattr(reading.VaultReader, "_read_missing_cues", in_flight)
+    run(store, vault_id)
+    monkeypatch.setattr(reading.VaultReader, "_read_missing_cues", real)
+    run(store, vault_id)
+    assert stage_one(store, note_id) == TODAY
+    assert b"review_1d: yes" in (root / "a.md").read_bytes()

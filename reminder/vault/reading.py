@@ -182,6 +182,7 @@ class VaultReader:
         progress: ProgressFn | None,
         zone: str = "UTC",
         delivery: Delivery | None = None,
+        started: datetime | None = None,
     ) -> None:
         self.zone = ZoneInfo(zone)
         self.delivery = delivery or Delivery("0 8 * * *", zone)
@@ -197,7 +198,9 @@ class VaultReader:
         self.progress = progress
         self.report = SyncReport()
         self.details: dict[int, Details] = {}
-        self.started = utcnow()
+        # When the sync began: taken by sync_vault before the read transaction opens, so that whatever that
+        # transaction's snapshot misses was changed after it (the next sync's touched check starts from here).
+        self.started = started or utcnow()
         self.root = os.path.realpath(vault.path)
         if not os.path.isdir(self.root):
             raise VaultError("vault {name}: folder {path} does not exist", name=vault.name, path=vault.path)
@@ -264,8 +267,10 @@ class VaultReader:
         """Everything the sync learns from the vault's files and rows, in a read transaction (``session``)."""
         previous = self.vault.synced_at
         # Notes changed in the store since the last sync (updated_at is set by every change to a note's reviews):
-        # only those can have flags to write into a file that did not change.
-        touched = (Note.updated_at > previous) if previous is not None else true()
+        # only those can have flags to write into a file that did not change. A writer takes its updated_at before
+        # it commits, so a press in flight when the last sync started may carry a time just before that sync's
+        # start and still have been unseen by its read: RECENT before it counts as since.
+        touched = (Note.updated_at > previous - RECENT) if previous is not None else true()
         rows = session.execute(
             select(*LIGHT_COLUMNS, touched.label("touched")).where(Note.vault_id == self.vault.id)
         ).all()

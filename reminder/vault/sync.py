@@ -688,6 +688,7 @@ def sync_vault(
     module's docstring). ``dry_run`` reports what would change and changes nothing (store and files): its
     changes are made in one transaction, rolled back. VaultError when the vault is unknown or its folder does
     not exist."""
+    started = utcnow()  # before the read's snapshot: see VaultReader.started
     with store.read() as session:
         vault = session.get(Vault, vault_id)
         if vault is None:
@@ -702,6 +703,7 @@ def sync_vault(
             progress=progress,
             zone=zone,
             delivery=delivery,
+            started=started,
         )
         sync.read(session)
     if not dry_run:
