@@ -19,6 +19,7 @@ from freezegun import freeze_time
 from notefiles import note
 from setups import web_settings
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from test_sr import SR_NOTE
 from test_write_transactions import NOW, TODAY, UNTICKED, Lease, stage_one
@@ -424,3 +425,35 @@ def test_a_press_in_flight_when_the_sync_starts_is_written_by_a_later_sync(
     run(store, vault_id)
     assert stage_one(store, note_id) == TODAY
     assert b"review_1d: yes" in (root / "a.md").read_bytes()
+
+
+def test_a_store_error_recording_the_writes_is_reported_and_the_next_sync_records_them(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, vault_id, found = flag_vault(store, tmp_path, "a.md")
+    phone(store, found["a.md"], write=False)
+    real = engine.apply_records
+    failed: list[bool] = []
+
+    def refuse_once(session: Any, records: Any) -> None:
+        if not failed:
+            failed.append(True)
+            raise OperationalError(
+                "UPDATE notes SET secret=?", {"p": "the learner's text"}, Exception("disk I/O error")
+            )
+        real(session, records)
+
+    monkeypatch.setattr(engine, "apply_records", refuse_once)
+    report = run(store, vault_id)
+    assert failed
+    assert b"review_1d: yes" in (root / "a.md").read_bytes()
+    lines = [line for line in report.skipped if "disk I/O error" in line]
+    assert len(lines) == 1 and "UPDATE" not in lines[0] and "learner" not in lines[0]
+    with store.read() as session:
+        assert session.get(Note, found["a.md"]).content_hash is None  # type: ignore[union-attr]
+    run(store, vault_id)
+    with store.read() as session:
+        recorded = session.get(Note, found["a.md"])
+        assert recorded is not None and recorded.content_hash is not None
+    assert run(store, vault_id).changed == 0
+    assert stage_one(store, found["a.md"]) == TODAY

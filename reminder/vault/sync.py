@@ -27,13 +27,14 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from reminder import notes, schedule
 from reminder.clock import utcnow
 from reminder.config import format_ladder
 from reminder.cues import refresh_cues
-from reminder.db import Store
+from reminder.db import Store, one_line
 from reminder.db.models import Note, Review, ReviewEvent, Vault
 from reminder.errors import VaultError
 from reminder.i18n import Phrase
@@ -193,6 +194,7 @@ class _VaultSync(VaultReader):
         self.dry_session: Session | None = None  # a dry run's one transaction, rolled back at its end
         self.session: Session | None = None  # the write transaction in progress
         self.applied: list[Work] = []  # each note applied, counted once the write-backs are done
+        self.refused = False  # the store refused a transaction of the write-back phase (reported once)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -505,8 +507,13 @@ class _VaultSync(VaultReader):
                 # The note stays as its last merge left it (no fingerprint): the next sync reads it again.
                 self.report.lost += [lost_reason(item.file.path, Outcome.CHANGED, None) for item in again.values()]
                 return
-            with self.transaction():
-                todo = self._apply_all(again)
+            try:
+                with self.transaction():
+                    todo = self._apply_all(again)
+            except SQLAlchemyError as exc:
+                # The rows stay as the apply left them (no fingerprint): the next sync reads these files again.
+                self._store_refused(exc)
+                return
 
     def _write(self, write: _Planned, records: list[Record]) -> Work | None:
         """Write one planned file; what the store must learn goes to ``records``. The note's newer read when the
@@ -555,9 +562,28 @@ class _VaultSync(VaultReader):
         return item
 
     def _record_all(self, records: list[Record]) -> None:
-        if records:
+        if not records:
+            return
+        try:
             with self.transaction() as session:
                 apply_records(session, records)
+        except SQLAlchemyError as exc:
+            # The batch is rolled back: its rows keep no fingerprint (content_hash None), and the next sync reads
+            # their files again and records what they show. The sync goes on, and its report says so.
+            self._store_refused(exc)
+
+    def _store_refused(self, exc: SQLAlchemyError) -> None:
+        """One line in the report, however many of the sync's short transactions the store refused."""
+        if not self.refused:
+            self.refused = True
+            self.report.skipped.append(
+                Phrase(
+                    "{path}:1: the store refused to record write-backs ({reason}); the next sync reads those files "
+                    "again",
+                    path=self.vault.path,
+                    reason=one_line(exc),
+                )
+            )
 
     # --- new and gone notes
 
