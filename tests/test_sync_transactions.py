@@ -197,6 +197,8 @@ def test_two_syncs_at_once_add_each_note_once_and_a_note_deleted_meanwhile_stays
 
     ours = run(store, vault_id, progress=meanwhile)
     assert theirs[0].added == 2 and ours.added == 0, (theirs, ours)
+    # gone.md, deleted after ours read it, is counted nowhere: neither unchanged nor archived
+    assert (ours.updated + ours.unchanged + ours.renamed, ours.archived) == (3, 0), ours
     assert not ours.skipped and not ours.lost, ours
     with store.read() as session:
         paths = session.scalars(select(Note.vault_path).where(Note.archived_at.is_(None))).all()

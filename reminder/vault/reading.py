@@ -52,7 +52,8 @@ ProgressFn = Callable[[int, int], None]  # (files read so far, files to read)
 
 @dataclass
 class SyncReport:
-    """What one sync of one vault did. Each study note found counts once in added/updated/renamed/unchanged.
+    """What one sync of one vault did. Each study note found counts once in added/updated/renamed/unchanged, but
+    for one another writer recorded, renamed or deleted between the read and the apply (counted nowhere here).
     Its lines are reminder.i18n.Phrase: English text for the log, shown in the reader's language by the CLI."""
 
     added: int = 0

@@ -252,9 +252,9 @@ class _VaultSync(VaultReader):
             if not same_row(item.row, row) or (item.renamed and item.file.rel in by_path):
                 # Another sync recorded this file (or renamed, archived or deleted its note, or a press changed
                 # its Spaced Repetition schedule) since it was read: what it recorded stands, and the next sync
-                # reads the file again if it changed since.
+                # reads the file again if it changed since. Counted nowhere: this sync neither changed the note nor
+                # found it as it left it (the writer that recorded it counts it; a deleted note is no longer one).
                 stale.add(item.file.rel)
-                self.report.unchanged += 1
                 continue
             item.row = row
             work.append(item)
