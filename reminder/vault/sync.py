@@ -5,7 +5,8 @@ Three phases, so that the store's write lock (on SQLite a write transaction is B
 or `reminder done` waits for it) is held only while rows change, never across file I/O:
 1. Read (reminder.vault.reading), in a read transaction: the vault's rows, its files walked, read and parsed.
 2. Apply, in one short write transaction: each row the read phase used is read again; one another sync recorded
-   meanwhile is left as that sync left it (the next sync reads its file again if it changed since), one a press
+   meanwhile (or whose Spaced Repetition schedule a press changed) is left as that writer left it, its cues and
+   schedule too (the next sync reads its file again if it changed since), one a press
    changed is merged as it is now (the flag merge runs on the row read under the lock, so a press between the
    phases is neither lost nor counted twice). New notes are inserted (a path another sync added meanwhile is an
    existing note), gone ones archived. A note whose file may need a write-back is left as after a write-back that
@@ -13,8 +14,9 @@ or `reminder done` waits for it) is held only while rows change, never across fi
    next sync to read and write it again.
 3. Write back, outside any transaction: each write planned from the row as the apply left it, the file written
    (files.replace_if_unchanged), and what the writes learned recorded on the rows as they are then, in a short
-   transaction per RECORD_BATCH files. A file the learner saved meanwhile is read again, merged in another short
-   transaction and written again (WRITE_ATTEMPTS rounds).
+   transaction per RECORD_BATCH files (and the files written so far, whatever cuts a round short; a store error
+   there is a report line, the next sync reading those files again). A file the learner saved meanwhile is read
+   again, merged in another short transaction and written again (WRITE_ATTEMPTS rounds).
 """
 
 from __future__ import annotations
