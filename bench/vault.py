@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +47,7 @@ from common import (
 from sqlalchemy import event
 
 from reminder.db import Store, open_store
-from reminder.vault import SyncReport, add_vault, sync_vault
+from reminder.vault import SyncReport, add_vault, examine, sync_vault
 
 SEED = Path(__file__).resolve().parents[1] / "tests" / "data" / "kubernetes-3.2-objects.md"
 SUBJECTS = ["Kubernetes", "네트워크", "운영체제", "데이터베이스", "알고리즘", "English", "선형대수", "Docker"]
@@ -126,6 +128,38 @@ for d, _, fs in os.walk(sys.argv[1]):
 """
 
 
+# `reminder` with every file read in its own process (no file workers), for the baseline.
+ONE_PROCESS = """
+import sys
+from reminder.vault import examine
+examine.POOL_FROM = 1 << 62
+from reminder.cli import main
+sys.argv[0] = "reminder"
+main()
+"""
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process and of its children that have ended (the sync's file workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def worker_rss_mb(root: Path) -> float:
+    """Peak RSS of one file worker examining a chunk of the vault's notes (its interpreter, the parsers, a chunk)."""
+    paths = sorted(str(p) for p in root.rglob("*.md"))[:64]
+    settings = examine.Settings(BENCH_DAY, frozenset(), False, frozenset())
+    tasks = [examine.Task(path, os.path.relpath(path, root), None, False) for path in paths]
+    # VmHWM, not ru_maxrss: the latter would count this script's pages, which the child held until it exec'd.
+    code = (
+        "import re, runpy, sys; runpy.run_module('reminder.vault.examine', run_name='__main__'); "
+        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1], file=sys.stderr)"
+    )
+    feed = pickle.dumps(settings) + pickle.dumps(tasks)
+    proc = subprocess.run([sys.executable, "-c", code], input=feed, capture_output=True, check=True)
+    return round(int(proc.stderr.split()[-1]) / 1024, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notes", type=int, default=10_000)
@@ -162,10 +196,10 @@ def main() -> None:
             for _ in range(args.runs):
                 store, vault_id = fresh_store(folder, root, write_back, server)
                 lock = WriteLock(store)
-                start, cpu = time.perf_counter(), time.process_time()
+                start, cpu = time.perf_counter(), cpu_seconds()
                 report = sync(store, vault_id)
                 firsts.append(time.perf_counter() - start)
-                cpus.append(time.process_time() - cpu)
+                cpus.append(cpu_seconds() - cpu)
                 if lock.holds:
                     longest.append(max(lock.holds))
                     held.append(sum(lock.holds))
@@ -181,7 +215,8 @@ def main() -> None:
                 assert report.unchanged == args.notes and report.changed == 0, report
 
             mode = "write-back" if write_back else "read-only"
-            # The CPU time is this process's: on PostgreSQL the server's work is in the wall time only.
+            # The CPU time is this process's and its file workers': on PostgreSQL the server's work is in the wall
+            # time only.
             result[f"first sync, in process ({mode})"] = {
                 **spread(firsts),
                 "cpu_ms": round(statistics.median(cpus) * 1000, 1),
@@ -195,22 +230,30 @@ def main() -> None:
                 generate(root, args.notes)
 
         # As a command: `reminder sync` into a fresh store each run (the store made and the vault registered
-        # beforehand, outside the timing).
-        walls, cpus, peaks = [], [], []
-        for _ in range(args.runs):
-            store, _vault_id = fresh_store(folder, root, False, server)
-            url = store.engine.url.render_as_string(hide_password=False)
-            store.dispose()
-            wall, peak, code, cpu = timed_child([*reminder_cmd(), "--database", url, "sync"], env)
-            assert code == 0, f"reminder sync exited {code}"
-            walls.append(wall)
-            cpus.append(cpu)
-            peaks.append(peak)
-        result["first sync, reminder sync command"] = {
-            **spread(walls),
-            "cpu_ms": round(sorted(cpus)[len(cpus) // 2] * 1000),
-            "rss_mb": round(sorted(peaks)[len(peaks) // 2] / 1024, 1),
+        # beforehand, outside the timing); and, as the baseline of the file workers, the same command with the
+        # files read in its own process alone. The CPU time includes the workers'; the peak RSS is the command's
+        # own process (each worker's is given apart).
+        commands = {
+            "first sync, reminder sync command": reminder_cmd(),
+            "first sync, reminder sync command, no file workers": [sys.executable, "-c", ONE_PROCESS],
         }
+        for name, command in commands.items():
+            walls, cpus, peaks = [], [], []
+            for _ in range(args.runs):
+                store, _vault_id = fresh_store(folder, root, False, server)
+                url = store.engine.url.render_as_string(hide_password=False)
+                store.dispose()
+                wall, peak, code, cpu = timed_child([*command, "--database", url, "sync"], env)
+                assert code == 0, f"reminder sync exited {code}"
+                walls.append(wall)
+                cpus.append(cpu)
+                peaks.append(peak)
+            result[name] = {
+                **spread(walls),
+                "cpu_ms": round(sorted(cpus)[len(cpus) // 2] * 1000),
+                "rss_mb": round(sorted(peaks)[len(peaks) // 2] / 1024, 1),
+            }
+        result["file workers"] = {"workers": examine.workers_for(args.notes), "rss_mb_each": worker_rss_mb(root)}
         floor = result["baseline"]["read + hash + split every file"]["median_ms"]
         result["command / floor"] = round(result["first sync, reminder sync command"]["median_ms"] / floor, 2)
         # Other work on the machine slows every figure above: say how busy it was.

@@ -14,13 +14,14 @@ import json
 import marshal
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
-from typing import IO, Any, Protocol
-
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from reminder import cornell
-from reminder.db.models import Note
+
+if TYPE_CHECKING:  # the store's modules are imported where they are used: a sync's file workers need only cue_columns
+    from sqlalchemy.orm import Session
+
+    from reminder.db.models import Note
 
 MAX_BYTES = 1_000_000
 _CHUNK = 500
@@ -83,7 +84,11 @@ class Cues:
 
     def add(self, rel: str, data: bytes) -> None:
         columns = cue_columns(data, self.placeholders)
-        self._chunk.append((rel, columns["b_questions"], columns["b_summary"]))
+        self.add_columns(rel, columns["b_questions"], columns["b_summary"])
+
+    def add_columns(self, rel: str, questions: str, summary: str | None) -> None:
+        """Columns already taken from the file's bytes (by cue_columns, maybe in a worker process)."""
+        self._chunk.append((rel, questions, summary))
         self.read.add(rel)
         if len(self._chunk) >= _CHUNK:
             if self._spill is None:
@@ -112,6 +117,10 @@ class Cues:
 def refresh_cues(session: Session, vault_id: int, cues: Cues, skip: Collection[str] = ()) -> None:
     """Store the questions of every note file read in this sync (``cues``), and of notes that have none stored
     yet. Not those of the paths in ``skip``: files another sync recorded after this one read them."""
+    from sqlalchemy import bindparam, select, update
+
+    from reminder.db.models import Note
+
     missing = {
         rel
         for rel in session.scalars(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import enum
 import errno
 import fcntl
@@ -49,10 +50,15 @@ class FileRead:
     uid: int
     gid: int
     ino: int = 0
+    digest: str = ""  # the bytes' sha256, kept when the bytes are let go (without_data)
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        return self.digest or hashlib.sha256(self.data).hexdigest()
+
+    def without_data(self) -> FileRead:
+        """The same read without its bytes (a sync need not hold every file of a large vault), its hash kept."""
+        return dataclasses.replace(self, data=b"", digest=self.sha256)
 
     @classmethod
     def of(cls, data: bytes, st: os.stat_result) -> FileRead:

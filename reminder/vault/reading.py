@@ -22,16 +22,14 @@ from reminder.db.models import ForgottenFile, Note, Review, Vault
 from reminder.errors import VaultError
 from reminder.i18n import N_, NP_, Phrase
 from reminder.schedulers import SrState
-from reminder.srnote import read_sr
-from reminder.srnote import study_note as sr_study_note
 from reminder.vault import gitdates
+from reminder.vault.examine import Settings, Task, examine_all, parse_file
 from reminder.vault.files import (
     FIELD_LIMITS,
     MAX_NOTE_BYTES,
     FileRead,
     VaultFile,
     note_fields,
-    note_problem,
     read_file,
     walk_vault,
 )
@@ -222,12 +220,14 @@ class VaultReader:
     def parse(self, file: VaultFile, got: FileRead) -> ParsedNote | None:
         """The one parse of a note file per sync: what the frontmatter says (NoteFormatError for a broken one).
         Everything the sync learns from a file's text goes through here."""
-        parsed = parse_note(file.rel, got.data, max_bytes=MAX_NOTE_BYTES)
-        if parsed is None:  # not a study note of the template; maybe one of the Spaced Repetition plugin
-            parsed = sr_study_note(file.rel, got.data, self.today)
+        parsed = parse_file(file.rel, got.data, self.today)
+        self.count_key(parsed)
+        return parsed
+
+    def count_key(self, parsed: ParsedNote | None) -> None:
+        """Count the note's first-study key, for first_key."""
         if parsed is not None and parsed.first_studied_on is not None and parsed.first_study_key:
             self.first_keys[parsed.first_study_key] += 1
-        return parsed
 
     def first_key(self) -> str:
         """The first-study key in the vault's own style: the one its notes use most, else 첫 학습날. Taken once,
@@ -329,40 +329,49 @@ class VaultReader:
                 by_hash.setdefault(row.content_hash, []).append(row)
         # What the sync keeps of each note file it reads, taken as it reads it (not the bytes of every file).
         cues = self.cues = Cues(walked, self.templates.holds)  # every file: the templates' placeholders too
+        # The templates are read for their placeholders only when there is a note to read (not on a re-sync of an
+        # unchanged vault).
+        placeholders = cues.placeholders if to_read else frozenset()
+        settings = Settings(self.today, placeholders, self.vault.write_back, frozenset(by_hash))
+        tasks = [
+            Task(
+                file.path,
+                file.rel,
+                # Same bytes as last time, for a touched file or one written within a second of the last sync: no
+                # parse (a row whose flags the file should show is parsed, to be written back).
+                row.content_hash if row is not None and not row.archived and not self.dirty(row) else None,
+                row is not None,
+            )
+            for file, row in to_read
+        ]
         new: list[tuple[VaultFile, FileRead, ParsedNote]] = []
-        for done, (file, row) in enumerate(to_read, start=1):
+        results = examine_all(tasks, settings)
+        for done, ((file, row), examined) in enumerate(zip(to_read, results, strict=True), start=1):
             if self.progress:
                 self.progress(done, len(to_read))
-            try:
-                got = read_file(file.path)
-                if row is not None and not row.archived and got.sha256 == row.content_hash and not self.dirty(row):
-                    # Same bytes as last time: a touched file, or one written within a second of the last sync.
-                    self.fingerprints.append(fingerprint(row, got, row.file_flags))
-                    self.report.unchanged += 1
-                    continue
-                parsed = self.parse(file, got)
-            except NoteFormatError as exc:
-                self.skip(file, exc.line, exc.reason)
+            if examined.failure is not None:
+                self.skip(file, *examined.failure)
                 continue
-            except OSError as exc:
-                self.skip(file, 1, Phrase("cannot read the file: {reason}", reason=exc.strerror))
+            got = examined.got
+            assert got is not None, "only a failure has no read"
+            if examined.same:
+                self.fingerprints.append(fingerprint(row, got, row.file_flags))
+                self.report.unchanged += 1
                 continue
+            parsed = examined.parsed
+            self.count_key(parsed)
             if parsed is None:
                 if row is not None and not row.archived:
                     self.not_notes.append(row.id)
                 continue
-            problem = note_problem(file.rel, got.data, parsed, self.today)
-            if problem:
-                self.skip(file, *problem)
+            if examined.problem:
+                self.skip(file, *examined.problem)
                 continue
-            cues.add(file.rel, got.data)
-            if (sr_state := read_sr(got.data)) is not None:
-                self.sr_states[file.rel] = sr_state
+            assert examined.cues is not None, "a note the store can take has its cue columns"
+            cues.add_columns(file.rel, *examined.cues)
+            if examined.sr_state is not None:
+                self.sr_states[file.rel] = examined.sr_state
             if row is None:
-                if not self.vault.write_back and parsed.content_hash not in by_hash:
-                    # Nothing after this looks at the bytes of a new note that is not a rename (no write-back):
-                    # let them go, rather than hold a large vault's every file to the end of the sync.
-                    got = replace(got, data=b"")
                 new.append((file, got, parsed))
             else:
                 self.existing.append(self.work(file, row, got, parsed))
