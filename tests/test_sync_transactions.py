@@ -5,6 +5,7 @@ app answering a press meanwhile."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -459,3 +460,31 @@ def test_a_store_error_recording_the_writes_is_reported_and_the_next_sync_record
         assert recorded is not None and recorded.content_hash is not None
     assert run(store, vault_id).changed == 0
     assert stage_one(store, found["a.md"]) == TODAY
+
+
+def test_a_note_another_sync_added_meanwhile_keeps_the_hash_of_its_file(
+    stores: tuple[Store, Store], tmp_path: Path
+) -> None:
+    """A vault without write-back: this sync lets a new note's bytes go once it has read them, and another sync
+    adds the note before this one applies. The hash this one records is still that of the file (a rename of the
+    file later is found by it), not that of the bytes it let go."""
+    store, other = stores
+    root = tmp_path / "study"
+    root.mkdir()
+    (root / "a.md").write_bytes(UNTICKED)
+    (root / "b.md").write_bytes(UNTICKED + b"\nb\n")
+    with store.write() as session:
+        vault_id = sync.add_vault(session, root, "study", False).id
+    theirs: list[sync.SyncReport] = []
+
+    def meanwhile(done: int, total: int) -> None:
+        if done == total and not theirs:
+            theirs.append(run(other, vault_id))
+
+    ours = run(store, vault_id, progress=meanwhile)
+    assert theirs[0].added == 2 and ours.added == 0, (theirs, ours)
+    with store.read() as session:
+        hashes = {n.vault_path: n.content_hash for n in session.scalars(select(Note))}
+    assert hashes == {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in ("a.md", "b.md")}
+    (root / "b.md").rename(root / "moved.md")
+    assert run(store, vault_id).renamed == 1
