@@ -190,6 +190,13 @@ def test_small_batches_and_single_cores_take_no_workers(monkeypatch: pytest.Monk
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
     assert examine.workers_for(10 * examine.POOL_FROM) == examine.MAX_WORKERS
 
+    def refused(pid: int) -> set[int]:  # a system-call filter (systemd's, a container's) may refuse the call
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_getaffinity", refused)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert examine.workers_for(10 * examine.POOL_FROM) == 4
+
 
 def test_the_worker_is_not_confused_by_modules_in_the_folder_it_runs_in(tmp_path: Path) -> None:
     """The sync may run inside the vault, whose files could shadow any module name: the worker does not import

@@ -100,7 +100,10 @@ def workers_for(count: int) -> int:
     """How many worker processes examine ``count`` files: none below POOL_FROM or on a single core."""
     if count < POOL_FROM:
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may run on (a container's share)
+    except (AttributeError, OSError):  # not on this system, or refused by a system-call filter
+        cores = os.cpu_count() or 1
     return min(cores, MAX_WORKERS) if cores > 1 and sys.executable else 0
 
 
