@@ -19,7 +19,7 @@ import requests
 from freezegun import freeze_time
 from notefiles import note
 from setups import web_settings
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from test_sr import SR_NOTE
@@ -488,3 +488,26 @@ def test_a_note_another_sync_added_meanwhile_keeps_the_hash_of_its_file(
     assert hashes == {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in ("a.md", "b.md")}
     (root / "b.md").rename(root / "moved.md")
     assert run(store, vault_id).renamed == 1
+
+
+def test_an_unchanged_resync_reads_no_note_row_under_the_write_lock(store: Store, tmp_path: Path) -> None:
+    """The runner syncs before every slot, mostly finding nothing changed: its write transaction then checks none
+    of the vault's note rows again (it read all of them, while a press waited), and a re-sync of one changed file
+    checks that note's row alone."""
+    root, vault_id, _ = synced(store, tmp_path, *(f"n{i}.md" for i in range(30)))
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if conn.get_execution_options().get("sqlite_write", False) and statement.lstrip().startswith("SELECT"):
+            seen.append(" ".join(statement.split()))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        assert run(store, vault_id).changed == 0
+        assert not [s for s in seen if "FROM notes" in s and "notes.content_hash" in s], seen
+        (root / "n7.md").write_bytes(UNTICKED + b"\nedited\n")
+        assert run(store, vault_id).unchanged == 30  # its body changed: read again, its row checked
+        rows = [s for s in seen if "FROM notes" in s and "notes.content_hash" in s]
+        assert rows and all("IN (" in s for s in rows), rows
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)

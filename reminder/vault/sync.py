@@ -243,8 +243,7 @@ class _VaultSync(VaultReader):
         vault = db.get(Vault, self.vault.id, with_for_update=True, populate_existing=True)
         if vault is None:
             raise VaultError("no vault with id {vault_id}", vault_id=self.vault.id)
-        recent = (Note.updated_at >= self.started - RECENT).label("recent")
-        now = {row.id: row for row in db.execute(select(*LIGHT_COLUMNS, recent).where(Note.vault_id == vault.id))}
+        now = self._rows_now(vault.id)
         by_path = {row.vault_path: row for row in now.values()}
         self._update_fingerprints(self.fingerprints)
         work: list[Work] = []
@@ -295,6 +294,28 @@ class _VaultSync(VaultReader):
         vault.synced_at = self.started
         db.flush()
         return todo, fresh
+
+    def _rows_now(self, vault_id: int) -> dict[int, Any]:
+        """The rows this apply checks again, as they are now, by id: the notes read (by id), the paths of new and
+        renamed files (another sync may have added a note there), the notes whose file went. Only those, in
+        chunks, unless they are most of the vault: an unchanged re-sync (the runner's, before each slot) then
+        reads no row under the write lock, where it read every row of the vault."""
+        ids = {item.row.id for item in self.existing}
+        ids.update(self.not_notes)
+        ids.update(row.id for row in self.gone.values() if not row.archived)
+        paths = {new.file.rel for new in self.added}
+        paths.update(item.file.rel for item in self.existing if item.renamed)
+        recent = (Note.updated_at >= self.started - RECENT).label("recent")
+        query = select(*LIGHT_COLUMNS, recent).where(Note.vault_id == vault_id)
+        if len(ids) + len(paths) > 5 * CHUNK:
+            stmts = [query]
+        else:
+            ordered_ids, ordered_paths = sorted(ids), sorted(paths)
+            stmts = [query.where(Note.id.in_(ordered_ids[i : i + CHUNK])) for i in range(0, len(ids), CHUNK)]
+            stmts += [
+                query.where(Note.vault_path.in_(ordered_paths[i : i + CHUNK])) for i in range(0, len(paths), CHUNK)
+            ]
+        return {row.id: row for stmt in stmts for row in self.db.execute(stmt)}
 
     def _update_fingerprints(self, params: list[dict[str, Any]]) -> None:
         if not params:
