@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import marshal
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from reminder import cornell
@@ -61,7 +61,8 @@ def cue_columns(data: bytes, placeholders: frozenset[str]) -> dict[str, Any]:
 
 class Cues:
     """The cue columns of the note files a sync reads, taken as each file is read: the sync then need not keep
-    every file's text to the end (a large vault's would be gigabytes). ``refresh_cues`` stores them.
+    every file's text to the end (a large vault's would be gigabytes). ``refresh_cues`` stores them (the new
+    notes' are split off first, and inserted with their rows).
     ``is_template(rel)`` tells the vault's template files, whose lines are placeholders.
 
     Nor are the columns kept in memory: the notes they belong to are stored only after every file is read, and a
@@ -88,30 +89,52 @@ class Cues:
 
     def add_columns(self, rel: str, questions: str, summary: str | None) -> None:
         """Columns already taken from the file's bytes (by cue_columns, maybe in a worker process)."""
-        self._chunk.append((rel, questions, summary))
         self.read.add(rel)
+        self._keep((rel, questions, summary))
+
+    def _keep(self, entry: tuple[str, str, str | None]) -> None:
+        self._chunk.append(entry)
         if len(self._chunk) >= _CHUNK:
             if self._spill is None:
-                self._spill = tempfile.TemporaryFile()  # noqa: SIM115 - chunks() closes it
+                self._spill = tempfile.TemporaryFile()  # noqa: SIM115 - _chunks_taken() closes it
             marshal.dump(self._chunk, self._spill)  # plain tuples of str: marshal is the fastest format for them
             self._chunk = []
 
+    def _chunks_taken(self) -> Iterator[list[tuple[str, str, str | None]]]:
+        """Every chunk of the columns taken so far, in the order taken, each once (the spill is closed after):
+        this Cues then holds none, and takes new ones again."""
+        spill, last = self._spill, self._chunk
+        self._spill, self._chunk = None, []
+        if spill is not None:
+            with spill:
+                spill.seek(0)
+                while True:
+                    try:
+                        yield marshal.load(spill)
+                    except EOFError:
+                        break
+        if last:
+            yield last
+
+    def split(self, wanted: Collection[str]) -> Cues:
+        """The columns of the paths in ``wanted``, moved to a Cues of their own (in the order taken); this one
+        keeps the others. The sync inserts its new notes with theirs, in batches after the apply."""
+        moved = Cues(self.files, self.is_template)
+        for chunk in self._chunks_taken():
+            for entry in chunk:
+                (moved if entry[0] in wanted else self)._keep(entry)
+        return moved
+
+    def entries(self) -> Generator[tuple[str, str, str | None], None, None]:
+        """(path, questions, summary) of every column taken, in the order taken, each once."""
+        for chunk in self._chunks_taken():
+            yield from chunk
+
     def chunks(self, skip: Collection[str] = ()) -> Iterator[list[dict[str, Any]]]:
-        """The columns taken, as update parameters, a chunk at a time (each once: the file is closed after); none
-        for the paths in ``skip``."""
-        if self._spill is not None:
-            self._spill.seek(0)
-            while True:
-                try:
-                    chunk = marshal.load(self._spill)
-                except EOFError:
-                    break
-                yield [{"b_path": rel, "b_questions": q, "b_summary": s} for rel, q, s in chunk if rel not in skip]
-            self._spill.close()
-            self._spill = None
-        if self._chunk:
-            yield [{"b_path": rel, "b_questions": q, "b_summary": s} for rel, q, s in self._chunk if rel not in skip]
-            self._chunk = []
+        """The columns taken, as update parameters, a chunk at a time (each once); none for the paths in
+        ``skip``."""
+        for chunk in self._chunks_taken():
+            yield [{"b_path": rel, "b_questions": q, "b_summary": s} for rel, q, s in chunk if rel not in skip]
 
 
 def refresh_cues(session: Session, vault_id: int, cues: Cues, skip: Collection[str] = ()) -> None:

@@ -5,7 +5,9 @@ app answering a press meanwhile."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import threading
 import time
@@ -511,3 +513,135 @@ def test_an_unchanged_resync_reads_no_note_row_under_the_write_lock(store: Store
         assert rows and all("IN (" in s for s in rows), rows
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
+
+
+# --- new notes, a batch at a time
+
+
+def cue_note(i: int) -> bytes:
+    return UNTICKED.replace(b"# body\n", f"### 단서 질문\n- 노트 {i}의 질문은?\n    답 {i}\n".encode())
+
+
+def new_vault(store: Store, tmp_path: Path, count: int) -> int:
+    """A vault of ``count`` new notes, each with a cue question of its own, registered without write-back."""
+    root = tmp_path / "study"
+    root.mkdir()
+    for i in range(count):
+        (root / f"n{i:02d}.md").write_bytes(cue_note(i))
+    with store.write() as session:
+        return sync.add_vault(session, root, "study", False).id
+
+
+def stored(store: Store) -> dict[str, tuple[str | None, int]]:
+    """Each note's cue questions and how many reviews it has, by path."""
+    with store.read() as session:
+        rows = session.execute(
+            select(Note.vault_path, Note.cue_questions, func.count(Review.id)).outerjoin(Review).group_by(Note.id)
+        ).all()
+    paths = [path for path, _, _ in rows]
+    assert len(paths) == len(set(paths)), paths  # no file has two notes
+    return {path: (questions, reviews) for path, questions, reviews in rows}
+
+
+def between_batches(monkeypatch: pytest.MonkeyPatch, hook: Any) -> list[int]:
+    """Call ``hook(n)`` before the sync's n-th write transaction opens (1: the apply, then one per batch of new
+    notes), outside any transaction of the sync's."""
+    opened: list[int] = []
+    real = engine._VaultSync.transaction
+
+    @contextlib.contextmanager
+    def transaction(self: Any) -> Iterator[Any]:
+        opened.append(len(opened) + 1)
+        hook(opened[-1])
+        with real(self) as session:
+            yield session
+
+    monkeypatch.setattr(engine._VaultSync, "transaction", transaction)
+    return opened
+
+
+def test_new_notes_go_in_a_batch_at_a_time_each_with_its_questions(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_id = new_vault(store, tmp_path, 7)
+    monkeypatch.setattr(engine, "NEW_BATCH", 3)
+    opened = between_batches(monkeypatch, lambda n: None)
+    report = run(store, vault_id)
+    assert report.added == 7 and not report.skipped, report
+    assert opened == [1, 2, 3, 4]  # the apply, then 3 + 3 + 1 new notes
+    notes_now = stored(store)
+    assert sorted(notes_now) == [f"n{i:02d}.md" for i in range(7)]
+    for i in range(7):
+        questions, reviews = notes_now[f"n{i:02d}.md"]
+        assert reviews == len(LADDER) + 1  # the ladder and the extra review, once
+        assert questions is not None and json.loads(questions) == [{"q": f"노트 {i}의 질문은?", "a": f"답 {i}"}]
+    assert run(store, vault_id).changed == 0
+
+
+def test_a_sync_cut_short_between_batches_leaves_whole_notes_and_the_next_adds_the_rest(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_id = new_vault(store, tmp_path, 7)
+    monkeypatch.setattr(engine, "NEW_BATCH", 3)
+
+    def crash(n: int) -> None:
+        if n == 3:
+            raise KeyboardInterrupt  # the process stopped before its second batch of new notes
+
+    between_batches(monkeypatch, crash)
+    with pytest.raises(KeyboardInterrupt):
+        run(store, vault_id)
+    first = stored(store)
+    assert sorted(first) == ["n00.md", "n01.md", "n02.md"]
+    assert all(questions is not None and reviews == len(LADDER) + 1 for questions, reviews in first.values())
+    monkeypatch.undo()
+    again = run(store, vault_id)
+    assert (again.added, again.unchanged) == (4, 3), again
+    after = stored(store)
+    assert len(after) == 7 and all(q is not None and r == len(LADDER) + 1 for q, r in after.values()), after
+
+
+def test_between_batches_a_press_is_answered_and_another_sync_adds_nothing_twice(
+    stores: tuple[Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the sync's second batch of new notes, a press on a note of its first batch (the lock is free: no
+    wait) and another sync of the vault, which adds the notes left: this one then adds none of them again."""
+    store, other = stores
+    vault_id = new_vault(store, tmp_path, 7)
+    monkeypatch.setattr(engine, "NEW_BATCH", 3)
+    theirs: list[sync.SyncReport] = []
+    waited: list[float] = []
+
+    def meanwhile(n: int) -> None:
+        if n == 3:
+            started = time.monotonic()
+            press(other, ids(other)["n00.md"], 1)
+            waited.append(time.monotonic() - started)
+            theirs.append(run(other, vault_id))
+
+    between_batches(monkeypatch, meanwhile)
+    ours = run(store, vault_id)
+    assert waited and waited[0] < 5, waited  # well under the 10 s a writer waits for a held lock
+    assert theirs[0].added == 4 and ours.added == 3, (theirs, ours)
+    assert stage_one(store, ids(store)["n00.md"]) == TODAY
+    after = stored(store)
+    assert len(after) == 7 and all(q is not None and r == len(LADDER) + 1 for q, r in after.values()), after
+
+
+def test_new_notes_written_back_in_batches_each_get_their_date(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With write-back, notes made from a template (no date) inserted over several batches: every file gets the
+    date the sync chose, once, and the next sync finds them all as it left them."""
+    root = tmp_path / "study"
+    root.mkdir()
+    template = note("review_1d: no", "review_4d: no", "review_7d: no", "review_14d: no")
+    for i in range(5):
+        (root / f"t{i}.md").write_bytes(template)
+    vault_id = register(store, root)
+    monkeypatch.setattr(engine, "NEW_BATCH", 2)
+    report = run(store, vault_id)
+    assert (report.added, report.written_back, len(report.dated)) == (5, 5, 5), report
+    for i in range(5):
+        assert (root / f"t{i}.md").read_bytes().count("첫 학습날: ".encode()) == 1  # the vault's default key
+    assert run(store, vault_id).changed == 0

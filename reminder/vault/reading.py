@@ -211,6 +211,7 @@ class VaultReader:
         self.not_notes: list[int] = []  # rows whose file stopped being a study note
         self.gone: dict[str, Any] = {}  # rows whose file is gone, by path
         self.cues = Cues([], self.templates.holds)
+        self.new_cues = Cues([], self.templates.holds)  # the new notes', inserted with them (split off by read)
         self.sr_states: dict[str, SrState] = {}
         self.walked_empty = False  # no Markdown file while the store holds notes: nothing more to do
 
@@ -318,6 +319,9 @@ class VaultReader:
         )
         dirty = {row.id for _, row in maybe_dirty if self.dirty(row)}
         to_read += [(file, row) for file, row in maybe_dirty if row.id in dirty]
+        # In the order of the paths (the walk's is the disk's): the cue columns are then taken in the order the new
+        # notes are inserted in, a batch at a time (reminder.vault.sync).
+        to_read.sort(key=lambda item: item[0].rel)
         self.report.unchanged += len(unchanged) - len(dirty)
 
         seen = {file.rel for file in files}
@@ -399,6 +403,10 @@ class VaultReader:
                     )
                 )
         self._read_missing_cues(session)
+        # The new notes' cue columns go in with their rows, a batch at a time after the apply (not updated in by
+        # refresh_cues under the write lock); split off here, outside it. A new note another sync adds between
+        # the phases keeps the columns that sync stored, taken from the same file.
+        self.new_cues = cues.split({new.file.rel for new in self.added})
         if self.vault.write_back:
             self.first_key()  # read now, if a write-back is to date a note: no file is read under the write lock
 

@@ -102,7 +102,10 @@ _NEW_NOTE_COLUMNS = (
     "content_hash",
     "file_flags",
     "first_study_from",
+    "cue_questions",
+    "cue_summary",
 )
+NEW_BATCH = 1000  # new notes per write transaction: about 0.2 s of the write lock each on a 2-core machine
 
 Record = tuple[int, Callable[[Note], None]]  # a note's id, and what to set on its row as it is then
 
@@ -222,7 +225,8 @@ class _VaultSync(VaultReader):
         if self.walked_empty:
             return self.report
         with self.transaction():
-            todo, fresh = self.apply()
+            todo, added = self.apply()
+        fresh = self._insert_new(added)
         todo += self._load_fresh(fresh)
         self.write_back(todo)
         for item in self.applied:
@@ -235,9 +239,9 @@ class _VaultSync(VaultReader):
 
     # --- phase 2: what was read, applied to the rows as they are now
 
-    def apply(self) -> tuple[list[_ToPlan], dict[int, Work]]:
-        """The store changed as the files say; the notes whose files may need a write-back (existing ones, their
-        rows as left here; new ones by id, loaded after the commit)."""
+    def apply(self) -> tuple[list[_ToPlan], list[New]]:
+        """The store changed as the files say, but for the new notes (inserted after, _insert_new); the existing
+        notes whose files may need a write-back (their rows as left here), and the new notes to insert."""
         db = self.db
         # On PostgreSQL two syncs of one vault apply one after the other (on SQLite every writer already does).
         vault = db.get(Vault, self.vault.id, with_for_update=True, populate_existing=True)
@@ -282,18 +286,17 @@ class _VaultSync(VaultReader):
                 self.report.unchanged += 1
         self._update_fingerprints(quick)
         todo = self._apply_all(slow)
-        fresh = self._insert(added)
         gone = [*self.not_notes, *(row.id for row in self.gone.values() if not row.archived)]
         self._archive(note_id for note_id in gone if same_row(self.rows[note_id], now.get(note_id)))
         refresh_cues(db, vault.id, self.cues, stale)
-        # Only the files applied here (the notes still as read, and the new ones inserted): the schedule another
-        # sync or a press recorded since the read stands.
-        applied = {item.file.rel for item in work} | {new.file.rel for new in added}
+        # Only the files applied here (the notes still as read): the schedule another sync or a press recorded
+        # since the read stands. The new notes' is set as they are inserted.
+        applied = {item.file.rel for item in work}
         sr_states = {rel: state for rel, state in self.sr_states.items() if rel in applied}
         refresh_sr(db, vault.id, sr_states, self.extra_every, self.today)
         vault.synced_at = self.started
         db.flush()
-        return todo, fresh
+        return todo, added
 
     def _rows_now(self, vault_id: int) -> dict[int, Any]:
         """The rows this apply checks again, as they are now, by id: the notes read (by id), the paths of new and
@@ -610,14 +613,46 @@ class _VaultSync(VaultReader):
 
     # --- new and gone notes
 
-    def _insert(self, added: list[New]) -> dict[int, Work]:
-        """New notes in two executemany statements: the ORM's one flush per note is minutes for a large vault.
+    def _insert_new(self, added: list[New]) -> dict[int, Work]:
+        """The new notes, NEW_BATCH at a time, each batch in a short write transaction of its own with its notes'
+        cue columns and Spaced Repetition schedules: in the apply's one transaction, a first sync of 100k notes
+        held the write lock for 20 s, past the 10 s a phone press waits for it. A sync cut short between batches
+        has inserted whole notes only; the next one adds the rest (their files are new to the store still).
+        Returns what _insert returns, for every batch."""
+        fresh: dict[int, Work] = {}
+        entries = self.new_cues.entries()  # in the order of the paths, as the new notes are
+        pending: dict[str, tuple[str | None, str | None]] = {}
+        try:
+            for start in range(0, len(added), NEW_BATCH):
+                batch = added[start : start + NEW_BATCH]
+                columns: dict[str, tuple[str | None, str | None]] = {}
+                for item in batch:
+                    rel = item.file.rel
+                    while rel not in pending and (entry := next(entries, None)) is not None:
+                        pending[entry[0]] = (entry[1], entry[2])
+                    columns[rel] = pending.pop(rel, (None, None))  # none: refresh_cues reads it next sync
+                with self.transaction():
+                    fresh.update(self._insert(batch, columns))
+        finally:
+            entries.close()
+        return fresh
+
+    def _insert(self, added: list[New], cues: dict[str, tuple[str | None, str | None]]) -> dict[int, Work]:
+        """New notes in executemany statements: the ORM's one flush per note is minutes for a large vault. Not
+        those at a path another sync gave a note since this one's apply: what it recorded stands (it counts them).
         With write-back, the new notes that may get what the store adds to a file (the chosen first-study date of
         a note made from a template, the status block under a 복습알림 heading), by id: inserted without a
         fingerprint until that write is recorded."""
+        db = self.db
+        # On PostgreSQL each batch waits for another sync's apply of this vault, as the apply does.
+        vault = db.get(Vault, self.vault.id, with_for_update=True, populate_existing=True)
+        if vault is None:
+            raise VaultError("no vault with id {vault_id}", vault_id=self.vault.id)
+        taken = set(self._ids_of([item.file.rel for item in added]))
+        added = [item for item in added if item.file.rel not in taken]
         if not added:
             return {}
-        out = _Inserter(self.db)
+        out = _Inserter(db)
         to_write = {item.file.rel for item in added if item.may_write}
         # updated_at is the sync's start, which the next sync compares with: these notes are as their files say.
         now = out.datetime(self.started)
@@ -646,6 +681,7 @@ class _VaultSync(VaultReader):
                     None if file.rel in to_write else parsed.content_hash,
                     encode_flags(parsed_flags(parsed)),
                     item.first_study_from,
+                    *cues[file.rel],
                 )
             )
         out.insert(Note.__table__, _NEW_NOTE_COLUMNS, note_rows)
@@ -676,6 +712,8 @@ class _VaultSync(VaultReader):
         # A flag the file states ticked is a `good` review in the note's history, on the day it is done.
         events = [(r[0], r[1], False, "good", r[4], "vault", now) for r in review_rows if r[4] is not None]
         out.insert(ReviewEvent.__table__, _EVENT_COLUMNS, events)
+        sr_states = {item.file.rel: self.sr_states[item.file.rel] for item in added if item.file.rel in self.sr_states}
+        refresh_sr(db, vault.id, sr_states, self.extra_every, self.today)
         self.report.added += len(added)
         return {
             ids[item.file.rel]: Work(
