@@ -406,7 +406,8 @@ class VaultReader:
         # The new notes' cue columns go in with their rows, a batch at a time after the apply (not updated in by
         # refresh_cues under the write lock); split off here, outside it. A new note another sync adds between
         # the phases keeps the columns that sync stored, taken from the same file.
-        self.new_cues = cues.split({new.file.rel for new in self.added})
+        if self.added:
+            self.new_cues = cues.split({new.file.rel for new in self.added})
         if self.vault.write_back:
             self.first_key()  # read now, if a write-back is to date a note: no file is read under the write lock
 
