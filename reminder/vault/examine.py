@@ -78,7 +78,7 @@ def examine(task: Task, settings: Settings) -> Examined:
     try:
         got = read_file(task.path)
         if task.seen_hash is not None and got.sha256 == task.seen_hash:
-            return Examined(got.without_data(), same=True)
+            return Examined(got.without_data(task.seen_hash), same=True)
         parsed = parse_file(task.rel, got.data, settings.today)
     except NoteFormatError as exc:
         return Examined(None, failure=(exc.line, exc.reason))
@@ -88,11 +88,12 @@ def examine(task: Task, settings: Settings) -> Examined:
         return Examined(got.without_data())
     problem = note_problem(task.rel, got.data, parsed, settings.today)
     if problem:
-        return Examined(got.without_data(), parsed=parsed, problem=problem)
+        return Examined(got.without_data(parsed.content_hash), parsed=parsed, problem=problem)
     columns = cue_columns(got.data, settings.placeholders)
     sr_state = read_sr(got.data)
     if not (task.existing or settings.keep_data or parsed.content_hash in settings.rename_hashes):
-        got = got.without_data()  # nothing after the read phase looks at the bytes of a new note that is no rename
+        # Nothing after the read phase looks at the bytes of a new note that is no rename; the parse hashed them.
+        got = got.without_data(parsed.content_hash)
     return Examined(got, parsed=parsed, cues=(columns["b_questions"], columns["b_summary"]), sr_state=sr_state)
 
 

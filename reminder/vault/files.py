@@ -56,9 +56,10 @@ class FileRead:
     def sha256(self) -> str:
         return self.digest or hashlib.sha256(self.data).hexdigest()
 
-    def without_data(self) -> FileRead:
-        """The same read without its bytes (a sync need not hold every file of a large vault), its hash kept."""
-        return dataclasses.replace(self, data=b"", digest=self.sha256)
+    def without_data(self, digest: str | None = None) -> FileRead:
+        """The same read without its bytes (a sync need not hold every file of a large vault), its hash kept:
+        ``digest`` when the caller already has it (the parse hashed the bytes), else hashed now."""
+        return dataclasses.replace(self, data=b"", digest=digest or self.sha256)
 
     @classmethod
     def of(cls, data: bytes, st: os.stat_result) -> FileRead:

@@ -219,8 +219,8 @@ class VaultReader:
         self.report.skipped.append(Phrase("{path}:{line}: {why}", path=file.path, line=line, why=why))
 
     def parse(self, file: VaultFile, got: FileRead) -> ParsedNote | None:
-        """The one parse of a note file per sync: what the frontmatter says (NoteFormatError for a broken one).
-        Everything the sync learns from a file's text goes through here."""
+        """reminder.vault.examine.parse_file of a file read here (for first_key), its first-study key counted as
+        the read phase counts those of the files it examines."""
         parsed = parse_file(file.rel, got.data, self.today)
         self.count_key(parsed)
         return parsed
