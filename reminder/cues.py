@@ -120,6 +120,9 @@ class Cues:
         """The columns of the paths in ``wanted``, moved to a Cues of their own (in the order taken); this one
         keeps the others. The sync inserts its new notes with theirs, in batches after the apply."""
         moved = Cues(self.files, self.is_template)
+        if self.read.issubset(wanted):  # all are wanted (a first sync: every note is new): no pass over them
+            moved._chunk, moved._spill, self._chunk, self._spill = self._chunk, self._spill, [], None
+            return moved
         for chunk in self._chunks_taken():
             for entry in chunk:
                 (moved if entry[0] in wanted else self)._keep(entry)
