@@ -99,7 +99,10 @@ def test_a_press_answers_while_another_notes_file_write_waits(
             quick = requests.post(quick_url, timeout=5)
             waited = time.monotonic() - started
             assert quick.status_code == 200 and quick.json()["marked"] == [vault["quick.md"]]
-            assert waited < 1.0, f"a press on another note waited {waited:.1f}s on a file write"
+            # What shows the press did not wait on the other note's write is that it answered while that write is
+            # still blocked (below). The bound only rules out a wait for some timeout; it is loose because a bound of
+            # one second failed once on a machine loaded by other work.
+            assert waited < 3.0, f"a press on another note waited {waited:.1f}s on a file write"
             assert b"review_1d: yes" in (root / "quick.md").read_bytes()
             assert slow.is_alive() and b"review_1d: no" in (root / "slow.md").read_bytes()
             assert stage_one(store, vault["slow.md"]) == TODAY  # its review was committed before its file write
