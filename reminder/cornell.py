@@ -29,6 +29,7 @@ _MARKS = re.compile(rb"(?:(```|~~~).*|(#{1,6})[ \t]+(.*?)[ \t#]*)$")
 _LINE_MARK = re.compile(rb"\n[#`~]")  # one byte class after the newline: the fastest scan of a long body
 _BOM = "\ufeff".encode()
 _STATUS_MARKS = (STATUS_BEGIN.encode(), STATUS_END.encode())
+_MARK_OPENING = b"<!-- "  # what both status markers start with
 _TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$")
 # A top-level item line, matched from the newline before it (multi-line mode: "$" is the line's end).
 _ITEM_LINE = re.compile(r"\n(?:[-*+]|\d+[.)])(?:[ \t]+(.*))?$", re.M)
@@ -122,19 +123,35 @@ def _body(text: bytes) -> bytes:
             text = text[nl + 1 :] if nl != -1 else b""
     if _STATUS_MARKS[0] not in text:
         return text
-    out: list[bytes] = []
+    return _without_status(text)
+
+
+def _without_status(text: bytes) -> bytes:
+    """The text without the lines of the service's status blocks, its markers included (an unclosed block runs
+    to the end). Only the lines holding a marker's opening bytes are looked at, found by bytes.find: every note
+    with write-back has a block, and a Python step per line cost more than the rest of the parse."""
+    runs: list[bytes] = []  # the kept lines, a run between two blocks at a time
+    kept_from = 0  # where the run of kept lines now being read starts
     inside = False
-    for line in text.split(b"\n"):
+    at = text.find(_MARK_OPENING)
+    while at != -1:
+        start = text.rfind(b"\n", 0, at) + 1
+        end = text.find(b"\n", at)
+        end = len(text) if end == -1 else end
         # A marker line may be padded with any white space str.strip() takes (no-break or ideographic spaces
-        # too): only a line holding a marker's bytes can be one, and only such a line is decoded to tell.
-        stripped = line.decode("utf-8", "replace").strip() if b"<!-- " in line else ""
-        if stripped == STATUS_BEGIN:
+        # too): only such a line is decoded to tell.
+        stripped = text[start:end].decode("utf-8", "replace").strip()
+        if stripped == STATUS_BEGIN and not inside:
+            if start > kept_from:  # at least one line before the block (maybe an empty one)
+                runs.append(text[kept_from : start - 1])
             inside = True
         elif stripped == STATUS_END and inside:
             inside = False
-        elif not inside:
-            out.append(line)
-    return b"\n".join(out)
+            kept_from = end + 1
+        at = text.find(_MARK_OPENING, end)
+    if not inside and kept_from <= len(text):
+        runs.append(text[kept_from:])
+    return b"\n".join(runs)
 
 
 def _heading_name(title: str) -> str:

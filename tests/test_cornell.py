@@ -117,6 +117,25 @@ def test_the_status_block_and_code_headings_are_not_note_text() -> None:
     assert [(c.question, c.answer) for c in parsed.questions] == [("Why?", "```sh\n# not a heading\necho hi\n```")]
 
 
+def test_every_status_block_goes_and_every_line_around_it_stays() -> None:
+    begin, end = cornell.STATUS_BEGIN, cornell.STATUS_END
+    note = (
+        f"{begin}\n- Next review 2024-07-14\n{end}\n"  # a block first
+        "### Questions\n- Why?\n\n    because\n"
+        f"\u3000{begin}\xa0\n- stale\n{begin}\n- still inside\n {end}\n"  # padded markers; a second opening
+        f"- How?\n    like so\n    {end}\n"  # a closing marker outside a block is the learner's text
+        f"- <!-- a comment --> Which?\n{begin}\n- unclosed: runs to the end\n- Gone?\n"
+    )
+    assert cornell.parse(note).questions == (
+        cornell.Cue("Why?", "because"),
+        cornell.Cue("How?", f"like so\n{end}"),
+        cornell.Cue("<!-- a comment --> Which?", ""),
+    )
+    assert cornell._body(f"a\n\n{begin}\nx\n{end}\n\nb{begin}\n".encode()) == f"a\n\n\nb{begin}\n".encode()
+    assert cornell._body(f"{begin}\nx\n{end}".encode()) == b""
+    assert cornell._body(f"a\n{begin}\nx\n{end}\n".encode()) == b"a\n"
+
+
 def test_a_note_without_sections_has_nothing() -> None:
     assert cornell.parse("---\na: 1\n---\njust text\n") == cornell.Cornell((), "")
 
