@@ -536,7 +536,7 @@ def save_config_values(path: Path, updates: Mapping[str, Any]) -> None:
                 del doc[name]
         elif expected.get(name) != value:
             expected[name] = value
-            doc[name] = value
+            doc[name] = _quoted_as_before(doc.get(name), value)
     text = tomlkit.dumps(doc)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -550,6 +550,19 @@ def save_config_values(path: Path, updates: Mapping[str, Any]) -> None:
         tmp.unlink()
         raise
     os.replace(tmp, path)
+
+
+def _quoted_as_before(old: object, value: Any) -> Any:
+    """A new string value in the quotes the learner used for the one it replaces: 'literal' when theirs was and
+    the value can be one (no quote or control character in it), else "basic". tomlkit itself has done either,
+    depending on its release; this keeps the learner's file the same whichever is installed."""
+    import tomlkit
+    from tomlkit.items import String
+
+    if not isinstance(value, str):
+        return value
+    literal = isinstance(old, String) and old.as_string().startswith("'") and "'" not in value and value.isprintable()
+    return tomlkit.string(value, literal=literal)
 
 
 # A setting added to SETTINGS without its typed field (or the reverse) fails at import, not when first read.

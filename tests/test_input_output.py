@@ -149,12 +149,12 @@ def test_setup_changes_the_token_line_and_keeps_every_other_byte_of_the_learners
     run_cli, db_url: str, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """setup rewrote the whole file with tomli-w: the learner's comments, blank lines and layout were lost.
-    Now only the token's line changes (its comment stays); every other byte is the learner's."""
+    Now only the token's value changes (its quotes and comment stay); every other byte is the learner's."""
     config = tmp_path / "config.toml"
     config.write_text(LEARNERS_CONFIG, encoding="utf-8")
     result = run_cli("setup", "--token", "tk_new0123456789", "--no-test")
     assert result.exit_code == 0, result.output
-    expected = LEARNERS_CONFIG.replace("ntfy_token = 'tk_old'", 'ntfy_token = "tk_new0123456789"')
+    expected = LEARNERS_CONFIG.replace("ntfy_token = 'tk_old'", "ntfy_token = 'tk_new0123456789'")
     assert config.read_text(encoding="utf-8") == expected
     assert run_cli("config", "show").exit_code == 0
     # A setting setup adds goes at the end; the rest stays as it was.
