@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -33,6 +34,7 @@ from reminder.vault_format import NoteFormatError, ParsedNote, parse_note
 POOL_FROM = 2000
 MAX_WORKERS = 8
 _CHUNKSIZE = 64  # files per message to a worker: fewer round trips, and results still come back steadily
+_AHEAD = 8  # chunks of results a worker's drain holds for the sync before it waits (a bound on their memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,9 @@ def workers_for(count: int) -> int:
     return min(cores, MAX_WORKERS) if cores > 1 and sys.executable else 0
 
 
-def examine_all(tasks: Sequence[Task], settings: Settings, workers: int | None = None) -> Iterator[Examined]:
+def examine_all(
+    tasks: Sequence[Task], settings: Settings, workers: int | None = None
+) -> Generator[Examined, None, None]:
     """Each task's result, in order: in worker processes when the batch is large enough (``workers``, by default
     workers_for), else here. Workers that cannot start or that die leave the rest to this process."""
     count = workers_for(len(tasks)) if workers is None else workers
@@ -124,14 +128,18 @@ def examine_all(tasks: Sequence[Task], settings: Settings, workers: int | None =
 
 def _in_workers(tasks: Sequence[Task], settings: Settings, count: int) -> Iterator[Examined]:
     """The tasks in chunks dealt round-robin to ``count`` workers (``python -m reminder.vault.examine``), their
-    results read back in the same order. A thread per worker feeds it, so that neither side waits on a full pipe.
+    results read back in the same order. A thread per worker feeds it, and another drains its answers as they
+    come, so that neither side waits on a full pipe, and a worker goes on while this process works on the results
+    it has (the sync inserts new notes meanwhile).
 
     Plain child processes talking pickle over their pipes, rather than multiprocessing: its spawned workers import
     the caller's main module again (a script calling sync_vault would run twice), and forked ones would inherit
     the store's connections and any lock another thread held."""
     chunks = [tasks[i : i + _CHUNKSIZE] for i in range(0, len(tasks), _CHUNKSIZE)]
     procs: list[subprocess.Popen[bytes]] = []
-    feeders: list[threading.Thread] = []
+    threads: list[threading.Thread] = []
+    answers: list[queue.Queue[list[Examined] | BaseException]] = []
+    stop = threading.Event()  # set when the answers are no longer wanted
     try:
         for n in range(count):
             # A worker's own error would be a traceback on the learner's terminal: it is silenced, and this
@@ -144,24 +152,58 @@ def _in_workers(tasks: Sequence[Task], settings: Settings, count: int) -> Iterat
                 env=_worker_env(),
             )
             procs.append(proc)
-            feeders.append(threading.Thread(target=_feed, args=(proc, settings, chunks[n::count]), daemon=True))
-            feeders[-1].start()
+            mine = chunks[n::count]
+            answers.append(queue.Queue(maxsize=_AHEAD))
+            threads.append(threading.Thread(target=_feed, args=(proc, settings, mine), daemon=True))
+            drain = threading.Thread(target=_drain, args=(proc, len(mine), answers[-1], stop), daemon=True)
+            threads.append(drain)
+            threads[-2].start()
+            threads[-1].start()
         for n in range(len(chunks)):
-            stdout = procs[n % count].stdout
-            assert stdout is not None
-            results: list[Examined] = pickle.load(stdout)
-            yield from results
+            answer = answers[n % count].get()
+            if isinstance(answer, BaseException):
+                raise answer
+            yield from answer
     finally:
+        stop.set()
         for proc in procs:
             proc.kill()  # done or not: each has answered every chunk it was given, or its answers are not wanted
             proc.wait()
-        for feeder in feeders:
-            feeder.join()  # a feeder still writing fails at once (the pipe has no reader): it ends
+        for thread in threads:
+            thread.join()  # a feeder still writing fails at once (the pipe has no reader); a drain reads the end
         for proc in procs:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:
                     with contextlib.suppress(OSError):
                         pipe.close()
+
+
+def _drain(
+    proc: subprocess.Popen[bytes],
+    chunks: int,
+    answers: queue.Queue[list[Examined] | BaseException],
+    stop: threading.Event,
+) -> None:
+    """Each of a worker's ``chunks`` answers, unpickled as it comes, handed on in order; what ends it early (the
+    worker died or was killed, the pipe closed) is handed on instead. Ends once ``stop`` is set."""
+    stdout = proc.stdout
+    assert stdout is not None
+    answer: list[Examined] | BaseException
+    for _ in range(chunks):
+        try:
+            answer = pickle.load(stdout)
+        except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            answer = exc
+        except ValueError:  # the pipe was closed under it
+            answer = EOFError()
+        while not stop.is_set():
+            try:
+                answers.put(answer, timeout=0.05)
+                break
+            except queue.Full:  # the sync is busy with the answers it has: wait, unless it no longer wants them
+                continue
+        if stop.is_set() or isinstance(answer, BaseException):
+            return
 
 
 def _worker_env() -> dict[str, str]:
