@@ -5,6 +5,7 @@ phase saw of each row is kept, and the apply phase checks it again under the wri
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from reminder.db.models import ForgottenFile, Note, Review, Vault
 from reminder.errors import VaultError
 from reminder.i18n import N_, NP_, Phrase
 from reminder.schedulers import SrState
-from reminder.vault import gitdates
+from reminder.vault import examine, gitdates
 from reminder.vault.examine import Settings, Task, examine_all, parse_file
 from reminder.vault.files import (
     FIELD_LIMITS,
@@ -215,6 +216,13 @@ class VaultReader:
         self.sr_states: dict[str, SrState] = {}
         self.walked_empty = False  # no Markdown file while the store holds notes: nothing more to do
 
+    # New notes per early insert; 0: none (the read phase alone stores nothing). See insert_early.
+    early_batch = 0
+
+    def insert_early(self, batch: list[New], cues: dict[str, tuple[str, str | None]]) -> None:
+        """Store ``batch``, new notes of a first sync, with their cue columns (by path), in the read phase."""
+        raise NotImplementedError("the read phase alone stores nothing")
+
     def skip(self, file: VaultFile, line: int, why: str | Exception) -> None:
         self.report.skipped.append(Phrase("{path}:{line}: {why}", path=file.path, line=line, why=why))
 
@@ -349,37 +357,56 @@ class VaultReader:
             for file, row in to_read
         ]
         new: list[tuple[VaultFile, FileRead, ParsedNote]] = []
-        results = examine_all(tasks, settings)
-        for done, ((file, row), examined) in enumerate(zip(to_read, results, strict=True), start=1):
-            if self.progress:
-                self.progress(done, len(to_read))
-            if examined.failure is not None:
-                self.skip(file, *examined.failure)
-                continue
-            got = examined.got
-            assert got is not None, "only a failure has no read"
-            if examined.same:
-                self.fingerprints.append(fingerprint(row, got, row.file_flags))
-                self.report.unchanged += 1
-                continue
-            parsed = examined.parsed
-            self.count_key(parsed)
-            if parsed is None:
-                if row is not None and not row.archived:
-                    self.not_notes.append(row.id)
-                continue
-            if examined.problem:
-                self.skip(file, *examined.problem)
-                continue
-            assert examined.cues is not None, "a note the store can take has its cue columns"
-            cues.add_columns(file.rel, *examined.cues)
-            if examined.sr_state is not None:
-                self.sr_states[file.rel] = examined.sr_state
-            if row is None:
-                new.append((file, got, parsed))
-            else:
-                self.existing.append(self.work(file, row, got, parsed))
+        # A first sync (no row of this vault yet: no rename, no note another writer holds) whose files go to the
+        # file workers inserts its new notes a batch at a time as their results come in, while the workers read
+        # on, rather than all of them after the apply: see insert_early. Only the notes whose file states its
+        # date and that will not be written back; the others go in after the apply, as in any other sync.
+        early: list[New] = []
+        early_cues: dict[str, tuple[str, str | None]] = {}
+        early_ok = self.early_batch > 0 and not rows and examine.workers_for(len(tasks)) > 0
+        # Closed however the loop ends: a sync stopped (Ctrl-C, a store error) lets its file workers go at once.
+        with contextlib.closing(examine_all(tasks, settings)) as results:
+            for done, ((file, row), examined) in enumerate(zip(to_read, results, strict=True), start=1):
+                if self.progress:
+                    self.progress(done, len(to_read))
+                if examined.failure is not None:
+                    self.skip(file, *examined.failure)
+                    continue
+                got = examined.got
+                assert got is not None, "only a failure has no read"
+                if examined.same:
+                    self.fingerprints.append(fingerprint(row, got, row.file_flags))
+                    self.report.unchanged += 1
+                    continue
+                parsed = examined.parsed
+                self.count_key(parsed)
+                if parsed is None:
+                    if row is not None and not row.archived:
+                        self.not_notes.append(row.id)
+                    continue
+                if examined.problem:
+                    self.skip(file, *examined.problem)
+                    continue
+                assert examined.cues is not None, "a note the store can take has its cue columns"
+                if examined.sr_state is not None:
+                    self.sr_states[file.rel] = examined.sr_state
+                if early_ok and row is None and parsed.first_studied_on is not None:
+                    item = self.new(file, got, parsed, "file")
+                    if not item.may_write:
+                        early.append(item)
+                        early_cues[file.rel] = examined.cues
+                        if len(early) == self.early_batch:
+                            self.insert_early(early, early_cues)
+                            early, early_cues = [], {}
+                        continue
+                cues.add_columns(file.rel, *examined.cues)
+                if row is None:
+                    new.append((file, got, parsed))
+                else:
+                    self.existing.append(self.work(file, row, got, parsed))
 
+        if early:  # the last batch
+            self.insert_early(early, early_cues)
         for file, got, parsed in sorted(new, key=lambda item: item[0].rel):
             candidates = by_hash.get(parsed.content_hash)
             if candidates:

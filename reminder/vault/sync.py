@@ -17,6 +17,11 @@ or `reminder done` waits for it) is held only while rows change, never across fi
    transaction per RECORD_BATCH files (and the files written so far, whatever cuts a round short; a store error
    there is a report line, the next sync reading those files again). A file the learner saved meanwhile is read
    again, merged in another short transaction and written again (WRITE_ATTEMPTS rounds).
+
+New notes go in after the apply, NEW_BATCH per short write transaction. A first sync whose files go to the file
+workers inserts the new notes that need no apply (dated by their file, not to be written back) in the read phase
+already, a batch at a time as the workers' results come in (VaultReader.insert_early): the vault has no row yet,
+so no rename or other writer's note can be among them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from reminder import notes, schedule
 from reminder.clock import utcnow
@@ -192,6 +198,8 @@ class _Inserter:
 class _VaultSync(VaultReader):
     """The apply and write-back phases of one vault's sync, after VaultReader.read."""
 
+    early_batch = NEW_BATCH  # see insert_early
+
     def __init__(self, store: Store, vault: Vault, *, dry_run: bool, **options: Any) -> None:
         super().__init__(vault, **options)
         self.store = store
@@ -200,6 +208,10 @@ class _VaultSync(VaultReader):
         self.session: Session | None = None  # the write transaction in progress
         self.applied: list[Work] = []  # each note applied, counted once the write-backs are done
         self.refused = False  # the store refused a transaction of the write-back phase (reported once)
+        # Early inserts write while the read phase's transaction is open: not in a dry run (its changes are all
+        # made in its one transaction, after the read phase), nor on a store of one connection (SQLite in memory).
+        if dry_run or isinstance(store.engine.pool, (SingletonThreadPool, StaticPool)):
+            self.early_batch = 0
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -636,6 +648,16 @@ class _VaultSync(VaultReader):
         finally:
             entries.close()
         return fresh
+
+    def insert_early(self, batch: list[New], cues: dict[str, tuple[str, str | None]]) -> None:
+        """New notes of a first sync inserted in the read phase, a batch per short write transaction, as the file
+        workers read on: after the apply, where the others go, the sync's own process inserted 10k notes alone
+        for a second while the workers had nothing left to do. The read phase hands on only what needs no apply:
+        the vault had no row (so no rename, no note another writer holds), the file states its date, and it will
+        not be written back. A note another sync added meanwhile stands, as for any insert."""
+        with self.transaction():
+            fresh = self._insert(batch, dict(cues))
+        assert not fresh, "a note to write back is inserted after the apply"
 
     def _insert(self, added: list[New], cues: dict[str, tuple[str | None, str | None]]) -> dict[int, Work]:
         """New notes in executemany statements: the ORM's one flush per note is minutes for a large vault. Not
