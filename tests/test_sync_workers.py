@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,32 @@ def test_the_worker_is_not_confused_by_modules_in_the_folder_it_runs_in(tmp_path
     assert len(results) == 3
     assert all(r.parsed is not None and r.parsed.first_studied_on == date(2024, 7, 7) for r in results)
     assert results[0] == examine.examine(tasks[0], settings)
+
+
+def test_an_answer_the_sync_cannot_read_is_raised_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker running other code than the sync's (an answer naming a class the sync does not have): the error
+    reaches the sync, which neither waits for answers that will not come nor takes it for a worker that died."""
+    alien = (
+        "import pickle, sys\n"
+        "class Alien: pass\n"
+        "pickle.load(sys.stdin.buffer)\n"
+        "pickle.dump([Alien()], sys.stdout.buffer)\n"
+        "sys.stdout.flush()\n"
+        "sys.stdin.buffer.read()\n"
+    )
+    monkeypatch.setattr(examine, "worker_command", lambda: [sys.executable, "-c", alien])
+    settings = examine.Settings(TODAY, frozenset(), False, frozenset())
+    tasks = [examine.Task(str(SEED_NOTE), "a.md", None, False)] * 4
+    raised: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            list(examine.examine_all(tasks, settings, workers=2))
+        except Exception as exc:  # what the sync raised, looked at below
+            raised.append(exc)
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    taker.join(30)
+    assert not taker.is_alive(), "the sync waits for an answer no worker will give"
+    assert len(raised) == 1 and isinstance(raised[0], AttributeError) and "Alien" in str(raised[0]), raised

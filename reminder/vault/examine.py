@@ -192,10 +192,10 @@ def _drain(
     for _ in range(chunks):
         try:
             answer = pickle.load(stdout)
-        except (OSError, EOFError, pickle.UnpicklingError) as exc:
-            answer = exc
-        except ValueError:  # the pipe was closed under it
+        except ValueError:  # the pipe was closed under it, or the answer is not one: the worker failed
             answer = EOFError()
+        except Exception as exc:  # handed on, to be raised as the sync's (not lost with this thread)
+            answer = exc
         while not stop.is_set():
             try:
                 answers.put(answer, timeout=0.05)
