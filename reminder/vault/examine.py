@@ -185,7 +185,8 @@ def _drain(
     stop: threading.Event,
 ) -> None:
     """Each of a worker's ``chunks`` answers, unpickled as it comes, handed on in order; what ends it early (the
-    worker died or was killed, the pipe closed) is handed on instead. Ends once ``stop`` is set."""
+    worker died or was killed, the pipe closed, an answer that cannot be read) is handed on instead. Gives up
+    once ``stop`` is set."""
     stdout = proc.stdout
     assert stdout is not None
     answer: list[Examined] | BaseException
