@@ -154,11 +154,11 @@ def _in_workers(tasks: Sequence[Task], settings: Settings, count: int) -> Iterat
             procs.append(proc)
             mine = chunks[n::count]
             answers.append(queue.Queue(maxsize=_AHEAD))
-            threads.append(threading.Thread(target=_feed, args=(proc, settings, mine), daemon=True))
+            feeder = threading.Thread(target=_feed, args=(proc, settings, mine), daemon=True)
             drain = threading.Thread(target=_drain, args=(proc, len(mine), answers[-1], stop), daemon=True)
-            threads.append(drain)
-            threads[-2].start()
-            threads[-1].start()
+            threads += [feeder, drain]
+            feeder.start()
+            drain.start()
         for n in range(len(chunks)):
             answer = answers[n % count].get()
             if isinstance(answer, BaseException):

@@ -219,7 +219,7 @@ class VaultReader:
     # New notes per early insert; 0: none (the read phase alone stores nothing). See insert_early.
     early_batch = 0
 
-    def insert_early(self, batch: list[New], cues: dict[str, tuple[str, str | None]]) -> None:
+    def insert_early(self, batch: list[New], cues: dict[str, tuple[str | None, str | None]]) -> None:
         """Store ``batch``, new notes of a first sync, with their cue columns (by path), in the read phase."""
         raise NotImplementedError("the read phase alone stores nothing")
 
@@ -362,7 +362,7 @@ class VaultReader:
         # on, rather than all of them after the apply: see insert_early. Only the notes whose file states its
         # date and that will not be written back; the others go in after the apply, as in any other sync.
         early: list[New] = []
-        early_cues: dict[str, tuple[str, str | None]] = {}
+        early_cues: dict[str, tuple[str | None, str | None]] = {}
         early_ok = self.early_batch > 0 and not rows and examine.workers_for(len(tasks)) > 0
         # Closed however the loop ends: a sync stopped (Ctrl-C, a store error) lets its file workers go at once.
         with contextlib.closing(examine_all(tasks, settings)) as results:

@@ -649,14 +649,14 @@ class _VaultSync(VaultReader):
             entries.close()
         return fresh
 
-    def insert_early(self, batch: list[New], cues: dict[str, tuple[str, str | None]]) -> None:
+    def insert_early(self, batch: list[New], cues: dict[str, tuple[str | None, str | None]]) -> None:
         """New notes of a first sync inserted in the read phase, a batch per short write transaction, as the file
         workers read on: after the apply, where the others go, the sync's own process inserted 10k notes alone
         for a second while the workers had nothing left to do. The read phase hands on only what needs no apply:
         the vault had no row (so no rename, no note another writer holds), the file states its date, and it will
         not be written back. A note another sync added meanwhile stands, as for any insert."""
         with self.transaction():
-            fresh = self._insert(batch, dict(cues))
+            fresh = self._insert(batch, cues)
         assert not fresh, "a note to write back is inserted after the apply"
 
     def _insert(self, added: list[New], cues: dict[str, tuple[str | None, str | None]]) -> dict[int, Work]:
